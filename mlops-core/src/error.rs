@@ -88,12 +88,15 @@ pub enum Error {
 pub enum Rule {
     /// The value is empty.
     Empty,
-    /// The value is longer than the limit, in bytes of UTF-8 (or in characters where noted).
+    /// The value is longer than the limit.
     TooLong {
         /// The limit.
         max: usize,
         /// The length found.
         len: usize,
+        /// What is counted: `"bytes"` for names and paths, `"characters"` for values
+        /// (MLflow counts characters).
+        unit: &'static str,
     },
     /// One `/`-separated segment is longer than the file-system limit.
     SegmentTooLong {
@@ -152,7 +155,9 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("must not be empty"),
-            Self::TooLong { max, len } => write!(f, "is {len} bytes long, the limit is {max}"),
+            Self::TooLong { max, len, unit } => {
+                write!(f, "is {len} {unit} long, the limit is {max}")
+            }
             Self::SegmentTooLong { max, segment } => write!(
                 f,
                 "segment {} is {} bytes long, the limit is {max}",
@@ -169,7 +174,11 @@ impl fmt::Display for Rule {
                 f.write_str("must not contain `%` (percent-encoding is refused, never decoded)")
             }
             Self::ControlCharacter { ch } => {
-                write!(f, "must not contain control character U+{:04X}", u32::from(*ch))
+                write!(
+                    f,
+                    "must not contain control character U+{:04X}",
+                    u32::from(*ch)
+                )
             }
             Self::ForbiddenCharacter { ch, allowed } => write!(
                 f,
@@ -197,12 +206,7 @@ impl fmt::Display for Shown<'_> {
         const MAX_CHARS: usize = 120;
         match self.0.char_indices().nth(MAX_CHARS) {
             None => write!(f, "{:?}", self.0),
-            Some((cut, _)) => write!(
-                f,
-                "{:?}… ({} bytes in all)",
-                &self.0[..cut],
-                self.0.len()
-            ),
+            Some((cut, _)) => write!(f, "{:?}… ({} bytes in all)", &self.0[..cut], self.0.len()),
         }
     }
 }
@@ -232,10 +236,14 @@ mod tests {
 
     #[test]
     fn messages_name_the_value_and_the_rule() {
-        let e = Error::invalid("model name", "a/b", Rule::ForbiddenCharacter {
-            ch: '/',
-            allowed: "letters",
-        });
+        let e = Error::invalid(
+            "model name",
+            "a/b",
+            Rule::ForbiddenCharacter {
+                ch: '/',
+                allowed: "letters",
+            },
+        );
         let text = e.to_string();
         assert!(text.contains("model name"), "{text}");
         assert!(text.contains("\"a/b\""), "{text}");
@@ -245,7 +253,15 @@ mod tests {
     #[test]
     fn long_values_are_cut_in_messages() {
         let long = "x".repeat(6001);
-        let e = Error::invalid("param value", long, Rule::TooLong { max: 6000, len: 6001 });
+        let e = Error::invalid(
+            "param value",
+            long,
+            Rule::TooLong {
+                max: 6000,
+                len: 6001,
+                unit: "characters",
+            },
+        );
         let text = e.to_string();
         assert!(text.len() < 300, "{text}");
         assert!(text.contains("6001 bytes in all"), "{text}");

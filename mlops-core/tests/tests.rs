@@ -1,0 +1,8 @@
+//! mlops-core's integration tests, in one binary (one link instead of one per file).
+
+// Test helpers outside `#[test]` functions fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod properties;
+mod stores;
