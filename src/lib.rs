@@ -1,1 +1,37 @@
-//! placeholder
+//! # mlops
+//!
+//! The machine-learning lifecycle as Rust libraries: track runs, register and promote models,
+//! detect data drift over Apache Arrow data, and serve models over the Open Inference
+//! Protocol. This facade re-exports each crate behind a feature of the same name (all on by
+//! default), so one dependency brings the whole toolkit and `default-features = false` plus
+//! a feature list brings only what a service needs.
+//!
+//! | feature | module | crate |
+//! | --- | --- | --- |
+//! | always | [`core`] | `mlops-core`: names, paths, store URIs, run data, datasets |
+//! | `track` | `track` | `mlops-track`: experiments and runs |
+//! | `registry` | `registry` | `mlops-registry`: models, versions, aliases, promotion |
+//! | `drift` | `drift` | `mlops-drift`: drift tests over Arrow batches |
+//! | `serve` | `serve` | `mlops-serve`: an Open Inference Protocol server |
+//! | `cloud` | | S3, Azure Blob and GCS stores for every crate |
+//! | `cli` | | the `mlops` command-line tool |
+//!
+//! ```
+//! use mlops::core::{ArtifactPath, StoreUri};
+//!
+//! // Every store is named by a URI: a local folder, memory, or (with `cloud`) S3/Azure/GCS.
+//! let root = StoreUri::parse("memory://demo")?.open()?;
+//! let key = root.key(&ArtifactPath::parse("models/churn/weights.onnx")?);
+//! assert_eq!(key.as_ref(), "demo/models/churn/weights.onnx");
+//! # Ok::<(), mlops::core::Error>(())
+//! ```
+
+pub use mlops_core as core;
+#[cfg(feature = "drift")]
+pub use mlops_drift as drift;
+#[cfg(feature = "registry")]
+pub use mlops_registry as registry;
+#[cfg(feature = "serve")]
+pub use mlops_serve as serve;
+#[cfg(feature = "track")]
+pub use mlops_track as track;
