@@ -1,25 +1,8 @@
 //! [`StoreUri`]: where data lives, parsed from a URI; [`StoreRoot`]: the opened store.
-//!
-//! | URI | backend | notes |
-//! | --- | --- | --- |
-//! | `./mlops-data`, `/srv/mlops` | local folder | plain paths; created if missing |
-//! | `file:///srv/mlops` | local folder | host empty or `localhost` |
-//! | `memory://` or `memory://prefix` | in-process memory | a fresh, empty store per open |
-//! | `s3://bucket/prefix` (also `s3a://`) | Amazon S3 or compatible | feature `cloud` |
-//! | `az://container/prefix` (also `azure://`, `abfs://`, `abfss://`) | Azure Blob | feature `cloud` |
-//! | `gs://bucket/prefix` | Google Cloud Storage | feature `cloud` |
-//!
-//! Local folders are opened with fsync on: every write is on stable storage, file and
-//! directory entry, before it is acknowledged; a crash never leaves a renamed-but-empty file.
-//!
-//! Cloud stores are configured the way `object_store`'s builders are: first from the
-//! environment (`AWS_*`, `AZURE_*`, `GOOGLE_*`), then from explicit options whose keys are
-//! object_store's config keys (`aws_endpoint`, `endpoint`, `allow_http`, `use_emulator`, …).
-//! Unlike `object_store::parse_url_opts`, an unknown option key is an error, not ignored, so a
-//! typo cannot silently fall back to a default.
-//!
-//! The prefix in a URI follows the same rules as an [`ArtifactPath`], so a root can never
-//! point above the bucket or contain an encoded traversal.
+//! The forms are listed in the crate docs. Local folders are opened with fsync on, so a
+//! write is on stable storage, file and directory entry, before it is acknowledged. The
+//! prefix in a URI follows the [`ArtifactPath`] rules and is checked as written, before URL
+//! parsing could resolve `..` or decode `%`.
 
 use std::fmt;
 use std::path::{Path as FsPath, PathBuf};
@@ -66,7 +49,8 @@ pub enum Backend {
     },
 }
 
-/// A parsed, validated storage location. Parsing does no I/O; [`StoreUri::open`] does.
+/// A parsed, validated storage location (the forms are listed in the crate docs). Parsing
+/// does no I/O; [`StoreUri::open`] does.
 ///
 /// ```
 /// use mlops_core::{Backend, StoreUri};
@@ -84,7 +68,7 @@ pub struct StoreUri {
 }
 
 impl StoreUri {
-    /// Parses a URI or a plain path; see the [module docs](self) for the forms.
+    /// Parses a URI or a plain path: a folder, `file://`, `memory://`, `s3://`, `az://` or `gs://`.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidStoreUri {
             uri: text.to_owned(),
