@@ -67,20 +67,32 @@ async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes)
     let store = root.store();
     let t = Instant::now();
     store
-        .put_opts(key, PutPayload::from(body.clone()), PutOptions::from(PutMode::Create))
+        .put_opts(
+            key,
+            PutPayload::from(body.clone()),
+            PutOptions::from(PutMode::Create),
+        )
         .await?;
     step("create", t);
 
     let t = Instant::now();
     let read = store.get(key).await?.bytes().await?;
     if read != body {
-        return Err(format!("read back {} bytes that differ from what was written", read.len()).into());
+        return Err(format!(
+            "read back {} bytes that differ from what was written",
+            read.len()
+        )
+        .into());
     }
     step("read", t);
 
     let t = Instant::now();
     match store
-        .put_opts(key, PutPayload::from_static(b"second"), PutOptions::from(PutMode::Create))
+        .put_opts(
+            key,
+            PutPayload::from_static(b"second"),
+            PutOptions::from(PutMode::Create),
+        )
         .await
     {
         Err(object_store::Error::AlreadyExists { .. }) => step("refuse", t),
