@@ -1,26 +1,79 @@
 //! # mlops-drift
 //!
-//! Data drift detection over Apache Arrow record batches, column by column, with the
-//! statistics of scipy and Evidently: two-sample Kolmogorov–Smirnov, chi-square, PSI,
+//! Data drift detection over Apache Arrow record batches, column by column, with the numbers
+//! of scipy and Evidently: two-sample Kolmogorov–Smirnov (exact and asymptotic, as
+//! `scipy.stats.ks_2samp`), chi-square, PSI (Evidently's bins, or reference deciles),
 //! Kullback–Leibler, Jensen–Shannon, Hellinger, normed Wasserstein, two-proportion z and
-//! energy distance, chosen per column as Evidently does.
+//! energy distance, chosen per column as Evidently's `DataDriftPreset` chooses them.
 //!
-//! The plan for this crate (see `ARCHITECTURE.md`): reference *profiles* built once and
-//! serialised, mergeable accumulators over current batches, and reports as JSON, Arrow and
-//! HTML. This crate does no I/O. Until the tests land, it re-exports the column helpers it
-//! is built on, which already clean data exactly as Evidently does (nulls, NaN and ±inf are
-//! dropped and counted).
+//! - **Cleaning as Evidently does**: per column and side, nulls, NaN and ±infinity are
+//!   dropped and counted ([`SideCounts`]); a side with no valid value is an error for that
+//!   column only, never a panic and never the end of the report.
+//! - **Kinds**: integer, float, decimal, date, time, timestamp and duration columns are
+//!   numerical; strings, booleans and dictionaries are categorical; an integer column with
+//!   at most [`INTEGER_CARDINALITY_LIMIT`] distinct reference values is categorical, as in
+//!   Evidently. [`DriftOptions::with_kind`] overrides the inference.
+//! - **Reference profiles**: [`ReferenceProfile`] is built once from reference batches and
+//!   serialised; comparing with it gives the same numbers as comparing with the raw data.
+//! - **Reports**: [`DriftReport`] as JSON, as an Arrow record batch (to append to a Parquet
+//!   history) and as a self-contained HTML page.
+//! - **Raw statistics**: the [`stats`] module has every test as a plain function over
+//!   sorted `f64` slices or counts.
+//!
+//! This crate does no I/O and starts no runtime: it takes batches and returns numbers. It
+//! uses every core through rayon (columns in parallel, large sorts in parallel).
 //!
 //! ```
-//! use arrow_array::Float64Array;
-//! use mlops_drift::numeric_values;
+//! use std::sync::Arc;
+//! use arrow_array::{Float64Array, RecordBatch, StringArray};
+//! use arrow_schema::{DataType, Field, Schema};
+//! use mlops_drift::{DriftOptions, StatTest, detect_drift};
 //!
-//! let column = Float64Array::from(vec![Some(1.0), None, Some(f64::NAN), Some(2.5)]);
-//! let mut values = Vec::new();
-//! let counts = numeric_values(&column, &mut values)?;
-//! assert_eq!(values, [1.0, 2.5]);
-//! assert_eq!((counts.rows, counts.nulls, counts.nan, counts.valid()), (4, 1, 1, 2));
-//! # Ok::<(), mlops_drift::Error>(())
+//! let schema = Arc::new(Schema::new(vec![
+//!     Field::new("amount", DataType::Float64, true),
+//!     Field::new("country", DataType::Utf8, true),
+//! ]));
+//! let batch = |shift: f64, country: &str| {
+//!     let amounts: Vec<f64> = (0..2000).map(|i| shift + f64::from(i % 100)).collect();
+//!     let countries: Vec<&str> = (0..2000).map(|i| if i % 3 == 0 { country } else { "FR" }).collect();
+//!     RecordBatch::try_new(schema.clone(), vec![
+//!         Arc::new(Float64Array::from(amounts)),
+//!         Arc::new(StringArray::from(countries)),
+//!     ])
+//!     .unwrap()
+//! };
+//! let report = detect_drift(&[batch(0.0, "DE")], &[batch(40.0, "DE")], &DriftOptions::default())?;
+//! // Over 1000 rows Evidently picks Wasserstein for numbers and Jensen-Shannon for categories.
+//! assert_eq!(report.columns[0].results[0].test, StatTest::Wasserstein);
+//! assert!(report.columns[0].drifted);
+//! assert_eq!(report.columns[1].results[0].test, StatTest::JensenShannon);
+//! assert!(!report.columns[1].drifted);
+//! assert_eq!(report.dataset.share_drifted, 0.5);
+//! assert!(report.dataset.dataset_drift); // Evidently's rule: share >= 0.5
+//! # Ok::<(), mlops_drift::DriftError>(())
 //! ```
 
-pub use mlops_core::{CategoryCounts, Error, ValueCounts, count_categories, numeric_values};
+mod column;
+mod compare;
+mod error;
+mod evaluate;
+mod kind;
+mod options;
+mod profile;
+mod report;
+mod stat_test;
+pub mod stats;
+
+pub use column::{CategorySample, NumericSample};
+pub use compare::detect_drift;
+pub use error::{DriftError, Result};
+pub use kind::{ColumnKind, INTEGER_CARDINALITY_LIMIT};
+pub use options::{ChiSquareMode, DriftOptions};
+pub use profile::{ColumnProfile, ProfileData, ReferenceProfile};
+pub use report::{
+    ColumnReport, DEFAULT_DRIFT_SHARE, DatasetDrift, DriftReport, MAX_PLOT_CATEGORIES, Plot,
+    SideCounts, TestResult,
+};
+pub use stat_test::{Decision, StatTest, default_test};
+
+pub use mlops_core::{CategoryCounts, ValueCounts};

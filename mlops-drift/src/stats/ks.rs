@@ -1,0 +1,563 @@
+//! The two-sample Kolmogorov–Smirnov test, two-sided, matching
+//! `scipy.stats.ks_2samp(reference, current, method=...)` (scipy 1.17).
+//!
+//! # Statistic
+//!
+//! `D = max_x |F_ref(x) - F_cur(x)|` over the pooled values, with right-continuous empirical
+//! CDFs (`searchsorted(side="right")`: every value equal to `x` counts), so ties within and
+//! across samples are handled. It is computed by one linear merge of the two sorted slices:
+//! `O(n1 + n2)` time and no allocation. Each CDF difference is formed exactly as scipy does
+//! (`i / n1 - j / n2` in `f64`), so the statistic, its location and its sign are the same
+//! bits as scipy's, including scipy's choice of location when several values attain `D`
+//! (the smallest such value of the reference sample if there is one, otherwise of the current
+//! sample) and of the sign (`+1` when `max(F_ref - F_cur) >= max(F_cur - F_ref)`).
+//!
+//! # p-value
+//!
+//! * [`KsMethod::Exact`]: the exact null distribution ([`crate::stats::ks_exact`]). The
+//!   statistic is reported snapped to `h / lcm(n1, n2)`, `h = round(D lcm)`, as scipy does
+//!   (`exact` reports `0.3` where `asymp` reports `0.30000000000000004`). When the exact
+//!   computation is impossible (`lcm` beyond `i32`) or fails numerically, the asymptotic
+//!   p-value is used instead and [`KsResult::exact_fallback`] says why (scipy warns).
+//! * [`KsMethod::Asymp`]: `kstwo.sf(D, round(n1 n2 / (n1 + n2)))`, the finite-`n`
+//!   one-sample Kolmogorov distribution at the effective size
+//!   ([`crate::stats::kolmogorov::kstwo_sf`]) — not the limiting distribution. As in scipy,
+//!   1 vs 1 has effective size 0 and gives a NaN p-value.
+//! * [`KsMethod::Auto`]: exact when `max(n1, n2) <= 10000`, asymptotic otherwise.
+//!
+//! # Inputs
+//!
+//! Both slices must be non-empty, finite and sorted ascending (`-0.0` and `0.0` compare
+//! equal, either order is fine). [`ks_2samp`] checks this with one `O(n)` pass per slice,
+//! always (it is a small fraction of the test's cost, and an unsorted input would silently
+//! give a wrong statistic), and returns a [`KsError`]. [`sort_values`] and [`sorted_copy`]
+//! sort with `f64::total_cmp`, in parallel (rayon) from 65536 values on;
+//! [`ks_2samp_unsorted`] does both steps.
+
+use rayon::slice::ParallelSliceMut;
+
+use crate::stats::kolmogorov::kstwo_sf;
+use crate::stats::ks_exact::{ExactFailure, exact_p_value, snap_to_lattice};
+
+/// `auto` uses the exact method when both sizes are at most this (scipy's `MAX_AUTO_N`).
+pub const MAX_AUTO_EXACT_N: usize = 10_000;
+
+/// From this many values on, [`sort_values`] sorts in parallel.
+pub const PARALLEL_SORT_MIN_LEN: usize = 1 << 16;
+
+/// How the p-value is computed (scipy's `method` argument).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KsMethod {
+    /// Exact if `max(n1, n2) <= 10000` ([`MAX_AUTO_EXACT_N`]), asymptotic otherwise.
+    #[default]
+    Auto,
+    /// The exact null distribution of the two-sample statistic.
+    Exact,
+    /// The one-sample Kolmogorov distribution at the effective size
+    /// `round(n1 n2 / (n1 + n2))`.
+    Asymp,
+}
+
+/// Which sample an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The reference sample (scipy's `data1`).
+    Reference,
+    /// The current sample (scipy's `data2`).
+    Current,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Reference => "reference",
+            Self::Current => "current",
+        })
+    }
+}
+
+/// Invalid input to the two-sample test.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KsError {
+    /// A sample has no values.
+    #[error("the {side} sample is empty")]
+    EmptySample {
+        /// The empty sample.
+        side: Side,
+    },
+    /// A sample is not sorted ascending: the value at `index` is below its predecessor.
+    #[error("the {side} sample is not sorted ascending (at index {index})")]
+    NotSorted {
+        /// The offending sample.
+        side: Side,
+        /// First index whose value is smaller than the previous one.
+        index: usize,
+    },
+    /// A sample holds NaN or an infinity.
+    #[error("the {side} sample holds a non-finite value (at index {index})")]
+    NonFinite {
+        /// The offending sample.
+        side: Side,
+        /// Index of a non-finite value.
+        index: usize,
+    },
+}
+
+/// The outcome of [`ks_2samp`], with scipy's `KstestResult` fields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KsResult {
+    /// `D`; snapped to `h / lcm(n1, n2)` when the exact method was used (as scipy does).
+    pub statistic: f64,
+    /// Two-sided p-value, in `[0, 1]` (NaN only for 1 vs 1 with the asymptotic method, as in
+    /// scipy).
+    pub p_value: f64,
+    /// The method actually used: [`KsMethod::Exact`] or [`KsMethod::Asymp`], never `Auto`.
+    pub method: KsMethod,
+    /// The pooled value at which `D` is attained (scipy's `statistic_location`).
+    pub statistic_location: f64,
+    /// `+1` if `D = max(F_ref - F_cur)`, `-1` if `D = max(F_cur - F_ref)` (scipy's
+    /// `statistic_sign`).
+    pub statistic_sign: i8,
+    /// Set when the exact method was requested (or chosen by `auto`) but could not be used,
+    /// so the asymptotic p-value was returned instead (scipy warns in that case).
+    pub exact_fallback: Option<ExactFailure>,
+}
+
+/// The statistic alone: `D`, where it is attained and its sign (unsnapped).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KsStatistic {
+    /// `D = max |F_ref - F_cur|` over the pooled values.
+    pub statistic: f64,
+    /// The pooled value at which `D` is attained (scipy's choice among ties).
+    pub location: f64,
+    /// `+1` if `D = max(F_ref - F_cur)`, `-1` otherwise.
+    pub sign: i8,
+}
+
+/// Two-sided two-sample Kolmogorov–Smirnov test on sorted samples, as
+/// `scipy.stats.ks_2samp(reference, current, method=method)`.
+///
+/// `reference_sorted` and `current_sorted` must be non-empty, finite and sorted ascending;
+/// this is checked in `O(n)` (see the [module docs](self)).
+///
+/// # Errors
+///
+/// [`KsError::EmptySample`], [`KsError::NonFinite`] or [`KsError::NotSorted`] for invalid
+/// input. The computation itself cannot fail: an exact computation that is impossible falls
+/// back to the asymptotic p-value (see [`KsResult::exact_fallback`]).
+///
+/// ```
+/// use mlops_drift::stats::ks::{KsMethod, ks_2samp};
+///
+/// let reference: Vec<f64> = (0..20).map(f64::from).collect();
+/// let current: Vec<f64> = (6..26).map(f64::from).collect();
+/// let exact = ks_2samp(&reference, &current, KsMethod::Auto)?;
+/// assert_eq!(exact.method, KsMethod::Exact);
+/// assert_eq!(exact.statistic, 0.3);
+/// assert!((exact.p_value - 0.335_590_981_26).abs() < 1e-9);
+/// let asymp = ks_2samp(&reference, &current, KsMethod::Asymp)?;
+/// assert_eq!(asymp.statistic, 0.30000000000000004);
+/// assert!((asymp.p_value - 0.270_535_574_8).abs() < 1e-9);
+/// # Ok::<(), mlops_drift::stats::ks::KsError>(())
+/// ```
+pub fn ks_2samp(
+    reference_sorted: &[f64],
+    current_sorted: &[f64],
+    method: KsMethod,
+) -> Result<KsResult, KsError> {
+    let stat = ks_statistic(reference_sorted, current_sorted)?;
+    let (n1, n2) = (reference_sorted.len(), current_sorted.len());
+    let exact = match method {
+        KsMethod::Auto => n1.max(n2) <= MAX_AUTO_EXACT_N,
+        KsMethod::Exact => true,
+        KsMethod::Asymp => false,
+    };
+    let (n1, n2) = (n1 as u64, n2 as u64);
+    let mut d = stat.statistic;
+    let mut exact_fallback = None;
+    if exact {
+        match exact_p_value(n1, n2, d) {
+            Ok(r) => {
+                return Ok(KsResult {
+                    statistic: r.statistic,
+                    p_value: r.p_value.clamp(0.0, 1.0),
+                    method: KsMethod::Exact,
+                    statistic_location: stat.location,
+                    statistic_sign: stat.sign,
+                    exact_fallback: None,
+                });
+            }
+            Err(failure) => {
+                // Like scipy: after a failed attempt the statistic stays snapped; when the
+                // attempt was not made (lcm overflow) it stays as computed.
+                if failure != ExactFailure::LcmOverflow
+                    && let Some((_, snapped)) = snap_to_lattice(n1, n2, d)
+                {
+                    d = snapped;
+                }
+                exact_fallback = Some(failure);
+            }
+        }
+    }
+    Ok(KsResult {
+        statistic: d,
+        p_value: asymp_p_value(d, n1, n2),
+        method: KsMethod::Asymp,
+        statistic_location: stat.location,
+        statistic_sign: stat.sign,
+        exact_fallback,
+    })
+}
+
+/// The asymptotic two-sided p-value: `kstwo.sf(d, round(n1 n2 / (n1 + n2)))` (ties to even),
+/// clipped to `[0, 1]`. NaN when the effective size rounds to 0 (1 vs 1), as in scipy.
+#[must_use]
+pub fn asymp_p_value(d: f64, n1: u64, n2: u64) -> f64 {
+    let (m, n) = (n1.max(n2) as f64, n1.min(n2) as f64);
+    let n_eff = (m * n / (m + n)).round_ties_even();
+    // A NaN (0 vs 0) or huge value saturates; kstwo_sf(d, 0) is NaN.
+    kstwo_sf(d, n_eff as u64).clamp(0.0, 1.0)
+}
+
+/// The two-sample statistic alone, by a linear merge of the sorted samples (see the
+/// [module docs](self)); validates the input like [`ks_2samp`].
+///
+/// # Errors
+///
+/// As [`ks_2samp`].
+pub fn ks_statistic(
+    reference_sorted: &[f64],
+    current_sorted: &[f64],
+) -> Result<KsStatistic, KsError> {
+    validate(reference_sorted, Side::Reference)?;
+    validate(current_sorted, Side::Current)?;
+    Ok(merge_statistic(reference_sorted, current_sorted))
+}
+
+/// Sorts both samples (copies) and runs [`ks_2samp`]; the two sorts run in parallel.
+///
+/// # Errors
+///
+/// [`KsError::EmptySample`] or [`KsError::NonFinite`] (NaN and infinities sort to the
+/// ends and are reported there).
+pub fn ks_2samp_unsorted(
+    reference: &[f64],
+    current: &[f64],
+    method: KsMethod,
+) -> Result<KsResult, KsError> {
+    let (reference, current) = rayon::join(|| sorted_copy(reference), || sorted_copy(current));
+    ks_2samp(&reference, &current, method)
+}
+
+/// Sorts values ascending with `f64::total_cmp` (`-0.0` before `0.0`, NaNs at the ends),
+/// unstably, in parallel from [`PARALLEL_SORT_MIN_LEN`] values on.
+pub fn sort_values(values: &mut [f64]) {
+    if values.len() >= PARALLEL_SORT_MIN_LEN {
+        values.par_sort_unstable_by(f64::total_cmp);
+    } else {
+        values.sort_unstable_by(f64::total_cmp);
+    }
+}
+
+/// A sorted copy of `values`; see [`sort_values`].
+#[must_use]
+pub fn sorted_copy(values: &[f64]) -> Vec<f64> {
+    let mut sorted = values.to_vec();
+    sort_values(&mut sorted);
+    sorted
+}
+
+/// Checks that a sample is non-empty, finite and sorted ascending, in one pass.
+fn validate(values: &[f64], side: Side) -> Result<(), KsError> {
+    const BLOCK: usize = 4096;
+    let (Some(&first), Some(&last)) = (values.first(), values.last()) else {
+        return Err(KsError::EmptySample { side });
+    };
+    // Blocks of branch-free comparisons (`!(a <= b)` also catches NaN), then locate.
+    let pairs = values.len() - 1;
+    let mut start = 0;
+    while start < pairs {
+        let end = (start + BLOCK).min(pairs);
+        let block = &values[start..=end];
+        let ordered = block
+            .iter()
+            .zip(&block[1..])
+            .fold(true, |ok, (a, b)| ok & (a <= b));
+        if !ordered {
+            let offset = block
+                .iter()
+                .zip(&block[1..])
+                .position(|(a, b)| !(a <= b))
+                .unwrap_or(0);
+            let (i, j) = (start + offset, start + offset + 1);
+            return Err(if values[i].is_nan() {
+                KsError::NonFinite { side, index: i }
+            } else if values[j].is_nan() {
+                KsError::NonFinite { side, index: j }
+            } else {
+                KsError::NotSorted { side, index: j }
+            });
+        }
+        start = end;
+    }
+    // Sorted and NaN-free: all finite iff both ends are.
+    if !first.is_finite() {
+        return Err(KsError::NonFinite { side, index: 0 });
+    }
+    if !last.is_finite() {
+        return Err(KsError::NonFinite {
+            side,
+            index: values.len() - 1,
+        });
+    }
+    Ok(())
+}
+
+/// Running extremes of `F_ref - F_cur` over the distinct values present in one sample, with
+/// the first (smallest) value attaining each.
+struct Extremes {
+    max: f64,
+    max_at: f64,
+    min: f64,
+    min_at: f64,
+}
+
+impl Extremes {
+    fn new() -> Self {
+        Self {
+            max: f64::NEG_INFINITY,
+            max_at: f64::NAN,
+            min: f64::INFINITY,
+            min_at: f64::NAN,
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, diff: f64, at: f64) {
+        if diff > self.max {
+            self.max = diff;
+            self.max_at = at;
+        }
+        if diff < self.min {
+            self.min = diff;
+            self.min_at = at;
+        }
+    }
+}
+
+/// The merge. scipy evaluates `cdf1 - cdf2` at every element of `concat(ref, cur)` and takes
+/// the first arg-max and arg-min: so among the values attaining an extreme, a value of the
+/// reference sample wins over one of the current sample, and the smallest wins within a
+/// sample. Tracking the extremes separately per sample reproduces that choice.
+fn merge_statistic(a: &[f64], b: &[f64]) -> KsStatistic {
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut in_a = Extremes::new();
+    let mut in_b = Extremes::new();
+    loop {
+        let v = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => {
+                if x <= y {
+                    x
+                } else {
+                    y
+                }
+            }
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => break,
+        };
+        let i0 = i;
+        while i < a.len() && a[i] <= v {
+            i += 1;
+        }
+        let j0 = j;
+        while j < b.len() && b[j] <= v {
+            j += 1;
+        }
+        let diff = i as f64 / n1 - j as f64 / n2;
+        if i > i0 {
+            in_a.update(diff, v);
+        }
+        if j > j0 {
+            in_b.update(diff, v);
+        }
+    }
+    let (max_s, max_at) = if in_a.max >= in_b.max {
+        (in_a.max, in_a.max_at)
+    } else {
+        (in_b.max, in_b.max_at)
+    };
+    let (min_d, min_at) = if in_a.min <= in_b.min {
+        (in_a.min, in_a.min_at)
+    } else {
+        (in_b.min, in_b.min_at)
+    };
+    let min_s = (-min_d).clamp(0.0, 1.0);
+    if min_s > max_s {
+        KsStatistic {
+            statistic: min_s,
+            location: min_at,
+            sign: -1,
+        }
+    } else {
+        KsStatistic {
+            statistic: max_s,
+            location: max_at,
+            sign: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// scipy's definition, literally: searchsorted at every pooled value, first arg-extremes.
+    fn naive(a: &[f64], b: &[f64]) -> KsStatistic {
+        let all: Vec<f64> = a.iter().chain(b).copied().collect();
+        let cdf = |s: &[f64], x: f64| s.partition_point(|&v| v <= x) as f64 / s.len() as f64;
+        let diffs: Vec<f64> = all.iter().map(|&x| cdf(a, x) - cdf(b, x)).collect();
+        let (mut amax, mut amin) = (0, 0);
+        for (k, &d) in diffs.iter().enumerate() {
+            if d > diffs[amax] {
+                amax = k;
+            }
+            if d < diffs[amin] {
+                amin = k;
+            }
+        }
+        let min_s = (-diffs[amin]).clamp(0.0, 1.0);
+        if min_s > diffs[amax] {
+            KsStatistic {
+                statistic: min_s,
+                location: all[amin],
+                sign: -1,
+            }
+        } else {
+            KsStatistic {
+                statistic: diffs[amax],
+                location: all[amax],
+                sign: 1,
+            }
+        }
+    }
+
+    #[test]
+    fn merge_matches_the_definition_with_ties() {
+        let cases: [(&[f64], &[f64]); 7] = [
+            (&[1.0], &[1.0]),
+            (&[1.0], &[2.0]),
+            (&[2.0], &[1.0]),
+            (&[0.0, 0.0, 1.0, 2.0, 2.0, 3.0], &[0.0, 1.0, 1.0, 1.0, 3.0]),
+            (&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]),
+            (&[5.0; 4], &[5.0; 9]),
+            (&[-1.0, 0.5, 0.5, 4.0], &[0.5, 0.5, 0.5, 7.0, 8.0]),
+        ];
+        for (a, b) in cases {
+            assert_eq!(merge_statistic(a, b), naive(a, b), "{a:?} vs {b:?}");
+            assert_eq!(merge_statistic(b, a).statistic, naive(a, b).statistic);
+        }
+    }
+
+    #[test]
+    fn merge_matches_the_definition_on_pseudo_random_ties() {
+        let mut state = 12_345u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % 7
+        };
+        for round in 0..200 {
+            let n1 = 1 + (round % 13);
+            let n2 = 1 + (round % 7) * 3;
+            let mut a: Vec<f64> = (0..n1).map(|_| next() as f64).collect();
+            let mut b: Vec<f64> = (0..n2)
+                .map(|_| next() as f64 + 0.5 * (next() % 2) as f64)
+                .collect();
+            sort_values(&mut a);
+            sort_values(&mut b);
+            assert_eq!(merge_statistic(&a, &b), naive(&a, &b), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn validation_errors() {
+        let ok = [1.0, 2.0];
+        assert_eq!(
+            ks_2samp(&[], &ok, KsMethod::Auto),
+            Err(KsError::EmptySample {
+                side: Side::Reference
+            })
+        );
+        assert_eq!(
+            ks_2samp(&ok, &[], KsMethod::Auto),
+            Err(KsError::EmptySample {
+                side: Side::Current
+            })
+        );
+        assert_eq!(
+            ks_2samp(&[1.0, 3.0, 2.0], &ok, KsMethod::Auto),
+            Err(KsError::NotSorted {
+                side: Side::Reference,
+                index: 2
+            })
+        );
+        assert_eq!(
+            ks_2samp(&ok, &[1.0, f64::NAN, 2.0], KsMethod::Auto),
+            Err(KsError::NonFinite {
+                side: Side::Current,
+                index: 1
+            })
+        );
+        assert_eq!(
+            ks_2samp(&ok, &[f64::NEG_INFINITY, 2.0], KsMethod::Auto),
+            Err(KsError::NonFinite {
+                side: Side::Current,
+                index: 0
+            })
+        );
+        assert_eq!(
+            ks_2samp(&[f64::NAN], &ok, KsMethod::Auto),
+            Err(KsError::NonFinite {
+                side: Side::Reference,
+                index: 0
+            })
+        );
+        let mut long: Vec<f64> = (0..10_000).map(f64::from).collect();
+        long[9_000] = -1.0;
+        assert_eq!(
+            ks_2samp(&long, &ok, KsMethod::Auto),
+            Err(KsError::NotSorted {
+                side: Side::Reference,
+                index: 9_000
+            })
+        );
+        long[9_000] = f64::INFINITY;
+        assert_eq!(
+            ks_2samp(&long, &ok, KsMethod::Auto),
+            Err(KsError::NotSorted {
+                side: Side::Reference,
+                index: 9_001
+            })
+        );
+        // Signed zeros compare equal: either order is sorted.
+        assert!(ks_2samp(&[0.0, -0.0, 1.0], &[-0.0, 0.0], KsMethod::Auto).is_ok());
+        let unsorted = ks_2samp_unsorted(&[f64::NAN, 1.0], &ok, KsMethod::Auto);
+        assert!(matches!(unsorted, Err(KsError::NonFinite { .. })));
+    }
+
+    #[test]
+    fn lcm_overflow_falls_back_to_asymp_unsnapped() {
+        let a: Vec<f64> = (0..50_000).map(|k| f64::from(k) * 2.0).collect();
+        let b: Vec<f64> = (0..49_999).map(|k| f64::from(k) * 2.0 + 1.0).collect();
+        let r = ks_2samp(&a, &b, KsMethod::Exact).unwrap();
+        assert_eq!(r.method, KsMethod::Asymp);
+        assert_eq!(r.exact_fallback, Some(ExactFailure::LcmOverflow));
+        let asymp = ks_2samp(&a, &b, KsMethod::Asymp).unwrap();
+        assert_eq!((r.statistic, r.p_value), (asymp.statistic, asymp.p_value));
+        assert_eq!(asymp.exact_fallback, None);
+    }
+}
