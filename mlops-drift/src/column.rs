@@ -59,7 +59,7 @@ impl NumericSample {
     }
 
     /// Adds everything `other` holds.
-    pub fn merge(&mut self, other: Self) {
+    pub fn merge(&mut self, other: &Self) {
         if self.values.is_empty() {
             self.sorted = other.sorted;
         } else if !other.values.is_empty() {
@@ -161,7 +161,7 @@ mod tests {
         .unwrap();
         let mut b = NumericSample::new();
         b.push(&Int32Array::from(vec![Some(2), None])).unwrap();
-        a.merge(b);
+        a.merge(&b);
         a.sort();
         assert_eq!(a.values(), [1.0, 2.0, 3.0]);
         let c = a.counts();

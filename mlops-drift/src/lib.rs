@@ -77,3 +77,8 @@ pub use report::{
 pub use stat_test::{Decision, StatTest, default_test};
 
 pub use mlops_core::{CategoryCounts, ValueCounts};
+
+/// The Arrow crates whose types this API takes, re-exported so callers use the same version.
+pub use arrow_array;
+/// See [`arrow_array`].
+pub use arrow_schema;

@@ -3,11 +3,16 @@
 // A command-line tool talks to people through stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod data;
+mod drift;
 mod store;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Boxed errors: `main` prints the chain and exits non-zero.
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 #[derive(Parser, Debug)]
@@ -22,6 +27,11 @@ enum Command {
     /// Work with storage roots (local folders, memory, S3, Azure Blob, GCS).
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Compare current data with reference data (or a profile) for drift, column by column.
+    Drift(drift::DriftArgs),
+    /// Build reference profiles for drift detection.
+    #[command(subcommand)]
+    Profile(drift::ProfileCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,11 +48,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Store(command) => store::run(command).await,
+            Command::Store(command) => store::run(command).await.map(|()| false),
+            Command::Drift(args) => drift::run(args),
+            Command::Profile(command) => drift::run_profile(command).map(|()| false),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(drift::EXIT_DRIFT),
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = std::error::Error::source(e.as_ref());

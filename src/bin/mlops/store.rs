@@ -1,6 +1,5 @@
 //! `mlops store …`: check that a storage root works before pointing a service at it.
 
-use std::error::Error;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -8,8 +7,7 @@ use clap::Subcommand;
 use mlops::core::{ArtifactPath, StoreRoot, StoreUri, Timestamp};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-/// Boxed errors: the command prints the chain and exits non-zero.
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
+use crate::Result;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum StoreCommand {
