@@ -31,7 +31,7 @@ pub const MAX_TAG_VALUE_CHARS: usize = 8000;
 /// assert!(back.value.is_nan());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     /// Which metric.
     pub key: MetricKey,

@@ -18,10 +18,20 @@
 //! assert_eq!(param.key().as_str(), "optimizer/lr");
 //! assert!(point.value < 1.0);
 //! assert!(RunStatus::Finished.is_terminal());
-//! # Ok::<(), mlops_track::Error>(())
+//! # Ok::<(), mlops_core::Error>(())
 //! ```
 
+mod error;
+mod model;
+mod store;
+
+pub use error::{Result, TrackError};
+pub use model::{DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
+pub use store::{
+    ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,
+};
+
 pub use mlops_core::{
-    DatasetRef, Error, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param,
-    ParamKey, RunId, RunName, RunStatus, Tag, TagKey, Timestamp,
+    DatasetRef, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param, ParamKey,
+    RunId, RunName, RunStatus, Tag, TagKey, Timestamp,
 };
