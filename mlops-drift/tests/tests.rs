@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod ks_fixtures;
+mod preset_fixtures;
 mod stats_fixtures;
