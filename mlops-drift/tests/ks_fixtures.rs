@@ -187,18 +187,22 @@ fn sample(v: &Value) -> Vec<f64> {
 
 #[test]
 fn lcg_matches_python() {
-    // First values of gen_ks.py's lcg_values(1, 3), computed by Python.
-    let spec =
-        serde_json::json!({"lcg": 1, "n": 3, "scale": "1.0", "shift": "0.0", "floor": false});
-    let v = lcg_values(&spec);
-    let mut x = 1u64;
-    for value in v {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        assert_eq!(value, (x >> 11) as f64 / 2f64.powi(53));
-        assert!((0.0..1.0).contains(&value));
-    }
+    // gen_ks.py's lcg_values(1, 3), lcg_values(2, 2, 1.0, 0.0035) and
+    // lcg_values(7, 3, 4.0, 0.0, True), printed with repr() by Python.
+    let spec = |seed: u64, n: u64, scale: &str, shift: &str, floor: bool| serde_json::json!({"lcg": seed, "n": n, "scale": scale, "shift": shift, "floor": floor});
+    assert_eq!(
+        lcg_values(&spec(1, 3, "1.0", "0.0", false)),
+        [
+            0.423_209_170_872_713_26,
+            0.509_407_442_883_720_6,
+            0.648_359_393_963_430_6
+        ]
+    );
+    assert_eq!(
+        lcg_values(&spec(2, 2, "1.0", "0.0035", false)),
+        [0.771_709_686_867_132_5, 0.920_616_125_470_648_2]
+    );
+    assert_eq!(lcg_values(&spec(7, 3, "4.0", "0.0", true)), [1.0, 3.0, 3.0]);
 }
 
 #[test]
@@ -291,8 +295,82 @@ fn exact_reports_the_snapped_statistic() {
     assert_eq!(swapped.statistic, exact.statistic);
     assert_eq!(swapped.statistic_sign, -exact.statistic_sign);
     // The unsorted entry point sorts for you.
-    let mut shuffled = current.clone();
+    let mut shuffled = current;
     shuffled.reverse();
     let unsorted = ks_2samp_unsorted(&reference, &shuffled, KsMethod::Auto).unwrap();
     assert_eq!(unsorted, exact);
+}
+
+/// Release-mode timings (not a correctness test): run with
+/// `cargo test --release -p mlops-drift --test integration -- --ignored ks_timings --nocapture`.
+#[test]
+#[ignore = "timing report, run explicitly in release mode"]
+fn ks_timings() {
+    use mlops_drift::stats::ks_exact::exact_p_value;
+    use std::time::Instant;
+
+    fn time<T>(label: &str, reps: u32, mut f: impl FnMut() -> T) -> T {
+        let start = Instant::now();
+        let mut out = f();
+        for _ in 1..reps {
+            out = f();
+        }
+        let per = start.elapsed().as_secs_f64() / f64::from(reps);
+        eprintln!("{label}: {:.3} ms", per * 1e3);
+        out
+    }
+
+    for &(n, d) in &[
+        (500_000u64, 0.0021),
+        (500_000, 0.003),
+        (500_000, 0.01),
+        (1_000_000, 0.0015),
+        (100_000, 0.005),
+        (100_000, 0.0005),
+        (100_000, 0.000_58),
+        (140, 0.2),
+        (140, 0.1),
+        (1000, 0.05),
+        (1000, 0.02),
+        (2_000_000, 0.002),
+    ] {
+        let p = time(&format!("kstwo_sf(d={d}, n={n})"), 3, || kstwo_sf(d, n));
+        eprintln!("    = {p:e}");
+    }
+    for &(n1, n2, d) in &[
+        (10_000u64, 9_999u64, 0.02),
+        (10_000, 9_999, 0.1),
+        (10_000, 9_999, 0.5),
+        (10_000, 9_999, 0.99),
+        (10_000, 9_000, 0.0172),
+        (10_000, 10_000, 0.02),
+        (9_999, 7_001, 0.3),
+    ] {
+        let r = time(&format!("exact_p_value({n1}, {n2}, {d})"), 1, || {
+            exact_p_value(n1, n2, d)
+        });
+        eprintln!("    = {r:?}");
+    }
+
+    let spec = |seed: u64, shift: &str| serde_json::json!({"lcg": seed, "n": 1_000_000, "scale": "1.0", "shift": shift, "floor": false});
+    let a = lcg_values(&spec(101, "0.0"));
+    let b = lcg_values(&spec(102, "0.002"));
+    let r = time("ks_2samp_unsorted 1M vs 1M (sorting included)", 5, || {
+        ks_2samp_unsorted(&a, &b, KsMethod::Auto).unwrap()
+    });
+    eprintln!("    = {r:?}");
+    let (sa, sb) = (sorted_copy(&a), sorted_copy(&b));
+    let r = time("ks_2samp 1M vs 1M (presorted)", 20, || {
+        ks_2samp(&sa, &sb, KsMethod::Auto).unwrap()
+    });
+    eprintln!("    = {r:?}");
+    time("ks_statistic 1M vs 1M (presorted, merge only)", 20, || {
+        mlops_drift::stats::ks::ks_statistic(&sa, &sb).unwrap()
+    });
+    time("sorted_copy 1M (parallel)", 5, || sorted_copy(&a));
+    time("sort_unstable_by(f64::total_cmp) 1M, sequential", 5, || {
+        let mut v = a.clone();
+        v.sort_unstable_by(f64::total_cmp);
+        v
+    });
 }

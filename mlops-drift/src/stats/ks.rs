@@ -18,7 +18,9 @@
 //!   statistic is reported snapped to `h / lcm(n1, n2)`, `h = round(D lcm)`, as scipy does
 //!   (`exact` reports `0.3` where `asymp` reports `0.30000000000000004`). When the exact
 //!   computation is impossible (`lcm` beyond `i32`) or fails numerically, the asymptotic
-//!   p-value is used instead and [`KsResult::exact_fallback`] says why (scipy warns).
+//!   p-value is used instead and [`KsResult::exact_fallback`] says why (scipy warns). The
+//!   numerical failure does happen, exactly when scipy's does: equal sizes with `D = 1/n`
+//!   for some `n` (5, 7, 13, ...), where the exact series rounds to `1 + 2^-52`.
 //! * [`KsMethod::Asymp`]: `kstwo.sf(D, round(n1 n2 / (n1 + n2)))`, the finite-`n`
 //!   one-sample Kolmogorov distribution at the effective size
 //!   ([`crate::stats::kolmogorov::kstwo_sf`]) — not the limiting distribution. As in scipy,
@@ -30,9 +32,22 @@
 //! Both slices must be non-empty, finite and sorted ascending (`-0.0` and `0.0` compare
 //! equal, either order is fine). [`ks_2samp`] checks this with one `O(n)` pass per slice,
 //! always (it is a small fraction of the test's cost, and an unsorted input would silently
-//! give a wrong statistic), and returns a [`KsError`]. [`sort_values`] and [`sorted_copy`]
-//! sort with `f64::total_cmp`, in parallel (rayon) from 65536 values on;
-//! [`ks_2samp_unsorted`] does both steps.
+//! give a wrong statistic), and returns a [`KsError`]. [`sort_values`] (in place) and
+//! [`sorted_copy`] sort in the order of `f64::total_cmp`, in parallel (rayon) from 65536
+//! values on; [`ks_2samp_unsorted`] does both steps.
+//!
+//! # Cost
+//!
+//! Release build, 1M vs 1M values, on the (two-core) development machine: validation and
+//! merge 15 ms; the asymptotic p-value from microseconds to 85 ms depending on `n_eff` and
+//! `n_eff d^2` (the Smirnov sum at `n_eff = 500000` is the slow case, about 45 ms; see
+//! [`crate::stats::kolmogorov`]); 57 ms in all for presorted input with `D = 0.0026`
+//! (p = 0.0018), 85 ms including both sorts ([`sorted_copy`]: 18 ms per 10^6 values).
+//! scipy 1.17 takes 0.61–0.73 s for the same call on the same data (0.39 s of it in
+//! `kstwo.sf`), with bit-identical statistic, location and p-value. Exact p-values cost up
+//! to about 0.7 s at 10000 values per side for large `D` (see [`crate::stats::ks_exact`]).
+
+use std::cmp::Ordering;
 
 use rayon::slice::ParallelSliceMut;
 
@@ -260,12 +275,30 @@ pub fn sort_values(values: &mut [f64]) {
     }
 }
 
-/// A sorted copy of `values`; see [`sort_values`].
+/// A sorted copy of `values`, in the order of `f64::total_cmp` (as [`sort_values`]).
+///
+/// Faster than copying and calling [`sort_values`] (about 30% on 10^6 values): the copy is
+/// made as order-preserving integer keys (sign-magnitude flipped to two's-complement order,
+/// the order `total_cmp` defines), sorted as plain `u64`, and turned back into the same
+/// `f64` bit patterns in place (one allocation).
 #[must_use]
 pub fn sorted_copy(values: &[f64]) -> Vec<f64> {
-    let mut sorted = values.to_vec();
-    sort_values(&mut sorted);
-    sorted
+    const SIGN: u64 = 1 << 63;
+    let mut keys: Vec<u64> = values
+        .iter()
+        .map(|v| {
+            let bits = v.to_bits();
+            if bits & SIGN == 0 { bits | SIGN } else { !bits }
+        })
+        .collect();
+    if keys.len() >= PARALLEL_SORT_MIN_LEN {
+        keys.par_sort_unstable();
+    } else {
+        keys.sort_unstable();
+    }
+    keys.into_iter()
+        .map(|k| f64::from_bits(if k & SIGN == 0 { !k } else { k & !SIGN }))
+        .collect()
 }
 
 /// Checks that a sample is non-empty, finite and sorted ascending, in one pass.
@@ -274,7 +307,7 @@ fn validate(values: &[f64], side: Side) -> Result<(), KsError> {
     let (Some(&first), Some(&last)) = (values.first(), values.last()) else {
         return Err(KsError::EmptySample { side });
     };
-    // Blocks of branch-free comparisons (`!(a <= b)` also catches NaN), then locate.
+    // Blocks of branch-free comparisons (`a <= b` is false for NaN too), then locate.
     let pairs = values.len() - 1;
     let mut start = 0;
     while start < pairs {
@@ -288,7 +321,7 @@ fn validate(values: &[f64], side: Side) -> Result<(), KsError> {
             let offset = block
                 .iter()
                 .zip(&block[1..])
-                .position(|(a, b)| !(a <= b))
+                .position(|(a, b)| a.partial_cmp(b).is_none_or(|o| o == Ordering::Greater))
                 .unwrap_or(0);
             let (i, j) = (start + offset, start + offset + 1);
             return Err(if values[i].is_nan() {
@@ -480,6 +513,38 @@ mod tests {
             sort_values(&mut a);
             sort_values(&mut b);
             assert_eq!(merge_statistic(&a, &b), naive(&a, &b), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn sorted_copy_is_total_cmp_order() {
+        let mut values = vec![
+            3.5,
+            -0.0,
+            0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1e-310,
+            1e-310,
+            -2.0,
+            2.0,
+            f64::MIN,
+            f64::MAX,
+        ];
+        let mut state = 7u64;
+        for _ in 0..70_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            values.push(f64::from_bits(state) % 1e6);
+        }
+        let copy = sorted_copy(&values);
+        sort_values(&mut values);
+        assert_eq!(copy.len(), values.len());
+        for (a, b) in copy.iter().zip(&values) {
+            assert_eq!(a.to_bits(), b.to_bits());
         }
     }
 

@@ -29,8 +29,12 @@
 //! cancellation, no overflow), and `B(m, n)` is the p-value itself, accurate to a few ulps
 //! relative even when tiny. One column of the lattice is kept, and only its window inside
 //! the band: about `2 d n + 1` cells. Cost `O(m * (2 d n + 1))` with `m >= n`, memory
-//! `O(d n)`. In release builds on one core this is about 1–2 ns per cell; 10000 vs 9999
-//! takes milliseconds at a typical `d` and under half a second in the worst case `d -> 1`.
+//! `O(d n)`. Each cell depends on the one below it through a division, so the loop is
+//! latency-bound (about 15 ns per cell on the development machine, as for scipy's compiled
+//! version). Measured in release builds, 10000 vs 9999 takes 19 ms at `d = 0.02`
+//! (p = 0.036), 0.1 s at `d = 0.1`, 0.42 s at `d = 0.5` and 0.49 s at `d = 0.99`; the worst
+//! seen within scipy's `auto` limit is 0.74 s (9999 vs 7001, `d = 0.3`; scipy: 0.72 s).
+//! The arithmetic is scipy's, operation for operation, so the p-values are bit-identical.
 //!
 //! # Fallbacks
 //!
@@ -39,7 +43,12 @@
 //! the result is not a probability in `[0, 1]` (a numerical failure). [`exact_p_value`]
 //! reports both as [`ExactFailure`]. With `max(m, n) <= 10000` (scipy's `auto` limit) the
 //! lcm always fits, and the convex-combination recursion cannot leave `[0, 1]` in IEEE
-//! arithmetic, so neither happens in practice.
+//! arithmetic. The equal-size series can: at `h = 1` (`D = 1/n`, the smallest possible
+//! statistic for distinct values, p = 1) it rounds to `1 + 2^-52` for some `n` (5, 7, 13,
+//! 14, 15, 23, 27, ...), and scipy then warns and returns the asymptotic p-value. Because
+//! the series is evaluated with scipy's operations in scipy's order, the same `n` fail
+//! here, so `ks_2samp` falls back in exactly the same cases (for n = 7 the asymptotic
+//! p-value is 0.99996 rather than 1).
 
 /// The exact two-sided p-value and the statistic snapped to the lattice.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,7 +147,7 @@ pub fn snap_to_lattice(n1: u64, n2: u64, d: f64) -> Option<(u64, f64)> {
     let lcm = (n1 / gcd(n1, n2)).saturating_mul(n2);
     let lcm_f = lcm as f64;
     let h_f = (d * lcm_f).round_ties_even();
-    if !(h_f >= 0.0) {
+    if h_f.is_nan() || h_f < 0.0 {
         return None;
     }
     // h <= lcm for d in [0, 1]; the saturating cast covers anything larger.
