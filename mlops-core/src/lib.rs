@@ -59,6 +59,7 @@ mod arrow_columns;
 mod artifact_path;
 mod dataset;
 mod error;
+pub mod float_json;
 mod names;
 mod run_data;
 #[cfg(feature = "cloud")]

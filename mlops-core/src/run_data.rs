@@ -8,8 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Rule};
 use crate::names::{MetricKey, ParamKey, TagKey};
@@ -69,55 +68,16 @@ impl Metric {
 
 /// Serde for metric values in MLflow's JSON form.
 mod metric_value {
-    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    use crate::float_json::{self, MLFLOW};
 
     pub(super) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_nan() {
-            serializer.serialize_str("NaN")
-        } else if *value == f64::INFINITY {
-            serializer.serialize_str("Infinity")
-        } else if *value == f64::NEG_INFINITY {
-            serializer.serialize_str("-Infinity")
-        } else {
-            serializer.serialize_f64(*value)
-        }
+        float_json::serialize(*value, &MLFLOW, serializer)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        deserializer.deserialize_any(MetricValueVisitor)
-    }
-
-    struct MetricValueVisitor;
-
-    impl Visitor<'_> for MetricValueVisitor {
-        type Value = f64;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a number, or one of the strings \"NaN\", \"Infinity\", \"-Infinity\"")
-        }
-
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-            Ok(v)
-        }
-
-        #[allow(clippy::cast_precision_loss)] // JSON integers become f64, as in MLflow.
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-
-        #[allow(clippy::cast_precision_loss)]
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
-            match v {
-                "NaN" => Ok(f64::NAN),
-                "Infinity" => Ok(f64::INFINITY),
-                "-Infinity" => Ok(f64::NEG_INFINITY),
-                other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
-            }
-        }
+        float_json::deserialize(&MLFLOW, deserializer)
     }
 }
 
