@@ -3,14 +3,14 @@
 //! ([`MLFLOW`], [`LOWERCASE`]); use them from serde `with` modules:
 //!
 //! ```
-//! use serde::{Deserialize, Deserializer, Serialize, Serializer};
-//! use mlops_core::float_json::{self, LOWERCASE};
+//! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
 //! struct Score(#[serde(with = "lowercase")] f64);
 //!
 //! mod lowercase {
-//!     use super::*;
+//!     use mlops_core::float_json::{self, LOWERCASE};
+//!     use serde::{Deserializer, Serializer};
 //!     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
 //!         float_json::serialize(*v, &LOWERCASE, s)
 //!     }
