@@ -22,6 +22,7 @@
 //! ```
 
 mod error;
+pub mod filter;
 mod model;
 mod store;
 
