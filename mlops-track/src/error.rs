@@ -63,9 +63,10 @@ pub enum TrackError {
         limit: usize,
     },
 
-    /// A search filter or order-by clause could not be parsed.
+    /// A search filter, order-by clause or page token was refused; the error names the
+    /// position.
     #[error("invalid search: {0}")]
-    Search(String),
+    Search(#[from] crate::filter::FilterError),
 
     /// The MLflow server answered with an error.
     #[error("MLflow error {code} (HTTP {status}): {message}")]

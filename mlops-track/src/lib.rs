@@ -24,10 +24,14 @@
 mod error;
 pub mod filter;
 mod model;
+mod searchable;
 mod store;
 
 pub use error::{Result, TrackError};
-pub use model::{DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
+pub use model::{
+    DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
+    latest_point,
+};
 pub use store::{
     ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,
 };

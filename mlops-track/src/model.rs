@@ -91,15 +91,92 @@ impl RunData {
     }
 }
 
+/// A dataset as MLflow records it. Digests from other tools (MLflow's own are 8 hex
+/// digits) are kept as given; [`Dataset::from_ref`] records a [`DatasetRef`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Its name.
+    pub name: String,
+    /// Its digest (at most 36 characters in MLflow).
+    pub digest: String,
+    /// Where it came from, as a kind: `local`, `s3`, `gs`, `http`, …
+    pub source_type: String,
+    /// Where it came from: a URI or path.
+    pub source: String,
+    /// Its schema as MLflow's JSON, `{"mlflow_colspec": [...]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Its profile as JSON, `{"num_rows": N}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+impl Dataset {
+    /// The MLflow record of a [`DatasetRef`]: its digest, its schema as MLflow column
+    /// specs, its row count as the profile, and the source type from the source URI's scheme.
+    pub fn from_ref(dataset: &DatasetRef) -> Self {
+        let source = dataset.source();
+        let source_type = match source.split_once("://") {
+            Some(("file", _)) | None => "local".to_owned(),
+            Some(("https", _)) => "http".to_owned(),
+            Some((scheme, _)) => scheme.to_ascii_lowercase(),
+        };
+        let colspec: Vec<serde_json::Value> = dataset
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "type": mlflow_type(f.data_type()),
+                    "name": f.name(),
+                    "required": !f.is_nullable(),
+                })
+            })
+            .collect();
+        Self {
+            name: dataset.name().to_owned(),
+            digest: dataset.digest().to_string(),
+            source_type,
+            source: source.to_owned(),
+            schema: Some(serde_json::json!({ "mlflow_colspec": colspec }).to_string()),
+            profile: Some(serde_json::json!({ "num_rows": dataset.rows() }).to_string()),
+        }
+    }
+}
+
+/// MLflow's column-spec type for an Arrow type (`mlflow.types.DataType`).
+fn mlflow_type(data_type: &arrow_schema::DataType) -> &'static str {
+    use arrow_schema::DataType as T;
+    match data_type {
+        T::Boolean => "boolean",
+        T::Int8 | T::Int16 | T::Int32 | T::UInt8 | T::UInt16 => "integer",
+        T::Int64 | T::UInt32 | T::UInt64 => "long",
+        T::Float16 | T::Float32 => "float",
+        T::Float64
+        | T::Decimal32(..)
+        | T::Decimal64(..)
+        | T::Decimal128(..)
+        | T::Decimal256(..) => "double",
+        T::Utf8 | T::LargeUtf8 | T::Utf8View => "string",
+        T::Binary | T::LargeBinary | T::BinaryView | T::FixedSizeBinary(_) => "binary",
+        T::Date32 | T::Date64 | T::Timestamp(..) => "datetime",
+        T::Dictionary(_, values) => mlflow_type(values),
+        _ => "string",
+    }
+}
+
 /// A dataset a run used, with MLflow's input tags (`mlflow.data.context` = `train`, …).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInput {
     /// The dataset.
-    pub dataset: DatasetRef,
+    pub dataset: Dataset,
     /// Tags of the input, such as its context.
     #[serde(default)]
     pub tags: Vec<Tag>,
 }
+
+/// The input tag MLflow keeps a dataset's role under (`training`, `eval`, …).
+pub const DATASET_CONTEXT_TAG: &str = "mlflow.data.context";
 
 /// A run: its attributes, what it logged and what it read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
