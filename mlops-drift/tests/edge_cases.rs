@@ -61,8 +61,17 @@ fn a_single_value_per_side_is_tested() {
 #[test]
 fn all_equal_values_do_not_drift() {
     let same = vec![3.5; 50];
-    for test in [StatTest::Ks, StatTest::Wasserstein, StatTest::Psi, StatTest::Z] {
-        let report = one(floats(&same), floats(&same), &DriftOptions::default().with_test(test));
+    for test in [
+        StatTest::Ks,
+        StatTest::Wasserstein,
+        StatTest::Psi,
+        StatTest::Z,
+    ] {
+        let report = one(
+            floats(&same),
+            floats(&same),
+            &DriftOptions::default().with_test(test),
+        );
         let column = &report.columns[0];
         assert!(column.error.is_none(), "{test}: {:?}", column.error);
         assert!(!column.drifted, "{test}: {:?}", column.results);
@@ -103,13 +112,15 @@ fn categories_new_and_missing() {
         .with_test(StatTest::ChiSquare)
         .with_chisquare_mode(mlops_drift::ChiSquareMode::Contingency);
     let result = &one(reference, current, &options).columns[0].results[0];
-    assert!(result.statistic.is_finite() && result.statistic > 0.0, "{result:?}");
+    assert!(
+        result.statistic.is_finite() && result.statistic > 0.0,
+        "{result:?}"
+    );
 }
 
 #[test]
 fn dictionaries_with_unused_values_count_only_used_ones() {
-    let dictionary: DictionaryArray<Int32Type> =
-        vec!["x", "y", "x", "x"].into_iter().collect();
+    let dictionary: DictionaryArray<Int32Type> = vec!["x", "y", "x", "x"].into_iter().collect();
     // Slice off the only `y`: the dictionary still holds it, unused.
     let sliced: ArrayRef = Arc::new(dictionary.slice(2, 2));
     let plain = strings(&["x", "x"]);
@@ -135,10 +146,20 @@ fn nan_inf_and_null_are_dropped_and_counted() {
         Some(2.0),
         Some(3.0),
     ]));
-    let report = one(reference, floats(&[1.0, 2.0, 3.0]), &DriftOptions::default());
+    let report = one(
+        reference,
+        floats(&[1.0, 2.0, 3.0]),
+        &DriftOptions::default(),
+    );
     let counts = report.columns[0].reference;
     assert_eq!(
-        (counts.rows, counts.null, counts.nan, counts.inf, counts.valid),
+        (
+            counts.rows,
+            counts.null,
+            counts.nan,
+            counts.inf,
+            counts.valid
+        ),
         (7, 1, 1, 2, 3)
     );
     assert!(!report.columns[0].drifted);
@@ -151,11 +172,17 @@ fn an_empty_side_is_an_error_for_that_column_only() {
         ("empty", floats(&[1.0, 2.0, 3.0])),
         ("fine", floats(&[1.0, 2.0, 3.0])),
     ]);
-    let current = batch(vec![("empty", all_missing), ("fine", floats(&[1.0, 2.0, 3.0]))]);
+    let current = batch(vec![
+        ("empty", all_missing),
+        ("fine", floats(&[1.0, 2.0, 3.0])),
+    ]);
     let report = detect_drift(&[reference], &[current], &DriftOptions::default()).unwrap();
     let empty = &report.columns[0];
     let error = empty.error.as_deref().unwrap();
-    assert!(error.contains("\"empty\"") && error.contains("current"), "{error}");
+    assert!(
+        error.contains("\"empty\"") && error.contains("current"),
+        "{error}"
+    );
     assert!(empty.results.is_empty() && !empty.drifted);
     assert!(report.columns[1].error.is_none());
     assert_eq!((report.dataset.n_columns, report.dataset.n_errors), (1, 1));
@@ -169,9 +196,15 @@ fn many_categories() {
     let reference: Vec<String> = (0..1000).map(|i| format!("c{}", i % 250)).collect();
     let current: Vec<String> = (0..1000).map(|i| format!("c{}", (i * 7) % 260)).collect();
     let as_array = |v: &[String]| -> ArrayRef {
-        Arc::new(StringArray::from(v.iter().map(String::as_str).collect::<Vec<_>>()))
+        Arc::new(StringArray::from(
+            v.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
     };
-    let report = one(as_array(&reference), as_array(&current), &DriftOptions::default());
+    let report = one(
+        as_array(&reference),
+        as_array(&current),
+        &DriftOptions::default(),
+    );
     let column = &report.columns[0];
     assert_eq!(column.results[0].test, StatTest::ChiSquare);
     assert!(column.drifted); // ten categories exist only in current
@@ -179,14 +212,15 @@ fn many_categories() {
 
 #[test]
 fn integers_and_booleans_follow_evidently_kinds() {
-    let few: ArrayRef = Arc::new(Int64Array::from((0..100).map(|i| i % 4).collect::<Vec<_>>()));
+    let few: ArrayRef = Arc::new(Int64Array::from(
+        (0..100).map(|i| i % 4).collect::<Vec<_>>(),
+    ));
     let many: ArrayRef = Arc::new(Int64Array::from((0..100).collect::<Vec<_>>()));
     let flags: ArrayRef = Arc::new(BooleanArray::from(
         (0..100).map(|i| i % 3 == 0).collect::<Vec<_>>(),
     ));
     let data = batch(vec![("few", few), ("many", many), ("flag", flags)]);
-    let report =
-        detect_drift(&[data.clone()], &[data], &DriftOptions::default()).unwrap();
+    let report = detect_drift(&[data.clone()], &[data], &DriftOptions::default()).unwrap();
     let kinds: Vec<_> = report.columns.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,
@@ -207,7 +241,10 @@ fn inapplicable_tests_and_unsupported_types_are_column_errors() {
         &DriftOptions::default().with_test(StatTest::Ks),
     );
     let error = report.columns[0].error.as_deref().unwrap();
-    assert!(error.contains("ks") && error.contains("categorical"), "{error}");
+    assert!(
+        error.contains("ks") && error.contains("categorical"),
+        "{error}"
+    );
     let list: ArrayRef = Arc::new(arrow_array::ListArray::new_null(
         Arc::new(Field::new_list_field(DataType::Int32, true)),
         2,

@@ -1,0 +1,241 @@
+//! The `mlops` command-line tool, run as a user runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mlops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const REFERENCE: &str = "examples/data/reference.parquet";
+const CURRENT: &str = "examples/data/current.parquet";
+
+#[test]
+fn version_and_help() {
+    let out = mlops(&["--version"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).starts_with("mlops "),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = mlops(&["--help"]);
+    for command in ["store", "drift", "profile"] {
+        assert!(text(&out.stdout).contains(command), "{}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn drift_prints_a_table_by_default() {
+    let out = mlops(&["drift", "--reference", REFERENCE, "--current", CURRENT]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("column"), "{table}");
+    for column in [
+        "age",
+        "income",
+        "tenure_months",
+        "plan",
+        "country",
+        "is_active",
+    ] {
+        assert!(table.contains(column), "{table}");
+    }
+    assert!(table.contains("2 of 6 columns drifted"), "{table}");
+}
+
+#[test]
+fn drift_writes_json_and_html_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("report.json");
+    let out = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--test",
+        "ks",
+        "--test",
+        "country=chisquare",
+        "--test",
+        "plan=psi",
+        "--test",
+        "is_active=z",
+        "--threshold",
+        "age=0.01",
+        "--format",
+        "json",
+        "--out",
+        json_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let columns = report["columns"].as_array().unwrap();
+    let age = &columns[0];
+    assert_eq!(age["results"][0]["test"], "ks");
+    assert_eq!(age["results"][0]["threshold"], 0.01);
+    assert_eq!(age["results"][0]["method"], "exact"); // 5000 per side: scipy's auto is exact
+    assert_eq!(columns[4]["results"][0]["test"], "chisquare");
+    assert_eq!(columns[4]["results"][0]["statistic"], "inf"); // PL is new in current
+    assert!(report["dataset"]["share_drifted"].is_number());
+
+    let html_path = dir.path().join("report.html");
+    let out = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--format",
+        "html",
+        "--out",
+        html_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
+    assert!(html.contains("<svg") && html.contains("country"));
+    // Written atomically: no temporary file is left beside it.
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn fail_on_drift_sets_the_exit_code() {
+    let ok = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--fail-on-drift",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "2 of 6 is below the share");
+    let drifted = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--drift-share",
+        "0.3",
+        "--fail-on-drift",
+    ]);
+    assert_eq!(drifted.status.code(), Some(3), "{}", text(&drifted.stderr));
+}
+
+#[test]
+fn a_stored_profile_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    let out = mlops(&[
+        "profile",
+        "build",
+        "--reference",
+        REFERENCE,
+        "--out",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let from_data = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--format",
+        "json",
+    ]);
+    let from_profile = mlops(&[
+        "drift",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--current",
+        CURRENT,
+        "--format",
+        "json",
+    ]);
+    assert!(
+        from_profile.status.success(),
+        "{}",
+        text(&from_profile.stderr)
+    );
+    assert_eq!(text(&from_data.stdout), text(&from_profile.stdout));
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let missing = mlops(&[
+        "drift",
+        "--reference",
+        "no/such.parquet",
+        "--current",
+        CURRENT,
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("no/such.parquet"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let not_parquet = mlops(&["drift", "--reference", "README.md", "--current", CURRENT]);
+    assert_eq!(not_parquet.status.code(), Some(1));
+    assert!(text(&not_parquet.stderr).contains("README.md"));
+
+    let bad_test = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--test",
+        "kz",
+    ]);
+    assert_eq!(bad_test.status.code(), Some(1));
+    assert!(
+        text(&bad_test.stderr).contains("\"kz\""),
+        "{}",
+        text(&bad_test.stderr)
+    );
+
+    let bad_threshold = mlops(&[
+        "drift",
+        "--reference",
+        REFERENCE,
+        "--current",
+        CURRENT,
+        "--threshold",
+        "age=x",
+    ]);
+    assert_eq!(bad_threshold.status.code(), Some(1));
+    assert!(Path::new(REFERENCE).exists());
+}
+
+#[test]
+fn store_check_works_on_a_new_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("store");
+    let out = mlops(&["store", "check", folder.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("the store works"));
+    let bad = mlops(&["store", "check", "s3://bucket/../escape"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains(".."), "{}", text(&bad.stderr));
+}
