@@ -431,8 +431,9 @@ fn numeric_dict<K: ArrowDictionaryKeyType>(
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(from = "HashMap<String, u64>")]
 pub struct CategoryCounts {
-    /// Count per category, all non-zero.
-    counts: HashMap<String, u64>,
+    /// Count per category, all non-zero. aHash, not SipHash: counting hashes every row, and
+    /// the keys are data, not attacker-chosen table sizes (aHash is still randomly keyed).
+    counts: HashMap<String, u64, ahash::RandomState>,
     /// The sum of `counts`.
     total: u64,
 }
@@ -513,8 +514,9 @@ impl CategoryCounts {
 }
 
 impl From<HashMap<String, u64>> for CategoryCounts {
-    fn from(mut counts: HashMap<String, u64>) -> Self {
-        counts.retain(|_, n| *n > 0);
+    fn from(counts: HashMap<String, u64>) -> Self {
+        let counts: HashMap<String, u64, ahash::RandomState> =
+            counts.into_iter().filter(|(_, n)| *n > 0).collect();
         let total = counts.values().fold(0u64, |t, &n| t.saturating_add(n));
         Self { counts, total }
     }
@@ -621,7 +623,7 @@ where
 {
     let array = downcast::<PrimitiveArray<T>>(array)?;
     let values = array.values();
-    let mut by_value: HashMap<T::Native, u64> = HashMap::new();
+    let mut by_value: HashMap<T::Native, u64, ahash::RandomState> = HashMap::default();
     let mut bump = |v: T::Native| *by_value.entry(v).or_insert(0) += 1;
     match array.nulls().filter(|n| n.null_count() > 0) {
         None => values.iter().for_each(|&v| bump(v)),
