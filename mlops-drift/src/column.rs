@@ -50,6 +50,45 @@ impl NumericSample {
         }
     }
 
+    /// A sample from valid values and their counts; `sorted` says whether `values` is
+    /// already ascending.
+    pub(crate) fn from_sorted_parts(values: Vec<f64>, sorted: bool, counts: ValueCounts) -> Self {
+        Self {
+            sorted: sorted || values.len() <= 1,
+            values,
+            counts,
+        }
+    }
+
+    /// The values and the counts.
+    pub(crate) fn into_parts(self) -> (Vec<f64>, ValueCounts) {
+        (self.values, self.counts)
+    }
+
+    /// Moves everything `other` holds into this sample (without copying when this one is
+    /// empty).
+    pub(crate) fn append(&mut self, other: Self) {
+        self.counts += other.counts;
+        if self.values.is_empty() {
+            self.values = other.values;
+            self.sorted = other.sorted;
+        } else if !other.values.is_empty() {
+            self.values.extend_from_slice(&other.values);
+            self.sorted = false;
+        }
+    }
+
+    /// Reserves room for `additional` more values.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional);
+    }
+
+    /// Drops the values, keeping the counts (a column that failed needs no values).
+    pub(crate) fn clear_values(&mut self) {
+        self.values = Vec::new();
+        self.sorted = true;
+    }
+
     /// Adds the values of one Arrow array (any numeric type).
     pub fn push(&mut self, array: &dyn Array) -> Result<()> {
         let counts = numeric_values(array, &mut self.values)?;
@@ -117,6 +156,11 @@ impl CategorySample {
     /// An empty sample.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A sample from category counts and row counts.
+    pub(crate) fn from_parts(categories: CategoryCounts, counts: ValueCounts) -> Self {
+        Self { categories, counts }
     }
 
     /// Adds the values of one Arrow array (strings, booleans, integers, dictionaries).

@@ -1,19 +1,23 @@
 //! Comparing current data with a [`ReferenceProfile`], column by column in parallel.
 
+use std::borrow::Cow;
+
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
+use crate::accumulate::{CurrentAccumulator, CurrentColumn, CurrentState};
 use crate::column::{CategorySample, NumericSample, distinct_in_sorted};
 use crate::error::{DriftError, Result};
-use crate::evaluate::{self, CategoryPair, NumericPair};
-use crate::kind::{ColumnKind, TypeFamily};
+use crate::evaluate::{self, CategoryPair, NumericPair, SketchInfo, WeightedPair};
+use crate::kind::ColumnKind;
 use crate::options::DriftOptions;
-use crate::profile::{ColumnProfile, ProfileData, ReferenceProfile, arrays, categories_of};
+use crate::profile::{ColumnProfile, NumericSummary, ProfileData, ReferenceProfile};
 use crate::report::{
     ColumnReport, DatasetDrift, DriftReport, MAX_PLOT_CATEGORIES, Plot, SideCounts, TestResult,
 };
 use crate::stat_test::{StatTest, default_test};
 use crate::stats::binning::{Bins, percents};
+use crate::weighted::{WeightedSample, bin_counts, distinct_union_count, interpolated_edge_counts};
 
 /// Compares `current` with `reference` (both any number of batches), column by column,
 /// with Evidently's defaults unless `options` say otherwise.
@@ -49,22 +53,117 @@ pub fn detect_drift(
 }
 
 impl ReferenceProfile {
-    /// Compares `current` batches with this profile.
+    /// Compares `current` batches with this profile: the batches are accumulated (in
+    /// parallel over chunks of batches, see [`CurrentAccumulator`]), sorted once, and every
+    /// column is tested in parallel.
     pub fn compare(&self, current: &[RecordBatch], options: &DriftOptions) -> Result<DriftReport> {
         options.validate()?;
-        let columns: Vec<ColumnReport> = self
-            .columns()
+        let projected: Vec<RecordBatch>;
+        let current = match options.columns() {
+            // Only the selected columns are read; the others are reported missing, unused.
+            Some(names) => {
+                projected = current
+                    .iter()
+                    .map(|b| {
+                        let schema = b.schema();
+                        let keep: Vec<usize> = names
+                            .iter()
+                            .filter_map(|n| schema.index_of(n).ok())
+                            .collect();
+                        b.project(&keep)
+                    })
+                    .collect::<std::result::Result<_, _>>()?;
+                &projected
+            }
+            None => current,
+        };
+        let mut accumulator = self.accumulate(current);
+        accumulator.finish();
+        self.compare_accumulated(&accumulator, options)
+    }
+
+    /// Compares accumulated current data with this profile. Numerical columns not yet
+    /// sorted by [`CurrentAccumulator::finish`] are sorted in a copy. With
+    /// [`DriftOptions::with_columns`], only those columns are tested, in that order (a name
+    /// the profile lacks is reported missing from the reference); otherwise every column of
+    /// the profile.
+    ///
+    /// # Errors
+    ///
+    /// [`DriftError::InvalidOption`] for a bad option, [`DriftError::Profile`] when the
+    /// accumulator was made for another profile. Column problems are reported per column.
+    pub fn compare_accumulated(
+        &self,
+        current: &CurrentAccumulator,
+        options: &DriftOptions,
+    ) -> Result<DriftReport> {
+        options.validate()?;
+        let current = current.columns_for(self)?;
+        let order: Vec<(&str, Option<usize>)> = match options.columns() {
+            None => self
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name(), Some(i)))
+                .collect(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    let at = self.columns().iter().position(|c| c.name() == n);
+                    (n.as_str(), at)
+                })
+                .collect(),
+        };
+        let columns: Vec<ColumnReport> = order
             .par_iter()
-            .map(|profile| compare_column(profile, current, options))
+            .map(|&(name, at)| {
+                match at.and_then(|i| Some((self.columns().get(i)?, current.get(i)?))) {
+                    Some((profile, current)) => compare_column(profile, current, options),
+                    None => not_profiled(name),
+                }
+            })
             .collect();
         let dataset = DatasetDrift::from_columns(&columns, options.drift_share());
         Ok(DriftReport { columns, dataset })
     }
 }
 
+/// The report of a requested column that the profile does not have.
+fn not_profiled(name: &str) -> ColumnReport {
+    ColumnReport {
+        column: name.to_owned(),
+        kind: None,
+        reference: SideCounts::default(),
+        current: SideCounts::default(),
+        results: Vec::new(),
+        drifted: false,
+        // As a profile built with the column reports it.
+        error: Some(
+            DriftError::Profile(
+                DriftError::MissingColumn {
+                    column: name.to_owned(),
+                    side: "reference",
+                }
+                .to_string(),
+            )
+            .to_string(),
+        ),
+        plot: None,
+    }
+}
+
+/// Why a column could not be tested: the message of its report.
+struct Failure(String);
+
+impl From<DriftError> for Failure {
+    fn from(e: DriftError) -> Self {
+        Self(e.to_string())
+    }
+}
+
 fn compare_column(
     profile: &ColumnProfile,
-    current: &[RecordBatch],
+    current: &CurrentColumn,
     options: &DriftOptions,
 ) -> ColumnReport {
     let name = profile.name();
@@ -78,32 +177,49 @@ fn compare_column(
         error: None,
         plot: None,
     };
-    if let Err(e) = fill_column(&mut report, profile, current, options) {
+    if let Err(Failure(e)) = fill_column(&mut report, profile, current, options) {
         report.results.clear();
         report.drifted = false;
-        report.error = Some(e.to_string());
+        report.error = Some(e);
     }
     report
+}
+
+/// The current values of a numerical column, sorted (borrowed when already sorted).
+fn sorted_current(current: &CurrentColumn) -> Result<(Cow<'_, NumericSample>, bool), Failure> {
+    match current.state() {
+        CurrentState::Numeric { sample, integer } => {
+            let sample = if sample.is_sorted() {
+                Cow::Borrowed(sample)
+            } else {
+                let mut copy = sample.clone();
+                copy.sort();
+                Cow::Owned(copy)
+            };
+            Ok((sample, *integer))
+        }
+        _ => Err(Failure(
+            "internal: the current column is not numerical".to_owned(),
+        )),
+    }
 }
 
 fn fill_column(
     report: &mut ColumnReport,
     profile: &ColumnProfile,
-    current: &[RecordBatch],
+    current: &CurrentColumn,
     options: &DriftOptions,
-) -> Result<()> {
+) -> Result<(), Failure> {
     let name = profile.name();
-    let arrays = arrays(name, current, "current")?;
+    if let Some(error) = current.error() {
+        return Err(Failure(error.to_owned()));
+    }
     match profile.data() {
-        ProfileData::Unusable { reason } => Err(DriftError::Profile(reason.clone())),
+        ProfileData::Unusable { reason } => {
+            return Err(DriftError::Profile(reason.clone()).into());
+        }
         ProfileData::Numerical { sample, integer } => {
-            let mut cur = NumericSample::new();
-            let mut cur_integer = true;
-            for array in &arrays {
-                cur_integer &= TypeFamily::of(array.data_type()) == TypeFamily::Integer;
-                cur.push(*array)?;
-            }
-            cur.sort();
+            let (cur, cur_integer) = sorted_current(current)?;
             report.reference = sample.counts().into();
             report.current = cur.counts().into();
             require_valid(name, sample.values().len(), &report.reference, "reference")?;
@@ -122,10 +238,56 @@ fn fill_column(
             );
             report.results = run(&tests, |t| evaluate::numerical(name, t, &pair, options))?;
             report.plot = histogram(sample.values(), cur.values());
-            Ok(())
+        }
+        ProfileData::NumericalSketch(sketch) => {
+            let (cur, cur_integer) = sorted_current(current)?;
+            report.reference = sketch.counts().into();
+            report.current = cur.counts().into();
+            let reference = sketch.weighted();
+            let interpolate = !sketch.is_exact();
+            let n_ref = usize::try_from(reference.n()).unwrap_or(usize::MAX);
+            require_valid(name, n_ref, &report.reference, "reference")?;
+            require_valid(name, cur.values().len(), &report.current, "current")?;
+            let largest = reference.max_weight() as f64 / reference.n().max(1) as f64;
+            let pair = WeightedPair {
+                reference: &reference,
+                summary: sketch.summary(),
+                current: cur.values(),
+                integer: sketch.integer() && cur_integer,
+                sketch: (!sketch.is_exact()).then(|| SketchInfo {
+                    rank_error: sketch.rank_error(),
+                    cdf_error: sketch.pmf_error(),
+                    share_error: sketch.pmf_error() + 2.0 * largest,
+                    distinct: sketch.distinct_sketch(),
+                }),
+            };
+            let tests = tests_for(
+                options,
+                name,
+                ColumnKind::Numerical,
+                report.reference.valid,
+                || {
+                    if sketch.is_exact() {
+                        distinct_union_count(&reference, cur.values()) as usize
+                    } else {
+                        // More distinct values than the value-count limit (at least 20):
+                        // the estimate only has to be above 5 for the default choice.
+                        sketch.distinct().max(0.0) as usize
+                    }
+                },
+            );
+            report.results = run(&tests, |t| {
+                evaluate::numerical_weighted(name, t, &pair, options)
+            })?;
+            report.plot =
+                histogram_weighted(&reference, sketch.summary(), cur.values(), interpolate);
         }
         ProfileData::Categorical(reference) => {
-            let cur = categories_of(&arrays)?;
+            let CurrentState::Categorical(cur) = current.state() else {
+                return Err(Failure(
+                    "internal: the current column is not categorical".to_owned(),
+                ));
+            };
             report.reference = reference.counts().into();
             report.current = cur.counts().into();
             require_valid(
@@ -134,8 +296,8 @@ fn fill_column(
                 &report.reference,
                 "reference",
             )?;
-            require_valid(name, category_total(&cur), &report.current, "current")?;
-            let pair = CategoryPair::new(reference, &cur);
+            require_valid(name, category_total(cur), &report.current, "current")?;
+            let pair = CategoryPair::new(reference, cur);
             let tests = tests_for(
                 options,
                 name,
@@ -145,12 +307,10 @@ fn fill_column(
             );
             report.results = run(&tests, |t| evaluate::categorical(name, t, &pair, options))?;
             report.plot = Some(categories_plot(&pair));
-            Ok(())
         }
     }
-    .map(|()| {
-        report.drifted = report.results.first().is_some_and(|r| r.drifted);
-    })
+    report.drifted = report.results.first().is_some_and(|r| r.drifted);
+    Ok(())
 }
 
 fn category_total(sample: &CategorySample) -> usize {
@@ -232,6 +392,34 @@ fn histogram(reference: &[f64], current: &[f64]) -> Option<Plot> {
     }
     Some(Plot::Histogram {
         reference: percents(&bins.count_sorted(reference), reference.len() as u64),
+        current: percents(&bins.count_sorted(current), current.len() as u64),
+        edges,
+    })
+}
+
+/// [`histogram`] with a weighted reference (value counts or a sketch).
+fn histogram_weighted(
+    reference: &WeightedSample,
+    summary: &NumericSummary,
+    current: &[f64],
+    interpolate: bool,
+) -> Option<Plot> {
+    let min = summary.min().min(*current.first()?);
+    let max = summary.max().max(*current.last()?);
+    let distinct = reference.values().len().max(distinct_in_sorted(current));
+    let n = reference.n().saturating_add(current.len() as u64);
+    let bins = Bins::sturges(min, max, n, false).ok()?;
+    let edges = bins.edges()?.to_vec();
+    if distinct <= 1 || edges.len() < 2 {
+        return None;
+    }
+    let counts = if interpolate {
+        interpolated_edge_counts(reference, summary.min(), summary.max(), &edges)
+    } else {
+        bin_counts(reference, &bins)
+    };
+    Some(Plot::Histogram {
+        reference: percents(&counts, reference.n()),
         current: percents(&bins.count_sorted(current), current.len() as u64),
         edges,
     })

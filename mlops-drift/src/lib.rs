@@ -13,8 +13,12 @@
 //!   numerical; strings, booleans and dictionaries are categorical; an integer column with
 //!   at most [`INTEGER_CARDINALITY_LIMIT`] distinct reference values is categorical, as in
 //!   Evidently. [`DriftOptions::with_kind`] overrides the inference.
-//! - **Reference profiles**: [`ReferenceProfile`] is built once from reference batches and
-//!   serialised; comparing with it gives the same numbers as comparing with the raw data.
+//! - **Reference profiles**: [`ReferenceProfile`] is built once from reference batches (or
+//!   streamed, or merged from partitions) and stored as JSON or Parquet. Up to a cap per
+//!   column ([`ProfileOptions`]) it keeps the exact values, and comparing with it gives the
+//!   numbers of the raw data; beyond, a KLL quantile sketch with documented error bounds.
+//! - **Current-side accumulators**: [`CurrentAccumulator`] collects current batches (in
+//!   parallel, in windows) and merges; the report does not depend on the split.
 //! - **Reports**: [`DriftReport`] as JSON, as an Arrow record batch (to append to a Parquet
 //!   history) and as a self-contained HTML page.
 //! - **Raw statistics**: the [`stats`] module has every test as a plain function over
@@ -53,6 +57,7 @@
 //! # Ok::<(), mlops_drift::DriftError>(())
 //! ```
 
+mod accumulate;
 mod column;
 mod compare;
 mod error;
@@ -63,13 +68,19 @@ mod profile;
 mod report;
 mod stat_test;
 pub mod stats;
+mod weighted;
 
+pub use accumulate::CurrentAccumulator;
 pub use column::{CategorySample, NumericSample};
 pub use compare::detect_drift;
 pub use error::{DriftError, Result};
 pub use kind::{ColumnKind, INTEGER_CARDINALITY_LIMIT};
 pub use options::{ChiSquareMode, DriftOptions};
-pub use profile::{ColumnProfile, ProfileData, ReferenceProfile};
+pub use profile::{
+    ColumnProfile, DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DEFAULT_VALUE_COUNT_LIMIT, NumericSketch,
+    NumericSummary, PROFILE_FORMAT_VERSION, ProfileBuilder, ProfileData, ProfileFormatError,
+    ProfileOptions, ReferenceProfile,
+};
 pub use report::{
     ColumnReport, DEFAULT_DRIFT_SHARE, DatasetDrift, DriftReport, MAX_PLOT_CATEGORIES, Plot,
     SideCounts, TestResult,

@@ -220,7 +220,8 @@ fn integers_and_booleans_follow_evidently_kinds() {
         (0..100).map(|i| i % 3 == 0).collect::<Vec<_>>(),
     ));
     let data = batch(vec![("few", few), ("many", many), ("flag", flags)]);
-    let report = detect_drift(&[data.clone()], &[data], &DriftOptions::default()).unwrap();
+    let both = std::slice::from_ref(&data);
+    let report = detect_drift(both, both, &DriftOptions::default()).unwrap();
     let kinds: Vec<_> = report.columns.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,

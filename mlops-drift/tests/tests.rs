@@ -3,6 +3,12 @@
 // Test helpers outside `#[test]` functions fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod edge_cases;
 mod ks_fixtures;
 mod preset_fixtures;
+mod profile_accumulate;
+mod profile_approx;
+mod profile_common;
+mod profile_exact;
+mod profile_roundtrip;
 mod stats_fixtures;

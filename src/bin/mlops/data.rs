@@ -1,16 +1,26 @@
-//! Reading the tool's inputs: Parquet files into Arrow batches, profiles from JSON.
+//! Reading the tool's inputs: Parquet files streamed as Arrow batches, profiles from JSON or
+//! Parquet; writing outputs atomically.
 
 use std::fs::File;
 use std::path::Path;
 
 use mlops::drift::ReferenceProfile;
-use mlops::drift::arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::Result;
 
-/// Every batch of a Parquet file, optionally only some columns.
-pub(crate) fn read_parquet(path: &Path, columns: Option<&[String]>) -> Result<Vec<RecordBatch>> {
+/// Rows per batch when streaming a Parquet file.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// A streaming reader over the batches of a Parquet file, optionally only some columns.
+/// With `strict`, a requested column absent from the file is an error; without, it is left
+/// out (the comparison then reports it missing for that column only).
+pub(crate) fn open_parquet(
+    path: &Path,
+    columns: Option<&[String]>,
+    strict: bool,
+) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("{} is not a readable Parquet file: {e}", path.display()))?;
@@ -23,24 +33,35 @@ pub(crate) fn read_parquet(path: &Path, columns: Option<&[String]>) -> Result<Ve
                 let index = schema
                     .columns()
                     .iter()
-                    .position(|c| c.path().parts() == [name.as_str()])
-                    .ok_or_else(|| format!("column {name:?} is not in {}", path.display()))?;
-                indices.push(index);
+                    .position(|c| c.path().parts() == [name.as_str()]);
+                match index {
+                    Some(index) => indices.push(index),
+                    None if strict => {
+                        return Err(format!("column {name:?} is not in {}", path.display()).into());
+                    }
+                    None => {}
+                }
             }
-            let mask = parquet::arrow::ProjectionMask::leaves(schema, indices);
+            let mask = ProjectionMask::leaves(schema, indices);
             builder.with_projection(mask)
         }
     };
-    let reader = builder.with_batch_size(64 * 1024).build()?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(batches)
+    Ok(builder.with_batch_size(BATCH_ROWS).build()?)
 }
 
-/// A reference profile from its JSON file.
+/// A reference profile from its file: Parquet when the file starts with Parquet's magic
+/// bytes, JSON otherwise.
 pub(crate) fn read_profile(path: &Path) -> Result<ReferenceProfile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
-    Ok(ReferenceProfile::from_json(&text)?)
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
+    let profile = if bytes.starts_with(b"PAR1") {
+        ReferenceProfile::from_parquet(&bytes)
+    } else {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| format!("profile {} is neither Parquet nor JSON", path.display()))?;
+        ReferenceProfile::from_json(text)
+    };
+    Ok(profile.map_err(|e| format!("cannot read profile {}: {e}", path.display()))?)
 }
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename, so a

@@ -4,11 +4,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use mlops::drift::arrow_array::RecordBatchReader;
 use mlops::drift::stats::ks::KsMethod;
-use mlops::drift::{DriftOptions, DriftReport, ReferenceProfile, StatTest};
+use mlops::drift::{
+    DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DriftOptions, DriftReport, ProfileOptions,
+    ReferenceProfile, StatTest,
+};
 
 use crate::Result;
-use crate::data::{read_parquet, read_profile, write_atomic};
+use crate::data::{open_parquet, read_profile, write_atomic};
 
 /// Exit code when `--fail-on-drift` is given and the dataset drifted (1 is an error).
 pub(crate) const EXIT_DRIFT: u8 = 3;
@@ -18,7 +22,8 @@ pub(crate) struct DriftArgs {
     /// The reference data (Parquet).
     #[arg(long, required_unless_present = "profile", conflicts_with = "profile")]
     reference: Option<PathBuf>,
-    /// A reference profile built by `mlops profile build`, instead of --reference.
+    /// A reference profile built by `mlops profile build` (JSON or Parquet), instead of
+    /// --reference.
     #[arg(long)]
     profile: Option<PathBuf>,
     /// The current data (Parquet).
@@ -79,34 +84,103 @@ pub(crate) enum ProfileCommand {
         /// Profile only these columns (comma-separated).
         #[arg(long, value_delimiter = ',')]
         columns: Option<Vec<String>>,
-        /// Where to write the profile (JSON).
+        /// Where to write the profile: `.json` for JSON, `.parquet` (or `.pq`) for Parquet.
         #[arg(long)]
         out: PathBuf,
+        /// Numerical columns keep their exact sorted values up to this many valid values, and
+        /// a quantile sketch beyond (then the tests against them are approximate).
+        #[arg(long, default_value_t = DEFAULT_EXACT_CAP)]
+        exact_cap: usize,
+        /// The KLL sketch parameter k beyond the cap: rank error about 2.3 / k^0.97
+        /// (0.99% at 270, 0.23% at 1200).
+        #[arg(long, default_value_t = DEFAULT_SKETCH_K)]
+        sketch_k: u16,
     },
 }
 
+/// The file format of a profile, from the path's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProfileFormat {
+    Json,
+    Parquet,
+}
+
+fn profile_format(path: &std::path::Path) -> Result<ProfileFormat> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("json") => Ok(ProfileFormat::Json),
+        Some("parquet" | "pq") => Ok(ProfileFormat::Parquet),
+        _ => Err(format!(
+            "--out {}: give a .json or .parquet file name (the extension picks the format)",
+            path.display()
+        )
+        .into()),
+    }
+}
+
 /// Runs `mlops drift`; returns whether the dataset drifted.
+///
+/// Both files are streamed batch by batch: the reference into a profile (exact, as
+/// `detect_drift`, unless a stored profile is given), the current data into an accumulator.
+/// Only the valid numerical values are held, never the Arrow batches.
 pub(crate) fn run(args: DriftArgs) -> Result<bool> {
     let options = options(&args)?;
-    let current = read_parquet(&args.current, args.columns.as_deref())?;
-    let report = match (&args.profile, &args.reference) {
-        (Some(path), _) => read_profile(path)?.compare(&current, &options)?,
-        (None, Some(path)) => {
-            let reference = read_parquet(path, args.columns.as_deref())?;
-            mlops::drift::detect_drift(&reference, &current, &options)?
-        }
+    let DriftArgs {
+        reference,
+        profile,
+        current: current_path,
+        format,
+        out,
+        fail_on_drift,
+        ..
+    } = args;
+    let profile = match (&profile, &reference) {
+        (Some(path), _) => read_profile(path)?,
+        (None, Some(path)) => build_profile(path, &options, &ProfileOptions::exact())?,
         (None, None) => return Err("give --reference or --profile".into()),
     };
-    let text = match args.format {
+    // Only the columns compared are read (`--columns` selects among the profile's).
+    let names: Vec<String> = match options.columns() {
+        Some(columns) => columns.to_vec(),
+        None => profile
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect(),
+    };
+    let mut current = profile.accumulator();
+    for batch in open_parquet(&current_path, Some(&names), false)? {
+        current.push(&batch?)?;
+    }
+    current.finish();
+    let report = profile.compare_accumulated(&current, &options)?;
+    let text = match format {
         Format::Json => report.to_json() + "\n",
-        Format::Html => report.to_html(&format!("Drift: {}", args.current.display())),
+        Format::Html => report.to_html(&format!("Drift: {}", current_path.display())),
         Format::Table => table(&report),
     };
-    match &args.out {
+    match &out {
         Some(path) => write_atomic(path, text.as_bytes())?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
-    Ok(args.fail_on_drift && report.dataset.dataset_drift)
+    Ok(fail_on_drift && report.dataset.dataset_drift)
+}
+
+/// Streams a Parquet file into a reference profile.
+fn build_profile(
+    path: &std::path::Path,
+    options: &DriftOptions,
+    profile: &ProfileOptions,
+) -> Result<ReferenceProfile> {
+    let reader = open_parquet(path, options.columns(), true)?;
+    let mut builder = ReferenceProfile::builder(&reader.schema(), options, profile)?;
+    for batch in reader {
+        builder.push(&batch?)?;
+    }
+    Ok(builder.finish())
 }
 
 /// Runs `mlops profile …`.
@@ -116,18 +190,39 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
             reference,
             columns,
             out,
+            exact_cap,
+            sketch_k,
         } => {
+            let format = profile_format(&out)?;
             let mut options = DriftOptions::default();
             if let Some(columns) = &columns {
                 options = options.with_columns(columns.iter().cloned());
             }
-            let batches = read_parquet(&reference, columns.as_deref())?;
-            let profile = ReferenceProfile::build(&batches, &options)?;
-            write_atomic(&out, profile.to_json()?.as_bytes())?;
+            let profile_options = ProfileOptions::default()
+                .with_exact_cap(exact_cap)
+                .with_sketch_k(sketch_k);
+            let profile = build_profile(&reference, &options, &profile_options)?;
+            let bytes = match format {
+                ProfileFormat::Json => profile.to_json()?.into_bytes(),
+                ProfileFormat::Parquet => profile.to_parquet()?,
+            };
+            write_atomic(&out, &bytes)?;
+            let sketched = profile
+                .columns()
+                .iter()
+                .filter(|c| matches!(c.data(), mlops::drift::ProfileData::NumericalSketch(_)))
+                .count();
             println!(
-                "profile of {} columns written to {}",
+                "profile of {} columns ({sketched} sketched beyond {exact_cap} values{}) \
+                 written to {} ({} bytes)",
                 profile.columns().len(),
-                out.display()
+                if profile.is_exact() {
+                    ", all exact"
+                } else {
+                    ", approximate"
+                },
+                out.display(),
+                bytes.len()
             );
             Ok(())
         }
@@ -183,6 +278,7 @@ fn table(report: &DriftReport) -> String {
         ]
         .map(String::from),
     ];
+    let mut approximations = false;
     for column in &report.columns {
         let kind = column.kind.map_or("-", |k| k.as_str()).to_owned();
         let valid = format!("{}/{}", column.reference.valid, column.current.valid);
@@ -200,14 +296,25 @@ fn table(report: &DriftReport) -> String {
             continue;
         }
         for result in &column.results {
+            let approximate = result.details.get("approximate") == Some(&true.into());
+            let uncertain = result.details.get("verdict_certain") == Some(&false.into());
+            approximations |= approximate;
             rows.push([
                 column.column.clone(),
                 kind.clone(),
                 result.test.name().to_owned(),
-                number(result.statistic),
+                format!(
+                    "{}{}",
+                    if approximate { "~" } else { "" },
+                    number(result.statistic)
+                ),
                 result.p_value.map_or("-".into(), number),
                 number(result.threshold),
-                if result.drifted { "DRIFT" } else { "ok" }.to_owned(),
+                format!(
+                    "{}{}",
+                    if result.drifted { "DRIFT" } else { "ok" },
+                    if uncertain { "?" } else { "" }
+                ),
                 valid.clone(),
             ]);
         }
@@ -224,6 +331,12 @@ fn table(report: &DriftReport) -> String {
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    if approximations {
+        out.push_str(
+            "\n~: approximate (the profile sketched this column beyond its exact cap); \
+             ?: the verdict may change within the error bound\n",
+        );
     }
     let d = &report.dataset;
     out.push_str(&format!(
