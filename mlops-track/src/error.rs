@@ -112,4 +112,19 @@ pub enum TrackError {
     /// the points were written.
     #[error("the background logger stopped: {0}")]
     LoggerStopped(String),
+
+    /// One request named the same key twice where MLflow refuses it (two params with one key
+    /// in a batch). Nothing was written.
+    #[error("{what} key {key:?} appears more than once in one request")]
+    DuplicateKey {
+        /// `"param"`, …
+        what: &'static str,
+        /// The repeated key.
+        key: String,
+    },
+
+    /// Arguments that are each valid but contradict each other (a run name and a different
+    /// `mlflow.runName` tag, for example). Nothing was written.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }

@@ -21,13 +21,18 @@
 //! # Ok::<(), mlops_core::Error>(())
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 pub mod filter;
+pub mod local;
+pub mod mlflow;
 mod model;
 mod searchable;
 mod store;
 
 pub use error::{Result, TrackError};
+pub use local::{LocalStore, LocalStoreOptions, check_batch};
 pub use model::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
     latest_point,

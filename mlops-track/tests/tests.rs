@@ -1,4 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests of mlops-track, one module per area.
 
+mod crash;
 mod filter_fixtures;
+mod local_conformance;
+mod local_multiprocess;
+mod local_store;
+mod mlflow_backend;

@@ -1,0 +1,483 @@
+//! Metric points: immutable segments, one per `log_batch` (`runs/<id>/metrics/<uuid7>.jsonl`),
+//! compacted into Parquet files (`runs/<id>/metrics/<uuid7>.parquet`) that any Parquet engine
+//! reads.
+//!
+//! A compaction writes the Parquet file first, then records it in the run's meta log (which
+//! segments it covers, which earlier Parquet files it replaces, and the latest point of each
+//! metric), and only then deletes what it covers. A crash between the steps leaves an orphan
+//! Parquet file or segments that are both covered and present; readers go by the meta log and
+//! de-duplicate points on (key, value, timestamp, step), so neither shows.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use mlops_core::{Metric, MetricKey, RunId, Timestamp};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use super::frame::{self, Kind};
+use super::keys::new_metrics_name;
+use super::records::{Compaction, RunOp};
+use super::runs::{Fresh, RunState};
+use super::{Claim, Inner};
+use crate::error::{Result, TrackError};
+use crate::model::latest_point;
+
+/// The points of one segment, with the latest point of each metric in it.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) points: Vec<Metric>,
+    pub(crate) latest: HashMap<String, Metric>,
+}
+
+impl Segment {
+    pub(crate) fn new(points: Vec<Metric>) -> Self {
+        let latest = latest_by_key(&points);
+        Self { points, latest }
+    }
+}
+
+fn latest_by_key(points: &[Metric]) -> HashMap<String, Metric> {
+    let mut latest: HashMap<String, Metric> = HashMap::new();
+    for point in points {
+        match latest.get_mut(point.key.as_str()) {
+            Some(best) => {
+                if latest_point([&*best, point]).is_some_and(|p| std::ptr::eq(p, point)) {
+                    *best = point.clone();
+                }
+            }
+            None => {
+                latest.insert(point.key.as_str().to_owned(), point.clone());
+            }
+        }
+    }
+    latest
+}
+
+/// What a compaction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompactionReport {
+    /// The Parquet file written, relative to the run's `metrics/` folder.
+    pub file: String,
+    /// Segments folded in.
+    pub segments: usize,
+    /// Earlier Parquet files merged in.
+    pub replaced: usize,
+    /// Points in the new file (after de-duplication).
+    pub points: u64,
+}
+
+/// Identity of a point under MLflow's de-duplication rule (NaNs are all one value).
+fn point_id(point: &Metric) -> (u64, i64, i64) {
+    let bits = if point.value.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        point.value.to_bits()
+    };
+    (bits, point.timestamp.as_millis(), point.step)
+}
+
+/// Keeps the first of each (key, value, timestamp, step).
+fn dedup(points: Vec<Metric>) -> Vec<Metric> {
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<(&str, (u64, i64, i64))> = HashSet::with_capacity(points.len());
+        points
+            .iter()
+            .map(|p| seen.insert((p.key.as_str(), point_id(p))))
+            .collect()
+    };
+    points
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(point, keep)| keep.then_some(point))
+        .collect()
+}
+
+fn encode_segment(points: &[Metric]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(points.len() * 64);
+    for point in points {
+        // Metric serialises infallibly (NaN and ±inf as MLflow's strings).
+        if serde_json::to_writer(&mut body, point).is_ok() {
+            body.push(b'\n');
+        }
+    }
+    frame::encode(Kind::MetricSegment, &body)
+}
+
+fn decode_segment(bytes: &[u8]) -> std::result::Result<Vec<Metric>, String> {
+    let body = frame::decode(Kind::MetricSegment, bytes)?;
+    body.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).map_err(|e| format!("unreadable point: {e}")))
+        .collect()
+}
+
+/// The Arrow schema of the Parquet files (documented in `docs/FORMAT.md`).
+fn parquet_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("timestamp", DataType::Int64, false),
+        Field::new("step", DataType::Int64, false),
+    ]))
+}
+
+/// Rows per Arrow batch (and at most per row group) when writing.
+const ROWS_PER_BATCH: usize = 64 * 1024;
+
+fn encode_parquet(points: &[Metric], run: &RunId) -> std::result::Result<Vec<u8>, String> {
+    let schema = parquet_schema();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                "mlops.format".to_owned(),
+                "mlops-track metrics v1".to_owned(),
+            ),
+            KeyValue::new("mlops.run_id".to_owned(), run.to_string()),
+        ]))
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(props))
+        .map_err(|e| e.to_string())?;
+    for chunk in points.chunks(ROWS_PER_BATCH) {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                chunk.iter().map(|p| p.key.as_str()),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                chunk.iter().map(|p| p.value),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                chunk.iter().map(|p| p.timestamp.as_millis()),
+            )),
+            Arc::new(Int64Array::from_iter_values(chunk.iter().map(|p| p.step))),
+        ];
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
+        writer.write(&batch).map_err(|e| e.to_string())?;
+    }
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn decode_parquet(bytes: Bytes) -> std::result::Result<Vec<Metric>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    let mut keys: HashMap<String, MetricKey> = HashMap::new();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| format!("no column {name:?}"))
+        };
+        let key_col = column("key")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("column \"key\" is not UTF-8")?;
+        let value_col = column("value")?
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or("column \"value\" is not float64")?;
+        let ts_col = column("timestamp")?
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or("column \"timestamp\" is not int64")?;
+        let step_col = column("step")?
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or("column \"step\" is not int64")?;
+        for row in 0..batch.num_rows() {
+            let text = key_col.value(row);
+            let key = match keys.get(text) {
+                Some(key) => key.clone(),
+                None => {
+                    let key = MetricKey::parse(text).map_err(|e| e.to_string())?;
+                    keys.insert(text.to_owned(), key.clone());
+                    key
+                }
+            };
+            let timestamp = Timestamp::from_millis(ts_col.value(row)).map_err(|e| e.to_string())?;
+            out.push(Metric::new(
+                key,
+                value_col.value(row),
+                timestamp,
+                step_col.value(row),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+impl Inner {
+    /// Writes one segment, named `name`.
+    pub(crate) async fn write_segment(
+        &self,
+        run: &RunId,
+        name: &str,
+        metrics: &[Metric],
+    ) -> Result<Arc<Segment>> {
+        let key = self.keys.metrics_file(run, name);
+        match self.claim(&key, encode_segment(metrics)).await? {
+            Claim::Won => Ok(Arc::new(Segment::new(metrics.to_vec()))),
+            Claim::Taken => Err(TrackError::InvalidState(format!(
+                "metric segment {key} exists already"
+            ))),
+        }
+    }
+
+    /// Lists a run's metric files and reads new segments. Returns `false` when a segment this
+    /// process knew has gone (a compaction it has not folded yet): list the meta log again.
+    pub(crate) async fn refresh_run_metrics(&self, run: &RunId, st: &mut RunState) -> Result<bool> {
+        let listed = self.list(&self.keys.metrics_dir(run), None).await?;
+        let names: HashSet<String> = listed
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter(|n| n.ends_with(".jsonl"))
+            .map(str::to_owned)
+            .collect();
+        if st.segments.keys().any(|n| !names.contains(n)) {
+            return Ok(false);
+        }
+        let mut new: Vec<String> = names
+            .into_iter()
+            .filter(|n| {
+                !st.covered.contains(n)
+                    && !st.segments.contains_key(n)
+                    && !st.bad_segments.contains(n)
+            })
+            .collect();
+        new.sort();
+        let fetched: Vec<(String, Option<Bytes>)> = futures::stream::iter(new)
+            .map(|name| async move {
+                let bytes = self.get_opt(&self.keys.metrics_file(run, &name)).await?;
+                Ok::<_, TrackError>((name, bytes))
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        let mut consistent = true;
+        for (name, bytes) in fetched {
+            let Some(bytes) = bytes else {
+                consistent = false;
+                continue;
+            };
+            match decode_segment(&bytes) {
+                Ok(points) => {
+                    st.add_segment(name, Arc::new(Segment::new(points)));
+                }
+                Err(reason) => {
+                    tracing::warn!(run = %run, segment = name, reason, "skipping an unreadable metric segment");
+                    st.bad_segments.insert(name);
+                }
+            }
+        }
+        Ok(consistent)
+    }
+
+    pub(crate) async fn compact_run(
+        &self,
+        run: &RunId,
+        full: bool,
+    ) -> Result<Option<CompactionReport>> {
+        let slot = self.run_slot(run);
+        let mut st = slot.state.lock().await;
+        self.load_run(run, &mut st, Fresh::Full).await?;
+        self.compact_locked(run, &mut st, full).await
+    }
+
+    /// Folds the run's uncovered segments (and, when `full`, its Parquet files) into one new
+    /// Parquet file, records it, then deletes what it covers.
+    pub(crate) async fn compact_locked(
+        &self,
+        run: &RunId,
+        st: &mut RunState,
+        full: bool,
+    ) -> Result<Option<CompactionReport>> {
+        // Segments still being written by this process bound what is covered (see
+        // `RunSlot::first_in_flight`).
+        let bound = self.run_slot(run).first_in_flight();
+        let segments: Vec<(String, Arc<Segment>)> = st
+            .segments
+            .iter()
+            .take_while(|(name, _)| bound.as_ref().is_none_or(|b| *name < b))
+            .map(|(name, seg)| (name.clone(), Arc::clone(seg)))
+            .collect();
+        let live = st.live_parquet();
+        let worth_it = if full {
+            !segments.is_empty() || live.len() > 1
+        } else {
+            segments.len() >= self.options.compact_after_segments
+        };
+        if !worth_it {
+            return Ok(None);
+        }
+        let replaces = if full { live } else { Vec::new() };
+        let mut points = Vec::new();
+        for file in &replaces {
+            let key = self.keys.metrics_file(run, file);
+            let bytes = self.get_opt(&key).await?.ok_or_else(|| {
+                TrackError::InvalidState(format!("{key} vanished (a concurrent compaction?)"))
+            })?;
+            points.extend(decode_parquet(bytes).map_err(|reason| Self::corrupt(&key, reason))?);
+        }
+        for (_, segment) in &segments {
+            points.extend(segment.points.iter().cloned());
+        }
+        let points = dedup(points);
+        let file = new_metrics_name("parquet");
+        let key = self.keys.metrics_file(run, &file);
+        let encoded = encode_parquet(&points, run).map_err(|reason| Self::corrupt(&key, reason))?;
+        if let Claim::Taken = self.claim(&key, encoded).await? {
+            return Err(TrackError::InvalidState(format!("{key} exists already")));
+        }
+        let mut latest: Vec<Metric> = latest_by_key(&points).into_values().collect();
+        latest.sort_by(|a, b| a.key.cmp(&b.key));
+        let compaction = Compaction {
+            file: file.clone(),
+            segments: segments.iter().map(|(name, _)| name.clone()).collect(),
+            replaces: replaces.clone(),
+            points: points.len() as u64,
+            latest,
+        };
+        self.append_run(run, st, |_, _| {
+            Ok(Some(RunOp::Compacted(compaction.clone())))
+        })
+        .await?;
+        let garbage = segments
+            .iter()
+            .map(|(name, _)| name)
+            .chain(&replaces)
+            .map(|name| self.keys.metrics_file(run, name))
+            .collect();
+        self.delete_quietly(garbage).await;
+        Ok(Some(CompactionReport {
+            file,
+            segments: segments.len(),
+            replaced: replaces.len(),
+            points: compaction.points,
+        }))
+    }
+
+    /// Every point of one metric: compacted points in compaction order, then the uncovered
+    /// segments in the order they were written; duplicates removed.
+    pub(crate) async fn metric_history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<Metric>> {
+        'attempt: for _ in 0..8 {
+            let (files, segments) = {
+                let slot = self.run_slot(run);
+                let mut st = slot.state.lock().await;
+                self.load_run(run, &mut st, Fresh::Full).await?;
+                let segments: Vec<Arc<Segment>> = st.segments.values().cloned().collect();
+                (st.live_parquet(), segments)
+            };
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            for file in files {
+                let object = self.keys.metrics_file(run, &file);
+                let Some(bytes) = self.get_opt(&object).await? else {
+                    // Replaced by a compaction this process has not folded yet.
+                    continue 'attempt;
+                };
+                match decode_parquet(bytes) {
+                    Ok(points) => out.extend(
+                        points
+                            .into_iter()
+                            .filter(|p| &p.key == key && seen.insert(point_id(p))),
+                    ),
+                    Err(reason) => {
+                        tracing::warn!(key = %object, reason, "skipping an unreadable Parquet file");
+                    }
+                }
+            }
+            for segment in segments {
+                out.extend(
+                    segment
+                        .points
+                        .iter()
+                        .filter(|p| &p.key == key && seen.insert(point_id(p)))
+                        .cloned(),
+                );
+            }
+            return Ok(out);
+        }
+        Err(TrackError::InvalidState(format!(
+            "the metric files of run {run} kept changing while being read"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(key: &str, value: f64, ts: i64, step: i64) -> Metric {
+        Metric::new(
+            MetricKey::parse(key).unwrap(),
+            value,
+            Timestamp::from_millis(ts).unwrap(),
+            step,
+        )
+    }
+
+    #[test]
+    fn segments_round_trip_non_finite_values() {
+        let points = vec![
+            point("loss", f64::NAN, 1, 0),
+            point("loss", f64::INFINITY, 2, 1),
+            point("val/acc", f64::NEG_INFINITY, 3, -5),
+            point("val/acc", -0.0, 4, i64::MAX),
+        ];
+        let back = decode_segment(&encode_segment(&points)).unwrap();
+        assert_eq!(back.len(), 4);
+        for (a, b) in points.iter().zip(&back) {
+            assert!(a.same_point(b), "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn parquet_round_trips_in_order() {
+        let run = RunId::generate();
+        let points: Vec<Metric> = (0..70_000)
+            .map(|i| point(if i % 2 == 0 { "a" } else { "b" }, i as f64 / 3.0, i, i))
+            .chain([point("a", f64::NAN, 1, 1)])
+            .collect();
+        let back = decode_parquet(Bytes::from(encode_parquet(&points, &run).unwrap())).unwrap();
+        assert_eq!(back.len(), points.len());
+        assert!(points.iter().zip(&back).all(|(a, b)| a.same_point(b)));
+        assert!(decode_parquet(Bytes::from_static(b"PAR1 not really")).is_err());
+    }
+
+    #[test]
+    fn dedup_keeps_the_first_and_treats_nans_alike() {
+        let points = vec![
+            point("a", 1.0, 1, 1),
+            point("a", 1.0, 1, 1),
+            point("b", 1.0, 1, 1),
+            point("a", f64::NAN, 1, 1),
+            point("a", -f64::NAN, 1, 1),
+        ];
+        assert_eq!(dedup(points).len(), 3);
+    }
+
+    #[test]
+    fn latest_follows_mlflow() {
+        let seg = Segment::new(vec![
+            point("a", 5.0, 9, 1),
+            point("a", 1.0, 1, 2),
+            point("b", 0.0, 0, 0),
+        ]);
+        assert_eq!(seg.latest["a"].value, 1.0);
+        assert_eq!(seg.latest["b"].value, 0.0);
+    }
+}

@@ -1,0 +1,881 @@
+//! Runs: each run's meta log (`runs/<id>/meta/<seq>.jsonl`), folded into its attributes,
+//! params, tags and inputs, plus its metric files (see `metrics.rs`).
+//!
+//! A writer validates a change against its folded view and claims the next slot with
+//! create-if-absent. Its view holds every record before that slot, so a successful claim
+//! means the change was checked against the whole history: a param can never take two
+//! values, even when several processes log to one run. When the slot is taken, the writer
+//! folds the new records and checks again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, PoisonError};
+use std::time::Instant;
+
+use futures::{StreamExt, TryStreamExt};
+use mlops_core::{
+    ExperimentId, LifecycleStage, Metric, Param, RunId, RunName, RunStatus, Tag, TagKey, Timestamp,
+};
+
+use super::experiments::ExperimentEntry;
+use super::frame::{self, Kind};
+use super::keys::{new_metrics_name, parse_seq};
+use super::metrics::Segment;
+use super::names::random_run_name;
+use super::records::{Compaction, RunOp, RunRecord, new_txn, tick};
+use super::{Claim, Inner, RunSlot};
+use crate::error::{Result, TrackError};
+use crate::model::{DatasetInput, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
+use crate::store::NewRun;
+
+/// What this process knows of one run.
+#[derive(Default, Debug)]
+pub(crate) struct RunState {
+    /// The next slot of the meta log; every record before it has been folded.
+    pub(crate) next_seq: u64,
+    /// The folded meta log; `None` until record 0 has been read.
+    pub(crate) meta: Option<RunMeta>,
+    /// Meta records skipped because they could not be read.
+    pub(crate) unreadable_records: u64,
+    /// Compactions, in log order.
+    pub(crate) compactions: Vec<Compaction>,
+    /// Segments some compaction covers.
+    pub(crate) covered: HashSet<String>,
+    /// Parquet files a later compaction replaced.
+    pub(crate) replaced: HashSet<String>,
+    /// Segments no compaction covers yet, by name (which is time order).
+    pub(crate) segments: BTreeMap<String, Arc<Segment>>,
+    /// Segments that could not be read, skipped.
+    pub(crate) bad_segments: HashSet<String>,
+    /// When the meta log was last listed.
+    pub(crate) refreshed: Option<Instant>,
+    /// When the meta log and the metric files were last listed together.
+    pub(crate) full_refreshed: Option<Instant>,
+    /// When this process last wrote the run's lease.
+    pub(crate) lease_renewed: Option<Instant>,
+    /// When this process first wrote the run's lease.
+    pub(crate) lease_since: Option<Timestamp>,
+    /// Bumped by every change to the folded view.
+    pub(crate) version: u64,
+    /// The run as last built: the version and lifecycle it was built at.
+    view: Option<(u64, LifecycleStage, Arc<Run>)>,
+}
+
+/// A run's attributes, params, tags and inputs, folded from its meta log.
+#[derive(Clone, Debug)]
+pub(crate) struct RunMeta {
+    pub(crate) run_id: RunId,
+    pub(crate) experiment_id: ExperimentId,
+    pub(crate) user_id: String,
+    pub(crate) start_time: Timestamp,
+    pub(crate) status: RunStatus,
+    pub(crate) end_time: Option<Timestamp>,
+    pub(crate) run_name: Option<RunName>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) inputs: Vec<DatasetInput>,
+    pub(crate) lifecycle: LifecycleStage,
+    pub(crate) lifecycle_at: i64,
+}
+
+impl RunMeta {
+    fn param(&self, key: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.key().as_str() == key)
+    }
+
+    fn tag(&self, key: &str) -> Option<&Tag> {
+        self.tags.iter().find(|t| t.key().as_str() == key)
+    }
+
+    fn set_tag(&mut self, tag: &Tag) {
+        if tag.key().as_str() == RUN_NAME_TAG {
+            // MLflow keeps the display name in this tag; the attribute follows it when the
+            // value is a valid run name.
+            self.run_name = RunName::parse(tag.value()).ok();
+        }
+        match self.tags.iter_mut().find(|t| t.key() == tag.key()) {
+            Some(existing) => *existing = tag.clone(),
+            None => self.tags.push(tag.clone()),
+        }
+    }
+
+    fn set_run_name(&mut self, name: &RunName) {
+        self.run_name = Some(name.clone());
+        if let Ok(tag) = Tag::parse(RUN_NAME_TAG, name.as_str()) {
+            match self.tags.iter_mut().find(|t| t.key() == tag.key()) {
+                Some(existing) => *existing = tag,
+                None => self.tags.push(tag),
+            }
+        }
+    }
+
+    /// The lifecycle as callers see it: the run's own, unless its experiment was deleted or
+    /// restored after it changed (MLflow deletes and restores an experiment's runs with it).
+    pub(crate) fn effective_lifecycle(
+        &self,
+        experiment: Option<&ExperimentEntry>,
+    ) -> LifecycleStage {
+        match experiment {
+            Some(e) if e.lifecycle_at > self.lifecycle_at => e.lifecycle,
+            _ => self.lifecycle,
+        }
+    }
+
+    fn require_active(&self, experiment: Option<&ExperimentEntry>) -> Result<()> {
+        if self.effective_lifecycle(experiment) != LifecycleStage::Active {
+            return Err(TrackError::InvalidState(format!(
+                "run {} is deleted (restore it first)",
+                self.run_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl RunState {
+    /// Folds one meta record at `seq`.
+    fn apply(&mut self, seq: u64, record: &RunRecord, key: &str) {
+        self.version += 1;
+        if seq == 0 {
+            match &record.op {
+                RunOp::Create {
+                    run_id,
+                    experiment_id,
+                    user_id,
+                    start_time,
+                    run_name,
+                    tags,
+                } => {
+                    let mut meta = RunMeta {
+                        run_id: run_id.clone(),
+                        experiment_id: experiment_id.clone(),
+                        user_id: user_id.clone(),
+                        start_time: *start_time,
+                        status: RunStatus::Running,
+                        end_time: None,
+                        run_name: None,
+                        params: Vec::new(),
+                        tags: Vec::new(),
+                        inputs: Vec::new(),
+                        lifecycle: LifecycleStage::Active,
+                        lifecycle_at: record.at,
+                    };
+                    for tag in tags {
+                        meta.set_tag(tag);
+                    }
+                    if let Some(name) = run_name {
+                        meta.set_run_name(name);
+                    }
+                    self.meta = Some(meta);
+                }
+                _ => {
+                    self.unreadable_records += 1;
+                    tracing::warn!(
+                        key,
+                        "the first record of a run is not its creation; the run is unreadable"
+                    );
+                }
+            }
+            return;
+        }
+        let Some(meta) = self.meta.as_mut() else {
+            return;
+        };
+        match &record.op {
+            RunOp::Create { .. } => {
+                tracing::warn!(key, "ignoring a second creation record");
+            }
+            RunOp::Update {
+                status,
+                end_time,
+                run_name,
+            } => {
+                if let Some(status) = status {
+                    meta.status = *status;
+                }
+                if let Some(end_time) = end_time {
+                    meta.end_time = Some(*end_time);
+                }
+                if let Some(name) = run_name {
+                    meta.set_run_name(name);
+                }
+            }
+            RunOp::Data { params, tags } => {
+                for param in params {
+                    match meta.param(param.key().as_str()) {
+                        None => meta.params.push(param.clone()),
+                        Some(existing) if existing.value() == param.value() => {}
+                        Some(existing) => tracing::warn!(
+                            key,
+                            param = %param.key(),
+                            kept = existing.value(),
+                            ignored = param.value(),
+                            "a param was logged twice with different values; the first stays"
+                        ),
+                    }
+                }
+                for tag in tags {
+                    meta.set_tag(tag);
+                }
+            }
+            RunOp::DeleteTag { key: tag_key } => {
+                meta.tags.retain(|t| t.key() != tag_key);
+            }
+            RunOp::Lifecycle { stage } => {
+                meta.lifecycle = *stage;
+                meta.lifecycle_at = record.at;
+            }
+            RunOp::Inputs { inputs } => {
+                for input in inputs {
+                    if !has_input(&meta.inputs, input) {
+                        meta.inputs.push(input.clone());
+                    }
+                }
+            }
+            RunOp::Compacted(compaction) => {
+                for segment in &compaction.segments {
+                    self.covered.insert(segment.clone());
+                    self.segments.remove(segment);
+                }
+                self.replaced.extend(compaction.replaces.iter().cloned());
+                self.compactions.push(compaction.clone());
+            }
+        }
+    }
+
+    /// The Parquet files that hold compacted points, in log order.
+    pub(crate) fn live_parquet(&self) -> Vec<String> {
+        self.compactions
+            .iter()
+            .filter(|c| !self.replaced.contains(&c.file))
+            .map(|c| c.file.clone())
+            .collect()
+    }
+
+    /// The latest point of each metric, sorted by key.
+    pub(crate) fn latest_metrics(&self) -> Vec<Metric> {
+        let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
+        let live: HashSet<String> = self.live_parquet().into_iter().collect();
+        let compacted = self
+            .compactions
+            .iter()
+            .filter(|c| live.contains(&c.file))
+            .flat_map(|c| c.latest.iter());
+        let segments = self.segments.values().flat_map(|s| s.latest.values());
+        for point in compacted.chain(segments) {
+            let entry = latest.entry(point.key.as_str()).or_insert(point);
+            if let Some(best) = latest_point([*entry, point]) {
+                *entry = best;
+            }
+        }
+        latest.into_values().cloned().collect()
+    }
+
+    /// Adds an uncovered segment.
+    pub(crate) fn add_segment(&mut self, name: String, segment: Arc<Segment>) {
+        if !self.covered.contains(&name) {
+            self.version += 1;
+            self.segments.insert(name, segment);
+        }
+    }
+
+    /// The run as the trait returns it, shared: built again only after a change.
+    pub(crate) fn view(
+        &mut self,
+        experiment: Option<&ExperimentEntry>,
+        base_uri: &str,
+    ) -> Option<Arc<Run>> {
+        let lifecycle = self.meta.as_ref()?.effective_lifecycle(experiment);
+        if let Some((version, built_for, run)) = &self.view
+            && *version == self.version
+            && *built_for == lifecycle
+        {
+            return Some(Arc::clone(run));
+        }
+        let run = Arc::new(self.to_run(experiment, base_uri)?);
+        self.view = Some((self.version, lifecycle, Arc::clone(&run)));
+        Some(run)
+    }
+
+    /// The run as the trait returns it, or `None` before its creation record was read.
+    pub(crate) fn to_run(
+        &self,
+        experiment: Option<&ExperimentEntry>,
+        base_uri: &str,
+    ) -> Option<Run> {
+        let meta = self.meta.as_ref()?;
+        let mut params = meta.params.clone();
+        params.sort_by(|a, b| a.key().cmp(b.key()));
+        let mut tags = meta.tags.clone();
+        tags.sort_by(|a, b| a.key().cmp(b.key()));
+        Some(Run {
+            info: RunInfo {
+                run_id: meta.run_id.clone(),
+                run_name: meta.run_name.clone(),
+                experiment_id: meta.experiment_id.clone(),
+                user_id: meta.user_id.clone(),
+                status: meta.status,
+                start_time: meta.start_time,
+                end_time: meta.end_time,
+                artifact_uri: format!("{base_uri}/runs/{}/artifacts", meta.run_id),
+                lifecycle_stage: meta.effective_lifecycle(experiment),
+            },
+            data: RunData {
+                metrics: self.latest_metrics(),
+                params,
+                tags,
+            },
+            inputs: meta.inputs.clone(),
+        })
+    }
+}
+
+/// Whether an input with the same dataset name and digest is there (MLflow's rule).
+fn has_input(inputs: &[DatasetInput], input: &DatasetInput) -> bool {
+    inputs
+        .iter()
+        .any(|i| i.dataset.name == input.dataset.name && i.dataset.digest == input.dataset.digest)
+}
+
+pub(crate) fn encode_run_record(record: &RunRecord) -> Vec<u8> {
+    let mut body = serde_json::to_vec(record).unwrap_or_default();
+    body.push(b'\n');
+    frame::encode(Kind::RunRecord, &body)
+}
+
+fn decode_run_record(bytes: &[u8]) -> std::result::Result<RunRecord, String> {
+    let body = frame::decode(Kind::RunRecord, bytes)?;
+    serde_json::from_slice(body).map_err(|e| format!("unreadable record: {e}"))
+}
+
+/// How fresh a run's view must be before an operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fresh {
+    /// Meta log and metric files listed now.
+    Full,
+    /// Meta log listed now.
+    Meta,
+    /// The cached view, if its meta log was listed within the refresh interval.
+    Recent,
+    /// The cached view, if its meta log and metric files were listed within the refresh
+    /// interval (searches).
+    RecentFull,
+}
+
+impl Inner {
+    /// Folds the meta records written since the last refresh; returns their `txn`s.
+    pub(crate) async fn refresh_run_meta(
+        &self,
+        id: &RunId,
+        st: &mut RunState,
+    ) -> Result<Vec<String>> {
+        let offset = st
+            .next_seq
+            .checked_sub(1)
+            .map(|s| self.keys.run_record(id, s));
+        let listed = self
+            .list(&self.keys.run_meta_dir(id), offset.as_ref())
+            .await?;
+        let slots: Vec<(u64, object_store::path::Path)> = listed
+            .into_iter()
+            .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location)))
+            .filter(|(seq, _)| *seq >= st.next_seq)
+            .collect();
+        let fetched: Vec<(u64, object_store::path::Path, Option<bytes::Bytes>)> =
+            futures::stream::iter(slots)
+                .map(|(seq, key)| async move {
+                    let bytes = self.get_opt(&key).await?;
+                    Ok::<_, TrackError>((seq, key, bytes))
+                })
+                .buffered(self.options.concurrency)
+                .try_collect()
+                .await?;
+        let mut txns = Vec::new();
+        for (seq, key, bytes) in fetched {
+            if seq > st.next_seq {
+                tracing::warn!(key = %key, expected = st.next_seq, "gap in a run's meta log");
+            }
+            st.next_seq = seq + 1;
+            let Some(bytes) = bytes else { continue };
+            match decode_run_record(&bytes) {
+                Ok(record) => {
+                    st.apply(seq, &record, key.as_ref());
+                    txns.push(record.txn);
+                }
+                Err(reason) => {
+                    st.unreadable_records += 1;
+                    tracing::warn!(key = %key, reason, "skipping an unreadable run record");
+                }
+            }
+        }
+        st.refreshed = Some(Instant::now());
+        Ok(txns)
+    }
+
+    /// Brings a run's view up to date as `fresh` asks; fails with `NotFound` when the run does
+    /// not exist and `Corrupt` when its creation record cannot be read.
+    pub(crate) async fn load_run(&self, id: &RunId, st: &mut RunState, fresh: Fresh) -> Result<()> {
+        let due = st
+            .refreshed
+            .is_none_or(|t| t.elapsed() >= self.options.refresh_interval);
+        let fresh = if st.meta.is_none() {
+            Fresh::Full
+        } else {
+            fresh
+        };
+        match fresh {
+            Fresh::Full => self.refresh_run_full(id, st).await?,
+            Fresh::Meta => {
+                self.refresh_run_meta(id, st).await?;
+            }
+            Fresh::Recent if due => {
+                self.refresh_run_meta(id, st).await?;
+            }
+            Fresh::Recent => {}
+            Fresh::RecentFull => {
+                let due = st
+                    .full_refreshed
+                    .is_none_or(|t| t.elapsed() >= self.options.refresh_interval);
+                if due {
+                    self.refresh_run_full(id, st).await?;
+                }
+            }
+        }
+        if st.meta.is_some() {
+            return Ok(());
+        }
+        if st.next_seq == 0 {
+            self.forget_run(id);
+            return Err(TrackError::NotFound {
+                what: "run",
+                id: id.to_string(),
+            });
+        }
+        Err(TrackError::Corrupt {
+            path: self.keys.run_record(id, 0).to_string(),
+            reason: "the run's creation record cannot be read".to_owned(),
+        })
+    }
+
+    /// Lists the meta log and the metric files until both agree (a compaction by another
+    /// process between the two listings is folded on the next round).
+    pub(crate) async fn refresh_run_full(&self, id: &RunId, st: &mut RunState) -> Result<()> {
+        for _ in 0..8 {
+            self.refresh_run_meta(id, st).await?;
+            if st.meta.is_none() || self.refresh_run_metrics(id, st).await? {
+                st.full_refreshed = st.refreshed;
+                return Ok(());
+            }
+        }
+        tracing::warn!(run = %id, "a run's metric files kept changing while being listed");
+        Ok(())
+    }
+
+    /// The cached experiment entry of a run (refreshed within the refresh interval).
+    pub(crate) async fn experiment_of(
+        &self,
+        experiment: &ExperimentId,
+    ) -> Result<Option<ExperimentEntry>> {
+        let mut log = self.experiments.lock().await;
+        if log.get(experiment).is_none() || log.is_stale(self.options.refresh_interval) {
+            self.refresh_experiments(&mut log).await?;
+        }
+        Ok(log.get(experiment).cloned())
+    }
+
+    /// Appends the op `build` makes from the run's current view, validated against every
+    /// record before its slot (see the module docs). Returns whether a record was written.
+    pub(crate) async fn append_run<F>(
+        &self,
+        id: &RunId,
+        st: &mut RunState,
+        build: F,
+    ) -> Result<bool>
+    where
+        F: Fn(&RunState, Option<&ExperimentEntry>) -> Result<Option<RunOp>> + Send,
+    {
+        loop {
+            let experiment = match st.meta.as_ref() {
+                Some(meta) => self.experiment_of(&meta.experiment_id).await?,
+                None => None,
+            };
+            let Some(op) = build(st, experiment.as_ref())? else {
+                return Ok(false);
+            };
+            let record = RunRecord {
+                txn: new_txn(),
+                at: tick(),
+                op,
+            };
+            let seq = st.next_seq;
+            let key = self.keys.run_record(id, seq);
+            match self.claim(&key, encode_run_record(&record)).await? {
+                Claim::Won => {
+                    st.apply(seq, &record, key.as_ref());
+                    st.next_seq = seq + 1;
+                    return Ok(true);
+                }
+                Claim::Taken => {
+                    let txns = self.refresh_run_meta(id, st).await?;
+                    if txns.contains(&record.txn) {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn create_run(&self, new: NewRun) -> Result<Run> {
+        let experiment = {
+            let log = self.experiments_now().await?;
+            log.get(&new.experiment_id)
+                .cloned()
+                .ok_or_else(|| TrackError::NotFound {
+                    what: "experiment",
+                    id: new.experiment_id.to_string(),
+                })?
+        };
+        if experiment.lifecycle != LifecycleStage::Active {
+            return Err(TrackError::InvalidState(format!(
+                "cannot create a run in experiment {}: it is deleted",
+                experiment.experiment_id
+            )));
+        }
+        let name_tag = new
+            .tags
+            .iter()
+            .rev()
+            .find(|t| t.key().as_str() == RUN_NAME_TAG);
+        if let (Some(name), Some(tag)) = (&new.run_name, name_tag)
+            && name.as_str() != tag.value()
+        {
+            return Err(TrackError::InvalidArgument(format!(
+                "run_name {:?} and tag {RUN_NAME_TAG} {:?} disagree",
+                name.as_str(),
+                tag.value()
+            )));
+        }
+        let run_name = match (&new.run_name, name_tag) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(tag)) => RunName::parse(tag.value()).ok(),
+            (None, None) => random_run_name(),
+        };
+        let id = RunId::generate();
+        let marker = self.keys.run_marker(&new.experiment_id, &id);
+        if let Claim::Taken = self.claim(&marker, b"{}\n".to_vec()).await? {
+            return Err(TrackError::InvalidState(format!("run id {id} is taken")));
+        }
+        let record = RunRecord {
+            txn: new_txn(),
+            at: tick(),
+            op: RunOp::Create {
+                run_id: id.clone(),
+                experiment_id: new.experiment_id.clone(),
+                user_id: new.user_id,
+                start_time: new.start_time,
+                run_name: if name_tag.is_some() && new.run_name.is_none() {
+                    None
+                } else {
+                    run_name
+                },
+                tags: new.tags,
+            },
+        };
+        let key = self.keys.run_record(&id, 0);
+        if let Claim::Taken = self.claim(&key, encode_run_record(&record)).await? {
+            return Err(TrackError::InvalidState(format!("run id {id} is taken")));
+        }
+        self.note_run_id(&new.experiment_id, &id);
+        let slot = self.run_slot(&id);
+        let mut st = slot.state.lock().await;
+        st.apply(0, &record, key.as_ref());
+        st.next_seq = 1;
+        st.refreshed = Some(Instant::now());
+        self.renew_lease(&id, &mut st).await;
+        st.to_run(Some(&experiment), &self.base_uri)
+            .ok_or_else(|| TrackError::InvalidState(format!("run {id} could not be read back")))
+    }
+
+    pub(crate) async fn get_run(&self, id: &RunId) -> Result<Run> {
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        self.load_run(id, &mut st, Fresh::Full).await?;
+        self.run_view(id, &st).await
+    }
+
+    /// Builds the run from a loaded state, with its experiment's lifecycle.
+    pub(crate) async fn run_view(&self, id: &RunId, st: &RunState) -> Result<Run> {
+        let experiment = match st.meta.as_ref() {
+            Some(meta) => self.experiment_of(&meta.experiment_id).await?,
+            None => None,
+        };
+        st.to_run(experiment.as_ref(), &self.base_uri)
+            .ok_or_else(|| TrackError::NotFound {
+                what: "run",
+                id: id.to_string(),
+            })
+    }
+
+    pub(crate) async fn update_run(
+        &self,
+        id: &RunId,
+        status: Option<RunStatus>,
+        end_time: Option<Timestamp>,
+        run_name: Option<&RunName>,
+    ) -> Result<RunInfo> {
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        self.load_run(id, &mut st, Fresh::Meta).await?;
+        self.append_run(id, &mut st, |st, experiment| {
+            let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+            meta.require_active(experiment)?;
+            if status.is_none() && end_time.is_none() && run_name.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(RunOp::Update {
+                status,
+                end_time,
+                run_name: run_name.cloned(),
+            }))
+        })
+        .await?;
+        if status.is_some_and(RunStatus::is_terminal) {
+            // The run has ended: fold its metrics into one Parquet file. The status change
+            // is already durable; a failed compaction is retried by the next one.
+            if let Err(e) = self.compact_locked(id, &mut st, true).await {
+                tracing::warn!(run = %id, error = %e, "could not compact a finished run's metrics");
+            }
+        }
+        self.renew_lease(id, &mut st).await;
+        Ok(self.run_view(id, &st).await?.info)
+    }
+
+    pub(crate) async fn set_run_lifecycle(&self, id: &RunId, delete: bool) -> Result<()> {
+        let target = if delete {
+            LifecycleStage::Deleted
+        } else {
+            LifecycleStage::Active
+        };
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        self.load_run(id, &mut st, Fresh::Meta).await?;
+        self.append_run(id, &mut st, |st, experiment| {
+            let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+            if meta.effective_lifecycle(experiment) == target {
+                return Ok(None);
+            }
+            Ok(Some(RunOp::Lifecycle { stage: target }))
+        })
+        .await
+        .map(drop)
+    }
+
+    pub(crate) async fn log_batch(
+        &self,
+        id: &RunId,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()> {
+        super::check_batch(metrics, params, tags)?;
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        let has_meta = !params.is_empty() || !tags.is_empty();
+        self.load_run(
+            id,
+            &mut st,
+            if has_meta { Fresh::Meta } else { Fresh::Recent },
+        )
+        .await?;
+        if has_meta {
+            self.append_run(id, &mut st, |st, experiment| {
+                let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+                meta.require_active(experiment)?;
+                let mut new_params = Vec::new();
+                for param in params {
+                    match meta.param(param.key().as_str()) {
+                        None => new_params.push(param.clone()),
+                        Some(existing) if existing.value() == param.value() => {}
+                        Some(existing) => {
+                            return Err(TrackError::ParamConflict {
+                                run: id.to_string(),
+                                key: param.key().to_string(),
+                                existing: existing.value().to_owned(),
+                                new: param.value().to_owned(),
+                            });
+                        }
+                    }
+                }
+                // The last value of a key repeated in one batch wins; unchanged tags are not
+                // written again.
+                let mut new_tags: Vec<Tag> = Vec::new();
+                for tag in tags {
+                    new_tags.retain(|t| t.key() != tag.key());
+                    new_tags.push(tag.clone());
+                }
+                new_tags.retain(|t| meta.tag(t.key().as_str()) != Some(t));
+                if new_params.is_empty() && new_tags.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(RunOp::Data {
+                    params: new_params,
+                    tags: new_tags,
+                }))
+            })
+            .await?;
+        } else if !metrics.is_empty() {
+            let experiment = match st.meta.as_ref() {
+                Some(meta) => self.experiment_of(&meta.experiment_id).await?,
+                None => None,
+            };
+            st.meta
+                .as_ref()
+                .ok_or_else(|| not_found(id))?
+                .require_active(experiment.as_ref())?;
+        }
+        if metrics.is_empty() {
+            self.renew_lease_if_due(id, &mut st).await;
+            return Ok(());
+        }
+        // The segment's name is taken under the lock, so names (and thus history order)
+        // follow the order of the calls; the write itself runs unlocked, so that concurrent
+        // calls on one run write (and fsync) in parallel.
+        let name = new_metrics_name("jsonl");
+        let in_flight = InFlight::new(&slot, &name);
+        drop(st);
+        let segment = self.write_segment(id, &name, metrics).await?;
+        let mut st = slot.state.lock().await;
+        drop(in_flight);
+        st.add_segment(name, segment);
+        if st.segments.len() >= self.options.compact_after_segments
+            && let Err(e) = self.compact_locked(id, &mut st, false).await
+        {
+            tracing::warn!(run = %id, error = %e, "could not compact a run's metric segments");
+        }
+        self.renew_lease_if_due(id, &mut st).await;
+        Ok(())
+    }
+
+    pub(crate) async fn log_inputs(&self, id: &RunId, inputs: &[DatasetInput]) -> Result<()> {
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        self.load_run(id, &mut st, Fresh::Meta).await?;
+        self.append_run(id, &mut st, |st, experiment| {
+            let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+            meta.require_active(experiment)?;
+            let mut new_inputs: Vec<DatasetInput> = Vec::new();
+            for input in inputs {
+                if !has_input(&meta.inputs, input) && !has_input(&new_inputs, input) {
+                    new_inputs.push(input.clone());
+                }
+            }
+            Ok((!new_inputs.is_empty()).then_some(RunOp::Inputs { inputs: new_inputs }))
+        })
+        .await
+        .map(drop)
+    }
+
+    pub(crate) async fn delete_tag(&self, id: &RunId, key: &TagKey) -> Result<()> {
+        let slot = self.run_slot(id);
+        let mut st = slot.state.lock().await;
+        self.load_run(id, &mut st, Fresh::Meta).await?;
+        self.append_run(id, &mut st, |st, experiment| {
+            let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+            meta.require_active(experiment)?;
+            if meta.tag(key.as_str()).is_none() {
+                return Err(TrackError::NotFound {
+                    what: "tag",
+                    id: format!("{key} of run {id}"),
+                });
+            }
+            Ok(Some(RunOp::DeleteTag { key: key.clone() }))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The ids of the runs an experiment holds, from its run markers (listed again when the
+    /// last listing is older than the refresh interval; this process's creations are added at
+    /// once).
+    pub(crate) async fn run_ids_of(&self, experiment: &ExperimentId) -> Result<Vec<RunId>> {
+        {
+            let cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((listed, ids)) = cache.get(experiment)
+                && listed.elapsed() < self.options.refresh_interval
+            {
+                return Ok(ids.clone());
+            }
+        }
+        let started = Instant::now();
+        let listed = self
+            .list(&self.keys.experiment_runs_dir(experiment), None)
+            .await?;
+        let ids: Vec<RunId> = listed
+            .iter()
+            .filter_map(|m| m.location.filename().and_then(|n| RunId::parse(n).ok()))
+            .collect();
+        let mut cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.insert(experiment.clone(), (started, ids.clone()));
+        Ok(ids)
+    }
+
+    /// Adds a run this process created to the cached run ids of its experiment.
+    fn note_run_id(&self, experiment: &ExperimentId, run: &RunId) {
+        let mut cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, ids)) = cache.get_mut(experiment) {
+            ids.push(run.clone());
+        }
+    }
+
+    /// Every run id in the store, from the `runs/` folder.
+    pub(crate) async fn all_run_ids(&self) -> Result<Vec<RunId>> {
+        let dir = self.keys.runs_dir();
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|e| Self::storage(&dir, e))?;
+        let mut ids: Vec<RunId> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().and_then(|n| RunId::parse(n).ok()))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// Marks a segment name as being written until dropped (also when the call is cancelled).
+struct InFlight<'a> {
+    slot: &'a RunSlot,
+    name: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(slot: &'a RunSlot, name: &str) -> Self {
+        slot.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_owned());
+        Self {
+            slot,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.slot
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.name);
+    }
+}
+
+fn not_found(id: &RunId) -> TrackError {
+    TrackError::NotFound {
+        what: "run",
+        id: id.to_string(),
+    }
+}
