@@ -610,8 +610,14 @@ mod tests {
     fn local_disks_are_not_flagged() {
         let dir = std::env::temp_dir();
         if let Some(fs_type) = super::weak_file_system(&dir) {
-            assert!(fs_type.starts_with("fuse") || fs_type.contains("nfs"), "{fs_type}");
+            assert!(
+                fs_type.starts_with("fuse") || fs_type.contains("nfs"),
+                "{fs_type}"
+            );
         }
-        assert_eq!(super::weak_file_system(std::path::Path::new("/no/such/path")), None);
+        assert_eq!(
+            super::weak_file_system(std::path::Path::new("/no/such/path")),
+            None
+        );
     }
 }
