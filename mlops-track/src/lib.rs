@@ -28,6 +28,7 @@ pub mod filter;
 pub mod local;
 pub mod mlflow;
 mod model;
+mod run;
 mod searchable;
 mod store;
 
@@ -37,6 +38,7 @@ pub use model::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
     latest_point,
 };
+pub use run::{ActiveRun, Overflow, RunOptions, system_tags};
 pub use store::{
     ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,
 };

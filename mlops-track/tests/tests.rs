@@ -7,3 +7,4 @@ mod local_conformance;
 mod local_multiprocess;
 mod local_store;
 mod mlflow_backend;
+mod run_handle;
