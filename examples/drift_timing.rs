@@ -23,8 +23,7 @@
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mlops::drift::arrow_array::RecordBatch;
@@ -32,11 +31,15 @@ use mlops::drift::stats::binning::binned_percents;
 use mlops::drift::stats::ks::{KsMethod, ks_2samp, ks_2samp_unsorted, sorted_copy};
 use mlops::drift::stats::psi::psi;
 use mlops::drift::{DriftOptions, NumericSample, ReferenceProfile};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// The CLI's Parquet reading (string columns as dictionaries, 64 Ki-row batches), so that
+/// the phases timed here are those of `mlops drift`.
+#[allow(dead_code)]
+#[path = "../src/bin/mlops/data.rs"]
+mod data;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 struct Args {
     mode: String,
@@ -123,27 +126,15 @@ fn timed<T>(repeat: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64
     Ok((median, min, cpu, last))
 }
 
-/// Every batch of a Parquet file, optionally one column only (as the CLI reads: 64 Ki rows
-/// per batch).
-fn read_parquet(path: &PathBuf, column: Option<&str>) -> Result<Vec<RecordBatch>> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    if let Some(name) = column {
-        let schema = builder.parquet_schema();
-        let index = schema
-            .columns()
-            .iter()
-            .position(|c| c.path().parts() == [name])
-            .ok_or_else(|| format!("column {name:?} is not in {}", path.display()))?;
-        let mask = ProjectionMask::leaves(schema, [index]);
-        builder = builder.with_projection(mask);
-    }
-    let reader = builder.with_batch_size(64 * 1024).build()?;
+/// Every batch of a Parquet file, optionally one column only, read as the CLI reads.
+fn read_parquet(path: &Path, column: Option<&str>) -> Result<Vec<RecordBatch>> {
+    let columns = column.map(|c| vec![c.to_owned()]);
+    let (reader, _) = data::open_parquet(path, columns.as_deref(), true)?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// The valid values of one numeric column (nulls, NaN and infinities dropped).
-fn column_values(path: &PathBuf, column: &str) -> Result<Vec<f64>> {
+fn column_values(path: &Path, column: &str) -> Result<Vec<f64>> {
     let mut sample = NumericSample::new();
     for batch in read_parquet(path, Some(column))? {
         let array = batch

@@ -156,14 +156,18 @@ impl CurrentAccumulator {
         Ok(())
     }
 
-    /// Sorts the numerical values in place (in parallel), so that comparing copies nothing.
+    /// Sorts the numerical values in place (columns in parallel), so that comparing copies
+    /// nothing.
     /// Optional: [`ReferenceProfile::compare_accumulated`] sorts copies of unsorted columns.
     pub fn finish(&mut self) {
-        self.columns.par_iter_mut().for_each(|c| {
-            if let CurrentState::Numeric { sample, .. } = &mut c.state {
-                sample.sort();
-            }
-        });
+        // One scratch buffer per rayon job, reused across its columns.
+        self.columns
+            .par_iter_mut()
+            .for_each_init(Vec::new, |scratch, c| {
+                if let CurrentState::Numeric { sample, .. } = &mut c.state {
+                    sample.sort_with(scratch);
+                }
+            });
     }
 
     /// Merges accumulators of chunks of the same data, reserving each column once.

@@ -7,13 +7,10 @@
 
 use arrow_array::Array;
 use mlops_core::{CategoryCounts, ValueCounts, count_categories, numeric_values};
-use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-
-/// Below this many values a plain sort beats rayon's parallel one.
-const PARALLEL_SORT_MIN: usize = 1 << 16;
+use crate::stats::sort::sort_total_with;
 
 /// The valid values of a numerical column on one side, and what was dropped.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -108,17 +105,34 @@ impl NumericSample {
         self.counts += other.counts;
     }
 
-    /// Sorts the values ascending (in parallel for large samples); idempotent.
+    /// Sorts the values ascending (in the order of `f64::total_cmp`); idempotent.
+    ///
+    /// One thread: a radix sort on the values' bits, faster in CPU time than rayon's
+    /// parallel comparison sort was in wall time on two cores (columns are sorted in
+    /// parallel with each other instead).
     pub fn sort(&mut self) {
+        self.sort_with(&mut Vec::new());
+    }
+
+    /// [`NumericSample::sort`] with a scratch buffer kept by the caller between samples.
+    pub(crate) fn sort_with(&mut self, scratch: &mut Vec<f64>) {
         if self.sorted {
             return;
         }
-        if self.values.len() >= PARALLEL_SORT_MIN {
-            self.values.par_sort_unstable_by(f64::total_cmp);
-        } else {
-            self.values.sort_unstable_by(f64::total_cmp);
-        }
+        sort_total_with(&mut self.values, scratch);
         self.sorted = true;
+    }
+
+    /// A sorted copy, without sorting a clone in place (see [`crate::stats::ks::sorted_copy`]).
+    pub(crate) fn to_sorted(&self) -> Self {
+        if self.sorted {
+            return self.clone();
+        }
+        Self {
+            values: crate::stats::sort::sorted_copy(&self.values),
+            sorted: true,
+            counts: self.counts,
+        }
     }
 
     /// The valid values, in the order seen unless [`NumericSample::sort`] was called.
@@ -137,12 +151,40 @@ impl NumericSample {
     }
 }
 
-/// The number of distinct values in a sorted slice.
+/// The number of distinct values in a sorted slice (`-0.0` and `0.0` are one value).
+#[cfg(test)]
 pub(crate) fn distinct_in_sorted(values: &[f64]) -> usize {
     match values.first() {
         None => 0,
         Some(_) => 1 + values.windows(2).filter(|w| w[0] != w[1]).count(),
     }
+}
+
+/// The number of distinct values of two sorted (ascending, NaN-free) slices together, as
+/// [`distinct_in_sorted`] of their merge, but counted only up to `cap`: `cap` means "`cap`
+/// or more". Each distinct value costs two binary searches (the run of values equal to it
+/// is skipped), so a choice that only needs "more than 5" reads a handful of values instead
+/// of both samples.
+pub(crate) fn distinct_union_at_most(a: &[f64], b: &[f64], cap: usize) -> usize {
+    let (mut a, mut b, mut n) = (a, b, 0);
+    while n < cap {
+        let x = match (a.first(), b.first()) {
+            (Some(&x), Some(&y)) => {
+                if y < x {
+                    y
+                } else {
+                    x
+                }
+            }
+            (Some(&x), None) | (None, Some(&x)) => x,
+            (None, None) => break,
+        };
+        n += 1;
+        // Sorted: the values equal to x (and -0.0 with 0.0) are a prefix of what is left.
+        a = &a[a.partition_point(|&v| v <= x)..];
+        b = &b[b.partition_point(|&v| v <= x)..];
+    }
+    n
 }
 
 /// The category counts of a categorical column on one side, and what was dropped.
@@ -237,5 +279,49 @@ mod tests {
     fn distinct_counts() {
         assert_eq!(distinct_in_sorted(&[]), 0);
         assert_eq!(distinct_in_sorted(&[1.0, 1.0, 2.0, 5.0, 5.0]), 3);
+        assert_eq!(distinct_union_at_most(&[], &[], 6), 0);
+        assert_eq!(
+            distinct_union_at_most(&[-0.0, 0.0], &[0.0, -0.0, 0.0], 6),
+            1
+        );
+        assert_eq!(distinct_union_at_most(&[1.0, 1.0, 3.0], &[2.0], 6), 3);
+        assert_eq!(
+            distinct_union_at_most(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0, 7.0], 6),
+            6
+        );
+        assert_eq!(distinct_union_at_most(&[1.0, 2.0, 3.0], &[], 2), 2);
+    }
+
+    #[test]
+    fn capped_union_counts_as_the_merge() {
+        // Small integers with many ties and signed zeros, sorted as the engine sorts.
+        let mut state = 99_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % 9
+        };
+        for round in 0..300 {
+            let draw = |k: u64| match k {
+                0 => -0.0,
+                1 => 0.0,
+                k => k as f64 - 4.0,
+            };
+            let mut a: Vec<f64> = (0..round % 17).map(|_| draw(next())).collect();
+            let mut b: Vec<f64> = (0..round % 11).map(|_| draw(next())).collect();
+            a.sort_by(f64::total_cmp);
+            b.sort_by(f64::total_cmp);
+            let mut merged: Vec<f64> = a.iter().chain(&b).copied().collect();
+            merged.sort_by(f64::total_cmp);
+            let all = distinct_in_sorted(&merged);
+            for cap in 0..10 {
+                assert_eq!(
+                    distinct_union_at_most(&a, &b, cap),
+                    all.min(cap),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 }

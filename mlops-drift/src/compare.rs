@@ -6,7 +6,7 @@ use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use crate::accumulate::{CurrentAccumulator, CurrentColumn, CurrentState};
-use crate::column::{CategorySample, NumericSample, distinct_in_sorted};
+use crate::column::{CategorySample, NumericSample, distinct_union_at_most};
 use crate::error::{DriftError, Result};
 use crate::evaluate::{self, CategoryPair, NumericPair, SketchInfo, WeightedPair};
 use crate::kind::ColumnKind;
@@ -17,7 +17,7 @@ use crate::report::{
 };
 use crate::stat_test::{StatTest, default_test};
 use crate::stats::binning::{Bins, percents};
-use crate::weighted::{WeightedSample, bin_counts, distinct_union_count, interpolated_edge_counts};
+use crate::weighted::{WeightedSample, bin_counts, interpolated_edge_counts};
 
 /// Compares `current` with `reference` (both any number of batches), column by column,
 /// with Evidently's defaults unless `options` say otherwise.
@@ -192,9 +192,7 @@ fn sorted_current(current: &CurrentColumn) -> Result<(Cow<'_, NumericSample>, bo
             let sample = if sample.is_sorted() {
                 Cow::Borrowed(sample)
             } else {
-                let mut copy = sample.clone();
-                copy.sort();
-                Cow::Owned(copy)
+                Cow::Owned(sample.to_sorted())
             };
             Ok((sample, *integer))
         }
@@ -234,7 +232,7 @@ fn fill_column(
                 name,
                 ColumnKind::Numerical,
                 report.reference.valid,
-                || union_distinct(sample.values(), cur.values()),
+                || distinct_union_at_most(sample.values(), cur.values(), DEFAULT_TEST_DISTINCT),
             );
             report.results = run(&tests, |t| evaluate::numerical(name, t, &pair, options))?;
             report.plot = histogram(sample.values(), cur.values());
@@ -268,7 +266,12 @@ fn fill_column(
                 report.reference.valid,
                 || {
                     if sketch.is_exact() {
-                        distinct_union_count(&reference, cur.values()) as usize
+                        // The reference's values are sorted and distinct.
+                        distinct_union_at_most(
+                            reference.values(),
+                            cur.values(),
+                            DEFAULT_TEST_DISTINCT,
+                        )
                     } else {
                         // More distinct values than the value-count limit (at least 20):
                         // the estimate only has to be above 5 for the default choice.
@@ -328,7 +331,11 @@ fn require_valid(name: &str, valid: usize, counts: &SideCounts, side: &'static s
     Ok(())
 }
 
-/// The tests requested for a column, or Evidently's default choice.
+/// [`default_test`] tells apart 0..=2, 3..=5 and more distinct values: counting stops here.
+const DEFAULT_TEST_DISTINCT: usize = 6;
+
+/// The tests requested for a column, or Evidently's default choice (`distinct` is called
+/// only then, and may stop counting at [`DEFAULT_TEST_DISTINCT`]).
 fn tests_for(
     options: &DriftOptions,
     name: &str,
@@ -351,43 +358,16 @@ fn run(
     tests.iter().map(|&t| one(t)).collect()
 }
 
-/// The number of distinct values of two sorted samples together.
-fn union_distinct(a: &[f64], b: &[f64]) -> usize {
-    let (mut i, mut j, mut n, mut last) = (0, 0, 0, None::<f64>);
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) if x <= y => {
-                i += 1;
-                x
-            }
-            (_, Some(&y)) => {
-                j += 1;
-                y
-            }
-            (Some(&x), None) => {
-                i += 1;
-                x
-            }
-            (None, None) => break,
-        };
-        if last != Some(x) {
-            n += 1;
-            last = Some(x);
-        }
-    }
-    n
-}
-
 fn histogram(reference: &[f64], current: &[f64]) -> Option<Plot> {
     let min = reference.first()?.min(*current.first()?);
     let max = reference.last()?.max(*current.last()?);
-    // Few distinct values: one bar per value reads better than a histogram.
-    let distinct = distinct_in_sorted(reference).max(distinct_in_sorted(current));
+    // At most one distinct value on each side (sorted: first == last): no histogram.
+    let single = reference.first() == reference.last() && current.first() == current.last();
     // Sturges gives about log2(n) + 1 bins: 22 for two million values.
     let n = (reference.len() + current.len()) as u64;
     let bins = Bins::sturges(min, max, n, false).ok()?;
     let edges = bins.edges()?.to_vec();
-    if distinct <= 1 || edges.len() < 2 {
+    if single || edges.len() < 2 {
         return None;
     }
     Some(Plot::Histogram {
@@ -406,11 +386,11 @@ fn histogram_weighted(
 ) -> Option<Plot> {
     let min = summary.min().min(*current.first()?);
     let max = summary.max().max(*current.last()?);
-    let distinct = reference.values().len().max(distinct_in_sorted(current));
+    let single = reference.values().len() <= 1 && current.first() == current.last();
     let n = reference.n().saturating_add(current.len() as u64);
     let bins = Bins::sturges(min, max, n, false).ok()?;
     let edges = bins.edges()?.to_vec();
-    if distinct <= 1 || edges.len() < 2 {
+    if single || edges.len() < 2 {
         return None;
     }
     let counts = if interpolate {

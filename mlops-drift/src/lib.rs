@@ -25,7 +25,8 @@
 //!   sorted `f64` slices or counts.
 //!
 //! This crate does no I/O and starts no runtime: it takes batches and returns numbers. It
-//! uses every core through rayon (columns in parallel, large sorts in parallel).
+//! uses every core through rayon (columns in parallel, batches in parallel when there are
+//! fewer columns than threads).
 //!
 //! ```
 //! use std::sync::Arc;

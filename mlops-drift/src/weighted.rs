@@ -232,6 +232,13 @@ pub(crate) fn ks_result(stat: KsStatistic, n1: u64, n2: u64, method: KsMethod) -
 /// with the right-continuous CDFs, as [`crate::stats::wasserstein`] does.
 fn for_each_cdf_gap(u: &WeightedSample, v: &[f64], mut f: impl FnMut(f64, f64, f64)) {
     let (nu, nv) = (u.n() as f64, v.len() as f64);
+    for_each_count_gap(u, v, |cu, cv, delta| {
+        f(cu as f64 / nu, cv as f64 / nv, delta);
+    });
+}
+
+/// [`for_each_cdf_gap`] with the counts `#{u <= x}` and `#{v <= x}` instead of the CDFs.
+fn for_each_count_gap(u: &WeightedSample, v: &[f64], mut f: impl FnMut(u64, u64, f64)) {
     let (mut i, mut j) = (0_usize, 0_usize);
     loop {
         let x = match (u.values.get(i), v.get(j)) {
@@ -272,13 +279,28 @@ fn for_each_cdf_gap(u: &WeightedSample, v: &[f64], mut f: impl FnMut(f64, f64, f
             (None, Some(&b)) => b,
             (None, None) => return,
         };
-        f(u.before(i) as f64 / nu, j as f64 / nv, next - x);
+        f(u.before(i), j as u64, next - x);
     }
 }
 
-/// `scipy.stats.wasserstein_distance` between the weighted and the sorted sample.
+/// `scipy.stats.wasserstein_distance` between the weighted and the sorted sample, with the
+/// bits of [`crate::stats::wasserstein::wasserstein_distance`] on the expanded sample: the
+/// same terms `|#u·n_v − #v·n_u| · (y − x)` (exact integers), summed in the same order
+/// (the raw merge's extra terms for tied values are zeros, which leave a compensated sum
+/// unchanged), divided once by `n_u·n_v`; the division form when that overflows `i64`.
 pub(crate) fn wasserstein_distance(u: &WeightedSample, v: &[f64]) -> f64 {
     let mut sum = CompensatedSum::default();
+    let sizes = (i64::try_from(u.n()), i64::try_from(v.len()));
+    if let (Ok(nu), Ok(nv)) = sizes
+        && nu.checked_mul(nv).is_some()
+    {
+        let (nu, nv) = (i128::from(nu), i128::from(nv));
+        for_each_count_gap(u, v, |cu, cv, delta| {
+            let numerator = i128::from(cu) * nv - i128::from(cv) * nu;
+            sum.add(numerator.unsigned_abs() as f64 * delta);
+        });
+        return sum.value() / (nu as f64 * nv as f64);
+    }
     for_each_cdf_gap(u, v, |a, b, delta| sum.add((a - b).abs() * delta));
     sum.value()
 }

@@ -180,7 +180,7 @@ impl ReferenceProfile {
             self.columns = other
                 .columns
                 .into_par_iter()
-                .map(|c| ColumnBuilder::from_profile(c, options).map(ColumnBuilder::finish))
+                .map(|c| ColumnBuilder::from_profile(c, options).map(|b| b.finish(&mut Vec::new())))
                 .collect::<Result<Vec<_>>>()?;
             return Ok(());
         }
@@ -202,7 +202,7 @@ impl ReferenceProfile {
             .map(|(a, b)| {
                 let mut left = ColumnBuilder::from_profile(a, options)?;
                 left.merge(ColumnBuilder::from_profile(b, options)?, true)?;
-                Ok(left.finish())
+                Ok(left.finish(&mut Vec::new()))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(())
@@ -524,7 +524,8 @@ impl ProfileBuilder {
         let columns = self
             .columns
             .into_par_iter()
-            .map(ColumnBuilder::finish)
+            // One sort buffer per rayon job, reused across its columns.
+            .map_init(Vec::new, |scratch, column| column.finish(scratch))
             .collect();
         ReferenceProfile::from_parts(self.options, columns)
     }
@@ -900,7 +901,7 @@ impl ColumnBuilder {
         })
     }
 
-    fn finish(self) -> ColumnProfile {
+    fn finish(self, scratch: &mut Vec<f64>) -> ColumnProfile {
         let data = match self.state {
             ColumnState::Failed { reason, .. } => ProfileData::Unusable { reason },
             ColumnState::Categorical(sample) => ProfileData::Categorical(sample),
@@ -910,7 +911,7 @@ impl ColumnBuilder {
             } => {
                 let few = !matches!(categories, SmallCategories::Off)
                     && builder
-                        .distinct()
+                        .distinct(scratch, INTEGER_CARDINALITY_LIMIT + 1)
                         .is_some_and(|n| n <= INTEGER_CARDINALITY_LIMIT);
                 match (few, categories) {
                     (true, SmallCategories::Counting(sample)) => ProfileData::Categorical(sample),
@@ -921,7 +922,7 @@ impl ColumnBuilder {
                             self.name
                         ),
                     },
-                    (false, _) => match builder.finish() {
+                    (false, _) => match builder.finish(scratch) {
                         Finished::Exact(sample, integer) => {
                             ProfileData::Numerical { sample, integer }
                         }

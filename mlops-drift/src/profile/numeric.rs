@@ -497,14 +497,16 @@ impl NumericBuilder {
         self.state = State::Sketch(Box::new(sketch));
     }
 
-    /// The number of distinct valid values, when known exactly.
-    pub(crate) fn distinct(&mut self) -> Option<usize> {
+    /// The number of distinct valid values, when known exactly; exact values (which this
+    /// sorts, with `scratch` as the sort buffer) are counted only up to `cap` ("`cap` or
+    /// more").
+    pub(crate) fn distinct(&mut self, scratch: &mut Vec<f64>, cap: usize) -> Option<usize> {
         match &mut self.state {
             State::Exact(values) => {
                 let mut sample =
                     NumericSample::from_sorted_parts(std::mem::take(values), false, self.counts);
-                sample.sort();
-                let n = crate::column::distinct_in_sorted(sample.values());
+                sample.sort_with(scratch);
+                let n = crate::column::distinct_union_at_most(sample.values(), &[], cap);
                 *values = sample.into_parts().0;
                 Some(n)
             }
@@ -516,11 +518,12 @@ impl NumericBuilder {
     }
 
     /// The finished column: exact sorted values, or the sketch.
-    pub(crate) fn finish(self) -> Finished {
+    /// `scratch`: a sort buffer kept between columns.
+    pub(crate) fn finish(self, scratch: &mut Vec<f64>) -> Finished {
         match self.state {
             State::Exact(values) => {
                 let mut sample = NumericSample::from_sorted_parts(values, false, self.counts);
-                sample.sort();
+                sample.sort_with(scratch);
                 Finished::Exact(sample, self.integer)
             }
             State::Sketch(s) => {
@@ -658,8 +661,8 @@ mod tests {
             (0..150).map(|i| f64::from(i % 10)).collect::<Vec<_>>(),
         );
         builder.push(&array, &mut scratch).unwrap();
-        assert_eq!(builder.distinct(), Some(10));
-        let Finished::Sketch(sketch) = builder.clone().finish() else {
+        assert_eq!(builder.distinct(&mut Vec::new(), usize::MAX), Some(10));
+        let Finished::Sketch(sketch) = builder.clone().finish(&mut Vec::new()) else {
             panic!("expected a sketch");
         };
         assert!(sketch.is_exact());
@@ -667,8 +670,8 @@ mod tests {
         sketch.check().unwrap();
         let more = arrow_array::Float64Array::from((0..50).map(f64::from).collect::<Vec<_>>());
         builder.push(&more, &mut scratch).unwrap();
-        assert_eq!(builder.distinct(), None);
-        let Finished::Sketch(sketch) = builder.finish() else {
+        assert_eq!(builder.distinct(&mut Vec::new(), usize::MAX), None);
+        let Finished::Sketch(sketch) = builder.finish(&mut Vec::new()) else {
             panic!("expected a sketch");
         };
         assert!(!sketch.is_exact());

@@ -592,13 +592,16 @@ pub(crate) struct CompensatedSum {
 
 impl CompensatedSum {
     /// Adds one term.
+    ///
+    /// The rounding error of `sum + x` comes from Knuth's branch-free TwoSum. It is exact,
+    /// so it is the same number Neumaier's ordered Fast2Sum gives (`(sum − t) + x` when
+    /// `|sum| >= |x|`, else `(x − t) + sum`), without the branch on the magnitudes, which
+    /// is unpredictable when the terms change sign (deviations from a mean).
+    #[inline]
     pub(crate) fn add(&mut self, x: f64) {
         let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.compensation += (self.sum - t) + x;
-        } else {
-            self.compensation += (x - t) + self.sum;
-        }
+        let z = t - self.sum;
+        self.compensation += (self.sum - (t - z)) + (x - z);
         self.sum = t;
     }
 

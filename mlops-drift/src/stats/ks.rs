@@ -33,31 +33,35 @@
 //! equal, either order is fine). [`ks_2samp`] checks this with one `O(n)` pass per slice,
 //! always (it is a small fraction of the test's cost, and an unsorted input would silently
 //! give a wrong statistic), and returns a [`KsError`]. [`sort_values`] (in place) and
-//! [`sorted_copy`] sort in the order of `f64::total_cmp`, in parallel (rayon) from 65536
-//! values on; [`ks_2samp_unsorted`] does both steps.
+//! [`sorted_copy`] sort in the order of `f64::total_cmp` (one thread each, by a radix sort
+//! on the values' bits); [`ks_2samp_unsorted`] sorts copies of both sides (in parallel with
+//! each other) and tests.
 //!
 //! # Cost
 //!
 //! Release build, 1M vs 1M values, on the (two-core) development machine: validation and
-//! merge 15 ms; the asymptotic p-value from microseconds to 85 ms depending on `n_eff` and
+//! merge 14 ms; the asymptotic p-value from microseconds to 85 ms depending on `n_eff` and
 //! `n_eff d^2` (the Smirnov sum at `n_eff = 500000` is the slow case, about 45 ms; see
-//! [`crate::stats::kolmogorov`]); 57 ms in all for presorted input with `D = 0.0026`
-//! (p = 0.0018), 85 ms including both sorts ([`sorted_copy`]: 18 ms per 10^6 values).
-//! scipy 1.17 takes 0.61–0.73 s for the same call on the same data (0.39 s of it in
-//! `kstwo.sf`), with bit-identical statistic, location and p-value. Exact p-values cost up
+//! [`crate::stats::kolmogorov`]); 56 ms in all for presorted input with `D = 0.0029`
+//! (p = 5e-4), 80–90 ms of CPU including both sorts ([`sorted_copy`]: about 13 ms of CPU
+//! per 10^6 values, the two sides in parallel). scipy 1.17 takes 0.5–0.7 s for the same
+//! call on the same data (0.39 s of it in `kstwo.sf`), with bit-identical statistic,
+//! location and p-value. (A merge without the two divisions per value, filtering on exact
+//! integer numerators, was tried: no faster; the merge is bound by its chain of dependent
+//! loads and compares, not by the divisions.) Exact p-values cost up
 //! to about 0.7 s at 10000 values per side for large `D` (see [`crate::stats::ks_exact`]).
 
 use std::cmp::Ordering;
 
-use rayon::slice::ParallelSliceMut;
-
 use crate::stats::kolmogorov::kstwo_sf;
 use crate::stats::ks_exact::{ExactFailure, exact_p_value, snap_to_lattice};
+use crate::stats::sort::sort_total;
 
 /// `auto` uses the exact method when both sizes are at most this (scipy's `MAX_AUTO_N`).
 pub const MAX_AUTO_EXACT_N: usize = 10_000;
 
-/// From this many values on, [`sort_values`] sorts in parallel.
+/// From this many values on, [`sort_values`] sorted in parallel. Unused since sorting is a
+/// one-thread radix sort (kept for compatibility).
 pub const PARALLEL_SORT_MIN_LEN: usize = 1 << 16;
 
 /// How the p-value is computed (scipy's `method` argument).
@@ -181,7 +185,18 @@ pub fn ks_2samp(
     current_sorted: &[f64],
     method: KsMethod,
 ) -> Result<KsResult, KsError> {
-    let stat = ks_statistic(reference_sorted, current_sorted)?;
+    validate(reference_sorted, Side::Reference)?;
+    validate(current_sorted, Side::Current)?;
+    Ok(ks_2samp_validated(reference_sorted, current_sorted, method))
+}
+
+/// [`ks_2samp`] on input known to be non-empty, finite and sorted.
+fn ks_2samp_validated(
+    reference_sorted: &[f64],
+    current_sorted: &[f64],
+    method: KsMethod,
+) -> KsResult {
+    let stat = merge_statistic(reference_sorted, current_sorted);
     let (n1, n2) = (reference_sorted.len(), current_sorted.len());
     let exact = match method {
         KsMethod::Auto => n1.max(n2) <= MAX_AUTO_EXACT_N,
@@ -194,14 +209,14 @@ pub fn ks_2samp(
     if exact {
         match exact_p_value(n1, n2, d) {
             Ok(r) => {
-                return Ok(KsResult {
+                return KsResult {
                     statistic: r.statistic,
                     p_value: r.p_value.clamp(0.0, 1.0),
                     method: KsMethod::Exact,
                     statistic_location: stat.location,
                     statistic_sign: stat.sign,
                     exact_fallback: None,
-                });
+                };
             }
             Err(failure) => {
                 // Like scipy: after a failed attempt the statistic stays snapped; when the
@@ -215,14 +230,14 @@ pub fn ks_2samp(
             }
         }
     }
-    Ok(KsResult {
+    KsResult {
         statistic: d,
         p_value: asymp_p_value(d, n1, n2),
         method: KsMethod::Asymp,
         statistic_location: stat.location,
         statistic_sign: stat.sign,
         exact_fallback,
-    })
+    }
 }
 
 /// The asymptotic two-sided p-value: `kstwo.sf(d, round(n1 n2 / (n1 + n2)))` (ties to even),
@@ -262,43 +277,43 @@ pub fn ks_2samp_unsorted(
     method: KsMethod,
 ) -> Result<KsResult, KsError> {
     let (reference, current) = rayon::join(|| sorted_copy(reference), || sorted_copy(current));
-    ks_2samp(&reference, &current, method)
+    // Sorted in the order of `total_cmp`, NaNs and infinities are at the ends: checking the
+    // ends replaces the validation pass of `ks_2samp` (and reports the index it would).
+    for (values, side) in [(&reference, Side::Reference), (&current, Side::Current)] {
+        let (Some(&first), Some(&last)) = (values.first(), values.last()) else {
+            return Err(KsError::EmptySample { side });
+        };
+        let last_index = values.len() - 1;
+        let bad = if first.is_nan() {
+            Some(0)
+        } else if last.is_nan() {
+            Some(last_index)
+        } else if !first.is_finite() {
+            Some(0)
+        } else if !last.is_finite() {
+            Some(last_index)
+        } else {
+            None
+        };
+        if let Some(index) = bad {
+            return Err(KsError::NonFinite { side, index });
+        }
+    }
+    Ok(ks_2samp_validated(&reference, &current, method))
 }
 
 /// Sorts values ascending with `f64::total_cmp` (`-0.0` before `0.0`, NaNs at the ends),
-/// unstably, in parallel from [`PARALLEL_SORT_MIN_LEN`] values on.
+/// unstably: on one thread, by a radix sort on the values' bits (faster in CPU time, and on
+/// two cores also in wall time, than the parallel comparison sort used before).
 pub fn sort_values(values: &mut [f64]) {
-    if values.len() >= PARALLEL_SORT_MIN_LEN {
-        values.par_sort_unstable_by(f64::total_cmp);
-    } else {
-        values.sort_unstable_by(f64::total_cmp);
-    }
+    sort_total(values);
 }
 
-/// A sorted copy of `values`, in the order of `f64::total_cmp` (as [`sort_values`]).
-///
-/// Faster than copying and calling [`sort_values`] (about 30% on 10^6 values): the copy is
-/// made as order-preserving integer keys (sign-magnitude flipped to two's-complement order,
-/// the order `total_cmp` defines), sorted as plain `u64`, and turned back into the same
-/// `f64` bit patterns in place (one allocation).
+/// A sorted copy of `values`, in the order of `f64::total_cmp` (as [`sort_values`]): the
+/// first radix pass writes straight into the copy.
 #[must_use]
 pub fn sorted_copy(values: &[f64]) -> Vec<f64> {
-    const SIGN: u64 = 1 << 63;
-    let mut keys: Vec<u64> = values
-        .iter()
-        .map(|v| {
-            let bits = v.to_bits();
-            if bits & SIGN == 0 { bits | SIGN } else { !bits }
-        })
-        .collect();
-    if keys.len() >= PARALLEL_SORT_MIN_LEN {
-        keys.par_sort_unstable();
-    } else {
-        keys.sort_unstable();
-    }
-    keys.into_iter()
-        .map(|k| f64::from_bits(if k & SIGN == 0 { !k } else { k & !SIGN }))
-        .collect()
+    crate::stats::sort::sorted_copy(values)
 }
 
 /// Checks that a sample is non-empty, finite and sorted ascending, in one pass.
@@ -612,6 +627,28 @@ mod tests {
         assert!(ks_2samp(&[0.0, -0.0, 1.0], &[-0.0, 0.0], KsMethod::Auto).is_ok());
         let unsorted = ks_2samp_unsorted(&[f64::NAN, 1.0], &ok, KsMethod::Auto);
         assert!(matches!(unsorted, Err(KsError::NonFinite { .. })));
+        // The same errors as validating the sorted copies.
+        let cases: [&[f64]; 6] = [
+            &[f64::NEG_INFINITY, 1.0, f64::NAN],
+            &[-f64::NAN, 2.0, f64::INFINITY],
+            &[3.0, f64::INFINITY, 1.0],
+            &[f64::NEG_INFINITY, 0.0],
+            &[f64::NAN],
+            &[],
+        ];
+        for values in cases {
+            let sorted = sorted_copy(values);
+            assert_eq!(
+                ks_2samp_unsorted(values, &ok, KsMethod::Auto),
+                ks_2samp(&sorted, &ok, KsMethod::Auto),
+                "{values:?}"
+            );
+            assert_eq!(
+                ks_2samp_unsorted(&ok, values, KsMethod::Auto),
+                ks_2samp(&ok, &sorted, KsMethod::Auto),
+                "{values:?}"
+            );
+        }
     }
 
     #[test]

@@ -13,5 +13,6 @@ pub mod kolmogorov;
 pub mod ks;
 pub mod ks_exact;
 pub mod psi;
+pub(crate) mod sort;
 pub mod wasserstein;
 pub mod z;

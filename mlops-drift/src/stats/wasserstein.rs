@@ -75,11 +75,56 @@ pub fn wasserstein_distance(sorted_u: &[f64], sorted_v: &[f64]) -> StatsResult<f
     if sorted_u.is_empty() || sorted_v.is_empty() {
         return Err(StatsError::Empty);
     }
+    let (Ok(nu), Ok(nv)) = (i64::try_from(sorted_u.len()), i64::try_from(sorted_v.len())) else {
+        return Ok(wasserstein_by_gaps(sorted_u, sorted_v));
+    };
+    match nu.checked_mul(nv) {
+        Some(_) => Ok(wasserstein_merge(sorted_u, sorted_v, nu, nv)),
+        None => Ok(wasserstein_by_gaps(sorted_u, sorted_v)),
+    }
+}
+
+/// The distance as scipy writes it: `Σ |U(x) − V(x)| · (y − x)` over the distinct pooled
+/// values, each CDF a division. For sizes whose product overflows `i64`.
+fn wasserstein_by_gaps(sorted_u: &[f64], sorted_v: &[f64]) -> f64 {
     let mut sum = CompensatedSum::default();
     for_each_cdf_gap(sorted_u, sorted_v, |a, b, delta| {
         sum.add((a - b).abs() * delta);
     });
-    Ok(sum.value())
+    sum.value()
+}
+
+/// The distance without a division per step: `|U(x) − V(x)| = |i·n_v − j·n_u| / (n_u·n_v)`,
+/// with the numerator an exact integer kept up to date as the merge takes one value at a
+/// time (`+n_v` for a value of `u`, `−n_u` for one of `v`), and a single division at the
+/// end. One value per step, the smaller head first: within a run of equal values the gap
+/// to the next value is zero and adds nothing, and after the run's last value the counts
+/// are those of the right-continuous CDFs, as in [`for_each_cdf_gap`]. The numerator is
+/// exact (scipy's `i / n_u − j / n_v` rounds three times), so the sum differs from scipy's
+/// only by rounding (about 1e-16 relative). `n_u · n_v` must fit in `i64`.
+fn wasserstein_merge(u: &[f64], v: &[f64], nu: i64, nv: i64) -> f64 {
+    let head = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
+    let (mut i, mut j) = (0_usize, 0_usize);
+    let (mut a, mut b) = (head(u, 0), head(v, 0));
+    let mut numerator = 0_i64;
+    let mut sum = CompensatedSum::default();
+    // Every value but the last, which has no successor.
+    for _ in 1..u.len() + v.len() {
+        // Which side gives the next value is a coin flip for interleaved samples: selects,
+        // not branches (a mispredicted branch per value cost more than the rest of the step).
+        let from_v = b < a;
+        let x = std::hint::select_unpredictable(from_v, b, a);
+        i += usize::from(!from_v);
+        j += usize::from(from_v);
+        numerator += std::hint::select_unpredictable(from_v, -nu, nv);
+        a = head(u, i);
+        b = head(v, j);
+        let next = std::hint::select_unpredictable(b < a, b, a);
+        // |n| < 2^63 (n_u·n_v fits): the signed conversion is one instruction, the
+        // unsigned one several; both round |n| the same way.
+        sum.add((numerator as f64).abs() * (next - x));
+    }
+    sum.value() / (nu as f64 * nv as f64)
 }
 
 /// The population standard deviation (`ddof = 0`, as `np.std`), by the corrected two-pass
@@ -91,6 +136,9 @@ pub fn wasserstein_distance(sorted_u: &[f64], sorted_v: &[f64]) -> StatsResult<f
 /// pairwise sums: where the values share a large offset it loses digits that this keeps
 /// (1e12 plus a spread of 1 loses about 8 digits in numpy); elsewhere the two agree to a few
 /// ulps.
+///
+/// (Eight independent compensated lanes per sum were tried: no faster, at about 3 ms per
+/// 10^6 values the two passes are close to the memory bandwidth of the machine.)
 pub fn std_population(values: &[f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -152,6 +200,61 @@ mod tests {
         assert!(std_population(&[]).is_nan());
         let offset: Vec<f64> = [1.0, 2.0, 3.0, 4.0].iter().map(|x| x + 1e12).collect();
         assert!((std_population(&offset) - 1.25_f64.sqrt()).abs() < 1e-15);
+        // A longer sum at a large offset.
+        let many: Vec<f64> = (0..19).map(|i| f64::from(i) + 1e12).collect();
+        assert!((std_population(&many) - 30_f64.sqrt()).abs() < 1e-15 * 30_f64.sqrt());
+        // Squares beyond f64: infinite, as a plain sum gives (not NaN, not 0).
+        let huge: Vec<f64> = (0..16)
+            .map(|i| if i % 2 == 0 { 1e200 } else { -1e200 })
+            .collect();
+        assert_eq!(std_population(&huge), f64::INFINITY);
+    }
+
+    #[test]
+    fn integer_merge_matches_the_cdf_definition() {
+        // Ties within and across samples, signed zeros, one value per side, n_u != n_v.
+        let cases: [(&[f64], &[f64]); 6] = [
+            (&[1.0, 1.0, 2.0], &[1.0, 3.0]),
+            (&[-0.0, 0.0, 0.0, 1.0], &[0.0, -0.0, 2.5]),
+            (&[5.0], &[5.0]),
+            (&[0.0, 1.0, 3.0], &[5.0, 6.0, 8.0]),
+            (
+                &[-3.0, -1.0, -1.0, 0.5, 7.0],
+                &[-2.0, -1.0, 4.0, 4.0, 4.0, 9.0],
+            ),
+            (&[2.0, 2.0, 2.0], &[1.0, 2.0, 2.0, 3.0]),
+        ];
+        for (u, v) in cases {
+            let want = wasserstein_by_gaps(u, v);
+            let got = wasserstein_distance(u, v).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-15 * want.abs().max(1.0),
+                "{u:?} {v:?}"
+            );
+            let swapped = wasserstein_distance(v, u).unwrap();
+            assert!((swapped - want).abs() <= 1e-15 * want.abs().max(1.0));
+        }
+        let mut state = 5_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        for round in 0..50 {
+            let mut u: Vec<f64> = (0..1 + round * 37)
+                .map(|_| (next() * 20.0).round())
+                .collect();
+            let mut v: Vec<f64> = (0..1 + round * 23).map(|_| next() * 20.0 - 3.0).collect();
+            u.sort_by(f64::total_cmp);
+            v.sort_by(f64::total_cmp);
+            let want = wasserstein_by_gaps(&u, &v);
+            let got = wasserstein_distance(&u, &v).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-13 * want.abs().max(1e-300),
+                "{got} vs {want}"
+            );
+        }
     }
 
     #[test]

@@ -3,27 +3,56 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use mlops::drift::ReferenceProfile;
+use mlops::drift::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::Result;
 
 /// Rows per batch when streaming a Parquet file.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// A streaming reader over the batches of a Parquet file, optionally only some columns.
+/// A streaming reader over the batches of a Parquet file, optionally only some columns,
+/// and the file's own Arrow schema.
+///
+/// String columns whose every column chunk is dictionary-encoded (what Parquet writers do
+/// by default for repetitive text) are read as `Dictionary(Int32, Utf8)` arrays, keeping
+/// the file's dictionary instead of copying each row's text out of it: counting categories
+/// is then one counter per row and one hash per distinct value per batch. A page that
+/// fell back to plain encoding is still read (the reader builds the dictionary for it).
+/// The schema returned is the one without that hint (`Utf8`), so that what a profile
+/// records about the column does not depend on how the file was read.
+///
 /// With `strict`, a requested column absent from the file is an error; without, it is left
 /// out (the comparison then reports it missing for that column only).
 pub(crate) fn open_parquet(
     path: &Path,
     columns: Option<&[String]>,
     strict: bool,
-) -> Result<ParquetRecordBatchReader> {
+) -> Result<(ParquetRecordBatchReader, SchemaRef)> {
+    let unreadable = |e: parquet::errors::ParquetError| {
+        format!("{} is not a readable Parquet file: {e}", path.display())
+    };
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| format!("{} is not a readable Parquet file: {e}", path.display()))?;
+    let metadata =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(unreadable)?;
+    let file_schema = Arc::clone(metadata.schema());
+    let metadata = match dictionary_schema(metadata.metadata(), &file_schema) {
+        Some(schema) => ArrowReaderMetadata::try_new(
+            Arc::clone(metadata.metadata()),
+            ArrowReaderOptions::new().with_schema(schema),
+        )
+        .map_err(unreadable)?,
+        None => metadata,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let builder = match columns {
         None => builder,
         Some(names) => {
@@ -46,7 +75,44 @@ pub(crate) fn open_parquet(
             builder.with_projection(mask)
         }
     };
-    Ok(builder.with_batch_size(BATCH_ROWS).build()?)
+    Ok((builder.with_batch_size(BATCH_ROWS).build()?, file_schema))
+}
+
+/// `schema` with its top-level string columns read as dictionaries, for those whose column
+/// chunks all start with a dictionary page; `None` when there is none.
+pub(crate) fn dictionary_schema(metadata: &ParquetMetaData, schema: &Schema) -> Option<SchemaRef> {
+    let leaves = metadata.file_metadata().schema_descr();
+    let mut changed = false;
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let value_type = match field.data_type() {
+                DataType::Utf8 => DataType::Utf8,
+                DataType::LargeUtf8 => DataType::LargeUtf8,
+                _ => return Arc::clone(field),
+            };
+            let leaf = leaves
+                .columns()
+                .iter()
+                .position(|c| c.path().parts() == [field.name().as_str()]);
+            let encoded = leaf.is_some_and(|i| {
+                metadata.num_row_groups() > 0
+                    && metadata.row_groups().iter().all(|rg| {
+                        rg.columns()
+                            .get(i)
+                            .is_some_and(|c| c.dictionary_page_offset().is_some())
+                    })
+            });
+            if !encoded {
+                return Arc::clone(field);
+            }
+            changed = true;
+            let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(value_type));
+            Arc::new(field.as_ref().clone().with_data_type(dictionary))
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
 }
 
 /// A reference profile from its file: Parquet when the file starts with Parquet's magic
@@ -87,4 +153,110 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     drop(file);
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use mlops::drift::CategorySample;
+    use mlops::drift::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Encoding;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+
+    /// A string column with many distinct values (so that a small dictionary limit makes
+    /// the writer fall back to plain pages) and an integer column.
+    fn batch() -> RecordBatch {
+        let text: Vec<Option<String>> = (0..6000)
+            .map(|i| (i % 11 != 0).then(|| format!("category-{}", (i * 7) % 3000)))
+            .collect();
+        let numbers: Vec<i64> = (0..6000).collect();
+        RecordBatch::try_from_iter([
+            ("s", Arc::new(StringArray::from(text)) as ArrayRef),
+            ("n", Arc::new(Int64Array::from(numbers)) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn write(path: &Path, properties: WriterProperties) {
+        let batch = batch();
+        let file = File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    /// The encodings of the string column's chunk.
+    fn encodings(path: &Path) -> Vec<Encoding> {
+        let reader = parquet::file::reader::SerializedFileReader::new(File::open(path).unwrap());
+        let metadata = parquet::file::reader::FileReader::metadata(&reader.unwrap()).clone();
+        metadata.row_group(0).column(0).encodings().collect()
+    }
+
+    #[test]
+    fn strings_are_read_as_dictionaries_when_every_chunk_has_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = || {
+            WriterProperties::builder()
+                .set_data_page_size_limit(512)
+                .set_write_batch_size(64)
+        };
+        let cases = [
+            ("dictionary", WriterProperties::builder().build(), true),
+            // The dictionary outgrows its page limit: the later pages are plain.
+            (
+                "fallback",
+                small().set_dictionary_page_size_limit(2048).build(),
+                true,
+            ),
+            (
+                "plain",
+                small().set_dictionary_enabled(false).build(),
+                false,
+            ),
+        ];
+        let mut expected = CategorySample::new();
+        expected.push(batch().column(0).as_ref()).unwrap();
+        for (name, properties, dictionary) in cases {
+            let path = dir.path().join(format!("{name}.parquet"));
+            write(&path, properties);
+            let found = encodings(&path);
+            if name == "fallback" {
+                assert!(found.contains(&Encoding::PLAIN), "{found:?}");
+                assert!(found.contains(&Encoding::RLE_DICTIONARY), "{found:?}");
+            }
+            let (reader, schema) = open_parquet(&path, None, true).unwrap();
+            // The file's own schema, whatever the reader was asked for.
+            assert_eq!(schema.field(0).data_type(), &DataType::Utf8, "{name}");
+            let mut counted = CategorySample::new();
+            let mut rows = 0;
+            for batch in reader {
+                let batch = batch.unwrap();
+                let column = batch.column(0);
+                assert_eq!(
+                    matches!(column.data_type(), DataType::Dictionary(..)),
+                    dictionary,
+                    "{name}: {}",
+                    column.data_type()
+                );
+                assert_eq!(batch.column(1).data_type(), &DataType::Int64);
+                counted.push(column.as_ref()).unwrap();
+                rows += batch.num_rows();
+            }
+            assert_eq!(rows, 6000, "{name}");
+            assert_eq!(counted, expected, "{name}");
+            // A projection keeps the hint on the column read.
+            let only = ["s".to_owned()];
+            let (reader, _) = open_parquet(&path, Some(&only), true).unwrap();
+            let first = reader.into_iter().next().unwrap().unwrap();
+            assert_eq!(first.num_columns(), 1);
+            assert_eq!(
+                matches!(first.column(0).data_type(), DataType::Dictionary(..)),
+                dictionary
+            );
+        }
+    }
 }

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use mlops::drift::arrow_array::RecordBatchReader;
 use mlops::drift::stats::ks::KsMethod;
 use mlops::drift::{
     DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DriftOptions, DriftReport, ProfileOptions,
@@ -152,7 +151,8 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
             .collect(),
     };
     let mut current = profile.accumulator();
-    for batch in open_parquet(&current_path, Some(&names), false)? {
+    let (reader, _) = open_parquet(&current_path, Some(&names), false)?;
+    for batch in reader {
         current.push(&batch?)?;
     }
     current.finish();
@@ -175,8 +175,9 @@ fn build_profile(
     options: &DriftOptions,
     profile: &ProfileOptions,
 ) -> Result<ReferenceProfile> {
-    let reader = open_parquet(path, options.columns(), true)?;
-    let mut builder = ReferenceProfile::builder(&reader.schema(), options, profile)?;
+    // The file's schema: string columns read as dictionaries are still `Utf8` in the profile.
+    let (reader, schema) = open_parquet(path, options.columns(), true)?;
+    let mut builder = ReferenceProfile::builder(&schema, options, profile)?;
     for batch in reader {
         builder.push(&batch?)?;
     }

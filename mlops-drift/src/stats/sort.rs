@@ -1,0 +1,469 @@
+//! Sorting `f64` values in the order of [`f64::total_cmp`] (`-0.0` before `0.0`, negative
+//! NaNs first and positive NaNs last), faster than a comparison sort.
+//!
+//! Each value has an order-preserving `u64` key (the sign-magnitude bits flipped to
+//! two's-complement order, the order `total_cmp` defines). Large slices are sorted by a
+//! least-significant-digit radix sort on the **top** key bits only: first one pass finds the
+//! bits that vary at all (and whether the slice is already sorted), then `log2(n) + 12` of the
+//! varying bits from the top are sorted in passes of at most 11 bits (2048 counters, which
+//! stay in L1), and finally every run of values that share those bits and are out of order
+//! is sorted by comparison. For data spread over its range (a million normal or log-normal
+//! values) those runs hold one or two values; for clustered data the runs are larger and
+//! the comparison sort does the rest, so the worst case stays `O(n log n)`.
+//!
+//! Values are never turned into their keys in place (a NaN bit pattern could be quieted on
+//! some targets): keys are computed on the fly, and the passes move the original values
+//! between the slice and a scratch buffer of the same length. [`sort_total_with`] takes
+//! the buffer from the caller, so a series of sorts (the columns of a report) reuses one
+//! allocation per thread instead of faulting in fresh pages for every column.
+//! [`sorted_copy`] needs no buffer as large as the data: its first pass (on the top 12
+//! varying bits) writes straight into the copy, and each bucket is then sorted as above.
+//!
+//! Measured on the two-core development machine (release, one thread, CPU time, 10^6 normal
+//! values): in place with a reused buffer 10.5 ms, a sorted copy 10.5 ms, where
+//! `sort_unstable_by(f64::total_cmp)` takes 23 ms, rayon's `par_sort_unstable_by` 28 ms of
+//! CPU (15 ms wall), and pdqsort on `u64` keys 15 ms (16 ms for a copy); 10^5 values 0.8 ms
+//! against 2.0 ms. Integers with many ties (10^6 values, 300 distinct) take 8–10 ms, where
+//! pdqsort's handling of equal keys gets 6 ms. Inside a report, with the data colder in
+//! memory, a sort of 10^6 values costs about 14 ms.
+//!
+//! Tried and left out: the `voracious_radix_sort` crate (10 ms, but below 300 values it
+//! sorts with `partial_cmp(..).unwrap()`, which panics on NaN and does not order `-0.0`
+//! before `0.0`; its multithreaded sort misordered signed zeros), `rdst` (13–17 ms),
+//! `radsort` (17–21 ms), a plain LSD sort of all 64 bits (15.5 ms), an MSD-first sort in
+//! place (no faster inside a report), and swapping the scratch buffer with the values
+//! instead of copying back (slower inside a report).
+
+/// Below this many values a comparison sort is faster than the radix passes.
+pub(crate) const RADIX_MIN_LEN: usize = 1 << 12;
+
+/// The widest digit of one least-significant-digit pass: 2^11 counters (16 KiB) stay in L1.
+const MAX_DIGIT_BITS: u32 = 11;
+
+/// The digit of the first, most-significant pass of [`sorted_copy`]: sign and exponent for
+/// data spread over both signs, so that each bucket is about one binary order of magnitude.
+const MSD_BITS: u32 = 12;
+
+/// Buckets of [`sorted_copy`] up to this size are sorted by comparison.
+const SMALL_BUCKET: usize = 64;
+
+/// Key bits sorted by radix beyond `log2(n)`, so that values sharing the sorted bits are
+/// rare (about `n · 2^-12` pairs for evenly spread keys).
+const EXTRA_BITS: u32 = 12;
+
+const SIGN: u64 = 1 << 63;
+
+/// The order-preserving key of `x`: `key(a) < key(b)` exactly when
+/// `a.total_cmp(&b) == Less`.
+#[inline(always)]
+pub(crate) fn key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    bits ^ (((bits as i64 >> 63) as u64) | SIGN)
+}
+
+/// Sorts `values` ascending in the order of `f64::total_cmp`, unstably (equal bit patterns
+/// are indistinguishable anyway). Allocates a scratch buffer of `values.len()` for large
+/// slices; see [`sort_total_with`] to reuse one.
+pub(crate) fn sort_total(values: &mut [f64]) {
+    sort_total_with(values, &mut Vec::new());
+}
+
+/// [`sort_total`] with a scratch buffer that the caller keeps between sorts (its contents
+/// are overwritten; it grows to the largest slice sorted).
+pub(crate) fn sort_total_with(values: &mut [f64], scratch: &mut Vec<f64>) {
+    if values.len() < RADIX_MIN_LEN {
+        values.sort_unstable_by(f64::total_cmp);
+    } else if radix_sort(values, scratch) {
+        values.copy_from_slice(&scratch[..values.len()]);
+    }
+}
+
+/// A sorted copy of `values`, in the order of `f64::total_cmp`.
+///
+/// Faster than copying and sorting in place: the first radix pass reads `values` and
+/// writes the buckets straight into the result, and the buckets are then sorted with a
+/// scratch buffer only as large as the largest bucket (reused, and small enough to stay in
+/// cache; a fresh buffer as large as the data costs as much in page faults as a pass).
+#[must_use]
+pub(crate) fn sorted_copy(values: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    if n < RADIX_MIN_LEN {
+        let mut copy = values.to_vec();
+        copy.sort_unstable_by(f64::total_cmp);
+        return copy;
+    }
+    let Some(top) = varying_bits(values) else {
+        return values.to_vec(); // already sorted
+    };
+    let mut out = vec![0.0; n];
+    let (counts, low) = msd_pass(values, &mut out, top);
+    if low == 0 {
+        return out; // every varying key bit was in the digit: the buckets are single values
+    }
+    let mut aux: Vec<f64> = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for &c in counts.iter().filter(|&&c| c > 0) {
+        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(c);
+        rest = tail;
+        if c <= SMALL_BUCKET {
+            bucket.sort_unstable_by(f64::total_cmp);
+        } else {
+            aux.resize(aux.len().max(c), 0.0);
+            let other = &mut aux[..c];
+            if lsd_top_bits(bucket, other, low) {
+                bucket.copy_from_slice(other);
+            }
+        }
+    }
+    out
+}
+
+/// The radix sort behind [`sort_total_with`], for any length (the tests call it on short
+/// slices too). Returns whether the sorted values are in `scratch[..n]` rather than in
+/// `values`.
+fn radix_sort(values: &mut [f64], scratch: &mut Vec<f64>) -> bool {
+    let Some(top) = varying_bits(values) else {
+        return false;
+    };
+    let n = values.len();
+    if scratch.len() < n {
+        scratch.resize(n, 0.0); // overwritten below: a reused buffer needs no clearing
+    }
+    lsd_top_bits(values, &mut scratch[..n], top)
+}
+
+/// The most-significant-digit pass: `from` scattered into `to` by the [`MSD_BITS`] key bits
+/// below `top` (all the varying bits when fewer). Returns the bucket sizes in order and the
+/// number of key bits below the digit.
+fn msd_pass(from: &[f64], to: &mut [f64], top: u32) -> (Vec<usize>, u32) {
+    let width = MSD_BITS.min(top);
+    let low = top - width;
+    let mask = (1_u64 << width) - 1;
+    let mut counts = vec![0_usize; 1 << width];
+    for &x in from {
+        counts[((key(x) >> low) & mask) as usize] += 1;
+    }
+    let mut offsets = Vec::with_capacity(counts.len());
+    let mut sum = 0;
+    for &c in &counts {
+        offsets.push(sum);
+        sum += c;
+    }
+    scatter(from, to, &mut offsets, low, mask);
+    (counts, low)
+}
+
+/// One pass over the keys: `None` when `values` is already sorted (or empty), else the
+/// number of low key bits that vary (bits at and above it are the same in every key).
+fn varying_bits(values: &[f64]) -> Option<u32> {
+    let k0 = key(*values.first()?);
+    let (mut diff, mut sorted, mut previous) = (0_u64, true, k0);
+    for &x in values {
+        let k = key(x);
+        diff |= k ^ k0;
+        sorted &= previous <= k;
+        previous = k;
+    }
+    (!sorted).then(|| u64::BITS - diff.leading_zeros())
+}
+
+/// Sorts `data`, whose keys agree on every bit at and above `top`, with `other` (as long) as
+/// the second buffer: LSD passes on the `log2(n) + EXTRA_BITS` key bits below `top`, then
+/// [`sort_runs`]. Returns whether the result ended in `other`.
+fn lsd_top_bits(data: &mut [f64], other: &mut [f64], top: u32) -> bool {
+    let log_n = usize::BITS - data.len().leading_zeros();
+    let wanted = (log_n + EXTRA_BITS).min(top);
+    let passes = wanted.div_ceil(MAX_DIGIT_BITS);
+    let width = wanted.div_ceil(passes);
+    // Sort by key bits `low..top` (the top digit may reach above `top`: constant bits).
+    let low = top - (width * passes).min(top);
+    let in_other = match passes {
+        1 => lsd_passes::<1>(data, other, low, width),
+        2 => lsd_passes::<2>(data, other, low, width),
+        3 => lsd_passes::<3>(data, other, low, width),
+        // 64 + 12 bits at most: seven passes of 11 bits.
+        4 => lsd_passes::<4>(data, other, low, width),
+        5 => lsd_passes::<5>(data, other, low, width),
+        6 => lsd_passes::<6>(data, other, low, width),
+        _ => lsd_passes::<7>(data, other, low, width),
+    };
+    if low > 0 {
+        sort_runs(if in_other { other } else { data }, low);
+    }
+    in_other
+}
+
+/// `P` stable counting-sort passes over the digits of `width` bits of `key >> low`, lowest
+/// digit first, ping-ponging between `data` and `other`; returns whether the result is in
+/// `other`. A digit on which every value agrees is skipped.
+fn lsd_passes<const P: usize>(data: &mut [f64], other: &mut [f64], low: u32, width: u32) -> bool {
+    let n = data.len();
+    let radix = 1_usize << width;
+    let mask = (radix as u64) - 1;
+    // All the histograms in one pass over the data.
+    let mut counts = vec![[0_usize; P]; radix];
+    for &x in data.iter() {
+        let k = key(x) >> low;
+        for d in 0..P {
+            counts[((k >> (d as u32 * width)) & mask) as usize][d] += 1;
+        }
+    }
+    let mut in_data = true;
+    let mut offsets = vec![0_usize; radix];
+    for d in 0..P {
+        let mut sum = 0;
+        let mut trivial = false;
+        for (offset, count) in offsets.iter_mut().zip(&counts) {
+            trivial |= count[d] == n;
+            *offset = sum;
+            sum += count[d];
+        }
+        if trivial {
+            continue;
+        }
+        let shift = low + d as u32 * width;
+        if in_data {
+            scatter(data, other, &mut offsets, shift, mask);
+        } else {
+            scatter(other, data, &mut offsets, shift, mask);
+        }
+        in_data = !in_data;
+    }
+    !in_data
+}
+
+/// One counting-sort pass: each value of `from` goes to the next free slot of its digit.
+#[inline(always)]
+fn scatter(from: &[f64], to: &mut [f64], offsets: &mut [usize], shift: u32, mask: u64) {
+    for &x in from {
+        let slot = &mut offsets[((key(x) >> shift) & mask) as usize];
+        to[*slot] = x;
+        *slot += 1;
+    }
+}
+
+/// After sorting by key bits `low..`, every inversion lies within a run of values that
+/// share those bits: sorts each such run that is out of order, by comparison.
+fn sort_runs(values: &mut [f64], low: u32) {
+    let n = values.len();
+    let mut i = 1;
+    while i < n {
+        let k = key(values[i]);
+        if k < key(values[i - 1]) {
+            let run = k >> low;
+            let mut start = i - 1;
+            while start > 0 && key(values[start - 1]) >> low == run {
+                start -= 1;
+            }
+            let mut end = i + 1;
+            while end < n && key(values[end]) >> low == run {
+                end += 1;
+            }
+            values[start..end].sort_unstable_by(f64::total_cmp);
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn reference(values: &[f64]) -> Vec<u64> {
+        let mut copy = values.to_vec();
+        copy.sort_by(f64::total_cmp);
+        copy.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn check(values: &[f64]) {
+        let want = reference(values);
+        let mut a = values.to_vec();
+        let mut scratch = Vec::new();
+        let n = a.len();
+        if radix_sort(&mut a, &mut scratch) {
+            a.copy_from_slice(&scratch[..n]);
+        }
+        assert_eq!(bits(&a), want, "radix on {} values", values.len());
+        let mut v = values.to_vec();
+        sort_total_with(&mut v, &mut vec![f64::NAN; 7]);
+        assert_eq!(bits(&v), want, "sort_total_with on {} values", values.len());
+        let mut b = values.to_vec();
+        sort_total(&mut b);
+        assert_eq!(bits(&b), want, "sort_total on {} values", values.len());
+        assert_eq!(
+            bits(&sorted_copy(values)),
+            want,
+            "sorted_copy of {}",
+            values.len()
+        );
+    }
+
+    /// splitmix64.
+    fn random(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn keys_follow_total_cmp() {
+        let specials = [
+            f64::NEG_INFINITY,
+            f64::MIN,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -1e-310,
+            -0.0,
+            0.0,
+            1e-310,
+            f64::MIN_POSITIVE,
+            1.0,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for a in specials {
+            for b in specials {
+                assert_eq!(key(a).cmp(&key(b)), a.total_cmp(&b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn special_values_and_signed_zeros() {
+        let mut values = vec![
+            3.5,
+            -0.0,
+            0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1e-310,
+            1e-310,
+            -2.0,
+            2.0,
+            f64::MIN,
+            f64::MAX,
+            -0.0,
+            0.0,
+            0.0,
+            -0.0,
+        ];
+        check(&values);
+        let mut next = random(7);
+        for _ in 0..10_000 {
+            values.push(f64::from_bits(next()) % 1e6);
+        }
+        check(&values);
+    }
+
+    #[test]
+    fn shapes_that_exercise_every_path() {
+        let mut next = random(11);
+        let mut uniform = move || (next() >> 11) as f64 / (1_u64 << 53) as f64;
+        for n in [0, 1, 2, 3, 100, RADIX_MIN_LEN - 1, RADIX_MIN_LEN, 50_000] {
+            // Spread out, both signs.
+            let spread: Vec<f64> = (0..n).map(|_| (uniform() - 0.5) * 1e3).collect();
+            check(&spread);
+            // Integers with many ties, signed zeros among them.
+            let ints: Vec<f64> = (0..n).map(|_| ((uniform() - 0.5) * 20.0).round()).collect();
+            check(&ints);
+            // Clustered: a huge offset with a tiny spread, and one far outlier (large runs
+            // left to the comparison sort).
+            let mut clustered: Vec<f64> = (0..n).map(|_| 1e9 + uniform()).collect();
+            if let Some(first) = clustered.first_mut() {
+                *first = -1e300;
+            }
+            check(&clustered);
+            // Already sorted, reversed, constant.
+            let mut sorted = spread.clone();
+            sorted.sort_by(f64::total_cmp);
+            check(&sorted);
+            sorted.reverse();
+            check(&sorted);
+            check(&vec![4.25; n]);
+            // Neighbouring floats: at most 12 (then 13) varying key bits, so the first
+            // digit of `sorted_copy` holds all of them (then all but one).
+            for span in [4096, 8192] {
+                let near: Vec<f64> = (0..n)
+                    .map(|_| {
+                        f64::from_bits(1.5_f64.to_bits() + (uniform() * f64::from(span)) as u64)
+                    })
+                    .collect();
+                check(&near);
+            }
+            // Powers of two: keys differ only in the exponent bits.
+            let powers: Vec<f64> = (0..n).map(|i| 2f64.powi((i % 200) as i32 - 100)).collect();
+            check(&powers);
+        }
+    }
+
+    #[test]
+    fn scratch_is_reused_whatever_it_held() {
+        let mut scratch = vec![f64::NAN; 3];
+        let mut next = random(3);
+        for n in [5_000, 20_000, 7_000] {
+            let values: Vec<f64> = (0..n).map(|_| f64::from_bits(next() >> 2)).collect();
+            let mut sorted = values.clone();
+            sort_total_with(&mut sorted, &mut scratch);
+            assert_eq!(bits(&sorted), reference(&values));
+        }
+        assert!(scratch.capacity() >= 20_000);
+    }
+
+    /// Any bit pattern, including NaNs with payloads and subnormals.
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            (-1000_i32..1000).prop_map(f64::from),
+            prop_oneof![Just(0.0), Just(-0.0), Just(f64::NAN), Just(f64::INFINITY)],
+            (-1.0e3..1.0e3_f64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn radix_matches_total_cmp(values in proptest::collection::vec(any_f64(), 0..3000)) {
+            let want = reference(&values);
+            let mut sorted = values;
+            let mut scratch = Vec::new();
+            let n = sorted.len();
+            if radix_sort(&mut sorted, &mut scratch) {
+                sorted.copy_from_slice(&scratch[..n]);
+            }
+            prop_assert_eq!(bits(&sorted), want);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn large_slices_match_total_cmp(
+            values in proptest::collection::vec(any_f64(), RADIX_MIN_LEN..3 * RADIX_MIN_LEN),
+        ) {
+            let want = reference(&values);
+            let mut sorted = values.clone();
+            sort_total(&mut sorted);
+            prop_assert_eq!(&bits(&sorted), &want);
+            prop_assert_eq!(bits(&sorted_copy(&values)), want);
+        }
+    }
+}
