@@ -9,6 +9,9 @@
 //!   `presorted` starts from sorted values (as with a stored reference profile), and
 //!   `no_sort_sturges` bins unsorted values by Sturges edges from a min/max scan, to show
 //!   what the sort costs (it skips Evidently's "more than 20 distinct values" check).
+//! * `sort_1m`: sorting 10^6 values (normal, and integers with many ties) in the order of
+//!   `total_cmp`: `sorted_copy` and `sort_values` (the engine's radix sorts) against the
+//!   standard library's `sort_unstable_by(f64::total_cmp)`, the copy included in each.
 //! * `report_20col`: `detect_drift` with default options (Evidently's `DataDriftPreset`
 //!   choices) over 15 numeric and 5 categorical string columns, 100k and 1M rows per side.
 //!
@@ -24,7 +27,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use mlops::drift::arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use mlops::drift::arrow_schema::{DataType, Field, Schema};
 use mlops::drift::stats::binning::{Bins, binned_percents, fill_zeros, percents};
-use mlops::drift::stats::ks::{KsMethod, ks_2samp, ks_2samp_unsorted, sorted_copy};
+use mlops::drift::stats::ks::{KsMethod, ks_2samp, ks_2samp_unsorted, sort_values, sorted_copy};
 use mlops::drift::stats::psi::psi;
 use mlops::drift::{DriftOptions, detect_drift};
 
@@ -167,6 +170,43 @@ fn bench_ks(c: &mut Criterion) {
     group.finish();
 }
 
+/// Sorting 10^6 values in the order of `total_cmp`: the engine's radix sorts against the
+/// standard library's comparison sort (the copy included in every case).
+fn bench_sort(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sort_1m");
+    group.throughput(Throughput::Elements(MILLION as u64));
+    group.sample_size(20);
+    let normal = normals(5, MILLION, 0.0, 1.0);
+    // Integers with many ties (a few hundred distinct values), as the int64 columns.
+    let integers: Vec<f64> = normals(6, MILLION, 0.0, 50.0)
+        .into_iter()
+        .map(f64::round)
+        .collect();
+    for (label, values) in [("normal", &normal), ("integers", &integers)] {
+        group.bench_function(BenchmarkId::new("sorted_copy", label), |b| {
+            b.iter(|| sorted_copy(black_box(values)));
+        });
+        group.bench_function(BenchmarkId::new("copy_sort_values", label), |b| {
+            b.iter(|| {
+                let mut copy = black_box(values).clone();
+                sort_values(&mut copy);
+                copy
+            });
+        });
+        group.bench_function(
+            BenchmarkId::new("copy_sort_unstable_total_cmp", label),
+            |b| {
+                b.iter(|| {
+                    let mut copy = black_box(values).clone();
+                    copy.sort_unstable_by(f64::total_cmp);
+                    copy
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
 /// Evidently's PSI on sorted values, as the engine computes it.
 fn psi_sorted(reference: &[f64], current: &[f64]) -> Option<f64> {
     let shares = binned_percents(reference, current, false, true).ok()?;
@@ -231,5 +271,5 @@ fn bench_report(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_ks, bench_psi, bench_report);
+criterion_group!(benches, bench_sort, bench_ks, bench_psi, bench_report);
 criterion_main!(benches);
