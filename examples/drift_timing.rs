@@ -13,8 +13,9 @@
 //! * `psi`: Evidently's PSI as the engine computes it: sorted copies of both sides (skipped
 //!   with `--presorted`), `binned_percents` (Sturges bins, zero filling), `psi`.
 //! * `report`: the phases of `mlops drift` with default options, each timed: reading both
-//!   files, building the reference profile, comparing, writing JSON; with `--per-column`
-//!   also each column alone (profile and compare, run one after the other).
+//!   files (as the CLI reads them: its own `data.rs`, string columns as dictionaries),
+//!   building the reference profile, comparing, writing JSON; with `--per-column` also each
+//!   column alone (profile and compare, run one after the other).
 //!
 //! Only the computation is timed for `ks` and `psi`: reading and cleaning the column happen
 //! before the clock starts. Wall times are the median over the repeats, CPU times (user +

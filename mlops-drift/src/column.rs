@@ -161,10 +161,10 @@ pub(crate) fn distinct_in_sorted(values: &[f64]) -> usize {
 }
 
 /// The number of distinct values of two sorted (ascending, NaN-free) slices together, as
-/// [`distinct_in_sorted`] of their merge, but counted only up to `cap`: `cap` means "`cap`
-/// or more". Each distinct value costs two binary searches (the run of values equal to it
-/// is skipped), so a choice that only needs "more than 5" reads a handful of values instead
-/// of both samples.
+/// counted on their merge (`-0.0` and `0.0` are one value), but only up to `cap`: `cap`
+/// means "`cap` or more". Each distinct value costs two binary searches (the run of values
+/// equal to it is skipped), so a choice that only needs "more than 5" reads a handful of
+/// values instead of both samples.
 pub(crate) fn distinct_union_at_most(a: &[f64], b: &[f64], cap: usize) -> usize {
     let (mut a, mut b, mut n) = (a, b, 0);
     while n < cap {

@@ -284,12 +284,24 @@ fn for_each_count_gap(u: &WeightedSample, v: &[f64], mut f: impl FnMut(u64, u64,
 }
 
 /// `scipy.stats.wasserstein_distance` between the weighted and the sorted sample, with the
-/// bits of [`crate::stats::wasserstein::wasserstein_distance`] on the expanded sample: the
-/// same terms `|#u·n_v − #v·n_u| · (y − x)` (exact integers), summed in the same order
+/// bits of [`crate::stats::wasserstein::wasserstein_distance`] on the expanded sample. For
+/// equal sizes, the same order-statistic differences; otherwise the same terms `|#u·n_v − #v·n_u| · (y − x)` (exact integers), summed in the same order
 /// (the raw merge's extra terms for tied values are zeros, which leave a compensated sum
 /// unchanged), divided once by `n_u·n_v`; the division form when that overflows `i64`.
 pub(crate) fn wasserstein_distance(u: &WeightedSample, v: &[f64]) -> f64 {
     let mut sum = CompensatedSum::default();
+    if u.n() == v.len() as u64 {
+        // Equal sizes: `Σ |u_(i) − v_(i)| / n` as the raw samples, term by term.
+        let mut k = 0;
+        for (i, &b) in (0_u64..).zip(v) {
+            while u.cum.get(k).is_some_and(|&c| c <= i) {
+                k += 1;
+            }
+            let a = u.values.get(k).copied().unwrap_or(f64::NAN);
+            sum.add((a - b).abs());
+        }
+        return sum.value() / v.len() as f64;
+    }
     let sizes = (i64::try_from(u.n()), i64::try_from(v.len()));
     if let (Ok(nu), Ok(nv)) = sizes
         && nu.checked_mul(nv).is_some()

@@ -19,13 +19,20 @@
 //! [`sorted_copy`] needs no buffer as large as the data: its first pass (on the top 12
 //! varying bits) writes straight into the copy, and each bucket is then sorted as above.
 //!
-//! Measured on the two-core development machine (release, one thread, CPU time, 10^6 normal
-//! values): in place with a reused buffer 10.5 ms, a sorted copy 10.5 ms, where
-//! `sort_unstable_by(f64::total_cmp)` takes 23 ms, rayon's `par_sort_unstable_by` 28 ms of
-//! CPU (15 ms wall), and pdqsort on `u64` keys 15 ms (16 ms for a copy); 10^5 values 0.8 ms
-//! against 2.0 ms. Integers with many ties (10^6 values, 300 distinct) take 8–10 ms, where
-//! pdqsort's handling of equal keys gets 6 ms. Inside a report, with the data colder in
-//! memory, a sort of 10^6 values costs about 14 ms.
+//! Both entry points take their first pass over the data for a survey of the bits that
+//! matter *and* the digit counts of the first radix pass, guessing that the values take
+//! both signs (and, for the LSD sort, use their whole mantissa); when the survey says
+//! otherwise the digits are counted again. Integer-valued data leave most mantissa bits at
+//! zero: those bits are not sorted at all (see `Bits`).
+//!
+//! Measured on the two-core development machine (release, one thread, `cargo bench --bench
+//! drift -- sort_1m`, 10^6 values, the copy included): normal values, [`sorted_copy`]
+//! 9.6 ms, a copy sorted in place with a fresh scratch buffer 14.5 ms (10.5 ms with a
+//! reused one), `sort_unstable_by(f64::total_cmp)` 23 ms, rayon's `par_sort_unstable_by`
+//! 28 ms of CPU (15 ms wall), pdqsort on `u64` keys 15 ms; integers with many ties
+//! (300 distinct values) 5.6 ms for [`sorted_copy`] against 5.8 ms for pdqsort, whose
+//! handling of equal keys is good. 10^5 values: 0.8 ms against 2.0 ms. Inside a report,
+//! with the data colder in memory, a sort of 10^6 values costs 10 to 14 ms.
 //!
 //! Tried and left out: the `voracious_radix_sort` crate (10 ms, but below 300 values it
 //! sorts with `partial_cmp(..).unwrap()`, which panics on NaN and does not order `-0.0`
@@ -93,11 +100,20 @@ pub(crate) fn sorted_copy(values: &[f64]) -> Vec<f64> {
         copy.sort_unstable_by(f64::total_cmp);
         return copy;
     }
-    let Some(bits) = varying_bits(values) else {
+    // Survey and count the first digit in one pass, guessing that the sign varies (the
+    // digit is then sign and exponent); counted again when it does not.
+    let guess = Plan {
+        low: u64::BITS - MSD_BITS,
+        width: MSD_BITS,
+        passes: 1,
+    };
+    let (bits, counts) = survey_and_count::<1>(values, guess);
+    let Some(bits) = bits else {
         return values.to_vec(); // already sorted
     };
+    let counts = (bits.top == u64::BITS).then(|| counts.into_iter().map(|[c]| c).collect());
     let mut out = vec![0.0; n];
-    let (counts, low) = msd_pass(values, &mut out, bits.top);
+    let (counts, low) = msd_pass(values, &mut out, bits.top, counts);
     if low <= bits.floor {
         return out; // every bit that matters was in the digit: each bucket is one value
     }
@@ -123,28 +139,97 @@ pub(crate) fn sorted_copy(values: &[f64]) -> Vec<f64> {
 /// The radix sort behind [`sort_total_with`], for any length (the tests call it on short
 /// slices too). Returns whether the sorted values are in `scratch[..n]` rather than in
 /// `values`.
+///
+/// The first pass over the data both surveys the bits that matter and counts the digits,
+/// on the guess that the values take both signs and use their whole mantissa (every
+/// varying bit below the sign): when the survey says otherwise (values of one sign,
+/// integers), the digits are counted again for the bits that do matter.
 fn radix_sort(values: &mut [f64], scratch: &mut Vec<f64>) -> bool {
-    let Some(bits) = varying_bits(values) else {
-        return false;
-    };
     let n = values.len();
+    let guess = Bits { top: 64, floor: 0 };
+    let fused = match Plan::new(guess, n) {
+        Some(plan) if plan.passes == 3 => Some(plan),
+        _ => None,
+    };
+    let (bits, counts) = match fused {
+        Some(plan) => {
+            let (bits, counts) = survey_and_count::<3>(values, plan);
+            let Some(bits) = bits else {
+                return false;
+            };
+            (bits, (Plan::new(bits, n) == Some(plan)).then_some(counts))
+        }
+        None => match varying_bits(values) {
+            Some(bits) => (bits, None),
+            None => return false,
+        },
+    };
     if scratch.len() < n {
         scratch.resize(n, 0.0); // overwritten below: a reused buffer needs no clearing
     }
-    lsd_top_bits(values, &mut scratch[..n], bits)
+    let scratch = &mut scratch[..n];
+    match counts {
+        Some(counts) => {
+            let Some(plan) = Plan::new(bits, n) else {
+                return false;
+            };
+            let in_scratch = lsd_passes::<3>(values, scratch, plan, Some(counts));
+            if plan.low > bits.floor {
+                sort_runs(if in_scratch { scratch } else { values }, plan.low);
+            }
+            in_scratch
+        }
+        None => lsd_top_bits(values, scratch, bits),
+    }
+}
+
+/// [`varying_bits`] and the digit counts of `plan` in one pass.
+fn survey_and_count<const P: usize>(values: &[f64], plan: Plan) -> (Option<Bits>, Vec<[usize; P]>) {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    let mask = (1_u64 << plan.width) - 1;
+    let mut counts = vec![[0_usize; P]; 1 << plan.width];
+    let Some(&first) = values.first() else {
+        return (None, counts);
+    };
+    let k0 = key(first);
+    let (mut diff, mut mantissas, mut sorted, mut previous) = (0_u64, 0_u64, true, k0);
+    for &x in values {
+        let k = key(x);
+        diff |= k ^ k0;
+        mantissas |= x.to_bits() & MANTISSA;
+        sorted &= previous <= k;
+        previous = k;
+        let digits = k >> plan.low;
+        for d in 0..P {
+            counts[((digits >> (d as u32 * plan.width)) & mask) as usize][d] += 1;
+        }
+    }
+    let bits = (!sorted).then(|| Bits {
+        top: u64::BITS - diff.leading_zeros(),
+        floor: mantissas.trailing_zeros().min(52),
+    });
+    (bits, counts)
 }
 
 /// The most-significant-digit pass: `from` scattered into `to` by the [`MSD_BITS`] key bits
-/// below `top` (all the varying bits when fewer). Returns the bucket sizes in order and the
-/// number of key bits below the digit.
-fn msd_pass(from: &[f64], to: &mut [f64], top: u32) -> (Vec<usize>, u32) {
+/// below `top` (all the varying bits when fewer), counted unless `counts` has them. Returns
+/// the bucket sizes in order and the number of key bits below the digit.
+fn msd_pass(
+    from: &[f64],
+    to: &mut [f64],
+    top: u32,
+    counts: Option<Vec<usize>>,
+) -> (Vec<usize>, u32) {
     let width = MSD_BITS.min(top);
     let low = top - width;
     let mask = (1_u64 << width) - 1;
-    let mut counts = vec![0_usize; 1 << width];
-    for &x in from {
-        counts[((key(x) >> low) & mask) as usize] += 1;
-    }
+    let counts = counts.unwrap_or_else(|| {
+        let mut counts = vec![0_usize; 1 << width];
+        for &x in from {
+            counts[((key(x) >> low) & mask) as usize] += 1;
+        }
+        counts
+    });
     let mut offsets = Vec::with_capacity(counts.len());
     let mut sum = 0;
     for &c in &counts {
@@ -185,52 +270,81 @@ fn varying_bits(values: &[f64]) -> Option<Bits> {
     })
 }
 
-/// Sorts `data`, whose keys agree on every bit at and above `bits.top`, with `other` (as
-/// long) as the second buffer: LSD passes on the `log2(n) + EXTRA_BITS` key bits below
-/// `top` (no lower than needed: see [`Bits`]), then [`sort_runs`]. Returns whether the
-/// result ended in `other`.
-fn lsd_top_bits(data: &mut [f64], other: &mut [f64], bits: Bits) -> bool {
-    let Bits { top, floor } = bits;
-    let log_n = usize::BITS - data.len().leading_zeros();
-    let wanted = (log_n + EXTRA_BITS).min(top.saturating_sub(floor));
-    if wanted == 0 {
-        return false; // one value (per sign, and the sign is above `top`)
+/// How the least-significant-digit passes cut the key: `passes` digits of `width` bits,
+/// from bit `low` up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    low: u32,
+    width: u32,
+    passes: u32,
+}
+
+impl Plan {
+    /// The `log2(n) + EXTRA_BITS` key bits below `bits.top` (no lower than needed: see
+    /// [`Bits`]) in passes of at most [`MAX_DIGIT_BITS`]; `None` when no bit matters.
+    fn new(bits: Bits, n: usize) -> Option<Self> {
+        let Bits { top, floor } = bits;
+        let log_n = usize::BITS - n.leading_zeros();
+        let wanted = (log_n + EXTRA_BITS).min(top.saturating_sub(floor));
+        if wanted == 0 {
+            return None;
+        }
+        let passes = wanted.div_ceil(MAX_DIGIT_BITS);
+        let width = wanted.div_ceil(passes);
+        // The top digit may reach above `top`: constant bits.
+        let low = top - (width * passes).min(top);
+        Some(Self { low, width, passes })
     }
-    let passes = wanted.div_ceil(MAX_DIGIT_BITS);
-    let width = wanted.div_ceil(passes);
-    // Sort by key bits `low..top` (the top digit may reach above `top`: constant bits).
-    let low = top - (width * passes).min(top);
-    let in_other = match passes {
-        1 => lsd_passes::<1>(data, other, low, width),
-        2 => lsd_passes::<2>(data, other, low, width),
-        3 => lsd_passes::<3>(data, other, low, width),
-        // 64 + 12 bits at most: seven passes of 11 bits.
-        4 => lsd_passes::<4>(data, other, low, width),
-        5 => lsd_passes::<5>(data, other, low, width),
-        6 => lsd_passes::<6>(data, other, low, width),
-        _ => lsd_passes::<7>(data, other, low, width),
+}
+
+/// Sorts `data`, whose keys agree on every bit at and above `bits.top`, with `other` (as
+/// long) as the second buffer: the LSD passes of [`Plan::new`], then [`sort_runs`].
+/// Returns whether the result ended in `other`.
+fn lsd_top_bits(data: &mut [f64], other: &mut [f64], bits: Bits) -> bool {
+    let Some(plan) = Plan::new(bits, data.len()) else {
+        return false; // one value (per sign, and the sign is above `top`)
     };
-    if low > floor {
-        sort_runs(if in_other { other } else { data }, low);
+    let in_other = match plan.passes {
+        1 => lsd_passes::<1>(data, other, plan, None),
+        2 => lsd_passes::<2>(data, other, plan, None),
+        3 => lsd_passes::<3>(data, other, plan, None),
+        // 64 + 12 bits at most: seven passes of 11 bits.
+        4 => lsd_passes::<4>(data, other, plan, None),
+        5 => lsd_passes::<5>(data, other, plan, None),
+        6 => lsd_passes::<6>(data, other, plan, None),
+        _ => lsd_passes::<7>(data, other, plan, None),
+    };
+    if plan.low > bits.floor {
+        sort_runs(if in_other { other } else { data }, plan.low);
     }
     in_other
 }
 
-/// `P` stable counting-sort passes over the digits of `width` bits of `key >> low`, lowest
+/// `P` stable counting-sort passes over the digits of `plan` (`P == plan.passes`), lowest
 /// digit first, ping-ponging between `data` and `other`; returns whether the result is in
-/// `other`. A digit on which every value agrees is skipped.
-fn lsd_passes<const P: usize>(data: &mut [f64], other: &mut [f64], low: u32, width: u32) -> bool {
+/// `other`. A digit on which every value agrees is skipped. `counts`: the digit counts, when
+/// already taken.
+fn lsd_passes<const P: usize>(
+    data: &mut [f64],
+    other: &mut [f64],
+    plan: Plan,
+    counts: Option<Vec<[usize; P]>>,
+) -> bool {
     let n = data.len();
+    let Plan { low, width, .. } = plan;
     let radix = 1_usize << width;
     let mask = (radix as u64) - 1;
     // All the histograms in one pass over the data.
-    let mut counts = vec![[0_usize; P]; radix];
-    for &x in data.iter() {
-        let k = key(x) >> low;
-        for d in 0..P {
-            counts[((k >> (d as u32 * width)) & mask) as usize][d] += 1;
+    let counts = counts.unwrap_or_else(|| {
+        let mut counts = vec![[0_usize; P]; radix];
+        for &x in data.iter() {
+            let k = key(x) >> low;
+            for d in 0..P {
+                counts[((k >> (d as u32 * width)) & mask) as usize][d] += 1;
+            }
         }
-    }
+        counts
+    });
     let mut in_data = true;
     let mut offsets = vec![0_usize; radix];
     for d in 0..P {

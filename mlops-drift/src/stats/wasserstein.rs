@@ -2,8 +2,13 @@
 //!
 //! * [`wasserstein_distance`] is `scipy.stats.wasserstein_distance(u, v)` (unweighted): the
 //!   integral of `|U(x) − V(x)|` over the pooled sorted values, with the empirical CDFs
-//!   `U(x) = #{u_i <= x} / n_u` (`searchsorted(..., side="right")`). It is computed by one
-//!   linear merge of the two sorted samples, without allocating.
+//!   `U(x) = #{u_i <= x} / n_u` (`searchsorted(..., side="right")`). It is computed without
+//!   allocating: for samples of the same size as `Σ |u_(i) − v_(i)| / n` over the order
+//!   statistics (one pass), otherwise by one linear merge of the two sorted samples with
+//!   `|U − V|` as an exact integer numerator over `n_u n_v` (no division per value). Both
+//!   are more accurate than scipy's `i / n_u − j / n_v`, which loses digits to cancellation
+//!   when the CDFs are close: the results agree with scipy's to about 1e-14 relative (2.7e-14
+//!   at worst on the benchmark's 1M-row columns, 2.2e-16 typically).
 //! * [`wasserstein_normed`] is Evidently's `wasserstein` stattest
 //!   (`wasserstein_distance_norm.py`): the distance divided by
 //!   `max(np.std(reference), 0.001)` (population standard deviation, `ddof = 0`).
@@ -75,6 +80,9 @@ pub fn wasserstein_distance(sorted_u: &[f64], sorted_v: &[f64]) -> StatsResult<f
     if sorted_u.is_empty() || sorted_v.is_empty() {
         return Err(StatsError::Empty);
     }
+    if sorted_u.len() == sorted_v.len() {
+        return Ok(wasserstein_equal_sizes(sorted_u, sorted_v));
+    }
     let (Ok(nu), Ok(nv)) = (i64::try_from(sorted_u.len()), i64::try_from(sorted_v.len())) else {
         return Ok(wasserstein_by_gaps(sorted_u, sorted_v));
     };
@@ -82,6 +90,18 @@ pub fn wasserstein_distance(sorted_u: &[f64], sorted_v: &[f64]) -> StatsResult<f
         Some(_) => Ok(wasserstein_merge(sorted_u, sorted_v, nu, nv)),
         None => Ok(wasserstein_by_gaps(sorted_u, sorted_v)),
     }
+}
+
+/// Two samples of the same size: the optimal transport pairs the `i`-th smallest values, so
+/// `∫ |U − V| = Σ |u_(i) − v_(i)| / n` (the same number as the CDF integral, up to
+/// rounding: about 1e-16 relative). One pass without a merge: the merge is a chain of
+/// dependent loads and compares, this a plain loop.
+fn wasserstein_equal_sizes(sorted_u: &[f64], sorted_v: &[f64]) -> f64 {
+    let mut sum = CompensatedSum::default();
+    for (&a, &b) in sorted_u.iter().zip(sorted_v) {
+        sum.add((a - b).abs());
+    }
+    sum.value() / sorted_u.len() as f64
 }
 
 /// The distance as scipy writes it: `Σ |U(x) − V(x)| · (y − x)` over the distinct pooled
@@ -245,7 +265,13 @@ mod tests {
             let mut u: Vec<f64> = (0..1 + round * 37)
                 .map(|_| (next() * 20.0).round())
                 .collect();
-            let mut v: Vec<f64> = (0..1 + round * 23).map(|_| next() * 20.0 - 3.0).collect();
+            // Every other round the same size (the order-statistics form).
+            let n_v = if round % 2 == 0 {
+                u.len()
+            } else {
+                1 + round * 23
+            };
+            let mut v: Vec<f64> = (0..n_v).map(|_| next() * 20.0 - 3.0).collect();
             u.sort_by(f64::total_cmp);
             v.sort_by(f64::total_cmp);
             let want = wasserstein_by_gaps(&u, &v);
