@@ -7,9 +7,8 @@
 //! compensated sums), so a weighted sample built from exact value counts gives the same
 //! bits as the expanded sorted sample; built from a sketch it gives the sketch's answer.
 
-use crate::stats::binning::{Bins, CompensatedSum};
-use crate::stats::ks::{KsMethod, KsResult, KsStatistic, MAX_AUTO_EXACT_N, asymp_p_value};
-use crate::stats::ks_exact::{ExactFailure, exact_p_value, snap_to_lattice};
+use crate::stats::binning::{Bins, CompensatedSum, merge_distinct};
+use crate::stats::ks::{KsMethod, KsResult, KsStatistic};
 use crate::stats::psi::{QUANTILE_BINS, QUANTILES};
 
 /// Distinct values, ascending, with cumulative counts.
@@ -189,43 +188,7 @@ pub(crate) fn ks_statistic(a: &WeightedSample, b: &[f64]) -> KsStatistic {
 /// The p-value of a KS statistic for sizes `n1` and `n2`, chosen and computed as
 /// [`crate::stats::ks::ks_2samp`] does.
 pub(crate) fn ks_result(stat: KsStatistic, n1: u64, n2: u64, method: KsMethod) -> KsResult {
-    let exact = match method {
-        KsMethod::Auto => n1.max(n2) <= MAX_AUTO_EXACT_N as u64,
-        KsMethod::Exact => true,
-        KsMethod::Asymp => false,
-    };
-    let mut d = stat.statistic;
-    let mut exact_fallback = None;
-    if exact {
-        match exact_p_value(n1, n2, d) {
-            Ok(r) => {
-                return KsResult {
-                    statistic: r.statistic,
-                    p_value: r.p_value.clamp(0.0, 1.0),
-                    method: KsMethod::Exact,
-                    statistic_location: stat.location,
-                    statistic_sign: stat.sign,
-                    exact_fallback: None,
-                };
-            }
-            Err(failure) => {
-                if failure != ExactFailure::LcmOverflow
-                    && let Some((_, snapped)) = snap_to_lattice(n1, n2, d)
-                {
-                    d = snapped;
-                }
-                exact_fallback = Some(failure);
-            }
-        }
-    }
-    KsResult {
-        statistic: d,
-        p_value: asymp_p_value(d, n1, n2),
-        method: KsMethod::Asymp,
-        statistic_location: stat.location,
-        statistic_sign: stat.sign,
-        exact_fallback,
-    }
+    crate::stats::ks::result_from_statistic(stat, n1, n2, method)
 }
 
 /// Walks the pooled distinct values `x < y` of both sides, calling `f(U(x), V(x), y − x)`
@@ -462,38 +425,6 @@ pub(crate) fn distinct_union_count(w: &WeightedSample, sorted: &[f64]) -> u64 {
     let mut n = 0_u64;
     merge_distinct(w.values(), sorted, |_| n += 1);
     n
-}
-
-/// Calls `f` once per distinct value of two sorted slices, ascending.
-fn merge_distinct(a: &[f64], b: &[f64], mut f: impl FnMut(f64)) {
-    let (mut i, mut j) = (0, 0);
-    let mut last: Option<f64> = None;
-    loop {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => {
-                if y < x {
-                    j += 1;
-                    y
-                } else {
-                    i += 1;
-                    x
-                }
-            }
-            (Some(&x), None) => {
-                i += 1;
-                x
-            }
-            (None, Some(&y)) => {
-                j += 1;
-                y
-            }
-            (None, None) => return,
-        };
-        if last != Some(x) {
-            f(x);
-            last = Some(x);
-        }
-    }
 }
 
 /// `numpy.quantile(values, q, method="linear")` of the expanded sample, as

@@ -271,11 +271,7 @@ impl Bins {
     /// `-0.0` and `0.0` are one value, as in Python.
     pub fn distinct_union(sorted_a: &[f64], sorted_b: &[f64]) -> Self {
         let mut values = Vec::new();
-        merge_sorted(sorted_a, sorted_b, |x| {
-            if values.last() != Some(&x) {
-                values.push(x);
-            }
-        });
+        merge_distinct(sorted_a, sorted_b, |x| values.push(x));
         Self {
             layout: Layout::Values(values),
         }
@@ -469,6 +465,18 @@ pub(crate) fn merge_sorted(a: &[f64], b: &[f64], mut f: impl FnMut(f64)) {
             (None, None) => break,
         }
     }
+}
+
+/// Calls `f` once per distinct value of two sorted slices together, ascending (`-0.0` and
+/// `0.0` are one value, as in Python).
+pub(crate) fn merge_distinct(a: &[f64], b: &[f64], mut f: impl FnMut(f64)) {
+    let mut last: Option<f64> = None;
+    merge_sorted(a, b, |x| {
+        if last != Some(x) {
+            f(x);
+            last = Some(x);
+        }
+    });
 }
 
 /// Shares of a total: `count / n` for each count, as Evidently's `count / len(side)`.

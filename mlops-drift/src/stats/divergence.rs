@@ -14,7 +14,7 @@
 //! All sums are compensated, so long vectors agree with numpy's pairwise sums to a few ulps.
 
 use super::binning::{
-    Bins, CompensatedSum, StatsError, StatsResult, check_aligned, merge_sorted, total,
+    Bins, CompensatedSum, StatsError, StatsResult, check_aligned, merge_distinct, total,
 };
 
 /// `scipy.special.rel_entr(x, y)`: `x · ln(x / y)` for `x, y > 0`, 0 for `x == 0, y >= 0`,
@@ -132,13 +132,7 @@ pub fn hellinger_bins(sorted_ref: &[f64], sorted_cur: &[f64], integer: bool) -> 
         return Err(StatsError::Empty);
     };
     let mut distinct = 0_u64;
-    let mut previous = None;
-    merge_sorted(sorted_ref, sorted_cur, |x| {
-        if previous != Some(x) {
-            distinct += 1;
-            previous = Some(x);
-        }
-    });
+    merge_distinct(sorted_ref, sorted_cur, |_| distinct += 1);
     let min = if c0 < r0 { c0 } else { r0 };
     let max = if c1 > r1 { c1 } else { r1 };
     Bins::sturges(min, max, distinct, integer)

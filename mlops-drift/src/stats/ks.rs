@@ -197,13 +197,24 @@ fn ks_2samp_validated(
     method: KsMethod,
 ) -> KsResult {
     let stat = merge_statistic(reference_sorted, current_sorted);
-    let (n1, n2) = (reference_sorted.len(), current_sorted.len());
+    let (n1, n2) = (reference_sorted.len() as u64, current_sorted.len() as u64);
+    result_from_statistic(stat, n1, n2, method)
+}
+
+/// The p-value, method and (for exact) snapped statistic for a statistic computed over
+/// samples of sizes `n1` and `n2`, as scipy's `ks_2samp` chooses and falls back; shared by
+/// the exact path and the weighted (profile) path.
+pub(crate) fn result_from_statistic(
+    stat: KsStatistic,
+    n1: u64,
+    n2: u64,
+    method: KsMethod,
+) -> KsResult {
     let exact = match method {
-        KsMethod::Auto => n1.max(n2) <= MAX_AUTO_EXACT_N,
+        KsMethod::Auto => n1.max(n2) <= MAX_AUTO_EXACT_N as u64,
         KsMethod::Exact => true,
         KsMethod::Asymp => false,
     };
-    let (n1, n2) = (n1 as u64, n2 as u64);
     let mut d = stat.statistic;
     let mut exact_fallback = None;
     if exact {
