@@ -13,9 +13,6 @@ use mlops::drift::{
 use crate::Result;
 use crate::data::{open_parquet, read_profile, write_atomic};
 
-/// Exit code when `--fail-on-drift` is given and the dataset drifted (1 is an error).
-pub(crate) const EXIT_DRIFT: u8 = 3;
-
 #[derive(Args, Debug)]
 pub(crate) struct DriftArgs {
     /// The reference data (Parquet).

@@ -11,8 +11,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Boxed errors: `main` prints the chain and exits non-zero.
+/// Boxed errors: `main` prints the chain and exits with [`EXIT_ERROR`].
 pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Exit code for success.
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit code for an error (bad input, I/O, a service that failed).
+pub(crate) const EXIT_ERROR: u8 = 1;
+/// Exit code for "the command worked and the answer is no": drift was detected, a promotion's
+/// precondition or gate failed. Scripts branch on it without parsing output.
+pub(crate) const EXIT_NEGATIVE: u8 = 3;
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 #[derive(Parser, Debug)]
@@ -48,14 +56,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Store(command) => store::run(command).await.map(|()| false),
-            Command::Drift(args) => drift::run(args),
-            Command::Profile(command) => drift::run_profile(command).map(|()| false),
+            Command::Store(command) => store::run(command).await.map(|()| EXIT_OK),
+            Command::Drift(args) => drift::run(args)
+                .map(|drifted| if drifted { EXIT_NEGATIVE } else { EXIT_OK }),
+            Command::Profile(command) => drift::run_profile(command).map(|()| EXIT_OK),
         }
     });
     match result {
-        Ok(false) => ExitCode::SUCCESS,
-        Ok(true) => ExitCode::from(drift::EXIT_DRIFT),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = std::error::Error::source(e.as_ref());
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
