@@ -176,6 +176,26 @@ ensure_node_modules() {
   echo "$want" >"$stamp"
 }
 
+# promtool (Debian package `prometheus`) checks mlops-serve's /metrics output. As root it is
+# installed with apt-get when missing (the package's daemon is not started where
+# policy-rc.d forbids it, as in containers); otherwise the run stops with a clear message.
+ensure_promtool() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    if [[ $(id -u) != 0 ]]; then
+      die "'promtool' not found on PATH: install the Debian package 'prometheus' (apt-get install prometheus) or put promtool on PATH"
+    fi
+    log "installing promtool (Debian package prometheus)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >"$RUN_DIR/apt-prometheus.log" 2>&1 || {
+      log "apt-get install failed; updating the package lists and retrying"
+      apt-get update >>"$RUN_DIR/apt-prometheus.log" 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >>"$RUN_DIR/apt-prometheus.log" 2>&1
+    } || { tail -n 20 "$RUN_DIR/apt-prometheus.log" >&2; die "could not install the Debian package prometheus"; }
+    command -v promtool >/dev/null 2>&1 || die "the prometheus package installed no promtool"
+  fi
+  MLOPS_TEST_PROMTOOL=$(command -v promtool)
+  export MLOPS_TEST_PROMTOOL
+}
+
 # --- services -------------------------------------------------------------------
 free_ports() { "$VENV_DIR/bin/python" "$ROOT/scripts/services.py" free-ports "$1"; }
 
@@ -299,7 +319,8 @@ start_services() {
 print_env() {
   local v
   for v in MLOPS_TEST_S3_ENDPOINT MLOPS_TEST_S3_BUCKET MLOPS_TEST_AZURE_ENDPOINT \
-    AZURITE_BLOB_STORAGE_URL MLOPS_TEST_AZURE_CONTAINER MLOPS_TEST_MLFLOW_URI MLOPS_TEST_PYTHON; do
+    AZURITE_BLOB_STORAGE_URL MLOPS_TEST_AZURE_CONTAINER MLOPS_TEST_MLFLOW_URI MLOPS_TEST_PYTHON \
+    MLOPS_TEST_PROMTOOL; do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
 }
@@ -473,6 +494,7 @@ main() {
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mlops-test.XXXXXX")
   step venv ensure_venv
   step npm ensure_node_modules
+  step promtool ensure_promtool
 
   if [[ $mode == full ]]; then
     run_full

@@ -22,6 +22,8 @@ pub const AZURE_CONTAINER: &str = "MLOPS_TEST_AZURE_CONTAINER";
 pub const MLFLOW_URI: &str = "MLOPS_TEST_MLFLOW_URI";
 /// The Python interpreter of the test venv (scipy, Evidently, tritonclient, …).
 pub const PYTHON: &str = "MLOPS_TEST_PYTHON";
+/// The `promtool` binary (Debian package `prometheus`) that checks `/metrics` output.
+pub const PROMTOOL: &str = "MLOPS_TEST_PROMTOOL";
 
 /// The value of a service variable, or a panic that explains how to get it.
 pub fn require_env(name: &str) -> String {

@@ -23,6 +23,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod dataset;
 mod error;
 pub mod filter;
 pub mod local;
@@ -31,6 +32,7 @@ mod model;
 mod run;
 mod searchable;
 mod store;
+pub mod sync;
 
 pub use error::{Result, TrackError};
 pub use local::{LocalStore, LocalStoreOptions, check_batch};

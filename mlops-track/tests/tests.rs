@@ -2,9 +2,11 @@
 //! Integration tests of mlops-track, one module per area.
 
 mod crash;
+mod dataset;
 mod filter_fixtures;
 mod local_conformance;
 mod local_multiprocess;
 mod local_store;
 mod mlflow_backend;
 mod run_handle;
+mod sync;

@@ -405,11 +405,23 @@ impl Extremes {
     }
 }
 
-/// The merge. scipy evaluates `cdf1 - cdf2` at every element of `concat(ref, cur)` and takes
-/// the first arg-max and arg-min: so among the values attaining an extreme, a value of the
-/// reference sample wins over one of the current sample, and the smallest wins within a
-/// sample. Tracking the extremes separately per sample reproduces that choice.
+/// The statistic by a linear merge. scipy evaluates `cdf1 - cdf2` at every element of
+/// `concat(ref, cur)` and takes the first arg-max and arg-min: so among the values attaining
+/// an extreme, a value of the reference sample wins over one of the current sample, and the
+/// smallest wins within a sample. Tracking the extremes separately per sample reproduces
+/// that choice.
+///
+/// Up to `n1 n2 = 2^50` the merge is [`merge_statistic_exact`], branch-free on exact integer
+/// numerators; beyond, [`merge_statistic_float`] forms every difference in `f64`.
 fn merge_statistic(a: &[f64], b: &[f64]) -> KsStatistic {
+    match (a.len() as u64).checked_mul(b.len() as u64) {
+        Some(product) if product <= EXACT_NUMERATOR_MAX_PRODUCT => merge_statistic_exact(a, b),
+        _ => merge_statistic_float(a, b),
+    }
+}
+
+/// [`merge_statistic`] with every difference formed in `f64` at every distinct value.
+fn merge_statistic_float(a: &[f64], b: &[f64]) -> KsStatistic {
     let (n1, n2) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut in_a = Extremes::new();
@@ -443,6 +455,11 @@ fn merge_statistic(a: &[f64], b: &[f64]) -> KsStatistic {
             in_b.update(diff, v);
         }
     }
+    statistic_from_extremes(&in_a, &in_b)
+}
+
+/// scipy's choice of `D`, location and sign from the extremes over each sample's values.
+fn statistic_from_extremes(in_a: &Extremes, in_b: &Extremes) -> KsStatistic {
     let (max_s, max_at) = if in_a.max >= in_b.max {
         (in_a.max, in_a.max_at)
     } else {
@@ -467,6 +484,213 @@ fn merge_statistic(a: &[f64], b: &[f64]) -> KsStatistic {
             sign: 1,
         }
     }
+}
+
+/// Largest `n1 n2` for [`merge_statistic_exact`]. `F_ref - F_cur` at counts `(i, j)` is
+/// `(i n2 - j n1) / (n1 n2)` exactly, and scipy's `f64` form `i / n1 - j / n2` is within
+/// `3 * 2^-53` of it (three roundings of numbers at most 1). Two different numerators are
+/// at least `1 / (n1 n2) >= 2^-50 = 8 * 2^-53` apart, more than the `6 * 2^-53` the two
+/// roundings can close: below this bound, ordering by the integer numerator is ordering by
+/// scipy's `f64` differences, except that equal numerators can round differently.
+const EXACT_NUMERATOR_MAX_PRODUCT: u64 = 1 << 50;
+
+/// Extremes of the difference at the values of one sample, keyed by the exact integer
+/// numerator `i n2 - j n1`; among equal numerators the `f64` differences (scipy's, which
+/// may differ in the last bit) decide, so the result is that of [`Extremes::update`].
+struct ExactExtremes {
+    max_num: i64,
+    min_num: i64,
+    float: Extremes,
+}
+
+impl ExactExtremes {
+    fn new() -> Self {
+        Self {
+            max_num: i64::MIN,
+            min_num: i64::MAX,
+            float: Extremes::new(),
+        }
+    }
+
+    /// Whether `num` may change an extreme (ties included): cheap, branch-free.
+    #[inline(always)]
+    fn may_change(&self, num: i64) -> bool {
+        (num >= self.max_num) | (num <= self.min_num)
+    }
+
+    /// Takes the extremes of a later part of the values (earlier extremes win ties).
+    fn combine(&mut self, later: &Self) {
+        if later.max_num > i64::MIN {
+            self.record_max(later.max_num, later.float.max, later.float.max_at);
+        }
+        if later.min_num < i64::MAX {
+            self.record_min(later.min_num, later.float.min, later.float.min_at);
+        }
+    }
+
+    fn record(&mut self, num: i64, diff: f64, at: f64) {
+        self.record_max(num, diff, at);
+        self.record_min(num, diff, at);
+    }
+
+    fn record_max(&mut self, num: i64, diff: f64, at: f64) {
+        if num > self.max_num || (num == self.max_num && diff > self.float.max) {
+            self.max_num = num;
+            self.float.max = diff;
+            self.float.max_at = at;
+        }
+    }
+
+    fn record_min(&mut self, num: i64, diff: f64, at: f64) {
+        if num < self.min_num || (num == self.min_num && diff < self.float.min) {
+            self.min_num = num;
+            self.float.min = diff;
+            self.float.min_at = at;
+        }
+    }
+}
+
+/// The state of the branch-free merge of [`merge_statistic_exact`]: the counts taken from
+/// each sample, the value of the current run of equal values (a "group", closed when a
+/// larger value comes) and which samples it holds.
+struct ExactMerge {
+    n1: i64,
+    n2: i64,
+    n1f: f64,
+    n2f: f64,
+    i: usize,
+    j: usize,
+    i_end: usize,
+    j_end: usize,
+    group: f64,
+    group_a: bool,
+    group_b: bool,
+    in_a: ExactExtremes,
+    in_b: ExactExtremes,
+}
+
+impl ExactMerge {
+    fn new(n1: usize, n2: usize) -> Self {
+        Self {
+            n1: n1 as i64,
+            n2: n2 as i64,
+            n1f: n1 as f64,
+            n2f: n2 as f64,
+            i: 0,
+            j: 0,
+            i_end: n1,
+            j_end: n2,
+            group: f64::NEG_INFINITY,
+            group_a: false,
+            group_b: false,
+            in_a: ExactExtremes::new(),
+            in_b: ExactExtremes::new(),
+        }
+    }
+
+    /// The values left to take.
+    fn left(&self) -> usize {
+        (self.i_end - self.i) + (self.j_end - self.j)
+    }
+
+    /// Takes `value` from the reference sample (`from_a`) or the current one. The only
+    /// data-dependent branch is the rare one into [`Self::record`].
+    #[inline(always)]
+    fn take(&mut self, value: f64, from_a: bool) {
+        // The previous group ends when a larger value comes (the first value closes the
+        // empty group of -inf, which holds no sample).
+        let closed = value > self.group;
+        let num = self.i as i64 * self.n2 - self.j as i64 * self.n1;
+        let hit = closed
+            & ((self.group_a & self.in_a.may_change(num))
+                | (self.group_b & self.in_b.may_change(num)));
+        if hit {
+            self.record(num);
+        }
+        self.group_a = (self.group_a & !closed) | from_a;
+        self.group_b = (self.group_b & !closed) | !from_a;
+        self.i += usize::from(from_a);
+        self.j += usize::from(!from_a);
+        self.group = value;
+    }
+
+    /// The current group closes at counts `(i, j)`.
+    #[cold]
+    #[inline(never)]
+    fn record(&mut self, num: i64) {
+        let diff = self.i as f64 / self.n1f - self.j as f64 / self.n2f;
+        if self.group_a {
+            self.in_a.record(num, diff, self.group);
+        }
+        if self.group_b {
+            self.in_b.record(num, diff, self.group);
+        }
+    }
+}
+
+/// Independent merges interleaved by [`merge_statistic_exact`]: each step of one merge
+/// waits for the comparison of the previous step (a chain of a load, a compare and an
+/// add), so several chains in one loop run in parallel in the processor.
+const CHAINS: usize = 4;
+
+/// [`merge_statistic`] for `n1 n2 <= 2^50` (see [`EXACT_NUMERATOR_MAX_PRODUCT`]): one step
+/// per value, without data-dependent branches (the next value's sample is a comparison
+/// turned into an index increment), tracking the exact numerator `i n2 - j n1` and forming
+/// scipy's `f64` difference only where an extreme may change. The order of values equal as
+/// `f64` (`-0.0` and `0.0`) does not matter: only complete groups are evaluated.
+///
+/// The pooled values are cut at [`CHAINS`] - 1 values of the reference sample (its
+/// quantiles; each cut after every value equal to it, so that no group straddles two
+/// parts), and the parts are merged together in one loop, then combined in order: the
+/// first extreme of the earliest part wins, as in one merge.
+fn merge_statistic_exact(a: &[f64], b: &[f64]) -> KsStatistic {
+    let (n1, n2) = (a.len(), b.len());
+    // Part k covers a[bounds[k].0..bounds[k + 1].0] and b[bounds[k].1..bounds[k + 1].1].
+    let mut bounds = [(0, 0); CHAINS + 1];
+    bounds[CHAINS] = (n1, n2);
+    for (k, bound) in bounds.iter_mut().enumerate().take(CHAINS).skip(1) {
+        let cut = a[(k * n1 / CHAINS).max(1) - 1];
+        *bound = (
+            a.partition_point(|&v| v <= cut),
+            b.partition_point(|&v| v <= cut),
+        );
+    }
+    let mut parts: [ExactMerge; CHAINS] = std::array::from_fn(|k| {
+        let mut m = ExactMerge::new(n1, n2);
+        (m.i, m.j) = bounds[k];
+        (m.i_end, m.j_end) = bounds[k + 1];
+        m
+    });
+    // All parts together while every one has values left, then each to its end.
+    let common = parts.iter().map(ExactMerge::left).min().unwrap_or(0);
+    for _ in 0..common {
+        for m in &mut parts {
+            let x = if m.i < m.i_end { a[m.i] } else { f64::INFINITY };
+            let y = if m.j < m.j_end { b[m.j] } else { f64::INFINITY };
+            let from_a = x <= y;
+            m.take(if from_a { x } else { y }, from_a);
+        }
+    }
+    let mut in_a = ExactExtremes::new();
+    let mut in_b = ExactExtremes::new();
+    for mut m in parts {
+        while m.i < m.i_end && m.j < m.j_end {
+            let (x, y) = (a[m.i], b[m.j]);
+            let from_a = x <= y;
+            m.take(if from_a { x } else { y }, from_a);
+        }
+        while m.i < m.i_end {
+            m.take(a[m.i], true);
+        }
+        while m.j < m.j_end {
+            m.take(b[m.j], false);
+        }
+        // Close the last group.
+        m.take(f64::INFINITY, true);
+        in_a.combine(&m.in_a);
+        in_b.combine(&m.in_b);
+    }
+    statistic_from_extremes(&in_a.float, &in_b.float)
 }
 
 #[cfg(test)]
@@ -540,6 +764,65 @@ mod tests {
             sort_values(&mut b);
             assert_eq!(merge_statistic(&a, &b), naive(&a, &b), "{a:?} vs {b:?}");
         }
+    }
+
+    #[test]
+    fn exact_merge_matches_the_float_merge() {
+        // splitmix64
+        let mut state = 99u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let bits = |s: KsStatistic| (s.statistic.to_bits(), s.location.to_bits(), s.sign);
+        for round in 0..60_u64 {
+            let n1 = 1 + (next() % [3, 50, 3000, 40_000][(round % 4) as usize]) as usize;
+            let n2 = 1 + (next() % [7, 900, 10_000, 25_000][(round / 4 % 4) as usize]) as usize;
+            // Continuous values, values with many ties (signed zeros among them), and a
+            // shifted side.
+            let distinct = [u64::MAX, 9, 1000][(round % 3) as usize];
+            let shift = [0.0, 0.5, 3.0][(round / 3 % 3) as usize];
+            let mut draw = |offset: f64| {
+                let r = next();
+                if distinct == u64::MAX {
+                    (r >> 11) as f64 / (1_u64 << 53) as f64 + offset
+                } else {
+                    let v = (r % distinct) as f64 - (distinct / 2) as f64 + offset.round();
+                    if v == 0.0 && r & (1 << 40) != 0 {
+                        -0.0
+                    } else {
+                        v
+                    }
+                }
+            };
+            let mut a: Vec<f64> = (0..n1).map(|_| draw(0.0)).collect();
+            let mut b: Vec<f64> = (0..n2).map(|_| draw(shift)).collect();
+            sort_values(&mut a);
+            sort_values(&mut b);
+            assert_eq!(
+                bits(merge_statistic_exact(&a, &b)),
+                bits(merge_statistic_float(&a, &b)),
+                "round {round}: {n1} vs {n2}"
+            );
+            assert_eq!(
+                bits(merge_statistic_exact(&b, &a)),
+                bits(merge_statistic_float(&b, &a)),
+                "round {round}: {n2} vs {n1}"
+            );
+        }
+        // Signed zeros in either order within a sample.
+        let (a, b) = ([-1.0, 0.0, -0.0, 0.0, 2.0], [-0.0, -0.0, 0.0, 1.0]);
+        assert_eq!(
+            bits(merge_statistic_exact(&a, &b)),
+            bits(merge_statistic_float(&a, &b))
+        );
+        assert_eq!(
+            bits(merge_statistic_exact(&b, &a)),
+            bits(merge_statistic_float(&b, &a))
+        );
     }
 
     #[test]

@@ -448,6 +448,150 @@ impl Client {
     }
 }
 
+/// An HTTP method of MLflow's REST API, for [`RestClient::call`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestMethod {
+    /// `GET`: the parameters go in the query string.
+    Get,
+    /// `POST`, with a JSON body.
+    Post,
+    /// `PATCH`, with a JSON body (MLflow's `…/update` endpoints).
+    Patch,
+    /// `DELETE`, with a JSON body (MLflow reads the parameters of its deletes from the body).
+    Delete,
+}
+
+/// Whether a request may be sent again when its outcome is unknown (a timeout, a dropped
+/// connection, a 5xx).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Applying it twice is the same as once (reads, sets, updates, deletes): retried on
+    /// any transient failure.
+    Idempotent,
+    /// Applying it twice differs from once (creates): retried only when it certainly did
+    /// not reach the server; otherwise the error says it may have been applied.
+    NotIdempotent,
+}
+
+/// A failed [`RestClient`] call.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RestError {
+    /// What went wrong, mapped as every call of this crate's MLflow backend maps it
+    /// (`RESOURCE_DOES_NOT_EXIST` is [`TrackError::NotFound`] naming the call's subject,
+    /// `RESOURCE_ALREADY_EXISTS` is [`TrackError::AlreadyExists`], other MLflow errors are
+    /// [`TrackError::Mlflow`] with the code and message).
+    pub error: TrackError,
+    /// Whether an attempt may have been applied by the server although its answer was lost;
+    /// a caller of a [`Idempotency::NotIdempotent`] call resolves this by reading back.
+    pub maybe_applied: bool,
+}
+
+impl From<CallError> for RestError {
+    fn from(e: CallError) -> Self {
+        Self {
+            error: e.error,
+            maybe_applied: e.maybe_applied,
+        }
+    }
+}
+
+/// Low-level access to an MLflow server's REST API (`/api/2.0/mlflow/<endpoint>`) with the
+/// URL, credentials, deadlines, retries and error mapping of an
+/// [`MlflowStore`](crate::mlflow::MlflowStore), for endpoints this crate does not wrap
+/// (mlops-registry's model-registry backend uses it). Get one with
+/// [`MlflowStore::rest_client`](crate::mlflow::MlflowStore::rest_client).
+///
+/// ```no_run
+/// use mlops_track::mlflow::{Idempotency, MlflowStore, RestMethod};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let rest = MlflowStore::new("http://127.0.0.1:5000")?.rest_client();
+/// let answer: serde_json::Value = rest
+///     .call(
+///         RestMethod::Get,
+///         "registered-models/get",
+///         &[("name", "fraud")],
+///         None::<&()>,
+///         Idempotency::Idempotent,
+///         ("registered model", "fraud"),
+///     )
+///     .await?;
+/// # let _ = answer;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RestClient {
+    client: Client,
+}
+
+impl RestClient {
+    pub(crate) fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The server's base URL, ending in `/`.
+    pub fn base_url(&self) -> &str {
+        self.client.base().as_str()
+    }
+
+    /// Calls `endpoint` (relative to `/api/2.0/mlflow/`, e.g. `registered-models/alias`)
+    /// and decodes its JSON answer (MLflow answers `{}` when there is nothing to say;
+    /// decode that into `serde_json::Value` or a struct of optional fields).
+    ///
+    /// `query` goes in the query string, `body` is sent as JSON; `subject` (what the call
+    /// is about and its name, e.g. `("registered model", "fraud")`) names the thing in a
+    /// [`TrackError::NotFound`] or [`TrackError::AlreadyExists`]. The call has the store's
+    /// deadline, all attempts included, and is retried as `idempotency` allows.
+    pub async fn call<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: RestMethod,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+        idempotency: Idempotency,
+        subject: (&'static str, &str),
+    ) -> Result<R, RestError> {
+        let mut url = self.client.api_url(endpoint);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let body = match body {
+            None => None,
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).map_err(|e| RestError {
+                    error: TrackError::Transport {
+                        url: url.to_string(),
+                        reason: format!("cannot encode the request: {e}"),
+                    },
+                    maybe_applied: false,
+                })?;
+                Some((Bytes::from(bytes), "application/json"))
+            }
+        };
+        let subject = Subject::new(subject.0, subject.1);
+        let request = Request {
+            method: match method {
+                RestMethod::Get => Method::GET,
+                RestMethod::Post => Method::POST,
+                RestMethod::Patch => Method::PATCH,
+                RestMethod::Delete => Method::DELETE,
+            },
+            url,
+            body,
+            retry: match idempotency {
+                Idempotency::Idempotent => Retry::Idempotent,
+                Idempotency::NotIdempotent => Retry::IfNotSent,
+            },
+            subject: &subject,
+            timeout: self.client.policy.timeout,
+        };
+        Ok(self.client.json(&request).await?)
+    }
+}
+
 /// A request header's value for bearer-token authentication, hidden from debug output.
 pub(crate) fn bearer(token: &str) -> Result<HeaderValue, TrackError> {
     sensitive(&format!("Bearer {token}"))

@@ -120,5 +120,6 @@ mod client;
 mod store;
 mod wire;
 
+pub use client::{Idempotency, RestClient, RestError, RestMethod};
 pub use store::{MlflowStore, MlflowStoreBuilder};
 pub use wire::CLIENT_REQUEST_ID_TAG;

@@ -285,6 +285,12 @@ impl MlflowStore {
         &self.inner.client
     }
 
+    /// A [`RestClient`](crate::mlflow::RestClient) sharing this store's connection pool,
+    /// credentials, deadlines and retries, for MLflow endpoints this crate does not wrap.
+    pub fn rest_client(&self) -> crate::mlflow::RestClient {
+        crate::mlflow::RestClient::new(self.inner.client.clone())
+    }
+
     /// Runs a create that the server does not de-duplicate, so that an attempt whose
     /// answer was lost is never repeated blindly: after such an attempt, `lookup` searches
     /// for what it may have created (by this client's request id) and returns it if found;

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mlops_core::{
-    ExperimentId, Metric, MetricKey, Param, RunId, RunName, RunStatus, Tag, Timestamp,
+    DatasetRef, ExperimentId, Metric, MetricKey, Param, RunId, RunName, RunStatus, Tag, Timestamp,
 };
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Result, TrackError};
-use crate::model::RunInfo;
+use crate::model::{DatasetInput, RunInfo};
 use crate::store::{NewRun, TrackingStore, limits};
 use buffer::Buffer;
 use worker::{Command, Worker};
@@ -451,6 +451,15 @@ impl ActiveRun {
             self.store.log_batch(self.run_id(), &[], &[], chunk).await?;
         }
         Ok(())
+    }
+
+    /// Records a dataset the run read, in MLflow's format, with its role (`training`,
+    /// `eval`, …) in the input tag `mlflow.data.context` when given; directly to the store.
+    pub async fn log_input(&self, dataset: &DatasetRef, context: Option<&str>) -> Result<()> {
+        let input = DatasetInput::from_ref(dataset, context)?;
+        self.store
+            .log_inputs(self.run_id(), std::slice::from_ref(&input))
+            .await
     }
 
     /// Writes every point logged before this call and waits until the store has them;

@@ -5,7 +5,12 @@
 
 mod data;
 mod drift;
+mod experiments;
+mod models;
+mod runs;
+mod serve;
 mod store;
+mod tracking;
 
 use std::process::ExitCode;
 
@@ -40,6 +45,16 @@ enum Command {
     /// Build reference profiles for drift detection.
     #[command(subcommand)]
     Profile(drift::ProfileCommand),
+    /// List the experiments of a tracking store (--store or MLOPS_TRACKING_URI).
+    #[command(subcommand)]
+    Experiments(experiments::ExperimentsCommand),
+    /// List, show, compare runs, and sync them from a local store to an MLflow server.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Register, promote, roll back, approve and inspect models (--registry or MLOPS_REGISTRY).
+    Models(models::ModelsArgs),
+    /// Serve model files over the Open Inference Protocol (KServe V2 / Triton REST).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,9 +72,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Store(command) => store::run(command).await.map(|()| EXIT_OK),
-            Command::Drift(args) => drift::run(args)
-                .map(|drifted| if drifted { EXIT_NEGATIVE } else { EXIT_OK }),
+            Command::Drift(args) => {
+                drift::run(args).map(|drifted| if drifted { EXIT_NEGATIVE } else { EXIT_OK })
+            }
             Command::Profile(command) => drift::run_profile(command).map(|()| EXIT_OK),
+            Command::Experiments(command) => experiments::run(command).await,
+            Command::Runs(command) => runs::run(command).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Models(args) => models::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,137 @@
+//! Store access with bounded retries. Reads and idempotent writes are retried on transient
+//! errors; create-if-absent claims are never retried blindly (see `log.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::error::{RegistryError, Result};
+
+/// How many times a read or an idempotent write is tried.
+pub(crate) const ATTEMPTS: u32 = 8;
+
+/// The pause before attempt `n` (1-based): 5 ms doubling, capped at 200 ms.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((5u64 << attempt.min(6)).min(200))
+}
+
+/// Errors that say something definite about the object, never worth retrying.
+fn is_definite(e: &object_store::Error) -> bool {
+    matches!(
+        e,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::NotImplemented { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+    )
+}
+
+pub(crate) fn storage(path: &Path, source: object_store::Error) -> RegistryError {
+    RegistryError::Storage {
+        path: path.to_string(),
+        source,
+    }
+}
+
+/// The outcome of a create-if-absent write.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// The write was acknowledged: the object is ours.
+    Won,
+    /// The store said something is there already (perhaps our own earlier attempt).
+    Taken,
+    /// Outcome unknown (transport error, timeout, 5xx): it may or may not have been applied.
+    Unknown(object_store::Error),
+}
+
+/// A store and its retry policy.
+#[derive(Clone, Debug)]
+pub(crate) struct Io {
+    pub(crate) store: Arc<dyn ObjectStore>,
+}
+
+impl Io {
+    /// The bytes of an object, or `None` if absent; transient errors are retried.
+    pub(crate) async fn get_opt(&self, key: &Path) -> Result<Option<Bytes>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.store.get(key).await {
+                Ok(got) => got.bytes().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(key, e)),
+                Err(e) => {
+                    tracing::debug!(key = %key, error = %e, attempt, "retrying a read");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+
+    /// Writes (or replaces) an object; retried, since writing the same bytes twice is harmless.
+    pub(crate) async fn put_idempotent(&self, key: &Path, bytes: Bytes) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.store.put(key, PutPayload::from(bytes.clone())).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(key, e)),
+                Err(e) => {
+                    tracing::debug!(key = %key, error = %e, attempt, "retrying a write");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+
+    /// One create-if-absent write, not retried: the caller resolves `Unknown`.
+    pub(crate) async fn claim(&self, key: &Path, bytes: Bytes) -> Claim {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(key, PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Claim::Won,
+            Err(object_store::Error::AlreadyExists { .. }) => Claim::Taken,
+            // Some stores answer a lost create race with a failed precondition.
+            Err(object_store::Error::Precondition { .. }) => Claim::Taken,
+            Err(e) => Claim::Unknown(e),
+        }
+    }
+
+    /// The keys under `prefix`, sorted; empty when there are none.
+    pub(crate) async fn list_keys(&self, prefix: &Path) -> Result<Vec<Path>> {
+        use futures::TryStreamExt;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let listed: object_store::Result<Vec<object_store::ObjectMeta>> =
+                self.store.list(Some(prefix)).try_collect().await;
+            match listed {
+                Ok(items) => {
+                    let mut keys: Vec<Path> = items.into_iter().map(|m| m.location).collect();
+                    keys.sort();
+                    return Ok(keys);
+                }
+                Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+                Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(prefix, e)),
+                Err(_) => tokio::time::sleep(backoff(attempt)).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The commit log: a folder of entries `log/<seq:020>.json`, each claimed with a
+//! create-if-absent write at the next sequence number, and folded by readers into a state.
+//!
+//! Writing an entry (RELIABILITY §2.4):
+//!
+//! 1. catch up: read `log/<n+1>`, `<n+2>`, … until one is absent (no LIST needed);
+//! 2. decide against the folded state at `n` (a false precondition returns its error and
+//!    writes nothing);
+//! 3. claim `log/<n+1>` with `PutMode::Create`, carrying a fresh transaction id:
+//!    - acknowledged: committed;
+//!    - already exists: read it back; our transaction id means a lost response of our own
+//!      earlier attempt (committed), another means someone else won the slot (go to 1 and
+//!      decide again);
+//!    - unknown outcome (transport error, timeout): read the slot back; ours: committed;
+//!      another's: go to 1; absent: claim the same slot again with the same transaction id.
+//!
+//! Every `SNAPSHOT_EVERY` entries the writer of the entry stores the folded state in
+//! `snapshots/<seq:020>.json`; a fresh reader starts from the newest snapshot and probes
+//! forward. Snapshots are an optimisation: the log alone defines the state.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use mlops_core::Timestamp;
+use object_store::path::Path;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::io::{Claim, Io, backoff};
+use crate::error::{RegistryError, Result};
+
+/// Entries between snapshots.
+pub(crate) const SNAPSHOT_EVERY: u64 = 64;
+
+/// How many unknown outcomes one append tolerates before giving up.
+const MAX_UNKNOWN: u32 = 16;
+
+/// A state built by folding log entries in order.
+pub(crate) trait Fold:
+    Default + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// What one entry says.
+    type Op: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Applies one entry.
+    fn apply(&mut self, entry: &Entry<Self::Op>);
+}
+
+/// One log entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Entry<Op> {
+    /// Its position, equal to the number in its key.
+    pub(crate) seq: u64,
+    /// The writer's transaction id (a UUID), unique per logical write.
+    pub(crate) txn_id: String,
+    /// Who wrote it.
+    pub(crate) actor: String,
+    /// When it was decided.
+    pub(crate) time: Timestamp,
+    /// What it says.
+    pub(crate) op: Op,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot<S> {
+    seq: u64,
+    state: S,
+}
+
+struct Folded<S> {
+    seq: u64,
+    state: S,
+    loaded: bool,
+}
+
+/// Counters of what appends met, for tests and benches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Entries this handle committed.
+    pub committed: u64,
+    /// Slots lost to another writer (the decision was then made again).
+    pub slot_races: u64,
+    /// Claims whose outcome was unknown and was resolved by reading the slot back.
+    pub ambiguous: u64,
+    /// Of those, how many turned out to be committed.
+    pub ambiguous_committed: u64,
+}
+
+/// A commit log under one folder, with this process's folded view of it.
+pub(crate) struct CommitLog<S: Fold> {
+    io: Io,
+    log_dir: Path,
+    snapshot_dir: Path,
+    folded: tokio::sync::Mutex<Folded<S>>,
+    stats: std::sync::Mutex<LogStats>,
+}
+
+impl<S: Fold> std::fmt::Debug for CommitLog<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitLog")
+            .field("dir", &self.log_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seq_name(seq: u64) -> String {
+    format!("{seq:020}.json")
+}
+
+impl<S: Fold> CommitLog<S> {
+    /// A log under `dir` (`dir/log/…`, `dir/snapshots/…`). No I/O.
+    pub(crate) fn new(io: Io, dir: &Path) -> Self {
+        Self {
+            io,
+            log_dir: dir.clone().join("log"),
+            snapshot_dir: dir.clone().join("snapshots"),
+            folded: tokio::sync::Mutex::new(Folded {
+                seq: 0,
+                state: S::default(),
+                loaded: false,
+            }),
+            stats: std::sync::Mutex::new(LogStats::default()),
+        }
+    }
+
+    fn key(&self, seq: u64) -> Path {
+        self.log_dir.clone().join(seq_name(seq).as_str())
+    }
+
+    pub(crate) fn stats(&self) -> LogStats {
+        *self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(&self, f: impl FnOnce(&mut LogStats)) {
+        f(&mut self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Reads the entry at `seq`, if present.
+    async fn read_entry(&self, seq: u64) -> Result<Option<Entry<S::Op>>> {
+        let key = self.key(seq);
+        let Some(bytes) = self.io.get_opt(&key).await? else {
+            return Ok(None);
+        };
+        let entry: Entry<S::Op> =
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
+                path: key.to_string(),
+                reason: format!("not a log entry: {e}"),
+            })?;
+        if entry.seq != seq {
+            return Err(RegistryError::Corrupt {
+                path: key.to_string(),
+                reason: format!("holds sequence number {}", entry.seq),
+            });
+        }
+        Ok(Some(entry))
+    }
+
+    /// Starts from the newest readable snapshot (first use only), then folds every entry
+    /// after the cached position.
+    async fn catch_up(&self, folded: &mut Folded<S>) -> Result<()> {
+        if !folded.loaded {
+            self.load_snapshot(folded).await?;
+            folded.loaded = true;
+        }
+        while let Some(entry) = self.read_entry(folded.seq + 1).await? {
+            folded.state.apply(&entry);
+            folded.seq = entry.seq;
+        }
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, folded: &mut Folded<S>) -> Result<()> {
+        let keys = self.io.list_keys(&self.snapshot_dir).await?;
+        for key in keys.iter().rev() {
+            let Some(bytes) = self.io.get_opt(key).await? else {
+                continue;
+            };
+            match serde_json::from_slice::<Snapshot<S>>(&bytes) {
+                Ok(snapshot) => {
+                    folded.seq = snapshot.seq;
+                    folded.state = snapshot.state;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(key = %key, error = %e, "skipping an unreadable snapshot");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the latest state (after catching up) and its sequence number.
+    pub(crate) async fn read<R>(&self, f: impl FnOnce(u64, &S) -> R) -> Result<R> {
+        let mut folded = self.folded.lock().await;
+        self.catch_up(&mut folded).await?;
+        Ok(f(folded.seq, &folded.state))
+    }
+
+    /// Every entry from `from` on, read from the store (for audits and checks).
+    pub(crate) async fn entries(&self, from: u64) -> Result<Vec<Entry<S::Op>>> {
+        let mut out = Vec::new();
+        let mut seq = from.max(1);
+        while let Some(entry) = self.read_entry(seq).await? {
+            out.push(entry);
+            seq += 1;
+        }
+        Ok(out)
+    }
+
+    /// Appends one entry decided by `decide` against the latest state; see the module docs.
+    /// `decide` may run several times (once per lost race) and returns `Err` to write nothing.
+    pub(crate) async fn append<F>(&self, actor: &str, mut decide: F) -> Result<(Entry<S::Op>, S)>
+    where
+        F: FnMut(&S) -> Result<S::Op> + Send,
+    {
+        let txn_id = uuid::Uuid::now_v7().simple().to_string();
+        let mut folded = self.folded.lock().await;
+        let mut unknown = 0u32;
+        'decide: loop {
+            self.catch_up(&mut folded).await?;
+            let op = decide(&folded.state)?;
+            let entry = Entry {
+                seq: folded.seq + 1,
+                txn_id: txn_id.clone(),
+                actor: actor.to_owned(),
+                time: Timestamp::now(),
+                op,
+            };
+            let bytes = Bytes::from(serde_json::to_vec(&entry).map_err(|e| {
+                RegistryError::InvalidArgument(format!("cannot encode a log entry: {e}"))
+            })?);
+            let key = self.key(entry.seq);
+            loop {
+                match self.io.claim(&key, bytes.clone()).await {
+                    Claim::Won => break,
+                    Claim::Taken => match self.read_entry(entry.seq).await? {
+                        Some(theirs) if theirs.txn_id == txn_id => break,
+                        Some(_) => {
+                            self.count(|s| s.slot_races += 1);
+                            continue 'decide;
+                        }
+                        // Taken but unreadable now: read again after a pause.
+                        None => tokio::time::sleep(backoff(1)).await,
+                    },
+                    Claim::Unknown(e) => {
+                        unknown += 1;
+                        self.count(|s| s.ambiguous += 1);
+                        if unknown > MAX_UNKNOWN {
+                            return Err(super::io::storage(&key, e));
+                        }
+                        tracing::debug!(key = %key, error = %e, "unknown outcome; reading the slot back");
+                        match self.read_entry_patiently(entry.seq).await? {
+                            Some(theirs) if theirs.txn_id == txn_id => {
+                                self.count(|s| s.ambiguous_committed += 1);
+                                break;
+                            }
+                            Some(_) => {
+                                self.count(|s| s.slot_races += 1);
+                                continue 'decide;
+                            }
+                            None => {
+                                tokio::time::sleep(backoff(unknown)).await;
+                            }
+                        }
+                    }
+                }
+            }
+            // Committed at entry.seq.
+            folded.state.apply(&entry);
+            folded.seq = entry.seq;
+            self.count(|s| s.committed += 1);
+            if entry.seq % SNAPSHOT_EVERY == 0 {
+                self.write_snapshot(&folded).await;
+            }
+            return Ok((entry, folded.state.clone()));
+        }
+    }
+
+    /// Reads a slot back after an unknown outcome, retrying read errors longer than usual:
+    /// the answer decides whether the write committed.
+    async fn read_entry_patiently(&self, seq: u64) -> Result<Option<Entry<S::Op>>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.read_entry(seq).await {
+                Ok(found) => return Ok(found),
+                Err(e @ RegistryError::Corrupt { .. }) => return Err(e),
+                Err(e) if attempt >= 4 => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    async fn write_snapshot(&self, folded: &Folded<S>) {
+        let snapshot = Snapshot {
+            seq: folded.seq,
+            state: &folded.state,
+        };
+        let key = self
+            .snapshot_dir
+            .clone()
+            .join(seq_name(folded.seq).as_str());
+        match serde_json::to_vec(&snapshot) {
+            Ok(bytes) => {
+                if let Err(e) = self.io.put_idempotent(&key, Bytes::from(bytes)).await {
+                    tracing::warn!(key = %key, error = %e, "could not write a snapshot");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not encode a snapshot"),
+        }
+    }
+}

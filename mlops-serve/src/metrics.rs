@@ -1,0 +1,207 @@
+//! Prometheus metrics (`GET /metrics`), with `prometheus-client`.
+//!
+//! | family | type | labels |
+//! | --- | --- | --- |
+//! | `mlops_serve_requests_total` | counter | `model`, `version`, `outcome` |
+//! | `mlops_serve_queue_seconds` | histogram | `model`, `version` |
+//! | `mlops_serve_inference_seconds` | histogram | `model`, `version` |
+//! | `mlops_serve_request_seconds` | histogram | `model`, `version` |
+//! | `mlops_serve_batch_size` | histogram | `model`, `version` |
+//! | `mlops_serve_in_flight` | gauge | `model`, `version` |
+//!
+//! `outcome` is one of `success`, `invalid` (4xx other than 429), `rejected` (429),
+//! `unavailable` (503), `timeout` (504) and `error` (5xx). The handles for each model are
+//! resolved once when the model is registered, so the request path does no label lookup.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::error::Error;
+
+/// Labels of per-model series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+    version: String,
+}
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    model: String,
+    version: String,
+    outcome: &'static str,
+}
+
+/// The registry and its families.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<OutcomeLabels, Counter>,
+    queue: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    inference: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    total: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    batch: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    in_flight: Family<ModelLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~26 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 11))
+}
+
+/// Outcomes of a request, for the counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Invalid,
+    Rejected,
+    Unavailable,
+    Timeout,
+    Error,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 6] = [
+        Outcome::Success,
+        Outcome::Invalid,
+        Outcome::Rejected,
+        Outcome::Unavailable,
+        Outcome::Timeout,
+        Outcome::Error,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Invalid => "invalid",
+            Outcome::Rejected => "rejected",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Timeout => "timeout",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// The outcome an error counts as.
+    pub(crate) fn of(error: &Error) -> Outcome {
+        match error.status().as_u16() {
+            429 => Outcome::Rejected,
+            503 => Outcome::Unavailable,
+            504 => Outcome::Timeout,
+            400..=499 => Outcome::Invalid,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+/// One model's series, resolved once.
+#[derive(Clone, Debug)]
+pub(crate) struct ModelMetrics {
+    outcomes: [Counter; 6],
+    pub(crate) queue: Histogram,
+    pub(crate) inference: Histogram,
+    pub(crate) total: Histogram,
+    pub(crate) batch: Histogram,
+    pub(crate) in_flight: Gauge,
+}
+
+impl ModelMetrics {
+    /// Counts one finished request.
+    pub(crate) fn count(&self, outcome: Outcome) {
+        let index = Outcome::ALL.iter().position(|&o| o == outcome).unwrap_or(5);
+        self.outcomes[index].inc();
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("mlops_serve");
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        let queue = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let inference = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let total = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let batch = Family::new_with_constructor(batch_histogram as fn() -> Histogram);
+        let in_flight = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "requests",
+            "Inference requests by model, version and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "queue_seconds",
+            "Time from admission until inference starts",
+            queue.clone(),
+        );
+        registry.register(
+            "inference_seconds",
+            "Time spent in the model per batch",
+            inference.clone(),
+        );
+        registry.register(
+            "request_seconds",
+            "Time from the request's arrival to its response",
+            total.clone(),
+        );
+        registry.register(
+            "batch_size",
+            "Requests per batch handed to the model",
+            batch.clone(),
+        );
+        registry.register(
+            "in_flight",
+            "Inference requests admitted and not yet answered",
+            in_flight.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            queue,
+            inference,
+            total,
+            batch,
+            in_flight,
+        }
+    }
+
+    /// The series of one model (created at zero so they show up before the first request).
+    pub(crate) fn model(&self, name: &str, version: Option<&str>) -> ModelMetrics {
+        let labels = ModelLabels {
+            model: name.to_owned(),
+            version: version.unwrap_or("").to_owned(),
+        };
+        let outcomes = Outcome::ALL.map(|outcome| {
+            self.requests
+                .get_or_create(&OutcomeLabels {
+                    model: labels.model.clone(),
+                    version: labels.version.clone(),
+                    outcome: outcome.label(),
+                })
+                .clone()
+        });
+        ModelMetrics {
+            outcomes,
+            queue: self.queue.get_or_create(&labels).clone(),
+            inference: self.inference.get_or_create(&labels).clone(),
+            total: self.total.get_or_create(&labels).clone(),
+            batch: self.batch.get_or_create(&labels).clone(),
+            in_flight: self.in_flight.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// The text exposition (OpenMetrics 1.0, which Prometheus scrapes).
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

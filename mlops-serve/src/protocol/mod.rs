@@ -1,0 +1,6 @@
+//! The Open Inference Protocol wire format: request decoding (JSON and the binary tensor data
+//! extension) and response encoding.
+
+pub(crate) mod elements;
+pub(crate) mod request;
+pub(crate) mod response;

@@ -1,0 +1,192 @@
+//! Encoding `$inference_response`: JSON, or a JSON header followed by binary tensors.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+
+use super::elements::Codec;
+use super::request::OutputChoice;
+use crate::error::{Error, Result};
+use crate::model::ModelMetadata;
+use crate::tensor::{ArrayD, Tensor, TensorData, each_variant};
+
+/// An encoded response body.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    /// The whole body.
+    pub(crate) body: Vec<u8>,
+    /// The length of the JSON header when binary outputs follow it.
+    pub(crate) header_len: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    model_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    outputs: Vec<OutputJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutputJson<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: &'a [usize],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinarySize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<JsonData<'a>>,
+}
+
+#[derive(Serialize)]
+struct BinarySize {
+    binary_data_size: usize,
+}
+
+/// Tensor values as a flat JSON array.
+struct JsonData<'a>(&'a TensorData);
+
+impl Serialize for JsonData<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            TensorData::Fp16(a) => flat(serializer, a, |v| v.to_f32()),
+            TensorData::Bytes(a) => {
+                let mut seq = serializer.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    let text = std::str::from_utf8(v).map_err(|_| {
+                        serde::ser::Error::custom(
+                            "a BYTES output holds non-UTF-8 bytes; request it as binary data",
+                        )
+                    })?;
+                    seq.serialize_element(text)?;
+                }
+                seq.end()
+            }
+            TensorData::Bool(a) => flat(serializer, a, |v| *v),
+            TensorData::Uint8(a) => flat(serializer, a, |v| *v),
+            TensorData::Uint16(a) => flat(serializer, a, |v| *v),
+            TensorData::Uint32(a) => flat(serializer, a, |v| *v),
+            TensorData::Uint64(a) => flat(serializer, a, |v| *v),
+            TensorData::Int8(a) => flat(serializer, a, |v| *v),
+            TensorData::Int16(a) => flat(serializer, a, |v| *v),
+            TensorData::Int32(a) => flat(serializer, a, |v| *v),
+            TensorData::Int64(a) => flat(serializer, a, |v| *v),
+            TensorData::Fp32(a) => flat(serializer, a, |v| *v),
+            TensorData::Fp64(a) => flat(serializer, a, |v| *v),
+        }
+    }
+}
+
+fn flat<S: Serializer, T, U: Serialize>(
+    serializer: S,
+    array: &ArrayD<T>,
+    map: impl Fn(&T) -> U,
+) -> std::result::Result<S::Ok, S::Error> {
+    if let Some(slice) = array.as_slice() {
+        serializer.collect_seq(slice.iter().map(map))
+    } else {
+        serializer.collect_seq(array.iter().map(map))
+    }
+}
+
+fn binary_len(data: &TensorData) -> usize {
+    match data {
+        TensorData::Bytes(a) => a.iter().map(|b| 4 + b.len()).sum(),
+        other => other.len() * other.datatype().element_size().unwrap_or(0),
+    }
+}
+
+fn append_binary(data: &TensorData, out: &mut Vec<u8>) {
+    fn put<T: Codec>(array: &ArrayD<T>, out: &mut Vec<u8>) {
+        for v in array {
+            v.encode_le(out);
+        }
+    }
+    each_variant!(data, a => put(a, out));
+}
+
+/// Encodes the outputs of one request.
+///
+/// `outputs` are the model's results (matched to `choices` by name).
+pub(crate) fn encode(
+    metadata: &ModelMetadata,
+    id: Option<&str>,
+    choices: &[OutputChoice],
+    outputs: &[Tensor],
+) -> Result<Encoded> {
+    let mut entries = Vec::with_capacity(choices.len());
+    let mut binary_parts: Vec<&TensorData> = Vec::new();
+    for choice in choices {
+        let spec = &metadata.outputs[choice.index];
+        let tensor = outputs
+            .iter()
+            .find(|t| t.name == spec.name)
+            .ok_or_else(|| {
+                Error::inference(
+                    &metadata.name,
+                    format!("the model returned no output {:?}", spec.name),
+                )
+            })?;
+        let (parameters, data) = if choice.binary {
+            binary_parts.push(&tensor.data);
+            (
+                Some(BinarySize {
+                    binary_data_size: binary_len(&tensor.data),
+                }),
+                None,
+            )
+        } else {
+            (None, Some(JsonData(&tensor.data)))
+        };
+        entries.push(OutputJson {
+            name: &spec.name,
+            datatype: tensor.data.datatype().as_str(),
+            shape: tensor.data.shape(),
+            parameters,
+            data,
+        });
+    }
+    let header = Header {
+        model_name: &metadata.name,
+        model_version: metadata.version.as_deref(),
+        id,
+        outputs: entries,
+    };
+    let binary_total: usize = binary_parts.iter().map(|d| binary_len(d)).sum();
+    let mut body = Vec::with_capacity(128 + binary_total);
+    serde_json::to_writer(&mut body, &header).map_err(|e| {
+        if e.is_data() {
+            Error::invalid(e.to_string())
+        } else {
+            Error::inference(&metadata.name, format!("cannot encode the response: {e}"))
+        }
+    })?;
+    if binary_parts.is_empty() {
+        return Ok(Encoded {
+            body,
+            header_len: None,
+        });
+    }
+    let header_len = body.len();
+    for part in binary_parts {
+        append_binary(part, &mut body);
+    }
+    Ok(Encoded {
+        body,
+        header_len: Some(header_len),
+    })
+}
+
+/// `{"error": message}`.
+pub(crate) fn error_body(message: &str) -> Bytes {
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        error: &'a str,
+    }
+    Bytes::from(
+        serde_json::to_vec(&ErrorBody { error: message })
+            .unwrap_or_else(|_| b"{\"error\":\"internal error\"}".to_vec()),
+    )
+}

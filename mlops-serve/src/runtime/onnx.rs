@@ -1,0 +1,489 @@
+//! ONNX models through [`tract-onnx`](https://crates.io/crates/tract-onnx) (feature `onnx`):
+//! pure Rust, nothing downloaded or compiled from the artifact, no code executed from it.
+//!
+//! [`load`] reads an `.onnx` file, takes the model metadata from the ONNX graph, and builds an
+//! optimized tract plan once. The plan is shared by every call: each inference runs on its
+//! own state, so concurrent calls are safe and need no lock.
+//!
+//! # Metadata
+//!
+//! - Inputs are the graph inputs that are not initializers, outputs the graph outputs, both
+//!   in graph order and with their ONNX names.
+//! - Datatypes map one to one: `FLOAT`→`FP32`, `DOUBLE`→`FP64`, `FLOAT16`→`FP16`, the
+//!   integers, `BOOL`, and `STRING`→`BYTES` (UTF-8 only). Other element types (complex,
+//!   bfloat16, float8) are refused at load time.
+//! - A dimension without a fixed value (a `dim_param` such as `"batch"`, or no value at all,
+//!   as skl2onnx writes for the batch dimension) is `-1`. Unnamed variable dimensions 0 of all
+//!   inputs are the same symbol, the batch dimension, so models whose inputs and outputs all
+//!   start with `-1` are batched by the server. Output shapes come from tract's shape
+//!   inference, so an output is `[-1, 1]` when the graph only says `[?, 1]` or nothing.
+//! - The platform is `"onnx_onnxv1"`.
+//!
+//! External tensor data (`location` in the model) is read only from files inside the model's
+//! directory, as tract enforces.
+//!
+//! ```no_run
+//! use mlops_serve::runtime::onnx;
+//!
+//! let model = onnx::load(std::path::Path::new("model.onnx"), "iris", Some("1"))?;
+//! let meta = model.metadata();
+//! println!("{} takes {:?}", meta.name, meta.inputs);
+//! # Ok::<(), mlops_serve::Error>(())
+//! ```
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use ndarray::ArrayD;
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+use tract_onnx::pb::type_proto::Value as TypeValue;
+use tract_onnx::prelude::{
+    Datum, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue,
+    IntoTensor, TDim, TValue, TVec, Tensor as TractTensor, ToDim, TypedRunnableModel,
+};
+
+use crate::error::{Error, Result};
+use crate::model::{Model, ModelMetadata};
+use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec, f16};
+
+/// The platform reported in the model metadata.
+pub const PLATFORM: &str = "onnx_onnxv1";
+
+/// Models at most this large (in initializer elements and graph nodes) run inline on the
+/// async thread for small requests: their inference takes microseconds.
+const CHEAP_PARAMETERS: usize = 1 << 16;
+const CHEAP_NODES: usize = 64;
+/// Requests with at most this many input elements count as small (see [`Model::is_cheap`]).
+const CHEAP_ELEMENTS: usize = 4096;
+
+/// Loads the ONNX model at `path` and serves it as `name` (and `version`).
+///
+/// This is what [`crate::runtime::load`] calls for `.onnx` files.
+pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Arc<dyn Model>> {
+    Ok(Arc::new(OnnxModel::load(path, name, version)?))
+}
+
+/// An ONNX model with its optimized tract plan.
+pub struct OnnxModel {
+    metadata: ModelMetadata,
+    plan: Arc<TypedRunnableModel>,
+    small: bool,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("metadata", &self.metadata)
+            .field("small", &self.small)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxModel {
+    /// Reads, checks and optimizes the ONNX model at `path`.
+    pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let dir = path.parent().and_then(Path::to_str);
+        Self::from_bytes(&bytes, dir, name, version).map_err(|reason| Error::Load {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Builds the model from the bytes of an ONNX file. External tensor data, if any, is read
+    /// from `model_dir` (and only from inside it).
+    fn from_bytes(
+        bytes: &[u8],
+        model_dir: Option<&str>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Self, String> {
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut &*bytes)
+            .map_err(|e| format!("not an ONNX model: {e:#}"))?;
+        let graph = proto.graph.as_ref().ok_or("the ONNX model has no graph")?;
+        let initializers: HashSet<&str> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let graph_inputs: Vec<&pb::ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(i.name.as_str()))
+            .collect();
+        let parameters: usize = graph
+            .initializer
+            .iter()
+            .map(|t| {
+                t.dims
+                    .iter()
+                    .map(|&d| usize::try_from(d).unwrap_or(0))
+                    .product::<usize>()
+            })
+            .sum();
+        let nodes = graph.node.len();
+
+        let parsed = onnx
+            .parse(&proto, model_dir)
+            .map_err(|e| format!("cannot translate the ONNX graph: {e:#}"))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(format!(
+                "the ONNX graph uses undefined values {:?}",
+                parsed.unresolved_inputs
+            ));
+        }
+        let mut model = parsed.model;
+        if model.inputs.len() != graph_inputs.len() {
+            return Err(format!(
+                "the ONNX graph has {} inputs but tract sees {}",
+                graph_inputs.len(),
+                model.inputs.len()
+            ));
+        }
+
+        // Input facts: fixed dims stay, named dims become their symbol, unnamed dims become the
+        // shared batch symbol (dim 0) or a symbol of their own.
+        let batch = model.symbols.sym("batch");
+        let mut inputs = Vec::with_capacity(graph_inputs.len());
+        for (ix, input) in graph_inputs.iter().enumerate() {
+            let (elem_type, dims) = tensor_type(input)?;
+            let datatype = datatype_of(elem_type, &input.name)?;
+            let mut spec_shape = Vec::with_capacity(dims.len());
+            let mut fact_shape: TVec<TDim> = TVec::new();
+            for (d, dim) in dims.iter().enumerate() {
+                match dim {
+                    Some(DimValue::DimValue(v)) if *v >= 0 => {
+                        spec_shape.push(*v);
+                        fact_shape.push(
+                            usize::try_from(*v)
+                                .map_err(|_| {
+                                    format!("dimension {v} of {} is too large", input.name)
+                                })?
+                                .to_dim(),
+                        );
+                    }
+                    Some(DimValue::DimParam(p)) if !p.is_empty() && p != "?" => {
+                        spec_shape.push(-1);
+                        fact_shape.push(model.symbols.sym(&symbol_name(p)).to_dim());
+                    }
+                    _ if d == 0 => {
+                        spec_shape.push(-1);
+                        fact_shape.push(batch.to_dim());
+                    }
+                    _ => {
+                        spec_shape.push(-1);
+                        fact_shape.push(model.symbols.sym(&format!("in{ix}_d{d}")).to_dim());
+                    }
+                }
+            }
+            let fact = InferenceFact::dt_shape(datum_type_of(datatype), fact_shape);
+            model
+                .set_input_fact(ix, fact)
+                .map_err(|e| format!("input {:?}: {e:#}", input.name))?;
+            inputs.push(TensorSpec::new(input.name.clone(), datatype, spec_shape));
+        }
+
+        let typed = model
+            .into_optimized()
+            .map_err(|e| format!("cannot optimize the ONNX graph: {e:#}"))?;
+        let output_outlets = typed
+            .output_outlets()
+            .map_err(|e| format!("{e:#}"))?
+            .to_vec();
+        if output_outlets.len() != graph.output.len() {
+            return Err(format!(
+                "the ONNX graph has {} outputs but tract sees {}",
+                graph.output.len(),
+                output_outlets.len()
+            ));
+        }
+        let mut outputs = Vec::with_capacity(output_outlets.len());
+        for (outlet, output) in output_outlets.iter().zip(&graph.output) {
+            let fact = typed.outlet_fact(*outlet).map_err(|e| format!("{e:#}"))?;
+            let datatype = datatype_of_datum(fact.datum_type).ok_or_else(|| {
+                format!(
+                    "output {:?} has element type {:?}, which has no OIP datatype",
+                    output.name, fact.datum_type
+                )
+            })?;
+            let shape = fact
+                .shape
+                .iter()
+                .map(|d| match d.to_i64() {
+                    Ok(v) if v >= 0 => v,
+                    _ => -1,
+                })
+                .collect::<Vec<i64>>();
+            outputs.push(TensorSpec::new(output.name.clone(), datatype, shape));
+        }
+        let plan = typed
+            .into_runnable()
+            .map_err(|e| format!("cannot plan the ONNX graph: {e:#}"))?;
+        Ok(Self {
+            metadata: ModelMetadata {
+                name: name.to_owned(),
+                version: version.map(str::to_owned),
+                platform: PLATFORM.to_owned(),
+                inputs,
+                outputs,
+            },
+            plan,
+            small: parameters <= CHEAP_PARAMETERS && nodes <= CHEAP_NODES,
+        })
+    }
+
+    fn inference_error(&self, message: impl std::fmt::Display) -> Error {
+        Error::inference(&self.metadata.name, message.to_string())
+    }
+}
+
+impl Model for OnnxModel {
+    fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        if inputs.len() != self.metadata.inputs.len() {
+            return Err(Error::invalid(format!(
+                "model {:?} takes {} inputs, got {}",
+                self.metadata.name,
+                self.metadata.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut values: TVec<TValue> = TVec::with_capacity(inputs.len());
+        for (tensor, spec) in inputs.into_iter().zip(&self.metadata.inputs) {
+            if tensor.data.datatype() != spec.datatype {
+                return Err(Error::invalid(format!(
+                    "input {:?} must be {}, got {}",
+                    spec.name,
+                    spec.datatype.as_str(),
+                    tensor.data.datatype().as_str()
+                )));
+            }
+            values.push(to_tract(tensor.data, &spec.name)?);
+        }
+        let results = self
+            .plan
+            .run(values)
+            .map_err(|e| self.inference_error(format!("{e:#}")))?;
+        if results.len() != self.metadata.outputs.len() {
+            return Err(self.inference_error(format!(
+                "the plan returned {} outputs, expected {}",
+                results.len(),
+                self.metadata.outputs.len()
+            )));
+        }
+        results
+            .into_iter()
+            .zip(&self.metadata.outputs)
+            .map(|(value, spec)| {
+                from_tract(value)
+                    .map(|data| Tensor::new(spec.name.clone(), data))
+                    .map_err(|e| self.inference_error(format!("output {:?}: {e}", spec.name)))
+            })
+            .collect()
+    }
+
+    fn is_cheap(&self, inputs: &[Tensor]) -> bool {
+        self.small && inputs.iter().map(|t| t.data.len()).sum::<usize>() <= CHEAP_ELEMENTS
+    }
+}
+
+/// The element type and dims of a graph input, which must be a tensor with a known rank.
+fn tensor_type(input: &pb::ValueInfoProto) -> Result<(i32, Vec<Option<DimValue>>), String> {
+    let Some(TypeValue::TensorType(tensor)) = input.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(format!("input {:?} is not a tensor", input.name));
+    };
+    let shape = tensor
+        .shape
+        .as_ref()
+        .ok_or_else(|| format!("input {:?} has no shape (unknown rank)", input.name))?;
+    Ok((
+        tensor.elem_type,
+        shape.dim.iter().map(|d| d.value.clone()).collect(),
+    ))
+}
+
+/// A tract symbol name for an ONNX `dim_param` (letters, digits and `_` only).
+fn symbol_name(param: &str) -> String {
+    let cleaned: String = param
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if cleaned.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        cleaned
+    } else {
+        format!("p_{cleaned}")
+    }
+}
+
+/// The OIP datatype of an ONNX element type.
+fn datatype_of(elem_type: i32, name: &str) -> Result<Datatype, String> {
+    let datatype = match DataType::try_from(elem_type) {
+        Ok(DataType::Float) => Datatype::Fp32,
+        Ok(DataType::Double) => Datatype::Fp64,
+        Ok(DataType::Float16) => Datatype::Fp16,
+        Ok(DataType::Uint8) => Datatype::Uint8,
+        Ok(DataType::Uint16) => Datatype::Uint16,
+        Ok(DataType::Uint32) => Datatype::Uint32,
+        Ok(DataType::Uint64) => Datatype::Uint64,
+        Ok(DataType::Int8) => Datatype::Int8,
+        Ok(DataType::Int16) => Datatype::Int16,
+        Ok(DataType::Int32) => Datatype::Int32,
+        Ok(DataType::Int64) => Datatype::Int64,
+        Ok(DataType::Bool) => Datatype::Bool,
+        Ok(DataType::String) => Datatype::Bytes,
+        Ok(other) => {
+            return Err(format!(
+                "input {name:?} has ONNX element type {other:?}, which has no OIP datatype"
+            ));
+        }
+        Err(_) => {
+            return Err(format!(
+                "input {name:?} has unknown ONNX element type {elem_type}"
+            ));
+        }
+    };
+    Ok(datatype)
+}
+
+/// The OIP datatype of a tract datum type, if it has one.
+fn datatype_of_datum(datum: DatumType) -> Option<Datatype> {
+    Some(match datum {
+        DatumType::Bool => Datatype::Bool,
+        DatumType::U8 => Datatype::Uint8,
+        DatumType::U16 => Datatype::Uint16,
+        DatumType::U32 => Datatype::Uint32,
+        DatumType::U64 => Datatype::Uint64,
+        DatumType::I8 => Datatype::Int8,
+        DatumType::I16 => Datatype::Int16,
+        DatumType::I32 => Datatype::Int32,
+        DatumType::I64 => Datatype::Int64,
+        DatumType::F16 => Datatype::Fp16,
+        DatumType::F32 => Datatype::Fp32,
+        DatumType::F64 => Datatype::Fp64,
+        DatumType::String => Datatype::Bytes,
+        _ => return None,
+    })
+}
+
+/// The tract datum type of an OIP datatype.
+fn datum_type_of(datatype: Datatype) -> DatumType {
+    match datatype {
+        Datatype::Bool => DatumType::Bool,
+        Datatype::Uint8 => DatumType::U8,
+        Datatype::Uint16 => DatumType::U16,
+        Datatype::Uint32 => DatumType::U32,
+        Datatype::Uint64 => DatumType::U64,
+        Datatype::Int8 => DatumType::I8,
+        Datatype::Int16 => DatumType::I16,
+        Datatype::Int32 => DatumType::I32,
+        Datatype::Int64 => DatumType::I64,
+        Datatype::Fp16 => DatumType::F16,
+        Datatype::Fp32 => DatumType::F32,
+        Datatype::Fp64 => DatumType::F64,
+        Datatype::Bytes => DatumType::String,
+    }
+}
+
+/// Moves a request tensor into tract. BYTES elements must be UTF-8 (tract strings).
+fn to_tract(data: TensorData, name: &str) -> Result<TValue> {
+    Ok(match data {
+        TensorData::Bool(a) => a.into_tvalue(),
+        TensorData::Uint8(a) => a.into_tvalue(),
+        TensorData::Uint16(a) => a.into_tvalue(),
+        TensorData::Uint32(a) => a.into_tvalue(),
+        TensorData::Uint64(a) => a.into_tvalue(),
+        TensorData::Int8(a) => a.into_tvalue(),
+        TensorData::Int16(a) => a.into_tvalue(),
+        TensorData::Int32(a) => a.into_tvalue(),
+        TensorData::Int64(a) => a.into_tvalue(),
+        TensorData::Fp16(a) => a.into_tvalue(),
+        TensorData::Fp32(a) => a.into_tvalue(),
+        TensorData::Fp64(a) => a.into_tvalue(),
+        TensorData::Bytes(a) => {
+            let mut strings = Vec::with_capacity(a.len());
+            for (i, element) in a.iter().enumerate() {
+                let s = std::str::from_utf8(element).map_err(|_| {
+                    Error::invalid(format!(
+                        "element {i} of BYTES input {name:?} is not UTF-8, which ONNX strings must be"
+                    ))
+                })?;
+                strings.push(s.to_owned());
+            }
+            ArrayD::from_shape_vec(a.raw_dim(), strings)
+                .map_err(|e| Error::invalid(format!("input {name:?}: {e}")))?
+                .into_tvalue()
+        }
+    })
+}
+
+/// Moves a tract output into a response tensor.
+fn from_tract(value: TValue) -> Result<TensorData, String> {
+    let tensor: TractTensor = value.into_tensor();
+    let datum = tensor.datum_type();
+    fn array<T: Datum + Element>(tensor: TractTensor) -> Result<TensorData, String> {
+        tensor
+            .into_plain_array::<T>()
+            .map(T::wrap)
+            .map_err(|e| format!("{e:#}"))
+    }
+    match datum {
+        DatumType::Bool => array::<bool>(tensor),
+        DatumType::U8 => array::<u8>(tensor),
+        DatumType::U16 => array::<u16>(tensor),
+        DatumType::U32 => array::<u32>(tensor),
+        DatumType::U64 => array::<u64>(tensor),
+        DatumType::I8 => array::<i8>(tensor),
+        DatumType::I16 => array::<i16>(tensor),
+        DatumType::I32 => array::<i32>(tensor),
+        DatumType::I64 => array::<i64>(tensor),
+        DatumType::F16 => array::<f16>(tensor),
+        DatumType::F32 => array::<f32>(tensor),
+        DatumType::F64 => array::<f64>(tensor),
+        DatumType::String => {
+            let strings = tensor
+                .into_plain_array::<String>()
+                .map_err(|e| format!("{e:#}"))?;
+            Ok(TensorData::Bytes(strings.mapv(Bytes::from)))
+        }
+        other => Err(format!("element type {other:?} has no OIP datatype")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datatypes_round_trip_through_tract() {
+        for datatype in Datatype::ALL {
+            assert_eq!(datatype_of_datum(datum_type_of(datatype)), Some(datatype));
+        }
+    }
+
+    #[test]
+    fn dim_params_become_valid_symbol_names() {
+        assert_eq!(symbol_name("batch_size"), "batch_size");
+        assert_eq!(symbol_name("N"), "N");
+        assert_eq!(symbol_name("1st dim"), "p_1st_dim");
+        assert_eq!(symbol_name("a+b"), "a_b");
+    }
+
+    #[test]
+    fn garbage_is_not_an_onnx_model() {
+        let err = OnnxModel::from_bytes(b"\x08\x07garbage that is not protobuf", None, "m", None)
+            .expect_err("garbage must not load");
+        assert!(!err.is_empty());
+        let err =
+            OnnxModel::from_bytes(&[], None, "m", None).expect_err("an empty file has no graph");
+        assert!(err.contains("no graph"), "{err}");
+    }
+}

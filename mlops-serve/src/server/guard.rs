@@ -1,0 +1,80 @@
+//! The optional bearer token and Host allowlist, as one middleware (added only when one of
+//! them is configured, so an open server pays nothing).
+//!
+//! The token is compared in constant time: both the expected and the presented token are
+//! hashed with SHA-256 and the digests compared with `subtle::ConstantTimeEq`. Hashing first
+//! makes the comparison independent of the token's length too (a plain `ct_eq` on slices
+//! returns early when lengths differ). `subtle` is the dalek-cryptography crate that rustls
+//! and most Rust crypto rely on, so no hand-written comparison the optimiser could undo.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::Inner;
+use super::handlers::error_response;
+use crate::error::Error;
+
+/// SHA-256 of a token.
+pub(crate) fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Checks Host, then the token (health routes are exempt from the token: probes carry none).
+pub(crate) async fn guard(
+    State(inner): State<Arc<Inner>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(allowed) = &inner.allowed_hosts {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().host())
+            .unwrap_or("");
+        let name = strip_port(host).to_ascii_lowercase();
+        if !allowed.contains(&name) {
+            return error_response(&Error::HostNotAllowed {
+                host: name.chars().take(255).collect(),
+            });
+        }
+    }
+    if let Some(expected) = &inner.token_digest {
+        let exempt = request.uri().path().starts_with("/v2/health/");
+        if !exempt {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(|t| digest(t.trim()));
+            let ok = presented.is_some_and(|p| bool::from(p.ct_eq(expected)));
+            if !ok {
+                let mut response = error_response(&Error::Unauthorized);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                return response;
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}

@@ -1,0 +1,76 @@
+//! A ready server with graceful shutdown: readiness false, drain delay, stop accepting,
+//! wait for in-flight requests (bounded), exit.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use super::Server;
+use crate::error::{Error, Result};
+
+/// Serves `server` on `listener` until `shutdown` completes, then shuts down gracefully:
+///
+/// 1. readiness turns false (`/v2/health/ready` → 503), inference is still served;
+/// 2. after the drain delay, new inference is refused with 503 and no new connection is
+///    accepted; idle keep-alive connections are closed;
+/// 3. requests in flight finish, for at most the shutdown timeout;
+/// 4. the function returns, and the caller drops the models.
+pub async fn serve<F>(listener: TcpListener, server: Server, shutdown: F) -> Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain = {
+        let server = server.clone();
+        async move {
+            shutdown.await;
+            server.start_draining();
+            tracing::info!("shutdown requested: readiness is false, draining");
+            tokio::time::sleep(server.inner.drain_delay).await;
+            server.stop_accepting();
+            let _ = stopped_tx.send(());
+        }
+    };
+    let app = server.router();
+    let timeout = server.inner.shutdown_timeout;
+    let running = axum::serve(listener, app).with_graceful_shutdown(drain);
+    let running = std::pin::pin!(running.into_future());
+    let io = |source| Error::Io {
+        path: "<listener>".into(),
+        source,
+    };
+    tokio::select! {
+        result = running => result.map_err(io),
+        () = async {
+            let _ = stopped_rx.await;
+            tokio::time::sleep(timeout).await;
+        } => {
+            tracing::warn!("shutdown timeout reached with requests still in flight");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,107 @@
+//! `mlops serve`: serve model files over the Open Inference Protocol until SIGTERM/Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mlops::serve::{ModelOptions, Server};
+
+use crate::{EXIT_OK, Result};
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// A model to serve, as NAME=PATH (repeatable). PATH is an `.onnx` file (with the `onnx`
+    /// feature) or a built-in linear/logistic `.json` file.
+    #[arg(long = "model", required = true, value_name = "NAME=PATH", value_parser = parse_model)]
+    models: Vec<(String, PathBuf)>,
+    /// The address to listen on. Port 0 picks a free port (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The version the models are served as (`/v2/models/NAME/versions/VERSION/...`).
+    #[arg(long)]
+    version: Option<String>,
+    /// Most rows per batch; 1 turns batching off.
+    #[arg(long, default_value_t = 1)]
+    max_batch_size: usize,
+    /// How long a batch waits for more requests, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    max_batch_delay_ms: u64,
+    /// Inferences per model that run at once (default: the number of CPUs).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Requests per model that may wait for a worker before 429.
+    #[arg(long, default_value_t = 64)]
+    queue_capacity: usize,
+    /// Deadline per request in milliseconds (504 past it).
+    #[arg(long, default_value_t = 30_000)]
+    deadline_ms: u64,
+    /// The request body limit in MiB, applied after decompression.
+    #[arg(long, default_value_t = 16)]
+    body_limit_mb: usize,
+    /// Require `Authorization: Bearer TOKEN` (except on /v2/health/*). Prefer the environment
+    /// variable: command lines are visible to other users.
+    #[arg(long, env = "MLOPS_SERVE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Accept only these Host names (repeatable; default: any).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Enable the model repository extension (/v2/repository/index, load, unload).
+    #[arg(long)]
+    repository: bool,
+    /// After SIGTERM: how long to keep serving with readiness false, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    drain_delay_ms: u64,
+    /// After the drain delay: how long to wait for in-flight requests, in milliseconds.
+    #[arg(long, default_value_t = 25_000)]
+    shutdown_timeout_ms: u64,
+}
+
+fn parse_model(text: &str) -> std::result::Result<(String, PathBuf), String> {
+    text.split_once('=')
+        .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+        .map(|(name, path)| (name.to_owned(), PathBuf::from(path)))
+        .ok_or_else(|| format!("expected NAME=PATH, got `{text}`"))
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
+    let mut options = ModelOptions::default()
+        .batching(
+            args.max_batch_size,
+            Duration::from_millis(args.max_batch_delay_ms),
+        )
+        .deadline(Duration::from_millis(args.deadline_ms));
+    let workers = args.workers.unwrap_or(options.workers);
+    options = options.capacity(workers, args.queue_capacity);
+    let body_limit = args
+        .body_limit_mb
+        .checked_mul(1024 * 1024)
+        .ok_or("--body-limit-mb is too large")?;
+    let mut builder = Server::builder()
+        .default_options(options)
+        .body_limit(body_limit)
+        .repository_extension(args.repository)
+        .drain_delay(Duration::from_millis(args.drain_delay_ms))
+        .shutdown_timeout(Duration::from_millis(args.shutdown_timeout_ms));
+    if let Some(token) = args.token {
+        builder = builder.bearer_token(token);
+    }
+    if !args.allowed_hosts.is_empty() {
+        builder = builder.allowed_hosts(args.allowed_hosts);
+    }
+    for (name, path) in &args.models {
+        builder = builder.model_file(path, name, args.version.as_deref())?;
+    }
+    let server = builder.build()?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener.local_addr()?;
+    println!("mlops serve: listening on http://{local}");
+    for (name, path) in &args.models {
+        println!("  model {name} from {}", path.display());
+    }
+    mlops::serve::serve(listener, server, mlops::serve::shutdown_signal()).await?;
+    println!("mlops serve: stopped");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,200 @@
+//! `mlops serve` as a user runs it: load under concurrent requests, SIGTERM, and no accepted
+//! request lost.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// A minimal HTTP/1.1 client on one keep-alive connection (std only).
+struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    fn open(addr: &str) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    /// Sends one request; returns (status, body), or an error if the connection failed.
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes())?;
+        self.writer.write_all(body)?;
+        let mut status_line = String::new();
+        if self.reader.read_line(&mut status_line)? == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        Ok((status, String::from_utf8(body).unwrap()))
+    }
+}
+
+fn spawn_server(model: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--version",
+            "1",
+            "--drain-delay-ms",
+            "1000",
+        ])
+        .arg("--model")
+        .arg(format!("lin={}", model.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    (child, addr)
+}
+
+#[test]
+fn serve_drains_in_flight_requests_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lin.json");
+    std::fs::write(
+        &model,
+        r#"{"format":"mlops-linear/1","coefficients":[[1.0,2.0,3.0]],"intercept":[0.5]}"#,
+    )
+    .unwrap();
+    let (mut child, addr) = spawn_server(&model);
+    let pid = child.id();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for client in 0..16 {
+        let (addr, stop, started, answered) = (
+            addr.clone(),
+            stop.clone(),
+            started.clone(),
+            answered.clone(),
+        );
+        clients.push(std::thread::spawn(move || {
+            let mut conn = Conn::open(&addr);
+            let mut i = 0u32;
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let x = f64::from(client * 100_000 + i);
+                let body = format!(
+                    r#"{{"id":"{client}-{i}","inputs":[{{"name":"input","shape":[1,3],"datatype":"FP32","data":[{x},0,0]}}]}}"#
+                );
+                started.fetch_add(1, Ordering::SeqCst);
+                match conn.request("POST", "/v2/models/lin/versions/1/infer", body.as_bytes()) {
+                    Ok((200, text)) => {
+                        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                        assert_eq!(v["id"], format!("{client}-{i}"));
+                        #[allow(clippy::cast_possible_truncation)]
+                        let expected = (x as f32) + 0.5;
+                        assert_eq!(v["outputs"][0]["data"][0].as_f64().unwrap() as f32, expected);
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    other => failures.push(format!("{other:?}")),
+                }
+                i += 1;
+            }
+            failures
+        }));
+    }
+    // Let the load run, then SIGTERM the server while requests are in flight.
+    let mut probe = Conn::open(&addr);
+    while answered.load(Ordering::SeqCst) < 2_000 {
+        std::thread::yield_now();
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Readiness turns false while the server still serves.
+    loop {
+        let (code, _) = probe.request("GET", "/v2/health/ready", b"").unwrap();
+        if code == 503 {
+            break;
+        }
+        assert_eq!(code, 200);
+    }
+    let (code, _) = probe.request("GET", "/v2/health/live", b"").unwrap();
+    assert_eq!(code, 200);
+    // A load balancer stops sending once readiness is false: so do we.
+    stop.store(true, Ordering::SeqCst);
+    let failures: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    assert_eq!(
+        answered.load(Ordering::SeqCst),
+        started.load(Ordering::SeqCst)
+    );
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "the port is closed after exit"
+    );
+}
+
+#[test]
+fn serve_refuses_pickles_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let pickle = dir.path().join("model.pkl");
+    std::fs::write(&pickle, b"\x80\x04\x95\x10\x00\x00").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--model"])
+        .arg(format!("m={}", pickle.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pickle"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(["serve", "--model", "no-equals-sign"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=PATH"));
+}
