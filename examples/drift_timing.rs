@@ -5,6 +5,7 @@
 //! ```text
 //! drift_timing ks     --reference R.parquet --current C.parquet --column COL [--repeat N] [--presorted]
 //! drift_timing psi    --reference R.parquet --current C.parquet --column COL [--repeat N] [--presorted]
+//! drift_timing sort   --reference R.parquet --current C.parquet --column COL [--repeat N]
 //! drift_timing report --reference R.parquet --current C.parquet [--repeat N] [--per-column]
 //! ```
 //!
@@ -12,6 +13,7 @@
 //!   `scipy.stats.ks_2samp` does), or with `--presorted` `ks_2samp` on sorted input.
 //! * `psi`: Evidently's PSI as the engine computes it: sorted copies of both sides (skipped
 //!   with `--presorted`), `binned_percents` (Sturges bins, zero filling), `psi`.
+//! * `sort`: `sorted_copy` of the reference column alone (one thread).
 //! * `report`: the phases of `mlops drift` with default options, each timed: reading both
 //!   files (as the CLI reads them: its own `data.rs`, string columns as dictionaries),
 //!   building the reference profile, comparing, writing JSON; with `--per-column` also each
@@ -149,7 +151,7 @@ fn column_values(path: &Path, column: &str) -> Result<Vec<f64>> {
 fn main() -> Result<()> {
     let args = parse_args()?;
     let out = match args.mode.as_str() {
-        "ks" | "psi" => stat(&args)?,
+        "ks" | "psi" | "sort" => stat(&args)?,
         "report" => report(&args)?,
         other => return Err(format!("unknown mode {other:?}").into()),
     };
@@ -168,7 +170,10 @@ fn stat(args: &Args) -> Result<Value> {
     }
     let load_s = t.elapsed().as_secs_f64();
     let rss_before = status_mib("VmRSS:");
-    let (wall, wall_min, cpu, result) = if args.mode == "ks" {
+    let (wall, wall_min, cpu, result) = if args.mode == "sort" {
+        let (wall, wall_min, cpu, sorted) = timed(args.repeat, || Ok(sorted_copy(&reference)))?;
+        (wall, wall_min, cpu, json!({"first": sorted.first(), "last": sorted.last()}))
+    } else if args.mode == "ks" {
         let (wall, wall_min, cpu, ks) = timed(args.repeat, || {
             Ok(if args.presorted {
                 ks_2samp(&reference, &current, KsMethod::Auto)?

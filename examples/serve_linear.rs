@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The built-in model format: one row of coefficients per output, one intercept per output.
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("price.json");
-    LinearFile::linear(vec![w.slice(ndarray::s![..3]).to_vec()], vec![w[3]]).write(&path)?;
+    LinearFile::linear(vec![w.iter().take(3).copied().collect()], vec![w[3]]).write(&path)?;
 
     // Serve it on a free loopback port.
     let server = Server::builder()

@@ -23,9 +23,11 @@ What it measures (ours through `examples/track_timing.rs`, built with --release;
 3. The hot-loop cost of one `log_metric` call: ours (median over blocks of 1000 calls)
    against MLflow's `log_metric` on `sqlite:///` (median of single calls).
 4. Search `metrics.rmse < 0.5 and params.alpha = '0.1'` (first page of 1000, MLflow's
-   default order): ours over 10,000 runs in a local folder (a freshly opened store, and again
-   with its cache warm) against MLflow's `search_runs` on sqlite over 1,000 and 10,000 runs
-   with the same data (run i: rmse = (i mod 100)/100, alpha = 0.1/0.2/0.5 by i mod 3).
+   default order): ours over 10,000 runs in a local folder, three ways (a new process: open
+   and search; the same store once its 2 s refresh interval has passed, so every run's
+   folders are listed again; a store whose cache is within its refresh interval) against
+   MLflow's `search_runs` on sqlite over 1,000 and 10,000 runs with the same data (run i:
+   rmse = (i mod 100)/100, alpha = 0.1/0.2/0.5 by i mod 3).
 
 Nothing here asserts on time: it measures and prints a table with the ratios and the
 targets of issue 4 (PASS/MISS). The machines have 2 shared cores: compare the ratios of one
@@ -252,8 +254,7 @@ def main():
     repeat = 1 if args.quick else 3
     if not args.skip_build:
         subprocess.run(
-            ["cargo", "build", "--release", "--no-default-features", "--features", "cli",
-             "--example", "track_timing"],
+            ["cargo", "build", "--release", "--example", "track_timing"],
             cwd=ROOT,
             check=True,
         )
@@ -334,6 +335,7 @@ def report(r, points):
     limit = min(r["raw_1_s"], r["raw_4_s"])
     ours_lm = r["ours_log_metric"]["median_ns"] * 1e-9
     cold = r["ours_search"]["cold_ms"] / 1e3
+    relist = r["ours_search"]["relist_ms"] / 1e3
     warm = r["ours_search"]["warm_ms"] / 1e3
     k = points // 1000
     rows = [
@@ -341,11 +343,12 @@ def report(r, points):
         (f"{k}k points to an MLflow server", fmt_s(ours_server), f"MLflow log_batch: {fmt_s(r['mlflow_server_s'])}", f"{r['mlflow_server_s'] / ours_server:.2f}x faster"),
         ("  the server's limit (raw log-batch)", "", f"1 client {fmt_s(r['raw_1_s'])}, 4 clients {fmt_s(r['raw_4_s'])}", f"ours / limit = {ours_server / limit:.2f}"),
         ("log_metric, median per call", fmt_s(ours_lm), f"MLflow log_metric, sqlite: {fmt_s(r['mlflow_log_metric_s'])}", f"{r['mlflow_log_metric_s'] / ours_lm:,.0f}x"),
-        (f"search 10k runs (found {r['ours_search']['found']}), fresh open", fmt_s(cold), f"MLflow sqlite 1k runs: {fmt_s(r['mlflow_search_1k_s'])}", f"{r['mlflow_search_1k_s'] / cold:.2f}x"),
-        ("search 10k runs, cache warm", fmt_s(warm), "", f"{r['mlflow_search_1k_s'] / warm:.2f}x"),
+        (f"search 10k runs (found {r['ours_search']['found']}), cache warm", fmt_s(warm), f"MLflow sqlite 1k runs: {fmt_s(r['mlflow_search_1k_s'])}", f"{r['mlflow_search_1k_s'] / warm:.2f}x faster"),
+        ("  10k, cache older than 2 s (re-list)", fmt_s(relist), "", f"{r['mlflow_search_1k_s'] / relist:.2f}x"),
+        ("  10k, new process (open + search)", fmt_s(cold), "", f"{r['mlflow_search_1k_s'] / cold:.2f}x"),
     ]
     if "mlflow_search_10k_s" in r:
-        rows.append(("  MLflow sqlite 10k runs", "", fmt_s(r["mlflow_search_10k_s"]), f"ours (fresh) {r['mlflow_search_10k_s'] / cold:.2f}x faster"))
+        rows.append(("search 10k runs, MLflow sqlite 10k", fmt_s(warm), fmt_s(r["mlflow_search_10k_s"]), f"{r['mlflow_search_10k_s'] / warm:.2f}x faster (new process: {r['mlflow_search_10k_s'] / cold:.2f}x)"))
     print(f"\nMLflow {r['mlflow_version']}\n")
     print("| workload | ours | MLflow | ratio |")
     print("| --- | --- | --- | --- |")
@@ -355,7 +358,8 @@ def report(r, points):
         ("local throughput >= 50x MLflow's client", r["mlflow_sqlite_s"] / ours_local >= 50),
         ("server: within 1.5x of the server's limit", ours_server / limit <= 1.5),
         ("log_metric median < 1 µs", ours_lm < 1e-6),
-        ("search 10k (fresh open) faster than MLflow sqlite 1k", cold < r["mlflow_search_1k_s"]),
+        ("search 10k (cache warm) faster than MLflow sqlite 1k", warm < r["mlflow_search_1k_s"]),
+        ("search 10k (new process) faster than MLflow sqlite 1k", cold < r["mlflow_search_1k_s"]),
     ]
     print()
     for name, ok in targets:

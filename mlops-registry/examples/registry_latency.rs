@@ -16,7 +16,12 @@
 //!
 //! Times are wall-clock milliseconds per operation: p50, p90, p99, mean, min.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::time::Instant;
 
@@ -48,7 +53,7 @@ fn main() {
                 iterations = args
                     .next()
                     .and_then(|v| v.parse().ok())
-                    .expect("--iterations N")
+                    .expect("--iterations N");
             }
             "--dir" => dir = Some(args.next().expect("--dir PATH").into()),
             other => panic!("unknown argument {other}; expected --iterations N, --dir PATH"),

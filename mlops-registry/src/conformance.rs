@@ -989,3 +989,50 @@ pub async fn concurrent_promotions(registries: &[&dyn ModelRegistry]) {
         "unacknowledged moves in the history"
     );
 }
+
+/// Two handles (two processes, in spirit): what one renames, deletes and re-creates, the
+/// other sees at once, and never writes to a model that is gone.
+pub async fn cross_handle_renames_and_deletes(a: &dyn ModelRegistry, b: &dyn ModelRegistry) {
+    let name = new_model(a, "cross").await;
+    new_version(a, &name, files("old")).await;
+    // b caches the model.
+    assert_eq!(b.get_model(&name).await.unwrap().latest_version, Some(v(1)));
+    // a deletes and re-creates it: b's writes go to the new model.
+    a.delete_model(&name).await.unwrap();
+    a.create_model(&name, Some("second life"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get_model(&name).await.unwrap().description.as_deref(),
+        Some("second life")
+    );
+    assert_eq!(
+        new_version(b, &name, files("new")).await,
+        v(1),
+        "b registered into the new model"
+    );
+    b.set_model_tag(&name, &Tag::parse("by", "b").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(a.get_model(&name).await.unwrap().tags.len(), 1);
+    // a renames it: b finds it under the new name only, and its old name is free.
+    let renamed = unique_model("cross-renamed");
+    a.rename_model(&name, &renamed).await.unwrap();
+    assert!(
+        b.set_model_tag(&name, &Tag::parse("k", "v").unwrap())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(b.get_model(&name).await.unwrap_err().is_not_found());
+    assert_eq!(
+        b.get_model(&renamed).await.unwrap().latest_version,
+        Some(v(1))
+    );
+    // a deletes it: b's alias change fails.
+    a.delete_model(&renamed).await.unwrap();
+    let gone = b
+        .set_alias(&renamed, &alias("champion"), v(1), &AliasChange::default())
+        .await;
+    assert!(gone.unwrap_err().is_not_found());
+}

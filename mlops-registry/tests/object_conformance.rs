@@ -23,6 +23,13 @@ macro_rules! conformance_tests {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cross_handle_renames_and_deletes() {
+                let (registry, _guard) = $open;
+                let other = reopen(&registry);
+                conformance::cross_handle_renames_and_deletes(&registry, &other).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_promotions() {
                 let (registry, _guard) = $open;
                 let handles: Vec<ObjectRegistry> = (0..4).map(|_| reopen(&registry)).collect();

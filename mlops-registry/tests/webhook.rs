@@ -14,7 +14,10 @@ use crate::util::folder_registry;
 
 /// Accepts connections forever; answers 500 to odd-numbered requests (1st, 3rd, …) and 200
 /// to the others, recording every body.
-fn receiver() -> (String, Arc<Mutex<Vec<(u16, Vec<u8>)>>>) {
+/// Every request the receiver saw: the status it answered and the body.
+type Seen = Arc<Mutex<Vec<(u16, Vec<u8>)>>>;
+
+fn receiver() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -106,7 +109,7 @@ async fn webhooks_fire_on_promotion_rollback_and_approval_requests_with_retries(
     assert!(!refused.promoted());
     assert_eq!(refused.webhook, None);
 
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 8, "4 events x (one 500 + one 200)");
     let delivered: Vec<WebhookEvent> = seen
         .iter()

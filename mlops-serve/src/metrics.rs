@@ -196,7 +196,7 @@ impl Metrics {
         }
     }
 
-    /// The text exposition (OpenMetrics 1.0, which Prometheus scrapes).
+    /// The OpenMetrics 1.0 text exposition.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::with_capacity(8192);
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -204,4 +204,39 @@ impl Metrics {
         }
         out
     }
+
+    /// The Prometheus text format 0.0.4 (what `promtool check metrics` and older scrapers
+    /// read): the OpenMetrics text with counter families named by their `_total` samples,
+    /// and no `# EOF` or `# UNIT` lines.
+    pub(crate) fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode())
+    }
+}
+
+/// Rewrites an OpenMetrics exposition as Prometheus text 0.0.4.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64);
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -181,11 +181,9 @@ async fn metrics_count_requests_by_outcome_with_histograms() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text")
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
     );
     let text = r.text().await.unwrap();
     let labels = "model=\"lin\",version=\"3\"";
@@ -209,13 +207,22 @@ async fn metrics_count_requests_by_outcome_with_histograms() {
             name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
             "{line}"
         );
-        assert!(
-            types.keys().any(|t| name.starts_with(t.as_str())),
-            "sample {name} has a TYPE"
-        );
+        // Each sample belongs to a declared family: same name, or a histogram's series.
+        let declared = types.iter().any(|(family, kind)| {
+            name == family
+                || (kind == "histogram"
+                    && ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .any(|suffix| name == format!("{family}{suffix}")))
+        });
+        assert!(declared, "sample {name} has a TYPE line for its family");
     }
-    assert_eq!(text.lines().last(), Some("# EOF"));
-    assert_eq!(types["mlops_serve_requests"], "counter");
+    assert!(
+        !text.contains("# EOF"),
+        "Prometheus text 0.0.4 has no EOF marker"
+    );
+    assert_eq!(types["mlops_serve_requests_total"], "counter");
+    assert!(text.contains("# HELP mlops_serve_requests_total "));
     assert_eq!(types["mlops_serve_request_seconds"], "histogram");
     assert_eq!(types["mlops_serve_queue_seconds"], "histogram");
     assert_eq!(types["mlops_serve_inference_seconds"], "histogram");
@@ -266,6 +273,34 @@ async fn metrics_count_requests_by_outcome_with_histograms() {
         Some(3.0)
     );
     assert_eq!(sample(&text, "mlops_serve_in_flight", labels), Some(0.0));
+    // Scrapers that ask for OpenMetrics get it.
+    let r = running
+        .client
+        .get(running.url("/metrics"))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let open = r.text().await.unwrap();
+    assert_eq!(open.lines().last(), Some("# EOF"));
+    assert!(open.contains("# TYPE mlops_serve_requests counter"));
+    assert_eq!(
+        sample(
+            &open,
+            "mlops_serve_requests_total",
+            &format!("{labels},outcome=\"success\"")
+        ),
+        Some(3.0)
+    );
     running.stop().await;
 }
 

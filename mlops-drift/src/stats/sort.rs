@@ -51,12 +51,20 @@ const MAX_DIGIT_BITS: u32 = 11;
 /// data spread over both signs, so that each bucket is about one binary order of magnitude.
 const MSD_BITS: u32 = 12;
 
+/// From this length on [`sort_total_with`] sorts most-significant digit first
+/// ([`msd_sort`]).
+const MSD_MIN_LEN: usize = 1 << 16;
+
 /// Buckets of [`sorted_copy`] up to this size are sorted by comparison.
 const SMALL_BUCKET: usize = 64;
 
 /// Key bits sorted by radix beyond `log2(n)`, so that values sharing the sorted bits are
 /// rare (about `n · 2^-12` pairs for evenly spread keys).
 const EXTRA_BITS: u32 = 12;
+
+/// The fewest extra bits [`Plan::even`] accepts (about `n · 2^-4` values share their
+/// sorted bits with another: short runs for [`sort_runs`]).
+const MIN_EXTRA_BITS: u32 = 4;
 
 const SIGN: u64 = 1 << 63;
 
@@ -81,6 +89,8 @@ pub(crate) fn sort_total(values: &mut [f64]) {
 pub(crate) fn sort_total_with(values: &mut [f64], scratch: &mut Vec<f64>) {
     if values.len() < RADIX_MIN_LEN {
         values.sort_unstable_by(f64::total_cmp);
+    } else if values.len() >= MSD_MIN_LEN {
+        msd_sort(values, scratch);
     } else if radix_sort(values, scratch) {
         values.copy_from_slice(&scratch[..values.len()]);
     }
@@ -128,12 +138,54 @@ pub(crate) fn sorted_copy(values: &[f64]) -> Vec<f64> {
         } else {
             aux.resize(aux.len().max(c), 0.0);
             let other = &mut aux[..c];
-            if lsd_top_bits(bucket, other, bits) {
+            if lsd_with_plan(bucket, other, bits, Plan::even(bits, c)) {
                 bucket.copy_from_slice(other);
             }
         }
     }
     out
+}
+
+/// The sort behind [`sort_total_with`] for large slices, as [`sorted_copy`] with `scratch`
+/// as the copy: one most-significant-digit pass scatters the values into `scratch`, then
+/// each bucket (small enough to stay in cache for most data) is sorted by LSD passes
+/// between `scratch` and its own place in `values`, and copied back while it is in cache
+/// when it ended in `scratch`.
+fn msd_sort(values: &mut [f64], scratch: &mut Vec<f64>) {
+    let n = values.len();
+    let guess = Plan {
+        low: u64::BITS - MSD_BITS,
+        width: MSD_BITS,
+        passes: 1,
+    };
+    let (bits, counts) = survey_and_count::<1>(values, guess);
+    let Some(bits) = bits else {
+        return; // already sorted
+    };
+    let counts = (bits.top == u64::BITS).then(|| counts.into_iter().map(|[c]| c).collect());
+    if scratch.len() < n {
+        scratch.resize(n, 0.0); // overwritten below: a reused buffer needs no clearing
+    }
+    let scratch = &mut scratch[..n];
+    let (counts, low) = msd_pass(values, scratch, bits.top, counts);
+    if low <= bits.floor {
+        values.copy_from_slice(scratch);
+        return;
+    }
+    let bits = Bits { top: low, ..bits };
+    let mut start = 0;
+    for &c in counts.iter().filter(|&&c| c > 0) {
+        let range = start..start + c;
+        start += c;
+        let bucket = &mut scratch[range.clone()];
+        let home = &mut values[range];
+        if c <= SMALL_BUCKET {
+            bucket.sort_unstable_by(f64::total_cmp);
+            home.copy_from_slice(bucket);
+        } else if !lsd_with_plan(bucket, home, bits, Plan::even(bits, c)) {
+            home.copy_from_slice(bucket);
+        }
+    }
 }
 
 /// The radix sort behind [`sort_total_with`], for any length (the tests call it on short
@@ -295,13 +347,39 @@ impl Plan {
         let low = top - (width * passes).min(top);
         Some(Self { low, width, passes })
     }
+
+    /// [`Plan::new`], but with one pass fewer when that makes the number of passes even
+    /// and still sorts at least `log2(n) + MIN_EXTRA_BITS` bits: the result then ends in
+    /// the slice sorted, not in the other buffer (no copy back), and the few more values
+    /// that share the sorted bits are left to [`sort_runs`].
+    fn even(bits: Bits, n: usize) -> Option<Self> {
+        let plan = Self::new(bits, n)?;
+        let log_n = usize::BITS - n.leading_zeros();
+        let fewer = (plan.passes - 1) * MAX_DIGIT_BITS;
+        if plan.passes % 2 == 0 || plan.passes < 3 || fewer < log_n + MIN_EXTRA_BITS {
+            return Some(plan);
+        }
+        let Bits { top, .. } = bits;
+        let passes = plan.passes - 1;
+        let width = fewer.div_ceil(passes);
+        Some(Self {
+            low: top - (width * passes).min(top),
+            width,
+            passes,
+        })
+    }
 }
 
 /// Sorts `data`, whose keys agree on every bit at and above `bits.top`, with `other` (as
 /// long) as the second buffer: the LSD passes of [`Plan::new`], then [`sort_runs`].
 /// Returns whether the result ended in `other`.
 fn lsd_top_bits(data: &mut [f64], other: &mut [f64], bits: Bits) -> bool {
-    let Some(plan) = Plan::new(bits, data.len()) else {
+    lsd_with_plan(data, other, bits, Plan::new(bits, data.len()))
+}
+
+/// [`lsd_top_bits`] with the plan given (`None`: no bit matters).
+fn lsd_with_plan(data: &mut [f64], other: &mut [f64], bits: Bits, plan: Option<Plan>) -> bool {
+    let Some(plan) = plan else {
         return false; // one value (per sign, and the sign is above `top`)
     };
     let in_other = match plan.passes {
@@ -429,6 +507,9 @@ mod tests {
             a.copy_from_slice(&scratch[..n]);
         }
         assert_eq!(bits(&a), want, "radix on {} values", values.len());
+        let mut m = values.to_vec();
+        msd_sort(&mut m, &mut vec![f64::NAN; 5]);
+        assert_eq!(bits(&m), want, "msd on {} values", values.len());
         let mut v = values.to_vec();
         sort_total_with(&mut v, &mut vec![f64::NAN; 7]);
         assert_eq!(bits(&v), want, "sort_total_with on {} values", values.len());
@@ -613,6 +694,9 @@ mod tests {
             let mut sorted = values.clone();
             sort_total(&mut sorted);
             prop_assert_eq!(&bits(&sorted), &want);
+            let mut msd = values.clone();
+            msd_sort(&mut msd, &mut Vec::new());
+            prop_assert_eq!(&bits(&msd), &want);
             prop_assert_eq!(bits(&sorted_copy(&values)), want);
         }
     }

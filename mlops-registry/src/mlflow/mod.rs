@@ -101,8 +101,12 @@
 //!   `OR`: versions registered here carry the source run in a tag, others in MLflow's
 //!   `run_id`) and pages them itself; other searches page on the server.
 
+mod audit;
 mod backend;
+mod calls;
+mod convert;
 mod meta;
+mod upload;
 mod wire;
 
 use std::sync::Arc;

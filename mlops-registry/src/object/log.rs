@@ -201,6 +201,16 @@ impl<S: Fold> CommitLog<S> {
         Ok(f(folded.seq, &folded.state))
     }
 
+    /// Runs `f` on the cached state without reading what is new (the first use still
+    /// loads everything).
+    pub(crate) async fn peek<R>(&self, f: impl FnOnce(u64, &S) -> R) -> Result<R> {
+        let mut folded = self.folded.lock().await;
+        if !folded.loaded {
+            self.catch_up(&mut folded).await?;
+        }
+        Ok(f(folded.seq, &folded.state))
+    }
+
     /// Every entry from `from` on, read from the store (for audits and checks).
     pub(crate) async fn entries(&self, from: u64) -> Result<Vec<Entry<S::Op>>> {
         let mut out = Vec::new();

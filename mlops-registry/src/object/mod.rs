@@ -75,6 +75,10 @@ const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
 /// The default and the largest page size of searches.
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 10_000;
+/// How long a handle trusts its cached catalog (names to ids) before reading what is new.
+/// Within it a model found deleted or renamed in its own log is looked up again at once,
+/// so the cache only saves the read.
+const CATALOG_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The registry on an object store. Cheap to clone; clones share one cache.
 #[derive(Clone)]
@@ -88,6 +92,7 @@ struct Inner {
     io: Io,
     base: Path,
     catalog: CommitLog<Catalog>,
+    catalog_refreshed: Mutex<Option<std::time::Instant>>,
     models: Mutex<HashMap<String, Arc<CommitLog<ModelState>>>>,
 }
 
@@ -186,6 +191,7 @@ impl ObjectRegistry {
                 io,
                 base,
                 catalog,
+                catalog_refreshed: Mutex::new(None),
                 models: Mutex::new(HashMap::new()),
             }),
             actor: actor.into(),
@@ -220,7 +226,7 @@ impl ObjectRegistry {
     /// What this handle's appends to a model's log met (committed entries, lost slot races,
     /// ambiguous outcomes and how they resolved).
     pub async fn log_stats(&self, name: &ModelName) -> Result<LogStats> {
-        let (_, log) = self.lookup(name).await?;
+        let (_, log) = self.lookup(name, true).await?;
         Ok(log.stats())
     }
 
@@ -243,16 +249,49 @@ impl ObjectRegistry {
         }))
     }
 
-    /// The live model with this name and its log.
-    async fn lookup(&self, name: &ModelName) -> Result<(CatalogModel, Arc<CommitLog<ModelState>>)> {
-        let found = self.inner.catalog.read(|_, c| c.get(name).cloned()).await?;
+    /// The model with this name and its log. With `fresh`, or when the cached catalog is
+    /// older than [`CATALOG_REFRESH`], the catalog is caught up first; a cached miss is
+    /// always checked against a fresh catalog.
+    async fn lookup(
+        &self,
+        name: &ModelName,
+        fresh: bool,
+    ) -> Result<(CatalogModel, Arc<CommitLog<ModelState>>)> {
+        let stale = {
+            let refreshed = self
+                .inner
+                .catalog_refreshed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            refreshed.is_none_or(|t| t.elapsed() > CATALOG_REFRESH)
+        };
+        let mut found = None;
+        if !fresh && !stale {
+            found = self.inner.catalog.peek(|_, c| c.get(name).cloned()).await?;
+        }
+        if found.is_none() {
+            let started = std::time::Instant::now();
+            found = self.inner.catalog.read(|_, c| c.get(name).cloned()).await?;
+            *self
+                .inner
+                .catalog_refreshed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(started);
+        }
         let model =
             found.ok_or_else(|| RegistryError::not_found("registered model", name.as_str()))?;
         let log = self.model_log(&model.id);
         Ok((model, log))
     }
 
-    /// Appends to a live model's log; `decide` sees its state.
+    /// Whether a model's log says it is live under `name`. The catalog names models; the
+    /// log's own record of its name only tells a stale cached catalog apart (`strict`).
+    fn is_live(name: &ModelName, state: &ModelState, strict: bool) -> bool {
+        !state.deleted && (!strict || state.current_name.as_ref().is_none_or(|n| n == name))
+    }
+
+    /// Appends to a live model's log; `decide` sees its state. A model found through the
+    /// cached catalog that turns out deleted or renamed is looked up again in a fresh one.
     async fn append<F>(
         &self,
         name: &ModelName,
@@ -261,23 +300,50 @@ impl ObjectRegistry {
     where
         F: FnMut(&ModelState) -> Result<ModelOp> + Send,
     {
-        let (_, log) = self.lookup(name).await?;
-        log.append(&self.actor, |state| {
-            if state.deleted {
-                return Err(RegistryError::not_found("registered model", name.as_str()));
+        for fresh in [false, true] {
+            let (_, log) = self.lookup(name, fresh).await?;
+            let appended = log
+                .append(&self.actor, |state| {
+                    if !Self::is_live(name, state, !fresh) {
+                        return Err(RegistryError::not_found("registered model", name.as_str()));
+                    }
+                    decide(state)
+                })
+                .await;
+            match appended {
+                Err(RegistryError::NotFound {
+                    what: "registered model",
+                    ..
+                }) if !fresh => {}
+                other => return other,
             }
-            decide(state)
-        })
-        .await
+        }
+        Err(RegistryError::not_found("registered model", name.as_str()))
     }
 
+    /// Reads a live model's state (as [`ObjectRegistry::append`] finds it).
     async fn read_model<R>(
         &self,
         name: &ModelName,
         f: impl FnOnce(&CatalogModel, &ModelState) -> R,
     ) -> Result<R> {
-        let (model, log) = self.lookup(name).await?;
-        log.read(|_, state| f(&model, state)).await
+        let mut f = Some(f);
+        for fresh in [false, true] {
+            let (model, log) = self.lookup(name, fresh).await?;
+            let read = log
+                .read(|_, state| {
+                    if Self::is_live(name, state, !fresh) {
+                        f.take().map(|f| f(&model, state))
+                    } else {
+                        None
+                    }
+                })
+                .await?;
+            if let Some(result) = read {
+                return Ok(result);
+            }
+        }
+        Err(RegistryError::not_found("registered model", name.as_str()))
     }
 
     fn registered(model: &CatalogModel, state: &ModelState) -> RegisteredModel {
@@ -428,7 +494,7 @@ impl ObjectRegistry {
     /// The raw entries of a model's commit log as audit entries, read from the store (not
     /// the cache): what an offline checker of the protocol reads.
     pub async fn read_log(&self, name: &ModelName) -> Result<Vec<AuditEntry>> {
-        let (_, log) = self.lookup(name).await?;
+        let (_, log) = self.lookup(name, true).await?;
         let entries = log.entries(1).await?;
         let mut state = ModelState::default();
         for entry in &entries {
@@ -524,7 +590,7 @@ impl ModelRegistry for ObjectRegistry {
         name: &ModelName,
         new_name: &ModelName,
     ) -> Result<RegisteredModel> {
-        let (model, log) = self.lookup(name).await?;
+        let (model, log) = self.lookup(name, true).await?;
         self.inner
             .catalog
             .append(&self.actor, |catalog| {
@@ -557,7 +623,22 @@ impl ModelRegistry for ObjectRegistry {
     }
 
     async fn delete_model(&self, name: &ModelName) -> Result<()> {
-        let (model, log) = self.lookup(name).await?;
+        let (model, log) = self.lookup(name, true).await?;
+        // The model's log first: from its `deleted` entry on, every write to it fails, also
+        // from processes whose cached catalog still has it. A crash before the catalog entry
+        // leaves the name taken; deleting again finishes the job.
+        let deleted = log
+            .append(&self.actor, |state| {
+                if state.deleted {
+                    return Err(RegistryError::not_found("registered model", name.as_str()));
+                }
+                Ok(ModelOp::Deleted { name: name.clone() })
+            })
+            .await;
+        match deleted {
+            Ok(_) | Err(RegistryError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
         self.inner
             .catalog
             .append(&self.actor, |catalog| {
@@ -569,8 +650,6 @@ impl ModelRegistry for ObjectRegistry {
                     name: name.clone(),
                 })
             })
-            .await?;
-        log.append(&self.actor, |_| Ok(ModelOp::Deleted { name: name.clone() }))
             .await?;
         Ok(())
     }
@@ -603,7 +682,8 @@ impl ModelRegistry for ObjectRegistry {
         if let Some(d) = &new.description {
             check_description(d)?;
         }
-        let (model, _) = self.lookup(name).await?;
+        // The exact log the blobs go with: no second lookup that could find another model.
+        let (model, log) = self.lookup(name, true).await?;
         let id = model.id.clone();
         let mut artifacts: Vec<ArtifactEntry> = futures::stream::iter(new.artifacts)
             .map(|(path, bytes)| {
@@ -645,8 +725,11 @@ impl ModelRegistry for ObjectRegistry {
             datasets: new.datasets,
         };
         let base = self.model_dir(&id);
-        let (entry, _) = self
-            .append(name, |state| {
+        let (entry, _) = log
+            .append(&self.actor, |state| {
+                if !Self::is_live(name, state, false) {
+                    return Err(RegistryError::not_found("registered model", name.as_str()));
+                }
                 let version = ModelVersion::new(state.next_version())?;
                 template.version = version;
                 template.source = format!("{base}/versions/{version}");
@@ -670,7 +753,7 @@ impl ModelRegistry for ObjectRegistry {
 
     async fn search_versions(&self, query: &VersionQuery) -> Result<Page<VersionInfo>> {
         let models: Vec<CatalogModel> = match &query.model {
-            Some(name) => vec![self.lookup(name).await?.0],
+            Some(name) => vec![self.lookup(name, false).await?.0],
             None => {
                 self.inner
                     .catalog

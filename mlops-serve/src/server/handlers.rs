@@ -335,14 +335,28 @@ async fn infer_entry(
         .map_err(|e| Error::inference(&entry.name, format!("cannot build the response: {e}")))
 }
 
-async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
+/// OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus text 0.0.4.
+async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (content_type, text) = if openmetrics {
+        (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            inner.metrics.encode(),
+        )
+    } else {
+        (
+            "text/plain; version=0.0.4; charset=utf-8",
+            inner.metrics.encode_prometheus(),
+        )
+    };
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        )],
-        inner.metrics.encode(),
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        text,
     )
         .into_response()
 }
