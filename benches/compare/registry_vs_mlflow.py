@@ -6,14 +6,14 @@ Run from anywhere (it finds the workspace root from its own path):
     .venv/bin/python benches/compare/registry_vs_mlflow.py                 # ~1 minute
     .venv/bin/python benches/compare/registry_vs_mlflow.py --iterations 500
     #   --mlflow-uri URI   use a running MLflow server instead of starting one
-    #   --skip-build       use target/release/examples/registry_latency as it is
+    #   --skip-build       use target/release/examples/{registry_latency,mlflow_registry_latency}
     #   --versions N       versions registered before timing (default 4)
 
 One operation = move the alias `champion` to the next version, then resolve `champion` to
 its version (what a deploy pipeline does, then what a server does on reload). The versions
 cycle, so every move changes the alias. In one run:
 
-1. `cargo build --release --example registry_latency`.
+1. `cargo build --release --example registry_latency --example mlflow_registry_latency`.
 2. **ours**: `registry_latency --root DIR` on a fresh local folder (`ObjectRegistry`): the
    promote is `set_alias` with the precondition "champion holds what I last saw"
    (a commit-log entry claimed with a create-if-absent write, fsync'ed), the resolve is
@@ -27,6 +27,9 @@ cycle, so every move changes the alias. In one run:
      semantics as ours minus atomicity (MLflow cannot make the check and the write atomic).
 4. **MLflow local sqlite** (no server: `MlflowClient(sqlite:///...)`, MLflow's embedded
    mode), `plain` only.
+5. **ours -> MLflow server**: mlops-registry's MLflow backend from Rust
+   (`examples/mlflow_registry_latency.rs`) on the same server: its promote is three
+   requests (read the holder, set the alias, write the audit-entry tag), its resolve one.
 
 Each side warms up first (10 operations, not counted). Prints median, p99 and mean per
 step and the ratios MLflow / ours. Nothing is asserted: it measures and prints. The machine
@@ -202,28 +205,29 @@ def mlflow_promote_resolve(uri, iterations, versions, checked, workdir):
 # ours
 
 
+EXAMPLES = ["registry_latency", "mlflow_registry_latency"]
+
+
 def build():
-    subprocess.run(
-        ["cargo", "build", "--release", "--example", "registry_latency"],
-        cwd=ROOT,
-        check=True,
-    )
+    cmd = ["cargo", "build", "--release"]
+    for example in EXAMPLES:
+        cmd += ["--example", example]
+    subprocess.run(cmd, cwd=ROOT, check=True)
 
 
-def example_binary():
+def example_binary(name):
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     if not target.is_absolute():
         target = ROOT / target
-    return target / "release" / "examples" / "registry_latency"
+    return target / "release" / "examples" / name
 
 
-def ours(iterations, versions, workdir):
-    root = Path(workdir) / "registry"
+def run_example(name, where, iterations, versions):
+    """Runs one of the Rust examples; they print one JSON line with per-operation ms."""
     out = subprocess.run(
-        [
-            str(example_binary()),
-            "--root",
-            str(root),
+        [str(example_binary(name))]
+        + where
+        + [
             "--iterations",
             str(iterations),
             "--warmup",
@@ -266,7 +270,12 @@ def main():
         tmp = Path(tmp)
         print(f"[bench] ours: local folder, {args.iterations} operations", file=sys.stderr)
         (tmp / "ours").mkdir()
-        results["ours (local folder)"] = ours(args.iterations, args.versions, tmp / "ours")
+        results["ours (local folder)"] = run_example(
+            "registry_latency",
+            ["--root", str(tmp / "ours" / "registry")],
+            args.iterations,
+            args.versions,
+        )
 
         (tmp / "sqlite").mkdir()
         print("[bench] MLflow local sqlite (no server)", file=sys.stderr)
@@ -294,6 +303,10 @@ def main():
             )
             results["MLflow server, checked"] = mlflow_promote_resolve(
                 uri, args.iterations, args.versions, True, server_dir
+            )
+            print("[bench] our MLflow backend (Rust) on the same server", file=sys.stderr)
+            results["ours -> MLflow server"] = run_example(
+                "mlflow_registry_latency", ["--uri", uri], args.iterations, args.versions
             )
         finally:
             if server is not None:
@@ -325,7 +338,22 @@ def main():
                 f"{fmt(s['mean'])}{ratio}"
             )
     print()
-    print("x = MLflow / ours (higher: ours faster); 'total' = promote + resolve (+ check).")
+    print("x = side / ours (local folder): higher means ours is faster; 'total' = promote +")
+    print("resolve (+ check for 'checked').")
+    ours_total = table["ours (local folder)"]["total"]
+    for side in ["MLflow server, plain", "MLflow server, checked", "MLflow sqlite, plain"]:
+        t = table[side]["total"]
+        print(
+            f"  {side:<24} / ours local: median {t['median'] / ours_total['median']:.1f}x, "
+            f"p99 {t['p99'] / ours_total['p99']:.1f}x"
+        )
+    if "ours -> MLflow server" in table:
+        rust = table["ours -> MLflow server"]["total"]
+        py = table["MLflow server, checked"]["total"]
+        print(
+            f"  same server, Python client checked / our Rust backend: median "
+            f"{py['median'] / rust['median']:.2f}x, p99 {py['p99'] / rust['p99']:.2f}x"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"raw": results, "summary": table}, indent=1))
 

@@ -49,7 +49,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING = ROOT / "target" / "release" / "examples" / "track_timing"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+TIMING = TARGET / "release" / "examples" / "track_timing"
 FILTER = "metrics.rmse < 0.5 and params.alpha = '0.1'"
 BATCH = 1000
 
@@ -254,7 +255,9 @@ def main():
     repeat = 1 if args.quick else 3
     if not args.skip_build:
         subprocess.run(
-            ["cargo", "build", "--release", "--example", "track_timing"],
+            # The `cli` feature alone (drift + track): no serving runtime to compile.
+            ["cargo", "build", "--release", "--no-default-features", "--features", "cli",
+             "--example", "track_timing"],
             cwd=ROOT,
             check=True,
         )

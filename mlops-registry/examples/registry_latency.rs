@@ -1,20 +1,20 @@
-//! Promote-and-resolve latency of the embedded registry on a local folder, printed as one
-//! JSON document, for `benches/compare/registry_vs_mlflow.py` to set beside MLflow's.
+//! Promote-and-resolve latency of the embedded registry on a local folder, printed as ONE
+//! JSON line, for `benches/compare/registry_vs_mlflow.py` to set beside MLflow's.
 //!
 //! ```sh
-//! cargo run -p mlops-registry --release --example registry_latency -- --iterations 200 [--dir PATH]
+//! cargo run -p mlops-registry --release --example registry_latency -- --iterations 200 [--root DIR]
 //! ```
 //!
-//! The operations, per iteration, alternating the alias between two versions:
-//! - `set_alias`: move `champion` with no precondition (what MLflow's
-//!   `set_registered_model_alias` does);
-//! - `resolve`: read the version `champion` points to (MLflow's `get_model_version_by_alias`);
-//! - `promote`: a gated promotion (`promote` with the precondition "holds what I read" and a
-//!   metric gate), which reads the candidate and the holder, runs the gate and moves the
-//!   alias conditionally;
-//! - `set_alias_and_resolve` and `promote_and_resolve`: each followed by a resolve.
+//! Per iteration, alternating the alias `champion` between two versions:
+//! - `promote_ms`: `set_alias` with the precondition "holds what it held" (`Expect::exactly`),
+//!   the operation MLflow's `set_registered_model_alias` does without a precondition;
+//! - `resolve_ms`: `resolve_alias` (MLflow's `get_model_version_by_alias`);
+//! - `promote_and_resolve_ms`: the two together;
+//! - `gated_promote_ms`, `gated_promote_and_resolve_ms`: the full `promote` (reads the
+//!   candidate and the holder, runs a metric gate, moves the alias conditionally), then a
+//!   resolve.
 //!
-//! Times are wall-clock milliseconds per operation: p50, p90, p99, mean, min.
+//! The line holds each series in milliseconds, plus `summary` (p50, p90, p99, mean, min).
 
 #![allow(
     clippy::print_stdout,
@@ -55,8 +55,8 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--iterations N");
             }
-            "--dir" => dir = Some(args.next().expect("--dir PATH").into()),
-            other => panic!("unknown argument {other}; expected --iterations N, --dir PATH"),
+            "--root" | "--dir" => dir = Some(args.next().expect("--root DIR").into()),
+            other => panic!("unknown argument {other}; expected --iterations N, --root DIR"),
         }
     }
     let temp = tempfile::tempdir().unwrap();
@@ -98,54 +98,65 @@ fn main() {
             Direction::HigherIsBetter,
             -1.0,
         ))];
-        let (mut set, mut resolve, mut set_resolve, mut prom, mut prom_resolve) =
+        let (mut set, mut resolve, mut set_resolve, mut gated, mut gated_resolve) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let mut current = None;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         for i in 0..iterations {
             let target = versions[i % 2];
             let t = Instant::now();
+            let change = AliasChange::expecting(Expect::exactly(current));
             registry
-                .set_alias(&name, &alias, target, &AliasChange::expecting(Expect::Any))
+                .set_alias(&name, &alias, target, &change)
                 .await
                 .unwrap();
-            let after_set = t.elapsed();
-            let t2 = Instant::now();
+            let moved = t.elapsed();
+            let t = Instant::now();
             let got = registry.resolve_alias(&name, &alias).await.unwrap();
-            let resolved = t2.elapsed();
+            let resolved = t.elapsed();
             assert_eq!(got.version, target);
-            set.push(after_set.as_secs_f64() * 1e3);
-            resolve.push(resolved.as_secs_f64() * 1e3);
-            set_resolve.push((after_set + resolved).as_secs_f64() * 1e3);
+            set.push(ms(moved));
+            resolve.push(ms(resolved));
+            set_resolve.push(ms(moved + resolved));
 
-            let target = versions[(i + 1) % 2];
+            let next = versions[(i + 1) % 2];
             let t = Instant::now();
             let outcome = promote(
                 &registry,
                 &name,
-                target,
+                next,
                 &alias,
-                Expect::Version(versions[i % 2]),
+                Expect::Version(target),
                 &gates,
             )
             .await
             .unwrap();
             let promoted = t.elapsed();
             assert!(outcome.promoted(), "{:?}", outcome.decision);
-            let t2 = Instant::now();
+            let t = Instant::now();
             let got = registry.resolve_alias(&name, &alias).await.unwrap();
-            let resolved = t2.elapsed();
-            assert_eq!(got.version, target);
-            prom.push(promoted.as_secs_f64() * 1e3);
-            prom_resolve.push((promoted + resolved).as_secs_f64() * 1e3);
+            let resolved = t.elapsed();
+            assert_eq!(got.version, next);
+            gated.push(ms(promoted));
+            gated_resolve.push(ms(promoted + resolved));
+            current = Some(next);
         }
         json!({
-            "backend": "mlops-registry ObjectRegistry, local folder (fsync on)",
+            "backend": "mlops-registry ObjectRegistry on a local folder (fsync on)",
             "iterations": iterations,
-            "set_alias_ms": summary(set),
-            "resolve_ms": summary(resolve),
-            "set_alias_and_resolve_ms": summary(set_resolve),
-            "promote_ms": summary(prom),
-            "promote_and_resolve_ms": summary(prom_resolve),
+            "promote_ms": set,
+            "resolve_ms": resolve,
+            "promote_and_resolve_ms": set_resolve,
+            "gated_promote_ms": gated,
+            "gated_promote_and_resolve_ms": gated_resolve,
+            "summary": {
+                "promote_ms": summary(set.clone()),
+                "resolve_ms": summary(resolve.clone()),
+                "promote_and_resolve_ms": summary(set_resolve.clone()),
+                "gated_promote_ms": summary(gated.clone()),
+                "gated_promote_and_resolve_ms": summary(gated_resolve.clone()),
+            },
         })
     });
-    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    println!("{report}");
 }

@@ -18,6 +18,15 @@
 //! allocation per thread instead of faulting in fresh pages for every column.
 //! [`sorted_copy`] needs no buffer as large as the data: its first pass (on the top 12
 //! varying bits) writes straight into the copy, and each bucket is then sorted as above.
+//! From 2^16 values on, [`sort_total_with`] works the same way (`msd_sort`): the first,
+//! most-significant pass scatters into the scratch buffer, and each bucket, which stays in
+//! cache for most data, is sorted between the buffer and its own place in the slice. Within
+//! a bucket the LSD passes are made even in number when one pass fewer still sorts
+//! `log2(n) + 4` bits (`Plan::even`), so that a bucket ends where it started, without a
+//! copy; the few more values that then share their sorted bits go to the comparison sort.
+//! In a 20-column report of 10^6 rows per side this took the profile and comparison from
+//! 0.97 to 0.85 s of CPU (busy machine, same run); `sorted_copy` of 10^6 normal values went
+//! from 16.1 to 14.7 ms of CPU (same conditions).
 //!
 //! Both entry points take their first pass over the data for a survey of the bits that
 //! matter *and* the digit counts of the first radix pass, guessing that the values take

@@ -84,7 +84,8 @@ enum ModelsCommand {
         /// Repeatable; all must pass.
         #[arg(long = "gate")]
         gates: Vec<String>,
-        /// POST a JSON event to this https URL when the alias moves.
+        /// POST a JSON event to this https URL when the alias moves (needs the `tls` feature;
+        /// the host must resolve to public addresses only).
         #[arg(long)]
         webhook: Option<String>,
         /// Print the decision as JSON.
