@@ -325,10 +325,10 @@ async fn register(
         let store = tracking::open(tracking_uri, false).await?;
         let found = store.get_run(run_id).await?;
         new.run = Some(RunLink {
-            run_id: found.info.run_id.clone(),
-            experiment_id: found.info.experiment_id.clone(),
+            run_id: found.info.run_id,
+            experiment_id: found.info.experiment_id,
             artifact_path: None,
-            metrics: found.data.metrics.clone(),
+            metrics: found.data.metrics,
         });
     }
     match registry.create_model(&name, None, &[]).await {
