@@ -172,7 +172,12 @@ fn stat(args: &Args) -> Result<Value> {
     let rss_before = status_mib("VmRSS:");
     let (wall, wall_min, cpu, result) = if args.mode == "sort" {
         let (wall, wall_min, cpu, sorted) = timed(args.repeat, || Ok(sorted_copy(&reference)))?;
-        (wall, wall_min, cpu, json!({"first": sorted.first(), "last": sorted.last()}))
+        (
+            wall,
+            wall_min,
+            cpu,
+            json!({"first": sorted.first(), "last": sorted.last()}),
+        )
     } else if args.mode == "ks" {
         let (wall, wall_min, cpu, ks) = timed(args.repeat, || {
             Ok(if args.presorted {
