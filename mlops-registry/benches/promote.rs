@@ -1,7 +1,7 @@
 //! Promote-and-resolve latency of the embedded registry on a local folder (fsync on):
 //! a conditional alias move followed by a resolve, a gated `promote` followed by a resolve,
 //! and a resolve alone. `benches/compare/registry_vs_mlflow.py` sets these beside MLflow's
-//! client against an MLflow server (via `examples/registry_latency.rs`).
+//! client against an MLflow server (through the root package's `examples/registry_latency.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

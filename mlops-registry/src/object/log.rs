@@ -260,9 +260,6 @@ impl<S: Fold> CommitLog<S> {
                     Claim::Unknown(e) => {
                         unknown += 1;
                         self.count(|s| s.ambiguous += 1);
-                        if unknown > MAX_UNKNOWN {
-                            return Err(super::io::storage(&key, e));
-                        }
                         tracing::debug!(key = %key, error = %e, "unknown outcome; reading the slot back");
                         match self.read_entry_patiently(entry.seq).await? {
                             Some(theirs) if theirs.txn_id == txn_id => {
@@ -273,9 +270,12 @@ impl<S: Fold> CommitLog<S> {
                                 self.count(|s| s.slot_races += 1);
                                 continue 'decide;
                             }
-                            None => {
-                                tokio::time::sleep(backoff(unknown)).await;
+                            // Not applied (as far as the store shows): give up after
+                            // MAX_UNKNOWN such rounds, else claim the slot again.
+                            None if unknown >= MAX_UNKNOWN => {
+                                return Err(super::io::storage(&key, e));
                             }
+                            None => tokio::time::sleep(backoff(unknown)).await,
                         }
                     }
                 }
