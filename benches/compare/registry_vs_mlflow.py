@@ -6,14 +6,14 @@ Run from anywhere (it finds the workspace root from its own path):
     .venv/bin/python benches/compare/registry_vs_mlflow.py                 # ~1 minute
     .venv/bin/python benches/compare/registry_vs_mlflow.py --iterations 500
     #   --mlflow-uri URI   use a running MLflow server instead of starting one
-    #   --skip-build       use target/release/examples/{registry_latency,mlflow_registry_latency}
+    #   --skip-build       use target/release/examples/registry_latency
     #   --versions N       versions registered before timing (default 4)
 
 One operation = move the alias `champion` to the next version, then resolve `champion` to
 its version (what a deploy pipeline does, then what a server does on reload). The versions
 cycle, so every move changes the alias. In one run:
 
-1. `cargo build --release --example registry_latency --example mlflow_registry_latency`.
+1. `cargo build --release --example registry_latency`.
 2. **ours**: `registry_latency --root DIR` on a fresh local folder (`ObjectRegistry`): the
    promote is `set_alias` with the precondition "champion holds what I last saw"
    (a commit-log entry claimed with a create-if-absent write, fsync'ed), the resolve is
@@ -28,7 +28,7 @@ cycle, so every move changes the alias. In one run:
 4. **MLflow local sqlite** (no server: `MlflowClient(sqlite:///...)`, MLflow's embedded
    mode), `plain` only.
 5. **ours -> MLflow server**: mlops-registry's MLflow backend from Rust
-   (`examples/mlflow_registry_latency.rs`) on the same server: its promote is three
+   (`examples/registry_latency.rs --uri`) on the same server: its promote is three
    requests (read the holder, set the alias, write the audit-entry tag), its resolve one.
 
 Each side warms up first (10 operations, not counted). Prints median, p99 and mean per
@@ -205,7 +205,7 @@ def mlflow_promote_resolve(uri, iterations, versions, checked, workdir):
 # ours
 
 
-EXAMPLES = ["registry_latency", "mlflow_registry_latency"]
+EXAMPLES = ["registry_latency"]
 
 
 def build():
@@ -306,7 +306,7 @@ def main():
             )
             print("[bench] our MLflow backend (Rust) on the same server", file=sys.stderr)
             results["ours -> MLflow server"] = run_example(
-                "mlflow_registry_latency", ["--uri", uri], args.iterations, args.versions
+                "registry_latency", ["--uri", uri], args.iterations, args.versions
             )
         finally:
             if server is not None:
