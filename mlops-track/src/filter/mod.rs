@@ -220,9 +220,15 @@ impl RunSearch {
             .into_iter()
             .filter(|run| self.filter.matches(*run))
             .collect();
-        self.order_by.sort(&mut matching);
         let total = matching.len();
         let end = self.offset.saturating_add(self.max_results.get());
+        // Only the runs up to the end of this page need sorting: the order is total (it ends
+        // on the run id), so partitioning first and sorting the head gives the same page.
+        if end < total {
+            matching.select_nth_unstable_by(end, |a, b| self.order_by.compare(*a, *b));
+            matching.truncate(end);
+        }
+        self.order_by.sort(&mut matching);
         let runs = matching
             .into_iter()
             .skip(self.offset)

@@ -878,6 +878,41 @@ fn run_search_pages_through_the_sorted_result() {
 }
 
 #[test]
+fn pages_of_every_size_concatenate_to_the_fully_sorted_result() {
+    // Ties on the metric and on start_time, in a scrambled input order: only the page's
+    // head is sorted, so every page size must still give the full sort's slices.
+    let n = 23;
+    let runs: Vec<TestRun> = (0..n)
+        .map(|i| {
+            let j = (i * 7) % n;
+            let mut r = with_metric(run(&format!("r{j:02}")), "m", f64::from(j % 3));
+            r.start = Some(i64::from(j % 5));
+            r
+        })
+        .collect();
+    let order = ["metrics.m DESC"];
+    let full = OrderBy::parse(&order).unwrap();
+    let mut expected: Vec<&TestRun> = runs.iter().collect();
+    full.sort(&mut expected);
+    let expected: Vec<String> = expected.iter().map(|r| r.id.clone()).collect();
+    for size in 1..=25 {
+        let mut token: Option<String> = None;
+        let mut all = Vec::new();
+        loop {
+            let search = RunSearch::parse("", &order, Some(size), token.as_deref(), &[]).unwrap();
+            let page = search.apply(&runs);
+            assert!(page.runs.len() <= size);
+            all.extend(page.runs.iter().map(|r| r.id.clone()));
+            match page.next_page_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(all, expected, "page size {size}");
+    }
+}
+
+#[test]
 fn run_search_refuses_foreign_and_damaged_tokens() {
     let order = ["metrics.m"];
     let search = RunSearch::parse("metrics.m > 0", &order, Some(1), None, &["e1"]).unwrap();

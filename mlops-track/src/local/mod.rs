@@ -187,7 +187,7 @@ pub(crate) struct Inner {
     experiments: tokio::sync::Mutex<ExperimentLog>,
     runs: Mutex<HashMap<RunId, Arc<RunSlot>>>,
     /// The run ids of each experiment (from its markers), and when they were listed.
-    run_ids: Mutex<HashMap<ExperimentId, (std::time::Instant, Vec<RunId>)>>,
+    run_ids: Mutex<HashMap<ExperimentId, (std::time::Instant, RunIds)>>,
     host: lease::HostInfo,
 }
 
@@ -198,6 +198,9 @@ impl fmt::Debug for LocalStore {
             .finish_non_exhaustive()
     }
 }
+
+/// An experiment's run ids, shared between the cache and the searches reading them.
+pub(crate) type RunIds = Arc<Vec<RunId>>;
 
 /// One run in this process: its cached state, and the metric segments being written (whose
 /// names are taken, but whose writes have not returned).

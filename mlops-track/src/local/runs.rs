@@ -22,7 +22,7 @@ use super::keys::{new_metrics_name, parse_seq};
 use super::metrics::Segment;
 use super::names::random_run_name;
 use super::records::{Compaction, RunOp, RunRecord, new_txn, tick};
-use super::{Claim, Inner, RunSlot};
+use super::{Claim, Inner, RunIds, RunSlot};
 use crate::error::{Result, TrackError};
 use crate::model::{DatasetInput, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
 use crate::store::NewRun;
@@ -796,25 +796,27 @@ impl Inner {
     /// The ids of the runs an experiment holds, from its run markers (listed again when the
     /// last listing is older than the refresh interval; this process's creations are added at
     /// once).
-    pub(crate) async fn run_ids_of(&self, experiment: &ExperimentId) -> Result<Vec<RunId>> {
+    pub(crate) async fn run_ids_of(&self, experiment: &ExperimentId) -> Result<RunIds> {
         {
             let cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((listed, ids)) = cache.get(experiment)
                 && listed.elapsed() < self.options.refresh_interval
             {
-                return Ok(ids.clone());
+                return Ok(Arc::clone(ids));
             }
         }
         let started = Instant::now();
         let listed = self
             .list(&self.keys.experiment_runs_dir(experiment), None)
             .await?;
-        let ids: Vec<RunId> = listed
-            .iter()
-            .filter_map(|m| m.location.filename().and_then(|n| RunId::parse(n).ok()))
-            .collect();
+        let ids: RunIds = Arc::new(
+            listed
+                .iter()
+                .filter_map(|m| m.location.filename().and_then(|n| RunId::parse(n).ok()))
+                .collect(),
+        );
         let mut cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.insert(experiment.clone(), (started, ids.clone()));
+        cache.insert(experiment.clone(), (started, Arc::clone(&ids)));
         Ok(ids)
     }
 
@@ -822,7 +824,7 @@ impl Inner {
     fn note_run_id(&self, experiment: &ExperimentId, run: &RunId) {
         let mut cache = self.run_ids.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, ids)) = cache.get_mut(experiment) {
-            ids.push(run.clone());
+            Arc::make_mut(ids).push(run.clone());
         }
     }
 

@@ -10,13 +10,14 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::StreamExt;
 use mlops_core::{ExperimentId, LifecycleStage, RunId};
 
-use super::Inner;
 use super::experiments::ExperimentEntry;
 use super::runs::Fresh;
+use super::{Inner, RunSlot};
 use crate::error::{Result, TrackError};
 use crate::filter::{
     AttrValue, Attribute, Filter, FilterError, MaxResults, OrderBy, PageToken, QueryFingerprint,
@@ -63,28 +64,63 @@ impl Inner {
                 .filter_map(|id| log.get(id).map(|e| (id.clone(), e.clone())))
                 .collect()
         };
-        let mut ids: Vec<(RunId, Arc<ExperimentEntry>)> = Vec::new();
+        // Runs whose cached view is fresh enough are taken without I/O and without a task
+        // each (the common case for a long-lived process); the others are read concurrently.
+        let mut runs: Vec<Arc<Run>> = Vec::new();
+        let mut to_read: Vec<(RunId, Arc<ExperimentEntry>)> = Vec::new();
         for (id, entry) in experiments {
             let entry = Arc::new(entry);
-            for run in self.run_ids_of(&id).await? {
-                ids.push((run, Arc::clone(&entry)));
+            let ids = self.run_ids_of(&id).await?;
+            runs.reserve(ids.len());
+            let now = Instant::now();
+            let slots = self
+                .runs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for run in ids.iter() {
+                match slots
+                    .get(run)
+                    .and_then(|slot| self.cached_for_search(slot, &entry, now))
+                {
+                    Some(view) => runs.push(view),
+                    None => to_read.push((run.clone(), Arc::clone(&entry))),
+                }
             }
         }
-        let runs: Vec<Option<Arc<Run>>> = futures::stream::iter(ids)
+        let read: Vec<Option<Arc<Run>>> = futures::stream::iter(to_read)
             .map(|(id, experiment)| async move { self.run_for_search(id, &experiment).await })
             .buffer_unordered(self.options.concurrency)
             .collect()
             .await;
-        let runs: Vec<Arc<Run>> = runs
-            .into_iter()
-            .flatten()
-            .filter(|run| in_view(query.view, run.info.lifecycle_stage))
-            .collect();
+        runs.extend(read.into_iter().flatten());
+        runs.retain(|run| in_view(query.view, run.info.lifecycle_stage));
         let page = search.apply(runs.iter().map(|run| &**run));
         Ok(Page {
             items: page.runs.into_iter().cloned().collect(),
             next_page_token: page.next_page_token,
         })
+    }
+
+    /// A run's cached view when it is recent enough for a search (its meta log and metric
+    /// files listed within the refresh interval), without waiting for its lock; `None` when
+    /// the run must be read.
+    fn cached_for_search(
+        &self,
+        slot: &RunSlot,
+        experiment: &ExperimentEntry,
+        now: Instant,
+    ) -> Option<Arc<Run>> {
+        let mut st = slot.state.try_lock().ok()?;
+        let fresh = st.meta.is_some()
+            && st
+                .full_refreshed
+                .is_some_and(|t| now.saturating_duration_since(t) < self.options.refresh_interval);
+        if !fresh {
+            return None;
+        }
+        // A run listed under another experiment takes the slow path, which reports it.
+        st.view(Some(experiment), &self.base_uri)
+            .filter(|run| run.info.experiment_id == experiment.experiment_id)
     }
 
     /// One run for a search: unreadable runs are skipped with a warning, never failing the
