@@ -74,27 +74,34 @@ fn ms(start: Instant, end: Instant) -> f64 {
 }
 
 /// The registry to measure, its label, and a model name no earlier run used.
-fn open(
-    target: &Target,
-) -> Result<(Box<dyn ModelRegistry>, &'static str, ModelName), Box<dyn std::error::Error>> {
+struct Opened {
+    registry: Box<dyn ModelRegistry>,
+    backend: &'static str,
+    name: ModelName,
+}
+
+fn open(target: &Target) -> Result<Opened, Box<dyn std::error::Error>> {
     Ok(match target {
         Target::Folder(root) => {
             std::fs::create_dir_all(root)?;
             let registry =
                 ObjectRegistry::open_uri(&StoreUri::parse(root)?)?.with_actor("bench")?;
-            (
-                Box::new(registry),
-                "ObjectRegistry (local folder)",
-                ModelName::parse("bench")?,
-            )
+            Opened {
+                registry: Box::new(registry),
+                backend: "ObjectRegistry (local folder)",
+                name: ModelName::parse("bench")?,
+            }
         }
         Target::Mlflow(uri) => {
             let registry = MlflowRegistry::builder(MlflowStore::new(uri)?)
                 .actor("bench")
                 .build()?;
-            // The server outlives this process: a fresh name per run.
-            let name = ModelName::parse(format!("bench-rust-{}", RunId::generate().as_str()))?;
-            (Box::new(registry), "MlflowRegistry (Rust, REST)", name)
+            Opened {
+                registry: Box::new(registry),
+                backend: "MlflowRegistry (Rust, REST)",
+                // The server outlives this process: a fresh name per run.
+                name: ModelName::parse(format!("bench-rust-{}", RunId::generate().as_str()))?,
+            }
         }
     })
 }
@@ -103,7 +110,11 @@ fn open(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let target = args.target.as_ref().ok_or(USAGE)?;
-    let (registry, backend, name) = open(target)?;
+    let Opened {
+        registry,
+        backend,
+        name,
+    } = open(target)?;
     registry.create_model(&name, None, &[]).await?;
     let mut versions = Vec::with_capacity(args.versions);
     for i in 0..args.versions {
