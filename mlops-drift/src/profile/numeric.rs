@@ -11,7 +11,7 @@ use super::options::ProfileOptions;
 use super::sketch::{DistinctSketch, QuantileSketch, canonical_bits};
 use crate::column::NumericSample;
 use crate::error::{DriftError, Result};
-use crate::stats::binning::CompensatedSum;
+use crate::stats::binning::{lane_sum, lane_sums_shifted};
 use crate::weighted::WeightedSample;
 
 /// Exact summaries of a numerical column: count, minimum, maximum, mean and the sum of
@@ -33,26 +33,28 @@ impl NumericSummary {
             return Self::default();
         };
         let n = values.len() as f64;
-        let (mut min, mut max) = (first, first);
-        let mut sum = CompensatedSum::default();
-        for &x in values {
-            sum.add(x);
-            if x < min {
-                min = x;
-            }
-            if x > max {
-                max = x;
+        // Four independent minima and maxima (one chain each would wait on the last).
+        let (mut min, mut max) = ([first; 4], [first; 4]);
+        let chunks = values.chunks_exact(4);
+        for &x in chunks.remainder() {
+            min[0] = if x < min[0] { x } else { min[0] };
+            max[0] = if x > max[0] { x } else { max[0] };
+        }
+        for c in chunks {
+            for ((lo, hi), &x) in min.iter_mut().zip(&mut max).zip(c) {
+                *lo = if x < *lo { x } else { *lo };
+                *hi = if x > *hi { x } else { *hi };
             }
         }
-        let mean = sum.value() / n;
-        let (mut squares, mut deviations) = (CompensatedSum::default(), CompensatedSum::default());
-        for &x in values {
-            let d = x - mean;
-            squares.add(d * d);
-            deviations.add(d);
-        }
-        let d = deviations.value();
-        let m2 = (squares.value() - d * d / n).max(0.0);
+        let min = min
+            .into_iter()
+            .fold(first, |m, x| if x < m { x } else { m });
+        let max = max
+            .into_iter()
+            .fold(first, |m, x| if x > m { x } else { m });
+        let mean = lane_sum(values, |x| x) / n;
+        let (squares, d) = lane_sums_shifted(values, mean, |x| (x - mean) * (x - mean));
+        let m2 = (squares - d * d / n).max(0.0);
         Self {
             count: values.len() as u64,
             min,
