@@ -132,7 +132,7 @@ fn timed<T>(repeat: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64
 /// Every batch of a Parquet file, optionally one column only, read as the CLI reads.
 fn read_parquet(path: &Path, column: Option<&str>) -> Result<Vec<RecordBatch>> {
     let columns = column.map(|c| vec![c.to_owned()]);
-    let (reader, _) = data::open_parquet(path, columns.as_deref(), true)?;
+    let (reader, _, _) = data::open_parquet(path, columns.as_deref(), true)?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 

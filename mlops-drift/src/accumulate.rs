@@ -202,7 +202,11 @@ impl CurrentAccumulator {
         Self { columns }
     }
 
-    fn reserve(&mut self, rows: usize) {
+    /// A size hint: reserves room for the values of `rows` more rows per numerical column,
+    /// so that pushing them never grows (and copies) the buffers. A reader that knows its
+    /// row count up front (a Parquet file's metadata) calls it once before the first
+    /// [`push`](Self::push).
+    pub fn reserve(&mut self, rows: usize) {
         for column in &mut self.columns {
             column.reserve(rows);
         }

@@ -75,9 +75,11 @@ impl NumericSample {
         }
     }
 
-    /// Reserves room for `additional` more values.
+    /// Reserves room for `additional` more values when the allocator can give it: a size
+    /// hint (a file's footer may claim any row count), never a reason to fail.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.values.reserve(additional);
+        // Without the room, pushing grows the buffer as needed.
+        let _ = self.values.try_reserve(additional);
     }
 
     /// Drops the values, keeping the counts (a column that failed needs no values).

@@ -470,7 +470,14 @@ impl ProfileBuilder {
 
     /// Reserves exact-value room for these batches' rows.
     fn reserve(&mut self, batches: &[RecordBatch]) {
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        self.reserve_rows(batches.iter().map(RecordBatch::num_rows).sum());
+    }
+
+    /// A size hint: reserves room for the values of `rows` more rows per numerical column
+    /// (at most the exact cap), so that pushing them never grows (and copies) the buffers.
+    /// A reader that knows its row count up front (a Parquet file's metadata) calls it once
+    /// before the first [`push`](Self::push).
+    pub fn reserve_rows(&mut self, rows: usize) {
         let cap = self.options.exact_cap().saturating_add(1);
         for column in &mut self.columns {
             column.reserve(rows.min(cap));

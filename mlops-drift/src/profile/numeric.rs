@@ -403,8 +403,9 @@ impl NumericBuilder {
 
     /// Reserves room for `rows` more exact values.
     pub(crate) fn reserve(&mut self, rows: usize) {
+        // A hint (see `NumericSample::reserve`): failing to reserve is not an error.
         if let State::Exact(values) = &mut self.state {
-            values.reserve(rows);
+            let _ = values.try_reserve(rows);
         }
     }
 

@@ -36,7 +36,7 @@ pub(crate) fn open_parquet(
     path: &Path,
     columns: Option<&[String]>,
     strict: bool,
-) -> Result<(ParquetRecordBatchReader, SchemaRef)> {
+) -> Result<(ParquetRecordBatchReader, SchemaRef, usize)> {
     let unreadable = |e: parquet::errors::ParquetError| {
         format!("{} is not a readable Parquet file: {e}", path.display())
     };
@@ -52,6 +52,8 @@ pub(crate) fn open_parquet(
         .map_err(unreadable)?,
         None => metadata,
     };
+    // The row count from the footer, a size hint for the reader's consumer.
+    let rows = usize::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let builder = match columns {
         None => builder,
@@ -75,7 +77,11 @@ pub(crate) fn open_parquet(
             builder.with_projection(mask)
         }
     };
-    Ok((builder.with_batch_size(BATCH_ROWS).build()?, file_schema))
+    Ok((
+        builder.with_batch_size(BATCH_ROWS).build()?,
+        file_schema,
+        rows,
+    ))
 }
 
 /// `schema` with its top-level string columns read as dictionaries, for those whose column
@@ -228,7 +234,7 @@ mod tests {
                 assert!(found.contains(&Encoding::PLAIN), "{found:?}");
                 assert!(found.contains(&Encoding::RLE_DICTIONARY), "{found:?}");
             }
-            let (reader, schema) = open_parquet(&path, None, true).unwrap();
+            let (reader, schema, _) = open_parquet(&path, None, true).unwrap();
             // The file's own schema, whatever the reader was asked for.
             assert_eq!(schema.field(0).data_type(), &DataType::Utf8, "{name}");
             let mut counted = CategorySample::new();
@@ -250,7 +256,7 @@ mod tests {
             assert_eq!(counted, expected, "{name}");
             // A projection keeps the hint on the column read.
             let only = ["s".to_owned()];
-            let (reader, _) = open_parquet(&path, Some(&only), true).unwrap();
+            let (reader, _, _) = open_parquet(&path, Some(&only), true).unwrap();
             let first = reader.into_iter().next().unwrap().unwrap();
             assert_eq!(first.num_columns(), 1);
             assert_eq!(

@@ -148,7 +148,8 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
             .collect(),
     };
     let mut current = profile.accumulator();
-    let (reader, _) = open_parquet(&current_path, Some(&names), false)?;
+    let (reader, _, rows) = open_parquet(&current_path, Some(&names), false)?;
+    current.reserve(rows);
     for batch in reader {
         current.push(&batch?)?;
     }
@@ -173,8 +174,9 @@ fn build_profile(
     profile: &ProfileOptions,
 ) -> Result<ReferenceProfile> {
     // The file's schema: string columns read as dictionaries are still `Utf8` in the profile.
-    let (reader, schema) = open_parquet(path, options.columns(), true)?;
+    let (reader, schema, rows) = open_parquet(path, options.columns(), true)?;
     let mut builder = ReferenceProfile::builder(&schema, options, profile)?;
+    builder.reserve_rows(rows);
     for batch in reader {
         builder.push(&batch?)?;
     }
