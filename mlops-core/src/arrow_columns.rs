@@ -991,7 +991,10 @@ mod tests {
         assert_eq!(c, counts(1000, 0));
         let ints = Int64Array::from((0..3000).map(|i| i * 3 - 7).collect::<Vec<i64>>());
         let (out, c) = numbers(&ints.slice(10, 20));
-        assert_eq!(out, (10..30).map(|i| f64::from(i * 3 - 7)).collect::<Vec<_>>());
+        assert_eq!(
+            out,
+            (10..30).map(|i| f64::from(i * 3 - 7)).collect::<Vec<_>>()
+        );
         assert_eq!(c, counts(20, 0));
         let ints = Int32Array::from(vec![i32::MIN, 0, i32::MAX]);
         let (out, _) = numbers(&ints);

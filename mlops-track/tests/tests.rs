@@ -5,6 +5,7 @@ mod crash;
 mod dataset;
 mod filter_fixtures;
 mod local_conformance;
+mod local_listing;
 mod local_multiprocess;
 mod local_store;
 mod mlflow_backend;

@@ -247,6 +247,18 @@ impl Inner {
             .filter(|n| n.ends_with(".jsonl"))
             .map(str::to_owned)
             .collect();
+        self.fold_metric_files(run, st, names).await
+    }
+
+    /// Reads the segments among `names` (a listing of the run's segment files) that this
+    /// process has not read. Returns `false` when a segment it knew is not among them (a
+    /// compaction it has not folded yet) or vanished before it was read.
+    pub(crate) async fn fold_metric_files(
+        &self,
+        run: &RunId,
+        st: &mut RunState,
+        names: HashSet<String>,
+    ) -> Result<bool> {
         if st.segments.keys().any(|n| !names.contains(n)) {
             return Ok(false);
         }

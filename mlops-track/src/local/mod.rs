@@ -59,6 +59,7 @@ mod experiments;
 mod frame;
 mod keys;
 mod lease;
+mod listing;
 mod metrics;
 mod names;
 mod records;
@@ -188,6 +189,8 @@ pub(crate) struct Inner {
     runs: Mutex<HashMap<RunId, Arc<RunSlot>>>,
     /// The run ids of each experiment (from its markers), and when they were listed.
     run_ids: Mutex<HashMap<ExperimentId, (std::time::Instant, RunIds)>>,
+    /// When a search lists every run at once (see `listing`).
+    listing_policy: listing::ListingPolicy,
     host: lease::HostInfo,
 }
 
@@ -256,6 +259,7 @@ impl LocalStore {
             experiments: tokio::sync::Mutex::new(ExperimentLog::default()),
             runs: Mutex::new(HashMap::new()),
             run_ids: Mutex::new(HashMap::new()),
+            listing_policy: listing::ListingPolicy::default(),
             host: lease::HostInfo::current(),
         };
         inner.check_format().await?;

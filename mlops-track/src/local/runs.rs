@@ -19,6 +19,7 @@ use mlops_core::{
 use super::experiments::ExperimentEntry;
 use super::frame::{self, Kind};
 use super::keys::{new_metrics_name, parse_seq};
+use super::listing::StoreListing;
 use super::metrics::Segment;
 use super::names::random_run_name;
 use super::records::{Compaction, RunOp, RunRecord, new_txn, tick};
@@ -375,9 +376,24 @@ impl Inner {
         let listed = self
             .list(&self.keys.run_meta_dir(id), offset.as_ref())
             .await?;
-        let slots: Vec<(u64, object_store::path::Path)> = listed
+        let slots = listed
             .into_iter()
             .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location)))
+            .collect();
+        self.fold_meta(st, slots, Instant::now()).await
+    }
+
+    /// Reads and folds the records among `slots` (a listing of the run's meta log, in slot
+    /// order, made at `listed_at`) that this process has not folded yet; returns their
+    /// `txn`s.
+    pub(crate) async fn fold_meta(
+        &self,
+        st: &mut RunState,
+        slots: Vec<(u64, object_store::path::Path)>,
+        listed_at: Instant,
+    ) -> Result<Vec<String>> {
+        let slots: Vec<(u64, object_store::path::Path)> = slots
+            .into_iter()
             .filter(|(seq, _)| *seq >= st.next_seq)
             .collect();
         let fetched: Vec<(u64, object_store::path::Path, Option<bytes::Bytes>)> =
@@ -407,7 +423,7 @@ impl Inner {
                 }
             }
         }
-        st.refreshed = Some(Instant::now());
+        st.refreshed = Some(listed_at);
         Ok(txns)
     }
 
@@ -440,6 +456,12 @@ impl Inner {
                 }
             }
         }
+        self.loaded(id, st)
+    }
+
+    /// `Ok` when the run's view has its creation record; else `NotFound` (no record at all:
+    /// the run's cache entry is dropped) or `Corrupt` (record 0 unreadable).
+    pub(crate) fn loaded(&self, id: &RunId, st: &RunState) -> Result<()> {
         if st.meta.is_some() {
             return Ok(());
         }
@@ -454,6 +476,40 @@ impl Inner {
             path: self.keys.run_record(id, 0).to_string(),
             reason: "the run's creation record cannot be read".to_owned(),
         })
+    }
+
+    /// [`Self::refresh_run_full`] from a listing of every run: folds the records and
+    /// segments the listing names that this process has not seen, without listing the run's
+    /// folders. When the two disagree (a segment this process knew has gone: a compaction
+    /// the listing caught half-way), or the listing does not have the run, lists the run's
+    /// own folders as usual.
+    pub(crate) async fn refresh_run_listed(
+        &self,
+        id: &RunId,
+        st: &mut RunState,
+        listing: &StoreListing,
+    ) -> Result<()> {
+        let Some(run) = listing.runs.get(id) else {
+            return self.refresh_run_full(id, st).await;
+        };
+        self.fold_meta(st, run.meta.clone(), listing.listed_at)
+            .await?;
+        if st.meta.is_none() {
+            st.full_refreshed = st.refreshed;
+            return Ok(());
+        }
+        let segments = run
+            .metric_files
+            .iter()
+            .filter(|n| n.ends_with(".jsonl"))
+            .cloned()
+            .collect();
+        if self.fold_metric_files(id, st, segments).await? {
+            st.full_refreshed = Some(listing.listed_at);
+            Ok(())
+        } else {
+            self.refresh_run_full(id, st).await
+        }
     }
 
     /// Lists the meta log and the metric files until both agree (a compaction by another

@@ -16,6 +16,7 @@ use futures::StreamExt;
 use mlops_core::{ExperimentId, LifecycleStage, RunId};
 
 use super::experiments::ExperimentEntry;
+use super::listing::StoreListing;
 use super::runs::Fresh;
 use super::{Inner, RunSlot};
 use crate::error::{Result, TrackError};
@@ -87,11 +88,28 @@ impl Inner {
                 }
             }
         }
-        let read: Vec<Option<Arc<Run>>> = futures::stream::iter(to_read)
-            .map(|(id, experiment)| async move { self.run_for_search(id, &experiment).await })
-            .buffer_unordered(self.options.concurrency)
-            .collect()
-            .await;
+        // Many stale runs (a new process, or a cache past its refresh interval): one listing
+        // of every run instead of two per run (see `listing`).
+        let listing = if self.listing_policy.worth_listing(to_read.len()) {
+            match self.list_all_runs().await {
+                Ok(listing) => Some(listing),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing every run failed; listing runs one by one");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let listing = listing.as_ref();
+        let read: Vec<Option<Arc<Run>>> =
+            futures::stream::iter(to_read)
+                .map(|(id, experiment)| async move {
+                    self.run_for_search(id, &experiment, listing).await
+                })
+                .buffer_unordered(self.options.concurrency)
+                .collect()
+                .await;
         runs.extend(read.into_iter().flatten());
         runs.retain(|run| in_view(query.view, run.info.lifecycle_stage));
         let page = search.apply(runs.iter().map(|run| &**run));
@@ -125,10 +143,26 @@ impl Inner {
 
     /// One run for a search: unreadable runs are skipped with a warning, never failing the
     /// search; a marker without a run (an interrupted creation) is skipped quietly.
-    async fn run_for_search(&self, id: RunId, experiment: &ExperimentEntry) -> Option<Arc<Run>> {
+    async fn run_for_search(
+        &self,
+        id: RunId,
+        experiment: &ExperimentEntry,
+        listing: Option<&StoreListing>,
+    ) -> Option<Arc<Run>> {
         let slot = self.run_slot(&id);
         let mut st = slot.state.lock().await;
-        match self.load_run(&id, &mut st, Fresh::RecentFull).await {
+        let due = st.meta.is_none()
+            || st
+                .full_refreshed
+                .is_none_or(|t| t.elapsed() >= self.options.refresh_interval);
+        let loaded = match listing {
+            Some(listing) if due => match self.refresh_run_listed(&id, &mut st, listing).await {
+                Ok(()) => self.loaded(&id, &st),
+                Err(e) => Err(e),
+            },
+            _ => self.load_run(&id, &mut st, Fresh::RecentFull).await,
+        };
+        match loaded {
             Ok(()) => {}
             Err(TrackError::NotFound { .. }) => {
                 tracing::debug!(run = %id, "skipping a run whose creation was interrupted");
