@@ -30,8 +30,8 @@ const MIN_RUNS: usize = 256;
 /// What one listing of `runs/` says about one run.
 #[derive(Debug, Default)]
 pub(crate) struct RunListing {
-    /// The meta records: slot number and key, in slot order.
-    pub(crate) meta: Vec<(u64, Path)>,
+    /// The meta records: slot number, key and size, in slot order.
+    pub(crate) meta: Vec<(u64, Path, u64)>,
     /// The names of the files in `metrics/` (segments and Parquet files).
     pub(crate) metric_files: Vec<String>,
 }
@@ -78,7 +78,7 @@ impl Inner {
             match folder.as_str() {
                 "meta" => {
                     if let Some(seq) = parse_seq(&meta.location) {
-                        entry.meta.push((seq, meta.location));
+                        entry.meta.push((seq, meta.location, meta.size));
                     }
                 }
                 "metrics" => entry.metric_files.push(file),
@@ -86,7 +86,7 @@ impl Inner {
             }
         }
         for run in runs.values_mut() {
-            run.meta.sort_by_key(|(seq, _)| *seq);
+            run.meta.sort_by_key(|(seq, _, _)| *seq);
         }
         self.listing_policy.saw(runs.len());
         Ok(StoreListing { listed_at, runs })

@@ -378,28 +378,28 @@ impl Inner {
             .await?;
         let slots = listed
             .into_iter()
-            .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location)))
+            .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location, m.size)))
             .collect();
         self.fold_meta(st, slots, Instant::now()).await
     }
 
-    /// Reads and folds the records among `slots` (a listing of the run's meta log, in slot
-    /// order, made at `listed_at`) that this process has not folded yet; returns their
+    /// Reads and folds the records among `slots` (a listing of the run's meta log: slot,
+    /// key and size, in slot order, made at `listed_at`) that this process has not folded yet; returns their
     /// `txn`s.
     pub(crate) async fn fold_meta(
         &self,
         st: &mut RunState,
-        slots: Vec<(u64, object_store::path::Path)>,
+        slots: Vec<(u64, object_store::path::Path, u64)>,
         listed_at: Instant,
     ) -> Result<Vec<String>> {
-        let slots: Vec<(u64, object_store::path::Path)> = slots
+        let slots: Vec<(u64, object_store::path::Path, u64)> = slots
             .into_iter()
-            .filter(|(seq, _)| *seq >= st.next_seq)
+            .filter(|(seq, _, _)| *seq >= st.next_seq)
             .collect();
         let fetched: Vec<(u64, object_store::path::Path, Option<bytes::Bytes>)> =
             futures::stream::iter(slots)
-                .map(|(seq, key)| async move {
-                    let bytes = self.get_opt(&key).await?;
+                .map(|(seq, key, size)| async move {
+                    let bytes = self.get_listed_opt(&key, size).await?;
                     Ok::<_, TrackError>((seq, key, bytes))
                 })
                 .buffered(self.options.concurrency)
