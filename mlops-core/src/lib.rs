@@ -67,6 +67,8 @@ mod store_cloud;
 mod store_uri;
 #[cfg(feature = "test-util")]
 pub mod testing;
+#[cfg(feature = "test-util")]
+mod testing_proxy;
 mod time;
 mod validate;
 

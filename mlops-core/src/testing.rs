@@ -9,6 +9,7 @@
 
 use crate::artifact_path::ArtifactPath;
 use crate::store_uri::{StoreRoot, StoreUri};
+pub use crate::testing_proxy::{LossyProxy, ProxyMode};
 
 /// The S3 endpoint of the moto server, e.g. `http://127.0.0.1:41234`.
 pub const S3_ENDPOINT: &str = "MLOPS_TEST_S3_ENDPOINT";

@@ -704,150 +704,33 @@ mod conformance {
 /// the client hears nothing) or drops the request (nothing is applied): neither registers
 /// anything twice, and both succeed.
 mod lost_answers {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use mlops_core::testing::{MLFLOW_URI, require_env};
+    use mlops_core::testing::{LossyProxy, MLFLOW_URI, ProxyMode, require_env};
     use mlops_registry::mlflow::MlflowRegistry;
     use mlops_registry::{ModelRegistry, NewVersion, VersionQuery};
     use mlops_track::mlflow::MlflowStore;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
 
     use super::{path, registry, unique_model};
 
-    /// Forwards bytes both ways; the first `budget` requests containing `marker` either
-    /// lose their answer (`drop_request` false) or are never forwarded (true).
-    struct Proxy {
-        addr: SocketAddr,
-        seen: Arc<AtomicUsize>,
-        lost: Arc<AtomicUsize>,
-        task: tokio::task::JoinHandle<()>,
-    }
-
-    impl Drop for Proxy {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
-    }
-
-    fn contains(haystack: &[u8], needle: &str) -> bool {
-        haystack
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-    }
-
-    impl Proxy {
-        async fn start(marker: &'static str, budget: usize, drop_request: bool) -> Self {
-            let upstream: SocketAddr = require_env(MLFLOW_URI)
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .parse()
-                .unwrap();
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let seen = Arc::new(AtomicUsize::new(0));
-            let lost = Arc::new(AtomicUsize::new(0));
-            let budget = Arc::new(AtomicUsize::new(budget));
-            let (seen2, lost2) = (Arc::clone(&seen), Arc::clone(&lost));
-            let task = tokio::spawn(async move {
-                while let Ok((client, _)) = listener.accept().await {
-                    let (seen, lost, budget) =
-                        (Arc::clone(&seen2), Arc::clone(&lost2), Arc::clone(&budget));
-                    tokio::spawn(async move {
-                        relay(
-                            client,
-                            upstream,
-                            marker,
-                            drop_request,
-                            &seen,
-                            &lost,
-                            &budget,
-                        )
-                        .await;
-                    });
-                }
-            });
-            Self {
-                addr,
-                seen,
-                lost,
-                task,
-            }
-        }
-
-        fn registry(&self) -> MlflowRegistry {
-            let store = MlflowStore::builder(&format!("http://{}", self.addr))
-                .backoff(Duration::from_millis(20), Duration::from_millis(200))
-                .build()
-                .unwrap();
-            MlflowRegistry::builder(store).actor("ada").build().unwrap()
-        }
-    }
-
-    async fn relay(
-        client: TcpStream,
-        upstream: SocketAddr,
-        marker: &str,
-        drop_request: bool,
-        seen: &AtomicUsize,
-        lost: &AtomicUsize,
-        budget: &AtomicUsize,
-    ) {
-        let Ok(server) = TcpStream::connect(upstream).await else {
-            return;
+    /// A proxy that loses the answer to (or, with `drop_request`, drops) the first
+    /// `budget` requests containing `marker`.
+    async fn lossy(marker: &'static str, budget: usize, drop_request: bool) -> LossyProxy {
+        let mode = if drop_request {
+            ProxyMode::DropRequests { times: budget }
+        } else {
+            ProxyMode::LoseAnswers { times: budget }
         };
-        let (mut client_read, mut client_write) = client.into_split();
-        let (mut server_read, mut server_write) = server.into_split();
-        let lose_answer = AtomicBool::new(false);
-        let requests = async {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match client_read.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                if contains(&buf[..n], marker) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                    if budget
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
-                        .is_ok()
-                    {
-                        if drop_request {
-                            lost.fetch_add(1, Ordering::SeqCst);
-                            return;
-                        }
-                        lose_answer.store(true, Ordering::SeqCst);
-                    }
-                }
-                if server_write.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            }
-        };
-        let answers = async {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match server_read.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                // The server answered, so it applied the request: close without the answer.
-                if lose_answer.load(Ordering::SeqCst) {
-                    lost.fetch_add(1, Ordering::SeqCst);
-                    return;
-                }
-                if client_write.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            }
-        };
-        tokio::select! {
-            () = requests => {}
-            () = answers => {}
-        }
+        LossyProxy::start(&require_env(MLFLOW_URI), mode, marker).await
+    }
+
+    /// A registry that talks to the server through `proxy`, retrying quickly.
+    fn registry_through(proxy: &LossyProxy) -> MlflowRegistry {
+        let store = MlflowStore::builder(&proxy.url())
+            .backoff(Duration::from_millis(20), Duration::from_millis(200))
+            .build()
+            .unwrap();
+        MlflowRegistry::builder(store).actor("ada").build().unwrap()
     }
 
     async fn version_count(name: &mlops_registry::ModelName) -> usize {
@@ -865,67 +748,42 @@ mod lost_answers {
     #[tokio::test]
     async fn mlflow_lost_create_answers_never_register_twice() {
         let name = unique_model("lost-answer");
-        let proxy = Proxy::start("POST /api/2.0/mlflow/registered-models/create", 1, false).await;
-        let through = proxy.registry();
+        let proxy = lossy("POST /api/2.0/mlflow/registered-models/create", 1, false).await;
+        let through = registry_through(&proxy);
         let model = through.create_model(&name, None, &[]).await.unwrap();
         assert_eq!(model.name, name);
-        assert_eq!(proxy.lost.load(Ordering::SeqCst), 1, "the answer was lost");
-        assert_eq!(
-            proxy.seen.load(Ordering::SeqCst),
-            1,
-            "found by its id, not re-sent"
-        );
+        assert_eq!(proxy.lost(), 1, "the answer was lost");
+        assert_eq!(proxy.seen(), 1, "found by its id, not re-sent");
 
-        let proxy = Proxy::start("POST /api/2.0/mlflow/model-versions/create", 1, false).await;
-        let through = proxy.registry();
+        let proxy = lossy("POST /api/2.0/mlflow/model-versions/create", 1, false).await;
+        let through = registry_through(&proxy);
         let files = NewVersion::new().with_artifact(path("m.bin"), &b"x"[..]);
         let version = through.create_version(&name, files).await.unwrap();
         assert_eq!(version.version.get(), 1);
         assert_eq!(version.artifacts.len(), 1);
-        assert_eq!(proxy.lost.load(Ordering::SeqCst), 1, "the answer was lost");
-        assert_eq!(
-            proxy.seen.load(Ordering::SeqCst),
-            1,
-            "found by its id, not re-sent"
-        );
+        assert_eq!(proxy.lost(), 1, "the answer was lost");
+        assert_eq!(proxy.seen(), 1, "found by its id, not re-sent");
         assert_eq!(version_count(&name).await, 1, "exactly one version");
     }
 
     #[tokio::test]
     async fn mlflow_dropped_create_requests_are_sent_again_once() {
         let name = unique_model("dropped-request");
-        let proxy = Proxy::start("POST /api/2.0/mlflow/registered-models/create", 1, true).await;
-        let model = proxy
-            .registry()
+        let proxy = lossy("POST /api/2.0/mlflow/registered-models/create", 1, true).await;
+        let model = registry_through(&proxy)
             .create_model(&name, None, &[])
             .await
             .unwrap();
         assert_eq!(model.name, name);
-        assert_eq!(
-            proxy.lost.load(Ordering::SeqCst),
-            1,
-            "the request was dropped"
-        );
-        assert_eq!(
-            proxy.seen.load(Ordering::SeqCst),
-            2,
-            "not found, so sent again"
-        );
-        let proxy = Proxy::start("POST /api/2.0/mlflow/model-versions/create", 1, true).await;
-        let through = proxy.registry();
+        assert_eq!(proxy.lost(), 1, "the request was dropped");
+        assert_eq!(proxy.seen(), 2, "not found, so sent again");
+        let proxy = lossy("POST /api/2.0/mlflow/model-versions/create", 1, true).await;
+        let through = registry_through(&proxy);
         let files = NewVersion::new().with_artifact(path("m.bin"), &b"x"[..]);
         let version = through.create_version(&name, files).await.unwrap();
         assert_eq!(version.version.get(), 1);
-        assert_eq!(
-            proxy.lost.load(Ordering::SeqCst),
-            1,
-            "the request was dropped"
-        );
-        assert_eq!(
-            proxy.seen.load(Ordering::SeqCst),
-            2,
-            "not found, so sent again"
-        );
+        assert_eq!(proxy.lost(), 1, "the request was dropped");
+        assert_eq!(proxy.seen(), 2, "not found, so sent again");
         assert_eq!(version_count(&name).await, 1, "exactly one version");
     }
 }

@@ -5,14 +5,12 @@
 //! The server is shared by every test: each one works in experiments with unique names.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
-use mlops_core::testing::{MLFLOW_URI, PYTHON, require_env};
+use mlops_core::testing::{LossyProxy, MLFLOW_URI, PYTHON, ProxyMode, require_env};
 use mlops_core::{ArtifactPath, DatasetDigest};
 use mlops_track::mlflow::{CLIENT_REQUEST_ID_TAG, MlflowStore};
 use mlops_track::{
@@ -20,8 +18,6 @@ use mlops_track::{
     ExperimentQuery, LifecycleStage, Metric, MetricKey, NewRun, Param, Run, RunId, RunName,
     RunQuery, RunStatus, Tag, TagKey, Timestamp, TrackError, TrackingStore, ViewType,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 // --- helpers --------------------------------------------------------------------------------
 
@@ -869,169 +865,6 @@ async fn non_mlflow_answers_and_dead_servers_are_transport_errors() {
 
 // --- retries through a lossy proxy ------------------------------------------------------------
 
-/// What the proxy does.
-#[derive(Clone, Copy)]
-enum Mode {
-    /// Forward everything, except that the answers to the first `times` requests that
-    /// contain the marker are dropped after the server sent them: the server applied the
-    /// request, the client never hears so.
-    LoseAnswers { times: usize },
-    /// Close the connection of the first `times` requests that contain the marker without
-    /// forwarding them: the client cannot tell this from a lost answer, but nothing was
-    /// applied.
-    DropRequests { times: usize },
-    /// Accept connections and read requests, never answer.
-    Stall,
-}
-
-/// A loopback TCP proxy in front of the MLflow server.
-struct Proxy {
-    addr: SocketAddr,
-    /// Requests that matched the marker (lose mode) or that were received (stall mode),
-    /// counted by `marker`.
-    seen: Arc<AtomicUsize>,
-    lost: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Proxy {
-    async fn start(mode: Mode, marker: &'static str) -> Self {
-        let upstream: SocketAddr = uri()
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let lost = Arc::new(AtomicUsize::new(0));
-        let budget = Arc::new(AtomicUsize::new(match mode {
-            Mode::LoseAnswers { times } | Mode::DropRequests { times } => times,
-            Mode::Stall => 0,
-        }));
-        let (seen2, lost2) = (Arc::clone(&seen), Arc::clone(&lost));
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, lost, budget) =
-                    (Arc::clone(&seen2), Arc::clone(&lost2), Arc::clone(&budget));
-                tokio::spawn(async move {
-                    match mode {
-                        Mode::Stall => stall(client, marker, &seen).await,
-                        Mode::LoseAnswers { .. } => {
-                            relay(client, upstream, marker, &seen, &lost, &budget, false).await;
-                        }
-                        Mode::DropRequests { .. } => {
-                            relay(client, upstream, marker, &seen, &lost, &budget, true).await;
-                        }
-                    }
-                });
-            }
-        });
-        Self {
-            addr,
-            seen,
-            lost,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-async fn stall(mut client: TcpStream, marker: &str, seen: &AtomicUsize) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match client.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if contains(&buf[..n], marker) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-    }
-}
-
-async fn relay(
-    client: TcpStream,
-    upstream: SocketAddr,
-    marker: &str,
-    seen: &AtomicUsize,
-    lost: &AtomicUsize,
-    budget: &AtomicUsize,
-    drop_requests: bool,
-) {
-    let Ok(server) = TcpStream::connect(upstream).await else {
-        return;
-    };
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    let lose_next = AtomicBool::new(false);
-    let requests = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match client_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if contains(&buf[..n], marker) {
-                seen.fetch_add(1, Ordering::SeqCst);
-                let take =
-                    budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1));
-                if take.is_ok() {
-                    if drop_requests {
-                        lost.fetch_add(1, Ordering::SeqCst);
-                        return;
-                    }
-                    lose_next.store(true, Ordering::SeqCst);
-                }
-            }
-            if server_write.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
-    let answers = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match server_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            // The server answered, so it applied the request: lose the answer by closing
-            // the client's connection without it.
-            if lose_next.load(Ordering::SeqCst) {
-                lost.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
-            if client_write.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        () = requests => {}
-        () = answers => {}
-    }
-}
-
 fn fast_retries(url: &str) -> MlflowStore {
     MlflowStore::builder(url)
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
@@ -1043,16 +876,17 @@ fn fast_retries(url: &str) -> MlflowStore {
 async fn a_create_run_whose_answer_is_lost_does_not_create_two_runs() {
     let direct = store();
     let experiment = new_experiment(&direct, "lost-create").await;
-    let proxy = Proxy::start(
-        Mode::LoseAnswers { times: 1 },
+    let proxy = LossyProxy::start(
+        &uri(),
+        ProxyMode::LoseAnswers { times: 1 },
         "POST /api/2.0/mlflow/runs/create",
     )
     .await;
     let through = fast_retries(&proxy.url());
     let run = through.create_run(new_run_spec(&experiment)).await.unwrap();
-    assert_eq!(proxy.lost.load(Ordering::SeqCst), 1, "the answer was lost");
+    assert_eq!(proxy.lost(), 1, "the answer was lost");
     assert_eq!(
-        proxy.seen.load(Ordering::SeqCst),
+        proxy.seen(),
         1,
         "the lookup found the run, so the create was not sent again"
     );
@@ -1069,15 +903,16 @@ async fn a_create_run_whose_answer_is_lost_does_not_create_two_runs() {
     assert_eq!(run, direct.get_run(&run.info.run_id).await.unwrap());
 
     // The same for experiments: the lost create is found by name and request id.
-    let proxy = Proxy::start(
-        Mode::LoseAnswers { times: 1 },
+    let proxy = LossyProxy::start(
+        &uri(),
+        ProxyMode::LoseAnswers { times: 1 },
         "POST /api/2.0/mlflow/experiments/create",
     )
     .await;
     let through = fast_retries(&proxy.url());
     let name = unique_name("lost-experiment");
     let id = through.create_experiment(&name, &[]).await.unwrap();
-    assert_eq!(proxy.lost.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.lost(), 1);
     assert_eq!(
         direct
             .get_experiment_by_name(&name)
@@ -1097,12 +932,12 @@ async fn a_create_run_whose_request_is_lost_is_sent_again_once() {
     let direct = store();
     let experiment = new_experiment(&direct, "dropped-create").await;
     let marker = "POST /api/2.0/mlflow/runs/create";
-    let proxy = Proxy::start(Mode::DropRequests { times: 2 }, marker).await;
+    let proxy = LossyProxy::start(&uri(), ProxyMode::DropRequests { times: 2 }, marker).await;
     let through = fast_retries(&proxy.url());
     let run = through.create_run(new_run_spec(&experiment)).await.unwrap();
-    assert_eq!(proxy.lost.load(Ordering::SeqCst), 2);
+    assert_eq!(proxy.lost(), 2);
     assert_eq!(
-        proxy.seen.load(Ordering::SeqCst),
+        proxy.seen(),
         3,
         "sent again only after the lookup found nothing"
     );
@@ -1123,8 +958,9 @@ async fn a_log_batch_whose_answer_is_lost_is_retried_without_duplicates() {
     let direct = store();
     let run = new_run(&direct, "lost-batch").await;
     let id = &run.info.run_id;
-    let proxy = Proxy::start(
-        Mode::LoseAnswers { times: 2 },
+    let proxy = LossyProxy::start(
+        &uri(),
+        ProxyMode::LoseAnswers { times: 2 },
         "POST /api/2.0/mlflow/runs/log-batch",
     )
     .await;
@@ -1137,8 +973,8 @@ async fn a_log_batch_whose_answer_is_lost_is_retried_without_duplicates() {
         .log_batch_chunked(id, &metrics, &params, &[tag("t", "v")])
         .await
         .unwrap();
-    assert_eq!(proxy.lost.load(Ordering::SeqCst), 2);
-    assert!(proxy.seen.load(Ordering::SeqCst) >= 3, "retried");
+    assert_eq!(proxy.lost(), 2);
+    assert!(proxy.seen() >= 3, "retried");
     let history = direct.get_metric_history(id, &key("loss")).await.unwrap();
     assert!(same_points(&history, &metrics), "{} points", history.len());
     let got = direct.get_run(id).await.unwrap();
@@ -1150,7 +986,8 @@ async fn a_log_batch_whose_answer_is_lost_is_retried_without_duplicates() {
 async fn a_stalled_server_ends_each_call_within_its_deadline() {
     let direct = store();
     let experiment = new_experiment(&direct, "stalled").await;
-    let proxy = Proxy::start(Mode::Stall, "POST /api/2.0/mlflow/runs/create").await;
+    let proxy =
+        LossyProxy::start(&uri(), ProxyMode::Stall, "POST /api/2.0/mlflow/runs/create").await;
     let deadline = Duration::from_millis(1500);
     let through = MlflowStore::builder(&proxy.url())
         .timeout(deadline)
@@ -1183,7 +1020,7 @@ async fn a_stalled_server_ends_each_call_within_its_deadline() {
     );
     assert!(matches!(err, TrackError::Transport { .. }), "{err:?}");
     assert_eq!(
-        proxy.seen.load(Ordering::SeqCst),
+        proxy.seen(),
         1,
         "a create with an unknown outcome is never sent blindly again"
     );
