@@ -6,23 +6,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use mlops_core::{ExperimentName, Metric, MetricKey, Param, RunStatus, StoreRoot, Tag, Timestamp};
+use mlops_core::{ExperimentName, Param, RunStatus, StoreRoot, Tag, Timestamp};
 use mlops_track::local::LocalStoreOptions;
 use mlops_track::{ExperimentId, LocalStore, NewRun, Run, RunQuery, TrackingStore};
 
+use super::local_store::{T0, point};
+
 /// More than the smallest number of stale runs a search lists every run for (256).
 const RUNS: usize = 300;
-const T0: i64 = 1_700_000_000_000;
 const REFRESH: Duration = Duration::from_millis(200);
-
-fn point(key: &str, value: f64, step: i64) -> Metric {
-    Metric::new(
-        MetricKey::parse(key).unwrap(),
-        value,
-        Timestamp::from_millis(T0 + step).unwrap(),
-        step,
-    )
-}
 
 /// What a search shows of a run, in a comparable form.
 fn summary(run: &Run) -> String {

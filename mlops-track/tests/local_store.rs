@@ -16,9 +16,10 @@ use mlops_track::{
     ExperimentQuery, LocalStore, NewRun, RunQuery, TrackError, TrackingStore, ViewType,
 };
 
-const T0: i64 = 1_700_000_000_000;
+pub(super) const T0: i64 = 1_700_000_000_000;
 
-fn point(key: &str, value: f64, step: i64) -> Metric {
+/// A point of `key` at `step`, timestamped `T0 + step` ms.
+pub(super) fn point(key: &str, value: f64, step: i64) -> Metric {
     Metric::new(
         MetricKey::parse(key).unwrap(),
         value,
