@@ -228,6 +228,36 @@ fn bad_input_is_a_clear_error() {
     assert!(Path::new(REFERENCE).exists());
 }
 
+/// A file whose footer reads but whose data pages are damaged fails the run with an error
+/// that names the file, on either side, also with the pages decoded on a thread of their own
+/// ahead of the profile: never a report over fewer rows.
+#[test]
+fn damaged_data_pages_are_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(CURRENT).unwrap();
+    for b in &mut bytes[2000..2064] {
+        *b ^= 0x5A;
+    }
+    let damaged = dir.path().join("damaged.parquet");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let damaged = damaged.to_str().unwrap();
+    for (reference, current) in [(REFERENCE, damaged), (damaged, CURRENT)] {
+        let out = mlops(&[
+            "drift",
+            "--reference",
+            reference,
+            "--current",
+            current,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "no report on stdout");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(&format!("reading {damaged}")), "{stderr}");
+    }
+}
+
 #[test]
 fn store_check_works_on_a_new_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,10 @@ use mlops::drift::{
     ReferenceProfile, StatTest,
 };
 
+use mlops::drift::arrow_array::RecordBatch;
+use mlops::drift::arrow_schema::ArrowError;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+
 use crate::Result;
 use crate::data::{open_parquet, read_profile, write_atomic};
 
@@ -150,8 +154,9 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
     let mut current = profile.accumulator();
     let (reader, _, rows) = open_parquet(&current_path, Some(&names), false)?;
     current.reserve(rows);
-    for batch in reader {
-        current.push(&batch?)?;
+    for batch in read_ahead(reader) {
+        let batch = batch.map_err(|e| format!("reading {}: {e}", current_path.display()))?;
+        current.push(&batch)?;
     }
     current.finish();
     let report = profile.compare_accumulated(&current, &options)?;
@@ -167,6 +172,38 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
     Ok(fail_on_drift && report.dataset.dataset_drift)
 }
 
+/// The batches of `reader`, decoded on a thread of their own a few batches ahead of the
+/// consumer: decoding (one thread) then overlaps with the profile or accumulator work on
+/// each batch (the rayon threads), at the cost of holding [`READ_AHEAD`] more batches.
+fn read_ahead(
+    reader: ParquetRecordBatchReader,
+) -> impl Iterator<Item = std::result::Result<RecordBatch, ArrowError>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
+    std::thread::spawn(move || {
+        let mut reader = reader;
+        loop {
+            // A decoder panic (parquet can panic on some corrupt files) must reach the
+            // consumer as an error: a silently shorter stream would be a wrong report.
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()))
+                .unwrap_or_else(|_| {
+                    Some(Err(ArrowError::ParquetError(
+                        "the Parquet decoder panicked on this file".to_owned(),
+                    )))
+                });
+            let Some(batch) = next else { break };
+            let failed = batch.is_err();
+            // The consumer stopped (an error of its own): stop decoding.
+            if sender.send(batch).is_err() || failed {
+                break;
+            }
+        }
+    });
+    receiver.into_iter()
+}
+
+/// Batches decoded ahead of the consumer by [`read_ahead`].
+const READ_AHEAD: usize = 2;
+
 /// Streams a Parquet file into a reference profile.
 fn build_profile(
     path: &std::path::Path,
@@ -177,8 +214,9 @@ fn build_profile(
     let (reader, schema, rows) = open_parquet(path, options.columns(), true)?;
     let mut builder = ReferenceProfile::builder(&schema, options, profile)?;
     builder.reserve_rows(rows);
-    for batch in reader {
-        builder.push(&batch?)?;
+    for batch in read_ahead(reader) {
+        let batch = batch.map_err(|e| format!("reading {}: {e}", path.display()))?;
+        builder.push(&batch)?;
     }
     Ok(builder.finish())
 }
