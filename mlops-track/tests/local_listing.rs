@@ -1,5 +1,6 @@
 //! Searches that refresh hundreds of stale runs from one listing of every run (instead of
-//! listing each run's folders) see exactly what the writer wrote: a new reader, and a
+//! listing each run's folders: a search of every experiment) see exactly what the writer
+//! wrote, as do searches of one experiment (which list run by run): a new reader, and a
 //! reader whose cache went stale while runs were logged to, tagged, finished and compacted.
 
 use std::collections::BTreeMap;
@@ -39,10 +40,10 @@ fn summary(run: &Run) -> String {
     )
 }
 
-async fn search_all(store: &LocalStore, experiment: &ExperimentId, filter: &str) -> Vec<String> {
+async fn search_all(store: &LocalStore, experiments: &[ExperimentId], filter: &str) -> Vec<String> {
     let page = store
         .search_runs(&RunQuery {
-            experiment_ids: vec![experiment.clone()],
+            experiment_ids: experiments.to_vec(),
             filter: Some(filter.to_owned()),
             max_results: Some(50_000),
             ..RunQuery::default()
@@ -112,17 +113,23 @@ async fn stale_readers_see_what_was_written(root: StoreRoot) {
         writer.create_run(new_run(other.clone(), i)).await.unwrap();
     }
     let filter = "params.alpha = '0.1' and metrics.rmse < 0.5";
-    let reader = LocalStore::open_with_options(
-        root.clone(),
-        LocalStoreOptions::default().with_refresh_interval(REFRESH),
-    )
-    .await
-    .unwrap();
-    // A new reader: every run is stale, read from the one listing.
-    let want = search_all(&writer, &experiment, filter).await;
+    let both = [experiment.clone(), other.clone()];
+    let one = std::slice::from_ref(&experiment);
+    // Two new readers: one searches every experiment (every run is stale: read from one
+    // listing), the other one experiment (run by run).
+    let open_reader = || {
+        LocalStore::open_with_options(
+            root.clone(),
+            LocalStoreOptions::default().with_refresh_interval(REFRESH),
+        )
+    };
+    let (reader, single) = (open_reader().await.unwrap(), open_reader().await.unwrap());
+    let want = search_all(&writer, &both, filter).await;
     assert_eq!(want.len(), RUNS * 3 / 10, "the writer's own view");
-    assert_eq!(search_all(&reader, &experiment, filter).await, want);
-    assert_eq!(search_all(&reader, &experiment, "").await.len(), RUNS);
+    assert_eq!(search_all(&reader, &both, filter).await, want);
+    assert_eq!(search_all(&single, one, filter).await, want);
+    assert_eq!(search_all(&reader, &both, "").await.len(), RUNS + 5);
+    assert_eq!(search_all(&single, one, "").await.len(), RUNS);
 
     // Changes behind the reader's back: new points (several segments, so that running runs
     // compact and delete segments the reader had read), tags, ends, deletions.
@@ -163,17 +170,22 @@ async fn stale_readers_see_what_was_written(root: StoreRoot) {
         .await
         .unwrap();
     tokio::time::sleep(REFRESH * 2).await;
-    let want = search_all(&writer, &experiment, filter).await;
-    assert_eq!(search_all(&reader, &experiment, filter).await, want);
-    let everything = search_all(&writer, &experiment, "").await;
-    assert_eq!(search_all(&reader, &experiment, "").await, everything);
+    let want = search_all(&writer, &both, filter).await;
+    assert_eq!(search_all(&reader, &both, filter).await, want);
+    assert_eq!(search_all(&single, one, filter).await, want);
+    let everything = search_all(&writer, &both, "").await;
+    assert_eq!(search_all(&reader, &both, "").await, everything);
+    assert_eq!(
+        search_all(&single, one, "").await,
+        search_all(&writer, one, "").await
+    );
     // The changes are there: a tag, a failed run, new latest points.
     assert!(everything.iter().any(|r| r.contains("\"team\": \"b\"")));
     assert!(everything.iter().any(|r| r.contains("Failed")));
     assert!(everything.iter().any(|r| r.contains("rmse=0.04@4")));
     // And a third reader opened now agrees.
     let fresh = LocalStore::open(root).await.unwrap();
-    assert_eq!(search_all(&fresh, &experiment, "").await, everything);
+    assert_eq!(search_all(&fresh, &both, "").await, everything);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

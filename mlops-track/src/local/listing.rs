@@ -9,12 +9,12 @@
 //! folder tree, handed off once per thousand entries; on S3 one request per thousand keys),
 //! and each run then folds only the records and segments it has not seen.
 //!
-//! The listing covers the whole store, so it is worth making only when the runs to refresh
-//! are a good share of all runs: [`ListingPolicy`] remembers how many runs the last listing
-//! found.
+//! The listing covers the whole store, so it is made only when the search covers every
+//! experiment of the store (then the runs it must refresh are all the store's runs, and the
+//! listing names nothing it does not need): a search of one small experiment in a store of
+//! a million runs never lists the million. [`worth_listing`] is that rule.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use mlops_core::RunId;
@@ -43,23 +43,11 @@ pub(crate) struct StoreListing {
     pub(crate) runs: HashMap<RunId, RunListing>,
 }
 
-/// When a search lists `runs/` once instead of each stale run's folders.
-#[derive(Debug, Default)]
-pub(crate) struct ListingPolicy {
-    /// Runs found by the last listing of `runs/` (0 before the first).
-    runs_last_seen: AtomicUsize,
-}
-
-impl ListingPolicy {
-    /// Whether refreshing `stale` runs is worth a listing of every run: at least
-    /// [`MIN_RUNS`], and at least a quarter of the runs the last listing found.
-    pub(crate) fn worth_listing(&self, stale: usize) -> bool {
-        stale >= MIN_RUNS && stale.saturating_mul(4) >= self.runs_last_seen.load(Ordering::Relaxed)
-    }
-
-    fn saw(&self, runs: usize) {
-        self.runs_last_seen.store(runs, Ordering::Relaxed);
-    }
+/// Whether a search that must refresh `stale` runs lists `runs/` once instead of each
+/// stale run's folders: when they are many (at least [`MIN_RUNS`]) and the search covers
+/// every experiment of the store.
+pub(crate) fn worth_listing(stale: usize, covers_every_experiment: bool) -> bool {
+    covers_every_experiment && stale >= MIN_RUNS
 }
 
 impl Inner {
@@ -88,7 +76,6 @@ impl Inner {
         for run in runs.values_mut() {
             run.meta.sort_by_key(|(seq, _, _)| *seq);
         }
-        self.listing_policy.saw(runs.len());
         Ok(StoreListing { listed_at, runs })
     }
 }
@@ -111,15 +98,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_policy_lists_only_for_a_good_share_of_many_runs() {
-        let policy = ListingPolicy::default();
-        assert!(!policy.worth_listing(MIN_RUNS - 1));
-        assert!(policy.worth_listing(MIN_RUNS));
-        policy.saw(100_000);
-        assert!(!policy.worth_listing(10_000));
-        assert!(policy.worth_listing(25_000));
-        policy.saw(1_000);
-        assert!(policy.worth_listing(MIN_RUNS));
+    fn only_many_runs_of_every_experiment_are_listed_at_once() {
+        assert!(!worth_listing(MIN_RUNS - 1, true));
+        assert!(worth_listing(MIN_RUNS, true));
+        assert!(!worth_listing(1_000_000, false));
     }
 
     #[test]

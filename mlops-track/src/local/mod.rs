@@ -189,8 +189,6 @@ pub(crate) struct Inner {
     runs: Mutex<HashMap<RunId, Arc<RunSlot>>>,
     /// The run ids of each experiment (from its markers), and when they were listed.
     run_ids: Mutex<HashMap<ExperimentId, (std::time::Instant, RunIds)>>,
-    /// When a search lists every run at once (see `listing`).
-    listing_policy: listing::ListingPolicy,
     host: lease::HostInfo,
 }
 
@@ -259,7 +257,6 @@ impl LocalStore {
             experiments: tokio::sync::Mutex::new(ExperimentLog::default()),
             runs: Mutex::new(HashMap::new()),
             run_ids: Mutex::new(HashMap::new()),
-            listing_policy: listing::ListingPolicy::default(),
             host: lease::HostInfo::current(),
         };
         inner.check_format().await?;

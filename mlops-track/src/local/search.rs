@@ -16,7 +16,7 @@ use futures::StreamExt;
 use mlops_core::{ExperimentId, LifecycleStage, RunId};
 
 use super::experiments::ExperimentEntry;
-use super::listing::StoreListing;
+use super::listing::{StoreListing, worth_listing};
 use super::runs::Fresh;
 use super::{Inner, RunSlot};
 use crate::error::{Result, TrackError};
@@ -58,12 +58,17 @@ impl Inner {
             query.page_token.as_deref(),
             &scope,
         )?;
-        let experiments: HashMap<ExperimentId, ExperimentEntry> = {
+        let (experiments, covers_every_experiment): (HashMap<ExperimentId, ExperimentEntry>, bool) = {
             let log = self.experiments_now().await?;
-            experiment_ids
+            let covers = log
+                .entries
+                .keys()
+                .all(|id| experiment_ids.binary_search(id).is_ok());
+            let experiments = experiment_ids
                 .iter()
                 .filter_map(|id| log.get(id).map(|e| (id.clone(), e.clone())))
-                .collect()
+                .collect();
+            (experiments, covers)
         };
         // Runs whose cached view is fresh enough are taken without I/O and without a task
         // each (the common case for a long-lived process); the others are read concurrently.
@@ -88,9 +93,9 @@ impl Inner {
                 }
             }
         }
-        // Many stale runs (a new process, or a cache past its refresh interval): one listing
-        // of every run instead of two per run (see `listing`).
-        let listing = if self.listing_policy.worth_listing(to_read.len()) {
+        // Many stale runs (a new process, or a cache past its refresh interval) of every
+        // experiment: one listing of every run instead of two per run (see `listing`).
+        let listing = if worth_listing(to_read.len(), covers_every_experiment) {
             match self.list_all_runs().await {
                 Ok(listing) => Some(listing),
                 Err(e) => {
