@@ -406,6 +406,23 @@ impl ObjectRegistry {
         Ok(bytes)
     }
 
+    /// Appends `op` to the log of `name` once the folded state shows `version` live (checked
+    /// again on every attempt to claim a slot); returns the state after it.
+    async fn append_to_version(
+        &self,
+        name: &ModelName,
+        version: ModelVersion,
+        op: ModelOp,
+    ) -> Result<ModelState> {
+        let (_, state) = self
+            .append(name, |state| {
+                Self::live_version(name, state, version)?;
+                Ok(op.clone())
+            })
+            .await?;
+        Ok(state)
+    }
+
     fn live_version(
         name: &ModelName,
         state: &ModelState,
@@ -795,12 +812,9 @@ impl ModelRegistry for ObjectRegistry {
     }
 
     async fn delete_version(&self, name: &ModelName, version: ModelVersion) -> Result<()> {
-        self.append(name, |state| {
-            Self::live_version(name, state, version)?;
-            Ok(ModelOp::DeleteVersion { version })
-        })
-        .await
-        .map(|_| ())
+        self.append_to_version(name, version, ModelOp::DeleteVersion { version })
+            .await
+            .map(drop)
     }
 
     async fn set_version_description(
@@ -810,15 +824,11 @@ impl ModelRegistry for ObjectRegistry {
         description: &str,
     ) -> Result<()> {
         check_description(description)?;
-        self.append(name, |state| {
-            Self::live_version(name, state, version)?;
-            Ok(ModelOp::SetVersionDescription {
-                version,
-                description: description.to_owned(),
-            })
-        })
-        .await
-        .map(|_| ())
+        let op = ModelOp::SetVersionDescription {
+            version,
+            description: description.to_owned(),
+        };
+        self.append_to_version(name, version, op).await.map(drop)
     }
 
     async fn set_version_tag(
@@ -827,15 +837,11 @@ impl ModelRegistry for ObjectRegistry {
         version: ModelVersion,
         tag: &Tag,
     ) -> Result<()> {
-        self.append(name, |state| {
-            Self::live_version(name, state, version)?;
-            Ok(ModelOp::SetVersionTag {
-                version,
-                tag: tag.clone(),
-            })
-        })
-        .await
-        .map(|_| ())
+        let op = ModelOp::SetVersionTag {
+            version,
+            tag: tag.clone(),
+        };
+        self.append_to_version(name, version, op).await.map(drop)
     }
 
     async fn delete_version_tag(
@@ -844,15 +850,11 @@ impl ModelRegistry for ObjectRegistry {
         version: ModelVersion,
         key: &TagKey,
     ) -> Result<()> {
-        self.append(name, |state| {
-            Self::live_version(name, state, version)?;
-            Ok(ModelOp::DeleteVersionTag {
-                version,
-                key: key.clone(),
-            })
-        })
-        .await
-        .map(|_| ())
+        let op = ModelOp::DeleteVersionTag {
+            version,
+            key: key.clone(),
+        };
+        self.append_to_version(name, version, op).await.map(drop)
     }
 
     async fn set_version_status(
@@ -861,12 +863,8 @@ impl ModelRegistry for ObjectRegistry {
         version: ModelVersion,
         status: VersionStatus,
     ) -> Result<VersionInfo> {
-        let (_, state) = self
-            .append(name, |state| {
-                Self::live_version(name, state, version)?;
-                Ok(ModelOp::SetVersionStatus { version, status })
-            })
-            .await?;
+        let op = ModelOp::SetVersionStatus { version, status };
+        let state = self.append_to_version(name, version, op).await?;
         Self::live_version(name, &state, version)
     }
 
