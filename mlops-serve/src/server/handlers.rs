@@ -411,6 +411,24 @@ async fn repository_index(
     result.unwrap_or_else(|e| error_response(&e))
 }
 
+/// The versions a repository load or unload request names, once its path, content type
+/// and body (read and bounded, its content unused) are checked.
+async fn repository_target<'a>(
+    inner: &'a Inner,
+    path: std::result::Result<Path<ModelPath>, PathRejection>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<&'a [Arc<Entry>]> {
+    let path = model_path(path)?;
+    body::check_content_type(headers)?;
+    body::read(body, headers, inner.body_limit).await?;
+    inner
+        .models
+        .get(&path.name)
+        .map(Vec::as_slice)
+        .ok_or(Error::ModelNotFound { name: path.name })
+}
+
 async fn repository_load(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
@@ -418,16 +436,7 @@ async fn repository_load(
     body: Body,
 ) -> Response {
     let result = async {
-        let path = model_path(path)?;
-        body::check_content_type(&headers)?;
-        body::read(body, &headers, inner.body_limit).await?;
-        let versions = inner
-            .models
-            .get(&path.name)
-            .ok_or_else(|| Error::ModelNotFound {
-                name: path.name.clone(),
-            })?;
-        for entry in versions {
+        for entry in repository_target(&inner, path, &headers, body).await? {
             let servable = match &entry.source {
                 None => entry.initial.clone(),
                 Some(source) => {
@@ -466,16 +475,7 @@ async fn repository_unload(
     body: Body,
 ) -> Response {
     let result = async {
-        let path = model_path(path)?;
-        body::check_content_type(&headers)?;
-        body::read(body, &headers, inner.body_limit).await?;
-        let versions = inner
-            .models
-            .get(&path.name)
-            .ok_or_else(|| Error::ModelNotFound {
-                name: path.name.clone(),
-            })?;
-        for entry in versions {
+        for entry in repository_target(&inner, path, &headers, body).await? {
             entry.set(None);
         }
         Ok::<_, Error>(StatusCode::OK.into_response())
