@@ -82,6 +82,52 @@ pub struct Page<T> {
     pub next_page_token: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// Every item of a paged search, page after page: `search` is called with `None`, then
+    /// with each page's `next_page_token`, until a page has none.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// use mlops_track::Page;
+    ///
+    /// let pages = [(vec![1, 2], Some("b")), (vec![3], None)];
+    /// let all = Page::collect_all(|token: Option<String>| {
+    ///     let (items, next) = pages[usize::from(token.is_some())].clone();
+    ///     async move {
+    ///         Ok::<_, std::convert::Infallible>(Page {
+    ///             items,
+    ///             next_page_token: next.map(str::to_owned),
+    ///         })
+    ///     }
+    /// })
+    /// .await?;
+    /// assert_eq!(all, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first error of `search`.
+    pub async fn collect_all<E, F, Fut>(mut search: F) -> std::result::Result<Vec<T>, E>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<Page<T>, E>>,
+    {
+        let mut all = Vec::new();
+        let mut token = None;
+        loop {
+            let page = search(token.take()).await?;
+            all.extend(page.items);
+            match page.next_page_token {
+                Some(next) => token = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
 /// What a new run starts with.
 #[derive(Clone, Debug)]
 pub struct NewRun {

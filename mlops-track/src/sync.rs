@@ -68,7 +68,7 @@ use mlops_core::{
 
 use crate::error::{Result, TrackError};
 use crate::model::{DatasetInput, Experiment, Run};
-use crate::store::{ExperimentQuery, NewRun, RunQuery, TrackingStore, ViewType, limits};
+use crate::store::{ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits};
 
 /// The tag each run created by a sync carries on the target: the id of its source run.
 pub const SOURCE_RUN_TAG: &str = "mlops.sync.source_run_id";
@@ -284,39 +284,28 @@ async fn source_experiments(
         }
         return Ok(found);
     }
-    let mut all = Vec::new();
-    let mut page_token = None;
-    loop {
-        let page = from
-            .search_experiments(&ExperimentQuery {
-                view: options.view(),
-                max_results: Some(PAGE),
-                page_token,
-                ..ExperimentQuery::default()
-            })
-            .await?;
-        all.extend(page.items);
-        match page.next_page_token {
-            Some(token) => page_token = Some(token),
-            None => return Ok(all),
-        }
-    }
+    Page::collect_all(|page_token| {
+        let query = ExperimentQuery {
+            view: options.view(),
+            max_results: Some(PAGE),
+            page_token,
+            ..ExperimentQuery::default()
+        };
+        async move { from.search_experiments(&query).await }
+    })
+    .await
 }
 
 async fn all_runs(store: &dyn TrackingStore, query: RunQuery) -> Result<Vec<Run>> {
-    let mut runs = Vec::new();
-    let mut query = RunQuery {
-        max_results: Some(PAGE),
-        ..query
-    };
-    loop {
-        let page = store.search_runs(&query).await?;
-        runs.extend(page.items);
-        match page.next_page_token {
-            Some(token) => query.page_token = Some(token),
-            None => return Ok(runs),
-        }
-    }
+    Page::collect_all(|page_token| {
+        let query = RunQuery {
+            max_results: Some(PAGE),
+            page_token,
+            ..query.clone()
+        };
+        async move { store.search_runs(&query).await }
+    })
+    .await
 }
 
 async fn target_experiment(

@@ -9,8 +9,8 @@ use mlops::core::{AliasName, Backend, ModelName, ModelVersion, RunId, StoreUri};
 use mlops::registry::gates::{Gate, parse_gate};
 use mlops::registry::{
     AuditAction, AuditEntry, Expect, ModelQuery, ModelRegistry, NewVersion, ObjectRegistry,
-    Outcome, Promoter, Promotion, RegistryError, RegistryExt, RunLink, VersionInfo, VersionQuery,
-    Webhook, WebhookOptions,
+    Outcome, Page, Promoter, Promotion, RegistryError, RegistryExt, RunLink, VersionInfo,
+    VersionQuery, Webhook, WebhookOptions,
 };
 use serde_json::json;
 
@@ -386,20 +386,15 @@ fn report(promotion: &Promotion, format: Format) -> Result<u8> {
 }
 
 async fn list(registry: &ObjectRegistry, filter: Option<String>, format: Format) -> Result<u8> {
-    let mut query = ModelQuery {
-        name_contains: filter,
-        max_results: Some(1000),
-        page_token: None,
-    };
-    let mut all = Vec::new();
-    loop {
-        let page = registry.search_models(&query).await?;
-        all.extend(page.items);
-        match page.next_page_token {
-            Some(t) => query.page_token = Some(t),
-            None => break,
-        }
-    }
+    let all = Page::collect_all(|page_token| {
+        let query = ModelQuery {
+            name_contains: filter.clone(),
+            max_results: Some(1000),
+            page_token,
+        };
+        async move { registry.search_models(&query).await }
+    })
+    .await?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
         Format::Table => {
@@ -523,20 +518,16 @@ fn print_version(info: &VersionInfo) {
 
 async fn versions(registry: &ObjectRegistry, name: &str, format: Format) -> Result<u8> {
     let name = ModelName::parse(name)?;
-    let mut query = VersionQuery {
-        model: Some(name),
-        max_results: Some(1000),
-        ..VersionQuery::default()
-    };
-    let mut all = Vec::new();
-    loop {
-        let page = registry.search_versions(&query).await?;
-        all.extend(page.items);
-        match page.next_page_token {
-            Some(t) => query.page_token = Some(t),
-            None => break,
-        }
-    }
+    let all = Page::collect_all(|page_token| {
+        let query = VersionQuery {
+            model: Some(name.clone()),
+            max_results: Some(1000),
+            page_token,
+            ..VersionQuery::default()
+        };
+        async move { registry.search_versions(&query).await }
+    })
+    .await?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&all)?),
         Format::Table => {

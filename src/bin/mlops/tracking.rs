@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use mlops::core::{Backend, ExperimentName, StoreUri, Timestamp};
 use mlops::track::mlflow::MlflowStore;
-use mlops::track::{Experiment, ExperimentQuery, LocalStore, TrackingStore, ViewType};
+use mlops::track::{Experiment, ExperimentQuery, LocalStore, Page, TrackingStore, ViewType};
 
 use crate::Result;
 
@@ -84,21 +84,18 @@ pub(crate) async fn all_experiments(
     view: ViewType,
     filter: Option<String>,
 ) -> Result<Vec<Experiment>> {
-    let mut query = ExperimentQuery {
-        filter,
-        view,
-        max_results: Some(1000),
-        ..ExperimentQuery::default()
-    };
-    let mut all = Vec::new();
-    loop {
-        let page = store.search_experiments(&query).await?;
-        all.extend(page.items);
-        match page.next_page_token {
-            Some(token) => query.page_token = Some(token),
-            None => return Ok(all),
-        }
-    }
+    let all = Page::collect_all(|page_token| {
+        let query = ExperimentQuery {
+            filter: filter.clone(),
+            view,
+            max_results: Some(1000),
+            page_token,
+            ..ExperimentQuery::default()
+        };
+        async move { store.search_experiments(&query).await }
+    })
+    .await?;
+    Ok(all)
 }
 
 /// The experiment named `name`, or an error that says so.
