@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use mlops_core::{Created, put_if_absent};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::error::{RegistryError, Result};
 
@@ -97,19 +98,9 @@ impl Io {
 
     /// One create-if-absent write, not retried: the caller resolves `Unknown`.
     pub(crate) async fn claim(&self, key: &Path, bytes: Bytes) -> Claim {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(key, PutPayload::from(bytes), opts)
-            .await
-        {
-            Ok(_) => Claim::Won,
-            Err(object_store::Error::AlreadyExists { .. }) => Claim::Taken,
-            // Some stores answer a lost create race with a failed precondition.
-            Err(object_store::Error::Precondition { .. }) => Claim::Taken,
+        match put_if_absent(&*self.store, key, bytes).await {
+            Ok(Created::Won) => Claim::Won,
+            Ok(Created::Taken) => Claim::Taken,
             Err(e) => Claim::Unknown(e),
         }
     }

@@ -75,11 +75,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use mlops_core::{
-    ArtifactPath, ExperimentId, ExperimentName, Metric, MetricKey, Param, RunId, RunName,
-    RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp,
+    ArtifactPath, Created, ExperimentId, ExperimentName, Metric, MetricKey, Param, RunId, RunName,
+    RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
 };
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use batch::check_batch;
 pub use check::CheckReport;
@@ -416,19 +416,9 @@ impl Inner {
 
     /// Creates an object if absent.
     async fn claim(&self, key: &Path, bytes: Vec<u8>) -> Result<Claim> {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(key, PutPayload::from(bytes), opts)
-            .await
-        {
-            Ok(_) => Ok(Claim::Won),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(Claim::Taken),
-            // Some stores answer a lost create race with a failed precondition.
-            Err(object_store::Error::Precondition { .. }) => Ok(Claim::Taken),
+        match put_if_absent(&*self.store, key, bytes).await {
+            Ok(Created::Won) => Ok(Claim::Won),
+            Ok(Created::Taken) => Ok(Claim::Taken),
             Err(e) => Err(Self::storage(key, e)),
         }
     }

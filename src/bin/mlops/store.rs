@@ -5,7 +5,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Subcommand;
 use mlops::core::{ArtifactPath, StoreRoot, StoreUri, Timestamp};
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use mlops::core::{Created, put_if_absent};
+use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::Result;
 
@@ -64,13 +65,9 @@ async fn check(uri: &str, options: Vec<(String, String)>) -> Result<()> {
 async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes) -> Result<()> {
     let store = root.store();
     let t = Instant::now();
-    store
-        .put_opts(
-            key,
-            PutPayload::from(body.clone()),
-            PutOptions::from(PutMode::Create),
-        )
-        .await?;
+    if put_if_absent(store.as_ref(), key, body.clone()).await? == Created::Taken {
+        return Err(format!("{key} exists already: the check needs a fresh key").into());
+    }
     step("create", t);
 
     let t = Instant::now();
@@ -85,17 +82,11 @@ async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes)
     step("read", t);
 
     let t = Instant::now();
-    match store
-        .put_opts(
-            key,
-            PutPayload::from_static(b"second"),
-            PutOptions::from(PutMode::Create),
-        )
-        .await
-    {
-        Err(object_store::Error::AlreadyExists { .. }) => step("refuse", t),
-        Ok(_) => return Err("a second create of the same key succeeded: no atomic create".into()),
-        Err(e) => return Err(e.into()),
+    match put_if_absent(store.as_ref(), key, PutPayload::from_static(b"second")).await? {
+        Created::Taken => step("refuse", t),
+        Created::Won => {
+            return Err("a second create of the same key succeeded: no atomic create".into());
+        }
     }
 
     let t = Instant::now();
