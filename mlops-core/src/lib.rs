@@ -57,6 +57,7 @@
 
 mod arrow_columns;
 mod artifact_path;
+mod backoff;
 mod create;
 mod dataset;
 mod error;
@@ -78,6 +79,7 @@ pub use arrow_columns::{
     numeric_values,
 };
 pub use artifact_path::ArtifactPath;
+pub use backoff::Backoff;
 pub use create::{Created, put_if_absent};
 pub use dataset::{DatasetDigest, DatasetDigester, DatasetRef};
 pub use error::{Error, Result, Rule};
