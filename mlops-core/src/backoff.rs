@@ -93,8 +93,8 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_the_upper_half_and_varies() {
-        let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))
-            .with_jitter();
+        let b =
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1)).with_jitter();
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let d = b.delay(2).as_micros();
