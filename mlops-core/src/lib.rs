@@ -30,10 +30,6 @@
 //!   forms (NaN and ±infinity round-trip as `"NaN"`, `"Infinity"`, `"-Infinity"`).
 //! - **Datasets**: [`DatasetRef`] and its [`DatasetDigest`], computed from the data by a
 //!   documented, stable algorithm that ignores batch boundaries and Arrow's memory layout.
-//! - **Arrow column helpers**: [`numeric_values`] reads any numeric column as `f64` and
-//!   [`count_categories`] counts the categories of a string, boolean, integer or dictionary
-//!   column; both drop and count nulls, NaN and infinities ([`ValueCounts`]) as Evidently
-//!   does.
 //!
 //! mlops-core starts no async runtime and does no network I/O of its own.
 //!
@@ -55,7 +51,6 @@
 //! # Ok::<(), mlops_core::Error>(())
 //! ```
 
-mod arrow_columns;
 mod artifact_path;
 mod backoff;
 mod create;
@@ -74,10 +69,6 @@ mod testing_proxy;
 mod time;
 mod validate;
 
-pub use arrow_columns::{
-    CategoryCounts, ValueCounts, categories_column, count_categories, numeric_column,
-    numeric_values,
-};
 pub use artifact_path::ArtifactPath;
 pub use backoff::Backoff;
 pub use create::{Created, put_if_absent};

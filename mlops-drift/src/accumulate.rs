@@ -256,9 +256,11 @@ impl CurrentColumn {
             CurrentState::Unused => Ok(()),
         };
         if let Err(e) = result {
+            // The samples read a bare array: the column's name is added here.
+            let message = e.in_column(&self.name).to_string();
             self.fail(ColumnError {
                 missing: std::cmp::Reverse(false),
-                message: e.to_string(),
+                message,
             });
         }
     }

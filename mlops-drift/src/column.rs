@@ -5,8 +5,8 @@
 //! [`CategorySample::push`]), merged when batches were read in parallel or windows are
 //! combined ([`NumericSample::merge`]), and finished once before testing.
 
+use crate::arrow_columns::{CategoryCounts, ValueCounts, count_categories, numeric_values};
 use arrow_array::Array;
-use mlops_core::{CategoryCounts, ValueCounts, count_categories, numeric_values};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;

@@ -33,6 +33,17 @@ pub enum DriftError {
         kind: &'static str,
     },
 
+    /// An Arrow array has a type that a column reader does not take. Readers given a bare
+    /// array say this; wherever the column's name is known it becomes
+    /// [`DriftError::UnsupportedType`] ([`DriftError::in_column`]).
+    #[error("an array of Arrow type {data_type} cannot be read as {kind}")]
+    UnsupportedArray {
+        /// Its Arrow type.
+        data_type: DataType,
+        /// What it was to be read as: `"numerical"` or `"categorical"`.
+        kind: &'static str,
+    },
+
     /// The two sides disagree on a column's type family.
     #[error("column {column:?} is {reference} in the reference but {current} in the current data")]
     TypeMismatch {
@@ -101,4 +112,20 @@ pub enum DriftError {
     /// An Arrow error.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),
+}
+
+impl DriftError {
+    /// This error, in the column `name`: [`DriftError::UnsupportedArray`] (a reader given a
+    /// bare array) becomes [`DriftError::UnsupportedType`] naming the column; every other
+    /// error is returned as it is (they name their column already, or concern none).
+    pub fn in_column(self, name: &str) -> Self {
+        match self {
+            Self::UnsupportedArray { data_type, kind } => Self::UnsupportedType {
+                column: name.to_owned(),
+                data_type,
+                kind,
+            },
+            other => other,
+        }
+    }
 }

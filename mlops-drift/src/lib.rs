@@ -59,6 +59,7 @@
 //! ```
 
 mod accumulate;
+mod arrow_columns;
 mod column;
 mod compare;
 mod error;
@@ -72,6 +73,10 @@ pub mod stats;
 mod weighted;
 
 pub use accumulate::CurrentAccumulator;
+pub use arrow_columns::{
+    CategoryCounts, ValueCounts, categories_column, count_categories, numeric_column,
+    numeric_values,
+};
 pub use column::{CategorySample, NumericSample};
 pub use compare::detect_drift;
 pub use error::{DriftError, Result};
@@ -87,8 +92,6 @@ pub use report::{
     SideCounts, TestResult,
 };
 pub use stat_test::{Decision, StatTest, default_test};
-
-pub use mlops_core::{CategoryCounts, ValueCounts};
 
 /// The Arrow crates whose types this API takes, re-exported so callers use the same version.
 pub use arrow_array;

@@ -26,7 +26,6 @@ pub(crate) mod sketch;
 
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Schema};
-use mlops_core::ValueCounts;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +34,7 @@ pub(crate) use numeric::{Finished, NumericBuilder};
 pub use numeric::{NumericSketch, NumericSummary};
 pub use options::{DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DEFAULT_VALUE_COUNT_LIMIT, ProfileOptions};
 
+use crate::arrow_columns::ValueCounts;
 use crate::column::{CategorySample, NumericSample};
 use crate::error::{DriftError, Result};
 use crate::kind::{ColumnKind, INTEGER_CARDINALITY_LIMIT, TypeFamily};
@@ -737,7 +737,10 @@ impl ColumnBuilder {
                 Ok(()) => {
                     if let SmallCategories::Counting(sample) = categories {
                         match sample.push(array) {
-                            Err(e) => *categories = SmallCategories::Failed(e.to_string()),
+                            Err(e) => {
+                                let reason = e.in_column(&self.name).to_string();
+                                *categories = SmallCategories::Failed(reason);
+                            }
                             Ok(()) if sample.categories().len() > limit => {
                                 *categories = SmallCategories::TooMany;
                             }
@@ -749,7 +752,9 @@ impl ColumnBuilder {
             },
         };
         if let Some(e) = failure {
-            self.fail(e.to_string(), false);
+            // The builders read a bare array: the column's name is added here.
+            let reason = e.in_column(&self.name).to_string();
+            self.fail(reason, false);
         }
     }
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::arrow_columns::{ValueCounts, numeric_values};
 use arrow_array::Array;
-use mlops_core::{ValueCounts, numeric_values};
 use serde::{Deserialize, Serialize};
 
 use super::options::ProfileOptions;

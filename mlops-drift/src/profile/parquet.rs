@@ -14,7 +14,6 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Fields, Schema};
 use bytes::Bytes;
-use mlops_core::{CategoryCounts, ValueCounts};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -26,6 +25,7 @@ use super::numeric::{NumericSketch, NumericSummary};
 use super::options::ProfileOptions;
 use super::sketch::{DistinctSketch, QuantileSketch, guarded};
 use super::{ColumnProfile, PROFILE_FORMAT_VERSION, ProfileData, ReferenceProfile};
+use crate::arrow_columns::{CategoryCounts, ValueCounts};
 use crate::column::{CategorySample, NumericSample};
 use crate::error::{DriftError, Result};
 

@@ -10,9 +10,9 @@ mod arrow;
 mod html;
 mod number;
 
-use mlops_core::ValueCounts;
 use serde::{Deserialize, Serialize};
 
+use crate::arrow_columns::ValueCounts;
 use crate::kind::ColumnKind;
 use crate::stat_test::StatTest;
 
