@@ -91,7 +91,7 @@ pub use report::{
     ColumnReport, DEFAULT_DRIFT_SHARE, DatasetDrift, DriftReport, MAX_PLOT_CATEGORIES, Plot,
     SideCounts, TestResult,
 };
-pub use stat_test::{Decision, StatTest, default_test};
+pub use stat_test::{DecisionRule, StatTest, default_test};
 
 /// The Arrow crates whose types this API takes, re-exported so callers use the same version.
 pub use arrow_array;

@@ -36,9 +36,12 @@ pub enum StatTest {
     Ed,
 }
 
-/// How a score is turned into a verdict.
+/// How a test's score is turned into a drift verdict at a threshold (Evidently's rules).
+///
+/// Named `DecisionRule`, not `Decision`, so that it does not read as mlops-registry's
+/// promotion `Decision` in code that uses both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub enum DecisionRule {
     /// Drift when the p-value is at most the threshold (Evidently's `ks`).
     PValueAtMost,
     /// Drift when the p-value is below the threshold (`chisquare`, `z`).
@@ -49,7 +52,7 @@ pub enum Decision {
     DistanceAbove,
 }
 
-impl Decision {
+impl DecisionRule {
     /// Whether `score` means drift at `threshold`. A NaN score never does.
     pub fn drifted(self, score: f64, threshold: f64) -> bool {
         match self {
@@ -112,17 +115,17 @@ impl StatTest {
     }
 
     /// Evidently's decision rule.
-    pub fn decision(self) -> Decision {
+    pub fn decision(self) -> DecisionRule {
         match self {
-            Self::Ks => Decision::PValueAtMost,
-            Self::ChiSquare | Self::Z => Decision::PValueBelow,
-            Self::Ed => Decision::DistanceAbove,
+            Self::Ks => DecisionRule::PValueAtMost,
+            Self::ChiSquare | Self::Z => DecisionRule::PValueBelow,
+            Self::Ed => DecisionRule::DistanceAbove,
             Self::Psi
             | Self::PsiQuantile
             | Self::KlDiv
             | Self::JensenShannon
             | Self::Hellinger
-            | Self::Wasserstein => Decision::DistanceAtLeast,
+            | Self::Wasserstein => DecisionRule::DistanceAtLeast,
         }
     }
 
@@ -217,11 +220,11 @@ mod tests {
 
     #[test]
     fn decisions_follow_evidently() {
-        assert!(Decision::PValueAtMost.drifted(0.05, 0.05));
-        assert!(!Decision::PValueBelow.drifted(0.05, 0.05));
-        assert!(Decision::DistanceAtLeast.drifted(0.1, 0.1));
-        assert!(!Decision::DistanceAbove.drifted(0.1, 0.1));
-        assert!(!Decision::PValueAtMost.drifted(f64::NAN, 0.05));
-        assert!(!Decision::DistanceAtLeast.drifted(f64::NAN, 0.1));
+        assert!(DecisionRule::PValueAtMost.drifted(0.05, 0.05));
+        assert!(!DecisionRule::PValueBelow.drifted(0.05, 0.05));
+        assert!(DecisionRule::DistanceAtLeast.drifted(0.1, 0.1));
+        assert!(!DecisionRule::DistanceAbove.drifted(0.1, 0.1));
+        assert!(!DecisionRule::PValueAtMost.drifted(f64::NAN, 0.05));
+        assert!(!DecisionRule::DistanceAtLeast.drifted(f64::NAN, 0.1));
     }
 }

@@ -6,7 +6,7 @@ use super::svg;
 use super::text::{count, esc, num, opt_num};
 use super::verdict_badge;
 use crate::report::{ColumnReport, TestResult};
-use crate::stat_test::Decision;
+use crate::stat_test::DecisionRule;
 
 /// How the deciding test reached its verdict: `ks p-value 0.003 ≤ 0.05: drift`.
 fn decision_text(r: &TestResult) -> String {
@@ -17,10 +17,10 @@ fn decision_text(r: &TestResult) -> String {
         "distance"
     };
     let symbol = match (decision, r.drifted) {
-        (Decision::PValueAtMost, true) | (Decision::DistanceAbove, false) => "&le;",
-        (Decision::PValueBelow, true) | (Decision::DistanceAtLeast, false) => "&lt;",
-        (Decision::DistanceAtLeast, true) | (Decision::PValueBelow, false) => "&ge;",
-        (Decision::DistanceAbove, true) | (Decision::PValueAtMost, false) => "&gt;",
+        (DecisionRule::PValueAtMost, true) | (DecisionRule::DistanceAbove, false) => "&le;",
+        (DecisionRule::PValueBelow, true) | (DecisionRule::DistanceAtLeast, false) => "&lt;",
+        (DecisionRule::DistanceAtLeast, true) | (DecisionRule::PValueBelow, false) => "&ge;",
+        (DecisionRule::DistanceAbove, true) | (DecisionRule::PValueAtMost, false) => "&gt;",
     };
     let verdict = if r.drifted { "drift" } else { "no drift" };
     if r.score.is_nan() {
