@@ -64,6 +64,26 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A local path to be read names something other than a regular file (a directory, a
+    /// FIFO, a device, a socket). Nothing was read: reading one can block forever or never
+    /// end.
+    #[error("{} is {what}, not a regular file: refusing to read it", .path.display())]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is, for example `"a FIFO (named pipe)"`.
+        what: &'static str,
+    },
+
+    /// A local file is larger than its reader allows. At most `limit + 1` bytes were read.
+    #[error("{} is larger than the limit of {limit} bytes for this file", .path.display())]
+    FileTooLarge {
+        /// The path as given.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// An Arrow column has a type that the requested conversion does not take.
     #[error("column {column:?} has Arrow type {data_type}, expected {expected}")]
     UnsupportedColumn {

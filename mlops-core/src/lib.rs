@@ -31,6 +31,10 @@
 //! - **Datasets**: [`DatasetRef`] and its [`DatasetDigest`], computed from the data by a
 //!   documented, stable algorithm that ignores batch boundaries and Arrow's memory layout.
 //!
+//! - **Bounded local reads**: [`read_local_file`] and [`open_local_file`] refuse anything
+//!   but a regular file (FIFOs, devices, directories) before opening it, and never hold more
+//!   than a limit; every file that mlops-rs parses is read through them.
+//!
 //! mlops-core starts no async runtime and does no network I/O of its own.
 //!
 //! ```
@@ -57,6 +61,7 @@ mod create;
 mod dataset;
 mod error;
 pub mod float_json;
+mod local_file;
 mod names;
 mod run_data;
 #[cfg(feature = "cloud")]
@@ -74,6 +79,7 @@ pub use backoff::Backoff;
 pub use create::{Created, put_if_absent};
 pub use dataset::{DatasetDigest, DatasetDigester, DatasetRef};
 pub use error::{Error, Result, Rule};
+pub use local_file::{open_local_file, read_local_file};
 pub use names::{
     AliasName, ExperimentId, ExperimentName, MetricKey, ModelName, ModelVersion, ParamKey, RunId,
     RunName, TagKey,
