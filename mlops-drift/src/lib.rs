@@ -21,6 +21,12 @@
 //!   parallel, in windows) and merges; the report does not depend on the split.
 //! - **Reports**: [`DriftReport`] as JSON, as an Arrow record batch (to append to a Parquet
 //!   history) and as a self-contained HTML page.
+//! - **Gates that fail closed**: [`DriftReport::gate`] answers pass, drift, or
+//!   [`GateVerdict::Unusable`] when no column could be tested (no rows, no common column, an
+//!   empty profile) or a column errored (unless [`GatePolicy::with_allow_errors`]); a CI step
+//!   built on it never passes empty or wrong data. Stored profiles whose parts disagree
+//!   (duplicate columns, a negative `M2`, data that its recorded Arrow type cannot hold) are
+//!   refused on read, naming the column.
 //! - **Raw statistics**: the [`stats`] module has every test as a plain function over
 //!   sorted `f64` slices or counts.
 //!
@@ -64,6 +70,7 @@ mod column;
 mod compare;
 mod error;
 mod evaluate;
+mod gate;
 mod kind;
 mod options;
 mod profile;
@@ -80,6 +87,7 @@ pub use arrow_columns::{
 pub use column::{CategorySample, NumericSample};
 pub use compare::detect_drift;
 pub use error::{DriftError, Result};
+pub use gate::{ColumnFailure, GatePolicy, GateVerdict, Unusable};
 pub use kind::{ColumnKind, INTEGER_CARDINALITY_LIMIT};
 pub use options::{ChiSquareMode, DriftOptions};
 pub use profile::{

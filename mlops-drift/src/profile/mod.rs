@@ -18,6 +18,7 @@
 //! ([`ReferenceProfile::merge`]). They are stored as JSON ([`ReferenceProfile::to_json`]) or
 //! Parquet ([`ReferenceProfile::to_parquet`]); `docs/DRIFT-PROFILE.md` documents both.
 
+mod check;
 mod error;
 mod numeric;
 mod options;
@@ -273,20 +274,6 @@ impl ReferenceProfile {
         Ok(profile)
     }
 
-    /// The invariants of a stored profile.
-    pub(crate) fn check(&self) -> std::result::Result<(), ProfileFormatError> {
-        if self.version != PROFILE_FORMAT_VERSION {
-            return Err(ProfileFormatError::Version {
-                found: self.version.to_string(),
-                supported: PROFILE_FORMAT_VERSION,
-            });
-        }
-        self.options
-            .validate()
-            .map_err(|e| ProfileFormatError::Options(e.to_string()))?;
-        self.columns.iter().try_for_each(ColumnProfile::check)
-    }
-
     pub(crate) fn from_parts(options: ProfileOptions, columns: Vec<ColumnProfile>) -> Self {
         Self {
             version: PROFILE_FORMAT_VERSION,
@@ -339,56 +326,6 @@ impl ColumnProfile {
             data_type,
             kind_forced,
             data,
-        }
-    }
-
-    fn check(&self) -> std::result::Result<(), ProfileFormatError> {
-        let invalid = |reason: String| ProfileFormatError::Invalid {
-            column: self.name.clone(),
-            reason,
-        };
-        let check_counts = |counts: ValueCounts| {
-            if counts.dropped() > counts.rows {
-                Err(invalid("more dropped rows than rows".to_owned()))
-            } else {
-                Ok(())
-            }
-        };
-        match &self.data {
-            ProfileData::Numerical { sample, .. } => {
-                let values = sample.values();
-                check_counts(sample.counts())?;
-                if values.len() as u64 != sample.counts().valid() {
-                    return Err(ProfileFormatError::LengthMismatch {
-                        column: self.name.clone(),
-                        field: "values",
-                        expected: sample.counts().valid(),
-                        found: values.len() as u64,
-                    });
-                }
-                if !sample.is_sorted()
-                    || values.iter().any(|v| !v.is_finite())
-                    || values.windows(2).any(|w| w[0] > w[1])
-                {
-                    return Err(invalid("the values are not finite and sorted".to_owned()));
-                }
-                Ok(())
-            }
-            ProfileData::NumericalSketch(sketch) => sketch.check().map_err(invalid),
-            ProfileData::Categorical(sample) => {
-                check_counts(sample.counts())?;
-                let total = sample.categories().total();
-                if total != sample.counts().valid() {
-                    return Err(ProfileFormatError::LengthMismatch {
-                        column: self.name.clone(),
-                        field: "category counts",
-                        expected: sample.counts().valid(),
-                        found: total,
-                    });
-                }
-                Ok(())
-            }
-            ProfileData::Unusable { .. } => Ok(()),
         }
     }
 }

@@ -273,6 +273,14 @@ impl NumericSketch {
         if ![s.min, s.max, s.mean, s.m2].iter().all(|v| v.is_finite()) || s.min > s.max {
             return Err("the summary is not finite or its minimum exceeds its maximum".to_owned());
         }
+        // A sum of squares: a negative one gives a NaN standard deviation (the Wasserstein
+        // norm), and no build produces one.
+        if s.m2 < 0.0 {
+            return Err(format!(
+                "the summary's M2 (sum of squared deviations) is negative: {}",
+                s.m2
+            ));
+        }
         if let Some((min, max)) = self.quantiles.min_max()
             && (min != s.min || max != s.max)
         {
