@@ -269,3 +269,287 @@ fn store_check_works_on_a_new_folder() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad.stderr).contains(".."), "{}", text(&bad.stderr));
 }
+
+/// Issue 17: `--fail-on-drift` fails closed, and the files drift reads are bounded.
+mod drift_gate {
+    use std::process::Stdio;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use mlops::drift::arrow_array::{RecordBatch, new_null_array};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    /// [`mlops`], failing the test (and killing the process) if it has not finished within
+    /// 60 s: a read that blocks on a FIFO must fail the test, not hang the suite.
+    fn mlops_bounded(args: &[&str]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("mlops {args:?} did not finish within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// The batches of a Parquet file.
+    fn read(path: &str) -> Vec<RecordBatch> {
+        let file = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        reader.map(Result::unwrap).collect()
+    }
+
+    fn write(
+        path: &Path,
+        schema: Arc<mlops::drift::arrow_schema::Schema>,
+        batches: &[RecordBatch],
+    ) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
+        for batch in batches {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+
+    /// `mlops drift --fail-on-drift` against REFERENCE (or a `--profile`).
+    fn gate(reference: &[&str], current: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["drift"];
+        args.extend_from_slice(reference);
+        args.extend_from_slice(&["--current", current, "--fail-on-drift"]);
+        args.extend_from_slice(extra);
+        mlops_bounded(&args)
+    }
+
+    const EXAMPLE_COLUMNS: [&str; 6] = [
+        "age",
+        "income",
+        "tenure_months",
+        "plan",
+        "country",
+        "is_active",
+    ];
+
+    #[test]
+    fn a_current_file_without_rows_fails_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.parquet");
+        write(&empty, read(CURRENT)[0].schema(), &[]);
+        let empty = empty.to_str().unwrap();
+
+        let out = gate(&["--reference", REFERENCE], empty, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("no column could be tested"), "{stderr}");
+        for column in EXAMPLE_COLUMNS {
+            assert!(stderr.contains(&format!("{column:?}")), "{stderr}");
+        }
+        // --allow-errors does not make "nothing tested" a pass.
+        let out = gate(&["--reference", REFERENCE], empty, &["--allow-errors"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+        // Without the gate: the report, which no longer reads as "no dataset drift", and a
+        // warning.
+        let out = mlops_bounded(&["drift", "--reference", REFERENCE, "--current", empty]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let table = text(&out.stdout);
+        assert!(!table.contains("no dataset drift"), "{table}");
+        assert!(table.contains("no column could be tested"), "{table}");
+        assert!(
+            text(&out.stderr).contains("warning"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn a_current_file_without_the_reference_columns_fails_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.parquet");
+        let batch = RecordBatch::try_from_iter([(
+            "something_else",
+            Arc::new(mlops::drift::arrow_array::Float64Array::from(vec![
+                1.0, 2.0,
+            ])) as mlops::drift::arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        write(&other, batch.schema(), &[batch]);
+        let out = gate(&["--reference", REFERENCE], other.to_str().unwrap(), &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("not in the current data"), "{stderr}");
+        assert!(stderr.contains("\"country\""), "{stderr}");
+        assert!(!stderr.contains("column \"\""), "{stderr}");
+    }
+
+    #[test]
+    fn a_profile_without_columns_fails_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("empty-profile.json");
+        std::fs::write(&profile, r#"{"version":1,"columns":[]}"#).unwrap();
+        let profile = profile.to_str().unwrap();
+        let out = gate(&["--profile", profile], CURRENT, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("no column to test"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = mlops_bounded(&["drift", "--profile", profile, "--current", CURRENT]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            !text(&out.stdout).contains("no dataset drift"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+
+    #[test]
+    fn a_column_that_became_all_null_fails_the_gate_unless_errors_are_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let nulls = dir.path().join("null-country.parquet");
+        let batches: Vec<RecordBatch> = read(CURRENT)
+            .into_iter()
+            .map(|batch| {
+                let at = batch.schema().index_of("country").unwrap();
+                let mut columns = batch.columns().to_vec();
+                columns[at] = new_null_array(columns[at].data_type(), batch.num_rows());
+                RecordBatch::try_new(batch.schema(), columns).unwrap()
+            })
+            .collect();
+        write(&nulls, batches[0].schema(), &batches);
+        let nulls = nulls.to_str().unwrap();
+
+        let out = gate(&["--reference", REFERENCE], nulls, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("1 of 6 columns could not be tested"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("\"country\""), "{stderr}");
+        // Opted out: the five other columns decide (1 of 5 drifted: below the share).
+        let out = gate(&["--reference", REFERENCE], nulls, &["--allow-errors"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = gate(
+            &["--reference", REFERENCE],
+            nulls,
+            &["--allow-errors", "--drift-share", "0.2"],
+        );
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("\"age\""),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn profiles_that_are_not_bounded_regular_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // /dev/zero used to grow without bound (8.7 GB in 20 s).
+        let out = gate(&["--profile", "/dev/zero"], CURRENT, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+
+        // A FIFO without a writer used to hang the command.
+        let fifo = dir.path().join("profile.json");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = gate(&["--profile", fifo.to_str().unwrap()], CURRENT, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("FIFO"), "{}", text(&out.stderr));
+        // ... and as the current data.
+        let out = gate(&["--reference", REFERENCE], fifo.to_str().unwrap(), &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("FIFO"), "{}", text(&out.stderr));
+
+        // Over the limit: refused naming the file and the limit.
+        let profile = dir.path().join("profile-real.json");
+        let built = mlops(&[
+            "profile",
+            "build",
+            "--reference",
+            REFERENCE,
+            "--out",
+            profile.to_str().unwrap(),
+        ]);
+        assert!(built.status.success(), "{}", text(&built.stderr));
+        let profile = profile.to_str().unwrap();
+        let out = gate(
+            &["--profile", profile],
+            CURRENT,
+            &["--max-profile-bytes", "1000"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(profile) && stderr.contains("1000 bytes"),
+            "{stderr}"
+        );
+        assert_eq!(
+            gate(&["--profile", profile], CURRENT, &[]).status.code(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_parquet_footer_over_the_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge-footer.parquet");
+        // A sparse 100 MiB file whose footer claims 96 MiB of metadata.
+        let claimed: u32 = 96 << 20;
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(100 << 20).unwrap();
+        drop(file);
+        let mut tail = claimed.to_le_bytes().to_vec();
+        tail.extend_from_slice(b"PAR1");
+        {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.write_all(b"PAR1").unwrap();
+            file.seek(SeekFrom::End(-8)).unwrap();
+            file.write_all(&tail).unwrap();
+        }
+        let path = path.to_str().unwrap();
+        for args in [
+            ["--reference", path, "--current", CURRENT],
+            ["--reference", REFERENCE, "--current", path],
+        ] {
+            let mut all = vec!["drift"];
+            all.extend_from_slice(&args);
+            let out = mlops_bounded(&all);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            let stderr = text(&out.stderr);
+            assert!(stderr.contains(path), "{stderr}");
+            assert!(
+                stderr.contains("footer") && stderr.contains(&format!("{}", 64 << 20)),
+                "{stderr}"
+            );
+        }
+    }
+}

@@ -2,9 +2,11 @@
 //! Parquet; writing outputs atomically.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
+use mlops::core::{open_local_file, read_local_file};
 use mlops::drift::ReferenceProfile;
 use mlops::drift::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
@@ -12,12 +14,21 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
 };
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{FooterTail, ParquetMetaData};
 
 use crate::Result;
 
 /// Rows per batch when streaming a Parquet file.
 const BATCH_ROWS: usize = 64 * 1024;
+
+/// The largest Parquet footer (file metadata) read: the reader allocates what the footer's
+/// length field claims (up to 4 GiB) before decoding it. Real footers are kilobytes to a few
+/// megabytes (one entry per column chunk).
+pub(crate) const MAX_PARQUET_FOOTER_BYTES: u64 = 64 << 20;
+
+/// The default limit on a profile file, which is read whole: an exact profile of 20 columns
+/// at the default cap (200 000 values each) is about 80 MB of JSON.
+pub(crate) const DEFAULT_MAX_PROFILE_BYTES: u64 = 256 << 20;
 
 /// A streaming reader over the batches of a Parquet file, optionally only some columns,
 /// and the file's own Arrow schema.
@@ -40,7 +51,10 @@ pub(crate) fn open_parquet(
     let unreadable = |e: parquet::errors::ParquetError| {
         format!("{} is not a readable Parquet file: {e}", path.display())
     };
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // A FIFO or a device is refused before it is opened; a footer claiming more than the
+    // limit is refused before it is read.
+    let file = open_local_file(path).map_err(|e| local_error("cannot open", e))?;
+    check_footer(&file, path, MAX_PARQUET_FOOTER_BYTES)?;
     let metadata =
         ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(unreadable)?;
     let file_schema = Arc::clone(metadata.schema());
@@ -84,6 +98,31 @@ pub(crate) fn open_parquet(
     ))
 }
 
+/// Refuses a Parquet file whose footer claims more than `limit` bytes of metadata, before
+/// the Parquet reader allocates and reads it. A file too short or without Parquet's magic
+/// bytes is left to the reader, which names the problem.
+fn check_footer(file: &File, path: &Path, limit: u64) -> Result<()> {
+    let mut file = file;
+    let mut tail = [0u8; 8];
+    let read = file
+        .seek(SeekFrom::End(-8))
+        .and_then(|_| file.read_exact(&mut tail));
+    let footer = read.ok().and_then(|()| FooterTail::try_new(&tail).ok());
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Some(footer) = footer
+        && footer.metadata_length() as u64 > limit
+    {
+        return Err(format!(
+            "{}: the Parquet footer claims {} bytes of metadata, over the limit of {limit} bytes",
+            path.display(),
+            footer.metadata_length()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// `schema` with its top-level string columns read as dictionaries, for those whose column
 /// chunks all start with a dictionary page; `None` when there is none.
 pub(crate) fn dictionary_schema(metadata: &ParquetMetaData, schema: &Schema) -> Option<SchemaRef> {
@@ -121,11 +160,17 @@ pub(crate) fn dictionary_schema(metadata: &ParquetMetaData, schema: &Schema) -> 
     changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
 }
 
-/// A reference profile from its file: Parquet when the file starts with Parquet's magic
-/// bytes, JSON otherwise.
-pub(crate) fn read_profile(path: &Path) -> Result<ReferenceProfile> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
+/// A reference profile from its file of at most `limit` bytes: Parquet when the file starts
+/// with Parquet's magic bytes, JSON otherwise.
+pub(crate) fn read_profile(path: &Path, limit: u64) -> Result<ReferenceProfile> {
+    // Read whole, bounded: a FIFO, a device or an over-limit file is refused (naming the file
+    // and the limit) before memory grows.
+    let bytes = read_local_file(path, limit).map_err(|e| match e {
+        mlops::core::Error::FileTooLarge { .. } => {
+            format!("cannot read profile: {e} (raise it with --max-profile-bytes)")
+        }
+        other => local_error("cannot read profile", other),
+    })?;
     let profile = if bytes.starts_with(b"PAR1") {
         ReferenceProfile::from_parquet(&bytes)
     } else {
@@ -134,6 +179,17 @@ pub(crate) fn read_profile(path: &Path) -> Result<ReferenceProfile> {
         ReferenceProfile::from_json(text)
     };
     Ok(profile.map_err(|e| format!("cannot read profile {}: {e}", path.display()))?)
+}
+
+/// The message for a local file that could not be opened or read: `action path: cause` for
+/// an I/O error, the error itself (which names the file) otherwise.
+fn local_error(action: &str, error: mlops::core::Error) -> String {
+    match error {
+        mlops::core::Error::Io { path, source } => {
+            format!("{action} {}: {source}", path.display())
+        }
+        other => format!("{action}: {other}"),
+    }
 }
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename, so a

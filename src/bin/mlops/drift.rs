@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use mlops::drift::stats::ks::KsMethod;
 use mlops::drift::{
-    DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DriftOptions, DriftReport, ProfileOptions,
-    ReferenceProfile, StatTest,
+    DEFAULT_EXACT_CAP, DEFAULT_SKETCH_K, DriftOptions, DriftReport, GatePolicy, GateVerdict,
+    ProfileOptions, ReferenceProfile, StatTest,
 };
 
 use mlops::drift::arrow_array::RecordBatch;
@@ -15,7 +15,7 @@ use mlops::drift::arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
 use crate::Result;
-use crate::data::{open_parquet, read_profile, write_atomic};
+use crate::data::{DEFAULT_MAX_PROFILE_BYTES, open_parquet, read_profile, write_atomic};
 
 #[derive(Args, Debug)]
 pub(crate) struct DriftArgs {
@@ -52,9 +52,18 @@ pub(crate) struct DriftArgs {
     /// Write the report here instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Exit with code 3 when the dataset drifted.
+    /// Gate on the result: exit with code 3 when the dataset drifted, and with code 1 when
+    /// the input cannot answer (no column could be tested, or a column could not be tested;
+    /// the message names them). The report is written first either way.
     #[arg(long)]
     fail_on_drift: bool,
+    /// With --fail-on-drift: columns that could not be tested do not fail the gate (they
+    /// stay in the report); a run in which no column at all was tested still fails.
+    #[arg(long, requires = "fail_on_drift")]
+    allow_errors: bool,
+    /// The largest --profile file read, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_PROFILE_BYTES)]
+    max_profile_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -121,7 +130,8 @@ fn profile_format(path: &std::path::Path) -> Result<ProfileFormat> {
     }
 }
 
-/// Runs `mlops drift`; returns whether the dataset drifted.
+/// Runs `mlops drift`; returns whether the gate (`--fail-on-drift`) saw drift, and fails
+/// when the gate finds the input unusable.
 ///
 /// Both files are streamed batch by batch: the reference into a profile (exact, as
 /// `detect_drift`, unless a stored profile is given), the current data into an accumulator.
@@ -135,10 +145,12 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
         format,
         out,
         fail_on_drift,
+        allow_errors,
+        max_profile_bytes,
         ..
     } = args;
     let profile = match (&profile, &reference) {
-        (Some(path), _) => read_profile(path)?,
+        (Some(path), _) => read_profile(path, max_profile_bytes)?,
         (None, Some(path)) => build_profile(path, &options, &ProfileOptions::exact())?,
         (None, None) => return Err("give --reference or --profile".into()),
     };
@@ -169,7 +181,27 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
         Some(path) => write_atomic(path, text.as_bytes())?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
-    Ok(fail_on_drift && report.dataset.dataset_drift)
+    gate(&report, fail_on_drift, allow_errors)
+}
+
+/// The gate on a written report: fails closed with `--fail-on-drift` (an unusable input is
+/// an error: exit 1, naming the columns; drift is exit 3), only warns without it.
+fn gate(report: &DriftReport, fail_on_drift: bool, allow_errors: bool) -> Result<bool> {
+    let verdict = report.gate(GatePolicy::new().with_allow_errors(allow_errors));
+    match verdict {
+        GateVerdict::Unusable(reason) if fail_on_drift => {
+            Err(format!("drift gate: unusable input: {reason}").into())
+        }
+        GateVerdict::Unusable(reason) => {
+            eprintln!("warning: {reason}");
+            Ok(false)
+        }
+        GateVerdict::Drift { .. } if fail_on_drift => {
+            eprintln!("drift gate: {verdict}");
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The batches of `reader`, decoded on a thread of their own a few batches ahead of the
@@ -377,6 +409,18 @@ fn table(report: &DriftReport) -> String {
         );
     }
     let d = &report.dataset;
+    // "0 of 0 columns drifted: no dataset drift" would read as a pass.
+    if report.columns.is_empty() {
+        out.push_str("\nthe profile has no columns: nothing to test, no verdict\n");
+        return out;
+    }
+    if report.nothing_tested() {
+        out.push_str(&format!(
+            "\nno column could be tested ({} columns with errors): no verdict\n",
+            d.n_errors
+        ));
+        return out;
+    }
     out.push_str(&format!(
         "\n{} of {} columns drifted (share {:.3}, threshold {}): {}{}\n",
         d.n_drifted,
