@@ -12,8 +12,8 @@ use crate::{Error, Result, Rule};
 /// as 32 lowercase hex digits (MLflow caps a dataset digest at 36 characters).
 ///
 /// Parses (with [`FromStr`]), displays and (de)serialises as that hex string; parsing accepts
-/// exactly `^[0-9a-f]{32}$`. Compute one with [`DatasetDigester`] or
-/// [`DatasetRef::from_batches`].
+/// exactly `^[0-9a-f]{32}$`. Compute one with [`DatasetDigester`](crate::DatasetDigester) or
+/// [`DatasetRef::from_batches`](crate::DatasetRef::from_batches).
 ///
 /// # The digest algorithm, version 1
 ///
