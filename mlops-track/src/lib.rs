@@ -24,22 +24,27 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dataset;
+mod entities;
 mod error;
+mod ext;
 pub mod filter;
+mod forward;
 pub mod local;
 pub mod mlflow;
-mod model;
+mod open;
 mod run;
 mod searchable;
 mod store;
 pub mod sync;
 
-pub use error::{Result, TrackError};
-pub use local::{LocalStore, LocalStoreOptions, check_batch};
-pub use model::{
+pub use entities::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
     latest_point,
 };
+pub use error::{Result, TrackError};
+pub use ext::{Ensured, TrackingStoreExt};
+pub use local::{LocalStore, LocalStoreOptions, check_batch};
+pub use open::{OpenOptions, is_mlflow_uri, open, open_with};
 pub use run::{ActiveRun, Overflow, RunOptions, system_tags};
 pub use store::{
     ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use mlops_core::{ExperimentName, Param, RunStatus, StoreRoot, Tag, Timestamp};
+use mlops_track::TrackingStoreExt;
 use mlops_track::local::LocalStoreOptions;
 use mlops_track::{ExperimentId, LocalStore, NewRun, Run, RunQuery, TrackingStore};
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use mlops_core::{
     ExperimentName, Metric, MetricKey, Param, RunId, RunStatus, StoreUri, Tag, Timestamp,
 };
+use mlops_track::TrackingStoreExt;
 use mlops_track::local::{LocalStoreOptions, StaleReason};
 use mlops_track::{
     ExperimentQuery, LocalStore, NewRun, RunQuery, TrackError, TrackingStore, ViewType,

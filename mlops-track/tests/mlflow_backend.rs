@@ -12,6 +12,7 @@ use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use mlops_core::testing::{LossyProxy, MLFLOW_URI, PYTHON, ProxyMode, require_env};
 use mlops_core::{ArtifactPath, DatasetDigest};
+use mlops_track::TrackingStoreExt;
 use mlops_track::mlflow::{CLIENT_REQUEST_ID_TAG, MlflowStore};
 use mlops_track::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, DatasetRef, ExperimentId, ExperimentName,

@@ -9,6 +9,7 @@ use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use mlops_core::testing::{MLFLOW_URI, PYTHON, require_env};
 use mlops_core::{ArtifactPath, StoreUri};
+use mlops_track::TrackingStoreExt;
 use mlops_track::mlflow::MlflowStore;
 use mlops_track::sync::{SOURCE_RUN_TAG, SyncOptions, SyncReport, sync};
 use mlops_track::{

@@ -18,8 +18,8 @@ use super::frame::{self, Kind};
 use super::keys::parse_seq;
 use super::records::{ExperimentOp, ExperimentRecord, millis, new_txn, tick};
 use super::{Claim, Inner};
+use crate::entities::Experiment;
 use crate::error::{Result, TrackError};
-use crate::model::Experiment;
 
 /// A checkpoint is written after every this many records.
 const CHECKPOINT_EVERY: u64 = 500;
@@ -427,14 +427,13 @@ impl Inner {
     pub(crate) async fn set_experiment_lifecycle(
         &self,
         id: &ExperimentId,
-        delete: bool,
+        stage: LifecycleStage,
     ) -> Result<()> {
         self.append_experiment(|_| {
             let experiment_id = id.clone();
-            Ok(Some(if delete {
-                ExperimentOp::Delete { experiment_id }
-            } else {
-                ExperimentOp::Restore { experiment_id }
+            Ok(Some(match stage {
+                LifecycleStage::Deleted => ExperimentOp::Delete { experiment_id },
+                LifecycleStage::Active => ExperimentOp::Restore { experiment_id },
             }))
         })
         .await

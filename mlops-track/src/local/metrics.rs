@@ -27,8 +27,8 @@ use super::keys::new_metrics_name;
 use super::records::{Compaction, RunOp};
 use super::runs::{Fresh, RunState};
 use super::{Claim, Inner};
+use crate::entities::latest_point;
 use crate::error::{Result, TrackError};
-use crate::model::latest_point;
 
 /// The points of one segment, with the latest point of each metric in it.
 #[derive(Debug)]

@@ -61,8 +61,8 @@ mod keys;
 mod lease;
 mod listing;
 mod metrics;
-mod names;
 mod records;
+mod run_name_generator;
 mod runs;
 mod search;
 
@@ -75,8 +75,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use mlops_core::{
-    ArtifactPath, Created, ExperimentId, ExperimentName, Metric, MetricKey, Param, RunId, RunName,
-    RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
+    ArtifactPath, Created, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param,
+    RunId, RunName, RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
 };
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
@@ -86,8 +86,8 @@ pub use check::CheckReport;
 pub use lease::{Lease, StaleReason, StaleRun};
 pub use metrics::CompactionReport;
 
+use crate::entities::{DatasetInput, Experiment, Run, RunInfo};
 use crate::error::{Result, TrackError};
-use crate::model::{DatasetInput, Experiment, Run, RunInfo};
 use crate::store::{ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore};
 use experiments::ExperimentLog;
 use keys::Keys;
@@ -274,6 +274,18 @@ impl LocalStore {
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Whether a store was ever opened under `root` (it holds the format marker,
+    /// `FORMAT.json`), without creating one: a read-only command can then refuse a mistyped
+    /// path instead of making a new, empty store there.
+    pub async fn exists(root: &StoreRoot) -> Result<bool> {
+        let key = Keys::new(root.prefix().clone()).format_marker();
+        match root.store().head(&key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Inner::storage(&key, e)),
+        }
     }
 
     /// The root the store lives under.
@@ -540,12 +552,12 @@ impl TrackingStore for LocalStore {
         self.inner.rename_experiment(id, name).await
     }
 
-    async fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.inner.set_experiment_lifecycle(id, true).await
-    }
-
-    async fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.inner.set_experiment_lifecycle(id, false).await
+    async fn set_experiment_lifecycle(
+        &self,
+        id: &ExperimentId,
+        stage: LifecycleStage,
+    ) -> Result<()> {
+        self.inner.set_experiment_lifecycle(id, stage).await
     }
 
     async fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
@@ -570,12 +582,8 @@ impl TrackingStore for LocalStore {
         self.inner.update_run(id, status, end_time, run_name).await
     }
 
-    async fn delete_run(&self, id: &RunId) -> Result<()> {
-        self.inner.set_run_lifecycle(id, true).await
-    }
-
-    async fn restore_run(&self, id: &RunId) -> Result<()> {
-        self.inner.set_run_lifecycle(id, false).await
+    async fn set_run_lifecycle(&self, id: &RunId, stage: LifecycleStage) -> Result<()> {
+        self.inner.set_run_lifecycle(id, stage).await
     }
 
     async fn log_batch(

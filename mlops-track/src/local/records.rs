@@ -13,7 +13,7 @@ use mlops_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::DatasetInput;
+use crate::entities::DatasetInput;
 
 /// A record of the experiments log (`experiments/log/<seq>.jsonl`).
 #[derive(Clone, Debug, Serialize, Deserialize)]

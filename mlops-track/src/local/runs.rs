@@ -21,11 +21,11 @@ use super::frame::{self, Kind};
 use super::keys::{new_metrics_name, parse_seq};
 use super::listing::StoreListing;
 use super::metrics::Segment;
-use super::names::random_run_name;
 use super::records::{Compaction, RunOp, RunRecord, new_txn, tick};
+use super::run_name_generator::random_run_name;
 use super::{Claim, Inner, RunIds, RunSlot};
+use crate::entities::{DatasetInput, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
 use crate::error::{Result, TrackError};
-use crate::model::{DatasetInput, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
 use crate::store::NewRun;
 
 /// What this process knows of one run.
@@ -705,12 +705,7 @@ impl Inner {
         Ok(self.run_view(id, &st).await?.info)
     }
 
-    pub(crate) async fn set_run_lifecycle(&self, id: &RunId, delete: bool) -> Result<()> {
-        let target = if delete {
-            LifecycleStage::Deleted
-        } else {
-            LifecycleStage::Active
-        };
+    pub(crate) async fn set_run_lifecycle(&self, id: &RunId, target: LifecycleStage) -> Result<()> {
         let slot = self.run_slot(id);
         let mut st = slot.state.lock().await;
         self.load_run(id, &mut st, Fresh::Meta).await?;
