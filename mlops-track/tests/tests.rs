@@ -10,4 +10,5 @@ mod local_multiprocess;
 mod local_store;
 mod mlflow_backend;
 mod run_handle;
+mod store_v1;
 mod sync;

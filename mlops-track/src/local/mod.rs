@@ -56,7 +56,6 @@ mod artifacts;
 mod batch;
 mod check;
 mod experiments;
-mod frame;
 mod keys;
 mod lease;
 mod listing;
@@ -222,15 +221,6 @@ impl RunSlot {
             .cloned()
     }
 }
-
-/// The content of `FORMAT.json`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct FormatMarker {
-    format: String,
-    version: u32,
-}
-
-const FORMAT_NAME: &str = "mlops-track";
 
 impl LocalStore {
     /// Opens (creating if needed) a store under `root`.
@@ -476,22 +466,13 @@ impl Inner {
         let key = self.keys.format_marker();
         let existing = match self.get_opt(&key).await? {
             Some(bytes) => bytes,
-            None => {
-                let marker = FormatMarker {
-                    format: FORMAT_NAME.to_owned(),
-                    version: frame::VERSION,
-                };
-                let mut bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
-                bytes.push(b'\n');
-                match self.claim(&key, bytes).await? {
-                    Claim::Won => return Ok(()),
-                    Claim::Taken => self.get_opt(&key).await?.unwrap_or_default(),
-                }
-            }
+            None => match self.claim(&key, records::encode_marker()).await? {
+                Claim::Won => return Ok(()),
+                Claim::Taken => self.get_opt(&key).await?.unwrap_or_default(),
+            },
         };
-        let marker: FormatMarker = serde_json::from_slice(&existing)
-            .map_err(|e| Self::corrupt(&key, format!("not an mlops-track format marker: {e}")))?;
-        if marker.format != FORMAT_NAME {
+        let marker = records::decode_marker(&existing).map_err(|e| Self::corrupt(&key, e))?;
+        if marker.format != records::FORMAT_NAME {
             return Err(Self::corrupt(
                 &key,
                 format!(
@@ -500,12 +481,12 @@ impl Inner {
                 ),
             ));
         }
-        if marker.version > frame::VERSION {
+        if marker.version > records::FORMAT_VERSION {
             return Err(TrackError::InvalidState(format!(
                 "the store at {} has format version {}; this build reads version {} and older",
                 self.base_uri,
                 marker.version,
-                frame::VERSION
+                records::FORMAT_VERSION
             )));
         }
         Ok(())

@@ -17,11 +17,12 @@ use mlops_core::{
 };
 
 use super::experiments::ExperimentEntry;
-use super::frame::{self, Kind};
 use super::keys::{new_metrics_name, parse_seq};
 use super::listing::StoreListing;
 use super::metrics::Segment;
-use super::records::{Compaction, RunOp, RunRecord, new_txn, tick};
+use super::records::{
+    Compaction, RunOp, RunRecord, decode_run_record, encode_run_record, new_txn, tick,
+};
 use super::run_name_generator::random_run_name;
 use super::{Claim, Inner, RunIds, RunSlot};
 use crate::entities::{DatasetInput, RUN_NAME_TAG, Run, RunData, RunInfo, latest_point};
@@ -335,17 +336,6 @@ fn has_input(inputs: &[DatasetInput], input: &DatasetInput) -> bool {
     inputs
         .iter()
         .any(|i| i.dataset.name == input.dataset.name && i.dataset.digest == input.dataset.digest)
-}
-
-pub(crate) fn encode_run_record(record: &RunRecord) -> Vec<u8> {
-    let mut body = serde_json::to_vec(record).unwrap_or_default();
-    body.push(b'\n');
-    frame::encode(Kind::RunRecord, &body)
-}
-
-fn decode_run_record(bytes: &[u8]) -> std::result::Result<RunRecord, String> {
-    let body = frame::decode(Kind::RunRecord, bytes)?;
-    serde_json::from_slice(body).map_err(|e| format!("unreadable record: {e}"))
 }
 
 /// How fresh a run's view must be before an operation.
