@@ -147,17 +147,24 @@ pub async fn open_with(uri: &str, options: OpenOptions) -> Result<Arc<dyn Tracki
         return Ok(Arc::new(builder.build()?));
     }
     let parsed = StoreUri::parse(uri)?;
-    let root = parsed.open()?;
-    if !options.create && !LocalStore::exists(&root).await? {
-        let id = match parsed.backend() {
-            Backend::Local(folder) => folder.display().to_string(),
-            _ => parsed.as_str().to_owned(),
+    if !options.create {
+        // A folder is checked before it is opened: opening creates it.
+        let missing = match parsed.backend() {
+            Backend::Local(folder) => !folder.join("FORMAT.json").is_file(),
+            _ => !LocalStore::exists(&parsed.open()?).await?,
         };
-        return Err(TrackError::NotFound {
-            what: "tracking store",
-            id,
-        });
+        if missing {
+            let id = match parsed.backend() {
+                Backend::Local(folder) => folder.display().to_string(),
+                _ => parsed.as_str().to_owned(),
+            };
+            return Err(TrackError::NotFound {
+                what: "tracking store",
+                id,
+            });
+        }
     }
+    let root = parsed.open()?;
     Ok(Arc::new(
         LocalStore::open_with_options(root, options.local).await?,
     ))

@@ -129,4 +129,3 @@ async fn parquet_inputs_are_recorded_on_the_local_store() {
         Some(r#"{"num_rows":3021}"#)
     );
 }
-

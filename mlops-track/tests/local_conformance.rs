@@ -18,4 +18,3 @@ async fn memory() -> (LocalStore, ()) {
 
 conformance_tests!(folder, folder().await);
 conformance_tests!(memory, memory().await);
-

@@ -21,4 +21,3 @@ async fn memory_readers_refresh_from_one_listing() {
         .unwrap();
     stale_readers_see_what_was_written(root).await;
 }
-

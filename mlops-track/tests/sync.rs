@@ -5,8 +5,8 @@ use mlops_core::StoreUri;
 use mlops_track::TrackingStoreExt;
 use mlops_track::sync::{SOURCE_RUN_TAG, SyncOptions, sync};
 use mlops_track::{
-    ExperimentId, ExperimentName, LocalStore, Metric, MetricKey, Param, RunId, RunQuery, RunStatus, Tag,
-    TrackError, TrackingStore, ViewType,
+    ExperimentId, ExperimentName, LocalStore, Metric, MetricKey, Param, RunId, RunQuery, RunStatus,
+    Tag, TrackError, TrackingStore, ViewType,
 };
 
 use crate::support::offline::{new_run, nothing_written, path, point, populate, ts};

@@ -11,6 +11,7 @@ mod local_conformance;
 mod local_listing;
 mod local_multiprocess;
 mod local_store;
+mod open;
 mod run_handle;
 mod store_v1;
 mod sync;

@@ -1239,3 +1239,9 @@ async fn racing_creates_of_one_experiment_name_agree_on_mlflow() {
     let (a, b) = (store(), store());
     mlops_track::conformance::concurrent_create_by_name(&[&a, &b]).await;
 }
+
+#[tokio::test]
+async fn racing_get_or_create_of_one_experiment_name_agree_on_mlflow() {
+    let (a, b, c) = (store(), store(), store());
+    mlops_track::conformance::concurrent_get_or_create(&[&a, &b, &c]).await;
+}

@@ -14,13 +14,18 @@ macro_rules! conformance_tests {
             use $crate::support::conformance::reopen;
             use mlops_track::{TrackingStore, conformance};
 
-            conformance_tests!(@check $open;
+            $crate::conformance_tests!(@check $open;
                 experiments, experiment_search, run_lifecycle, log_batch_semantics,
                 batch_limits, non_finite_metrics, metric_history, inputs, artifacts,
-                search_runs, bad_input);
-
+                search_runs, bad_input, extension);
+            $crate::conformance_tests!(@race $open;
+                concurrent_create_by_name, concurrent_get_or_create);
+        }
+    };
+    (@race $open:expr; $($check:ident),*) => {
+        $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn concurrent_create_by_name() {
+            async fn $check() {
                 let (store, _guard) = $open;
                 // Separate handles, each with its own cache, race through the object store.
                 let mut handles = vec![store.clone()];
@@ -29,9 +34,9 @@ macro_rules! conformance_tests {
                 }
                 let stores: Vec<&dyn TrackingStore> =
                     handles.iter().map(|s| s as &dyn TrackingStore).collect();
-                conformance::concurrent_create_by_name(&stores).await;
+                conformance::$check(&stores).await;
             }
-        }
+        )*
     };
     (@check $open:expr; $($check:ident),*) => {
         $(
@@ -55,4 +60,3 @@ pub(crate) async fn reopen(store: &LocalStore) -> LocalStore {
     };
     LocalStore::open(root).await.unwrap()
 }
-

@@ -93,10 +93,12 @@ pub(crate) fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Byte
     Bytes::from(out)
 }
 
-
 /// Logs the table, stored as Parquet, as the training input of a new run (twice: it is
 /// recorded once).
-pub(crate) async fn log_parquet_input(store: Arc<dyn TrackingStore>, test: &str) -> (RunId, DatasetRef) {
+pub(crate) async fn log_parquet_input(
+    store: Arc<dyn TrackingStore>,
+    test: &str,
+) -> (RunId, DatasetRef) {
     let (schema, batches) = table();
     let root = StoreUri::parse("memory://lineage").unwrap().open().unwrap();
     let path = ArtifactPath::parse("train.parquet").unwrap();

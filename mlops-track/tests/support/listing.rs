@@ -188,4 +188,3 @@ pub(crate) async fn stale_readers_see_what_was_written(root: StoreRoot) {
     let fresh = LocalStore::open(root).await.unwrap();
     assert_eq!(search_all(&fresh, &both, "").await, everything);
 }
-

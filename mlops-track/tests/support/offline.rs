@@ -25,7 +25,11 @@ pub(crate) fn path(p: &str) -> ArtifactPath {
     ArtifactPath::parse(p).unwrap()
 }
 
-pub(crate) async fn new_run(store: &dyn TrackingStore, experiment: &ExperimentId, name: &str) -> RunId {
+pub(crate) async fn new_run(
+    store: &dyn TrackingStore,
+    experiment: &ExperimentId,
+    name: &str,
+) -> RunId {
     store
         .create_run(NewRun {
             experiment_id: experiment.clone(),
