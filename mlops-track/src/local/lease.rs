@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Inner;
 use super::records::{RunOp, decode_lease, encode_lease};
-use super::runs::{Fresh, RunState};
+use super::run_state::RunState;
+use super::runs::Fresh;
 use crate::error::Result;
 
 /// Who writes a run, as recorded in its lease.

@@ -24,7 +24,8 @@ use parquet::file::properties::WriterProperties;
 
 use super::keys::new_metrics_name;
 use super::records::{Compaction, RunOp, decode_segment, encode_segment};
-use super::runs::{Fresh, RunState};
+use super::run_state::RunState;
+use super::runs::Fresh;
 use super::{Claim, Inner};
 use crate::entities::latest_point;
 use crate::error::{Result, TrackError};

@@ -62,6 +62,7 @@ mod listing;
 mod metrics;
 mod records;
 mod run_name_generator;
+mod run_state;
 mod runs;
 mod search;
 
@@ -90,7 +91,7 @@ use crate::error::{Result, TrackError};
 use crate::store::{ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore};
 use experiments::ExperimentLog;
 use keys::Keys;
-use runs::RunState;
+use run_state::RunState;
 
 /// Tuning of a [`LocalStore`]; the defaults suit training loops and services alike.
 ///
