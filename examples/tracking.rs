@@ -19,12 +19,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlops::core::{ArtifactPath, StoreUri};
+use mlops::core::ArtifactPath;
 use mlops::drift::arrow_array::{Array, Float64Array, Int64Array};
-use mlops::track::mlflow::MlflowStore;
 use mlops::track::{
-    ActiveRun, ExperimentId, ExperimentName, LocalStore, MetricKey, RunName, RunOptions, RunStatus,
-    TrackError, TrackingStore, dataset,
+    ActiveRun, ExperimentId, ExperimentName, MetricKey, RunName, RunOptions, RunStatus, TrackError,
+    TrackingStore, dataset,
 };
 use ndarray::{Array1, Array2, Axis, Slice};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -40,18 +39,6 @@ const TARGET: &str = "income";
 const EPOCHS: i64 = 10_000;
 const LEARNING_RATE: f64 = 0.05;
 const BATCH_ROWS: usize = 250;
-
-/// The store named by `MLOPS_TRACKING_URI`: an MLflow server for http(s)://, else an
-/// embedded store (a folder by default).
-async fn open_store(uri: &str) -> Result<Arc<dyn TrackingStore>, Error> {
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        let store = MlflowStore::builder(uri).credentials_from_env().build()?;
-        return Ok(Arc::new(store));
-    }
-    Ok(Arc::new(
-        LocalStore::open_uri(&StoreUri::parse(uri)?).await?,
-    ))
-}
 
 /// The experiment's id, creating it on first use (another process may race us to it).
 async fn experiment(
@@ -118,7 +105,8 @@ fn load(path: &str) -> Result<(Array2<f64>, Array1<f64>), Error> {
 async fn main() -> Result<(), Error> {
     let uri = std::env::var("MLOPS_TRACKING_URI").unwrap_or_else(|_| "./mlops-runs".to_owned());
     let name = std::env::var("MLOPS_EXPERIMENT").unwrap_or_else(|_| "quickstart".to_owned());
-    let store = open_store(&uri).await?;
+    // An MLflow server for http(s)://, else an embedded store (a folder by default).
+    let store = mlops::track::open(&uri).await?;
     let experiment = experiment(store.as_ref(), &ExperimentName::parse(name)?).await?;
 
     // What the run trains on: a digest of the data itself, its schema and row count.

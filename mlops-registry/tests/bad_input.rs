@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use mlops_core::{
-    ArtifactPath, ExperimentId, ExperimentName, Metric, MetricKey, ModelName, Param, Rule, RunId,
-    RunName, RunStatus, Tag, TagKey, Timestamp,
+    ArtifactPath, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, ModelName,
+    Param, Rule, RunId, RunName, RunStatus, Tag, TagKey, Timestamp,
 };
 use mlops_registry::{ModelRegistry, NewVersion, RegistryError, download_uri};
 use mlops_track::{
@@ -52,10 +52,11 @@ impl TrackingStore for PanicTracking {
     ) -> mlops_track::Result<()> {
         panic!("I/O")
     }
-    async fn delete_experiment(&self, _: &ExperimentId) -> mlops_track::Result<()> {
-        panic!("I/O")
-    }
-    async fn restore_experiment(&self, _: &ExperimentId) -> mlops_track::Result<()> {
+    async fn set_experiment_lifecycle(
+        &self,
+        _: &ExperimentId,
+        _: LifecycleStage,
+    ) -> mlops_track::Result<()> {
         panic!("I/O")
     }
     async fn set_experiment_tag(&self, _: &ExperimentId, _: &Tag) -> mlops_track::Result<()> {
@@ -76,10 +77,7 @@ impl TrackingStore for PanicTracking {
     ) -> mlops_track::Result<RunInfo> {
         panic!("I/O")
     }
-    async fn delete_run(&self, _: &RunId) -> mlops_track::Result<()> {
-        panic!("I/O")
-    }
-    async fn restore_run(&self, _: &RunId) -> mlops_track::Result<()> {
+    async fn set_run_lifecycle(&self, _: &RunId, _: LifecycleStage) -> mlops_track::Result<()> {
         panic!("I/O")
     }
     async fn log_batch(

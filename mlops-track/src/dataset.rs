@@ -51,8 +51,8 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use crate::entities::{DATASET_CONTEXT_TAG, Dataset, DatasetInput};
 use crate::error::{Result, TrackError};
-use crate::model::{DATASET_CONTEXT_TAG, Dataset, DatasetInput};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small enough that a
 /// wide file stays within a few megabytes of memory.

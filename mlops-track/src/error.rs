@@ -128,3 +128,38 @@ pub enum TrackError {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }
+
+/// The MLflow client's errors keep their meaning: a missing thing is [`TrackError::NotFound`]
+/// whichever backend reports it.
+impl From<mlops_mlflow::MlflowError> for TrackError {
+    fn from(e: mlops_mlflow::MlflowError) -> Self {
+        use mlops_mlflow::MlflowError as E;
+        match e {
+            E::Invalid(e) => Self::Invalid(e),
+            E::NotFound { what, id } => Self::NotFound { what, id },
+            E::AlreadyExists { what, name } => Self::AlreadyExists { what, name },
+            E::InvalidState(message) => Self::InvalidState(message),
+            E::Mlflow {
+                code,
+                status,
+                message,
+            } => Self::Mlflow {
+                code,
+                status,
+                message,
+            },
+            E::Transport { url, reason } => Self::Transport { url, reason },
+            // A kind of failure newer than this crate: still the client's, and still worded.
+            other => Self::Transport {
+                url: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<mlops_mlflow::RestError> for TrackError {
+    fn from(e: mlops_mlflow::RestError) -> Self {
+        e.error.into()
+    }
+}

@@ -1,45 +1,65 @@
 //! # mlops-track
 //!
 //! Run tracking for Rust services and training loops: experiments, runs, params, metrics,
-//! tags, dataset inputs and artifacts.
-//!
-//! The plan for this crate (see `ARCHITECTURE.md`): one small async `TrackingStore` trait
-//! with two backends, an embedded crash-safe store on any `object_store` root (a local
-//! folder by default) and a client for a real MLflow tracking server, plus a run handle
-//! whose `log_metric` never blocks: points are buffered and flushed in batches by a
-//! background task. Until those land, this crate re-exports the run vocabulary it is built
-//! on, from `mlops-core`.
+//! tags, dataset inputs and artifacts, on an embedded crash-safe store (any `object_store`
+//! root: a local folder by default) or on a real MLflow tracking server.
 //!
 //! ```
-//! use mlops_track::{Metric, MetricKey, Param, RunStatus, Timestamp};
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! use mlops_track::{ExperimentName, MetricKey, RunOptions, RunStatus, TrackingStoreExt};
 //!
-//! let point = Metric::new(MetricKey::parse("val/loss")?, 0.42, Timestamp::now(), 7);
-//! let param = Param::parse("optimizer/lr", "0.001")?;
-//! assert_eq!(param.key().as_str(), "optimizer/lr");
-//! assert!(point.value < 1.0);
-//! assert!(RunStatus::Finished.is_terminal());
-//! # Ok::<(), mlops_core::Error>(())
+//! // A folder, memory://, s3://… (feature `cloud`), or http(s):// for an MLflow server.
+//! let store = mlops_track::open("memory://").await?;
+//! let experiment = store
+//!     .get_or_create_experiment(&ExperimentName::parse("churn")?)
+//!     .await?;
+//! let run = store.start_run(&experiment, None, RunOptions::default()).await?;
+//! run.log_param("lr", "0.01").await?;
+//! let loss = MetricKey::parse("loss")?;
+//! for step in 0..100 {
+//!     run.log_metric(&loss, 1.0 / (step as f64 + 1.0), step); // buffered: never blocks
+//! }
+//! run.log_artifact("model/weights.json", b"[0.1, 0.2]".to_vec()).await?;
+//! run.finish(RunStatus::Finished).await?; // flushes, then ends the run
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! - [`TrackingStore`]: the small async trait every backend implements (its primitives);
+//!   [`TrackingStoreExt`]: the conveniences built on them, for every store.
+//! - [`open`] / [`open_with`]: a backend from a URI, in the manner of object_store's
+//!   `parse_url`: [`LocalStore`] (the embedded store, format in `docs/FORMAT.md`) or
+//!   [`mlflow::MlflowStore`] (MLflow's REST API through the `mlops-mlflow` client).
+//! - [`ActiveRun`]: the run handle; `log_metric` only pushes into a buffer that a background
+//!   task writes in batches.
+//! - [`filter`]: MLflow's search syntax; [`sync`]: copy runs between stores; [`dataset`]:
+//!   dataset lineage from Parquet.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dataset;
+mod entities;
 mod error;
+mod ext;
 pub mod filter;
+mod forward;
 pub mod local;
 pub mod mlflow;
-mod model;
+mod open;
 mod run;
 mod searchable;
 mod store;
 pub mod sync;
 
-pub use error::{Result, TrackError};
-pub use local::{LocalStore, LocalStoreOptions, check_batch};
-pub use model::{
+pub use entities::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
     latest_point,
 };
+pub use error::{Result, TrackError};
+pub use ext::{Ensured, TrackingStoreExt};
+pub use local::{LocalStore, LocalStoreOptions, check_batch};
+pub use open::{OpenOptions, is_mlflow_uri, open, open_with};
 pub use run::{ActiveRun, Overflow, RunOptions, system_tags};
 pub use store::{
     ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,

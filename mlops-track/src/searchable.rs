@@ -1,7 +1,7 @@
 //! [`Run`] as something the search filter can evaluate.
 
+use crate::entities::{DATASET_CONTEXT_TAG, RUN_NAME_TAG, Run};
 use crate::filter::{AttrValue, Attribute, DatasetView, Searchable};
-use crate::model::{DATASET_CONTEXT_TAG, RUN_NAME_TAG, Run};
 
 impl Searchable for Run {
     fn metric(&self, key: &str) -> Option<f64> {
@@ -60,8 +60,8 @@ mod tests {
         RunStatus, Tag, Timestamp,
     };
 
+    use crate::entities::{Dataset, DatasetInput, RunData, RunInfo};
     use crate::filter::Filter;
-    use crate::model::{Dataset, DatasetInput, RunData, RunInfo};
 
     use super::*;
 

@@ -1,21 +1,22 @@
 //! [`TrackingStore`]: the one small trait every tracking backend implements.
 //!
-//! Backends implement only what they must; conveniences live in the run handle and in free
-//! functions. Every method validates nothing itself that the types already guarantee (names,
-//! keys and paths arrive parsed) and checks what they cannot: batch sizes, param conflicts,
-//! lifecycle rules.
+//! Backends implement only primitives; conveniences built from them live in
+//! [`TrackingStoreExt`](crate::TrackingStoreExt) (blanket-implemented for every store) and
+//! in the run handle. Every method validates nothing itself that the types already guarantee
+//! (names, keys and paths arrive parsed) and checks what they cannot: batch sizes, param
+//! conflicts, lifecycle rules.
 
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use mlops_core::{
-    ArtifactPath, ExperimentId, ExperimentName, Metric, MetricKey, Param, RunId, RunName,
-    RunStatus, Tag, Timestamp,
+    ArtifactPath, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param, RunId,
+    RunName, RunStatus, Tag, TagKey, Timestamp,
 };
 
+use crate::entities::{DatasetInput, Experiment, Run, RunInfo};
 use crate::error::Result;
-use crate::model::{DatasetInput, Experiment, Run, RunInfo};
 
 /// MLflow's limits on one `log-batch` request.
 pub mod limits {
@@ -155,6 +156,12 @@ pub struct ArtifactInfo {
 }
 
 /// A tracking backend: experiments, runs, their data, artifacts and search.
+///
+/// The methods are the primitives a backend must provide; [`TrackingStoreExt`] builds the
+/// rest from them (get-or-create an experiment, start a run handle, delete and restore,
+/// log one value, read every page). `Arc<T>` and `Box<T>` of a store are stores too.
+///
+/// [`TrackingStoreExt`]: crate::TrackingStoreExt
 #[async_trait]
 pub trait TrackingStore: Debug + Send + Sync + 'static {
     /// Creates an experiment, or fails with `AlreadyExists` when the name is taken.
@@ -172,11 +179,13 @@ pub trait TrackingStore: Debug + Send + Sync + 'static {
     /// Renames an experiment.
     async fn rename_experiment(&self, id: &ExperimentId, name: &ExperimentName) -> Result<()>;
 
-    /// Moves an experiment and its runs to the trash.
-    async fn delete_experiment(&self, id: &ExperimentId) -> Result<()>;
-
-    /// Brings an experiment back from the trash.
-    async fn restore_experiment(&self, id: &ExperimentId) -> Result<()>;
+    /// Moves an experiment and its runs to the trash (`Deleted`), or brings them back
+    /// (`Active`). Moving it where it already is succeeds.
+    async fn set_experiment_lifecycle(
+        &self,
+        id: &ExperimentId,
+        stage: LifecycleStage,
+    ) -> Result<()>;
 
     /// Sets a tag on an experiment.
     async fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()>;
@@ -196,11 +205,9 @@ pub trait TrackingStore: Debug + Send + Sync + 'static {
         run_name: Option<&RunName>,
     ) -> Result<RunInfo>;
 
-    /// Moves a run to the trash.
-    async fn delete_run(&self, id: &RunId) -> Result<()>;
-
-    /// Brings a run back from the trash.
-    async fn restore_run(&self, id: &RunId) -> Result<()>;
+    /// Moves a run to the trash (`Deleted`), or brings it back (`Active`). Moving it where
+    /// it already is succeeds.
+    async fn set_run_lifecycle(&self, id: &RunId, stage: LifecycleStage) -> Result<()>;
 
     /// Logs metrics, params and tags at once, within [`limits`]. Params are write-once (the
     /// same value again is a no-op, another value is `ParamConflict`), tags last-write-wins,
@@ -221,7 +228,7 @@ pub trait TrackingStore: Debug + Send + Sync + 'static {
     async fn get_metric_history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<Metric>>;
 
     /// Deletes a tag from a run.
-    async fn delete_tag(&self, run: &RunId, key: &mlops_core::TagKey) -> Result<()>;
+    async fn delete_tag(&self, run: &RunId, key: &TagKey) -> Result<()>;
 
     /// Runs matching a query.
     async fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;

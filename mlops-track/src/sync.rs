@@ -66,9 +66,10 @@ use mlops_core::{
     Tag,
 };
 
+use crate::entities::{DatasetInput, Experiment, Run};
 use crate::error::{Result, TrackError};
-use crate::model::{DatasetInput, Experiment, Run};
-use crate::store::{ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits};
+use crate::ext::{Ensured, TrackingStoreExt};
+use crate::store::{ExperimentQuery, NewRun, RunQuery, TrackingStore, ViewType, limits};
 
 /// The tag each run created by a sync carries on the target: the id of its source run.
 pub const SOURCE_RUN_TAG: &str = "mlops.sync.source_run_id";
@@ -284,28 +285,21 @@ async fn source_experiments(
         }
         return Ok(found);
     }
-    Page::collect_all(|page_token| {
-        let query = ExperimentQuery {
-            view: options.view(),
-            max_results: Some(PAGE),
-            page_token,
-            ..ExperimentQuery::default()
-        };
-        async move { from.search_experiments(&query).await }
+    from.search_all_experiments(&ExperimentQuery {
+        view: options.view(),
+        max_results: Some(PAGE),
+        ..ExperimentQuery::default()
     })
     .await
 }
 
 async fn all_runs(store: &dyn TrackingStore, query: RunQuery) -> Result<Vec<Run>> {
-    Page::collect_all(|page_token| {
-        let query = RunQuery {
+    store
+        .search_all_runs(&RunQuery {
             max_results: Some(PAGE),
-            page_token,
-            ..query.clone()
-        };
-        async move { store.search_runs(&query).await }
-    })
-    .await
+            ..query
+        })
+        .await
 }
 
 async fn target_experiment(
@@ -313,24 +307,14 @@ async fn target_experiment(
     source: &Experiment,
     report: &mut SyncReport,
 ) -> Result<ExperimentId> {
-    let existing = match to.get_experiment_by_name(&source.name).await? {
-        Some(existing) => existing,
-        None => match to.create_experiment(&source.name, &source.tags).await {
-            Ok(id) => {
-                report.experiments_created += 1;
-                report.tags += source.tags.len();
-                return Ok(id);
-            }
-            // Created by someone else meanwhile: use theirs.
-            Err(TrackError::AlreadyExists { .. }) => to
-                .get_experiment_by_name(&source.name)
-                .await?
-                .ok_or_else(|| TrackError::NotFound {
-                    what: "experiment",
-                    id: source.name.to_string(),
-                })?,
-            Err(e) => return Err(e),
-        },
+    // Race-safe: another sync creating it meanwhile is fine, theirs is used.
+    let existing = match to.ensure_experiment(&source.name, &source.tags).await? {
+        Ensured::Created(id) => {
+            report.experiments_created += 1;
+            report.tags += source.tags.len();
+            return Ok(id);
+        }
+        Ensured::Existing(existing) => existing,
     };
     if existing.lifecycle_stage == LifecycleStage::Deleted {
         return Err(TrackError::InvalidState(format!(
@@ -442,7 +426,7 @@ async fn sync_run(
                 .data
                 .tags
                 .iter()
-                .find(|t| t.key().as_str() == crate::model::RUN_NAME_TAG)
+                .find(|t| t.key().as_str() == crate::entities::RUN_NAME_TAG)
             {
                 tags.push(name.clone());
             }

@@ -23,7 +23,7 @@ use mlops_core::{
     Timestamp,
 };
 use mlops_track::local::LocalStoreOptions;
-use mlops_track::{LocalStore, NewRun, TrackError, TrackingStore};
+use mlops_track::{LocalStore, NewRun, TrackingStore, TrackingStoreExt};
 use serde::{Deserialize, Serialize};
 
 const CHILD_DIR: &str = "MLOPS_CRASH_CHILD_DIR";
@@ -115,21 +115,8 @@ async fn child_main(dir: PathBuf, journal: PathBuf) {
     };
     let store = open(&dir).await;
     let name = ExperimentName::parse(EXPERIMENT).unwrap();
-    let experiment = match store.get_experiment_by_name(&name).await.unwrap() {
-        Some(e) => e.experiment_id,
-        None => match store.create_experiment(&name, &[]).await {
-            Ok(id) => id,
-            Err(TrackError::AlreadyExists { .. }) => {
-                store
-                    .get_experiment_by_name(&name)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .experiment_id
-            }
-            Err(e) => panic!("{e}"),
-        },
-    };
+    // Several children race to create it: whoever wins, all get the one id.
+    let experiment = store.get_or_create_experiment(&name).await.unwrap();
     while Instant::now() < deadline {
         let run = store
             .create_run(NewRun {

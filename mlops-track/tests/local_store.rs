@@ -11,22 +11,13 @@ use bytes::Bytes;
 use mlops_core::{
     ExperimentName, Metric, MetricKey, Param, RunId, RunStatus, StoreUri, Tag, Timestamp,
 };
+use mlops_track::TrackingStoreExt;
 use mlops_track::local::{LocalStoreOptions, StaleReason};
 use mlops_track::{
     ExperimentQuery, LocalStore, NewRun, RunQuery, TrackError, TrackingStore, ViewType,
 };
 
-pub(super) const T0: i64 = 1_700_000_000_000;
-
-/// A point of `key` at `step`, timestamped `T0 + step` ms.
-pub(super) fn point(key: &str, value: f64, step: i64) -> Metric {
-    Metric::new(
-        MetricKey::parse(key).unwrap(),
-        value,
-        Timestamp::from_millis(T0 + step).unwrap(),
-        step,
-    )
-}
+use crate::support::{T0, point};
 
 async fn open_folder(dir: &Path) -> LocalStore {
     let uri = StoreUri::parse(dir.to_str().unwrap()).unwrap();

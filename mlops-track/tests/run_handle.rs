@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mlops_core::{ExperimentId, ExperimentName, MetricKey, RunStatus, StoreUri, Tag};
+use mlops_track::TrackingStoreExt;
 use mlops_track::{
     ActiveRun, LocalStore, Overflow, RunOptions, TrackError, TrackingStore, system_tags,
 };

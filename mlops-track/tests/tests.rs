@@ -1,5 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Integration tests of mlops-track, one module per area.
+//! Integration tests of mlops-track that need nothing but Rust, one module per area. Tests
+//! that need MLflow, moto or Azurite are in `services.rs` (feature `service-tests`).
+
+mod support;
 
 mod crash;
 mod dataset;
@@ -8,6 +11,7 @@ mod local_conformance;
 mod local_listing;
 mod local_multiprocess;
 mod local_store;
-mod mlflow_backend;
+mod open;
 mod run_handle;
+mod store_v1;
 mod sync;

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use mlops_core::{
     AliasName, ArtifactPath, ModelName, ModelVersion, RunStatus, Tag, TagKey, Timestamp,
 };
+use mlops_mlflow::{Idempotency, RestMethod};
 use mlops_track::TrackError;
-use mlops_track::mlflow::{Idempotency, RestMethod};
 
 use super::MlflowRegistry;
 use super::convert::{

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use mlops_core::{AliasName, ModelName, ModelVersion, RunId};
-use mlops_track::mlflow::{Idempotency, RestMethod};
+use mlops_mlflow::{Idempotency, RestMethod};
 
 use super::MlflowRegistry;
 use super::backend::{MAX_MODEL_PAGE, MAX_VERSION_PAGE, OFFSET_TOKEN};
@@ -17,7 +17,7 @@ use super::wire::{
 use crate::error::{RegistryError, Result};
 
 impl MlflowRegistry {
-    pub(super) fn rest(&self) -> &mlops_track::mlflow::RestClient {
+    pub(super) fn rest(&self) -> &mlops_mlflow::RestClient {
         &self.inner.rest
     }
 

@@ -112,7 +112,8 @@ mod wire;
 use std::sync::Arc;
 
 use mlops_core::{ExperimentId, ExperimentName};
-use mlops_track::mlflow::{MlflowStore, RestClient};
+use mlops_mlflow::RestClient;
+use mlops_track::mlflow::MlflowStore;
 use tokio::sync::OnceCell;
 
 /// The experiment that holds runs created only to hold uploaded version files.
@@ -164,7 +165,7 @@ impl MlflowRegistryBuilder {
     /// whitespace or holds control characters.
     pub fn build(self) -> crate::Result<MlflowRegistry> {
         crate::object::check_actor("actor", &self.actor)?;
-        let rest = self.store.rest_client();
+        let rest = self.store.rest_client().clone();
         Ok(MlflowRegistry {
             inner: Arc::new(Inner {
                 store: self.store,

@@ -6,9 +6,9 @@ use futures::{StreamExt, TryStreamExt};
 use mlops_core::{
     ArtifactPath, ExperimentId, ExperimentName, LifecycleStage, ModelName, RunId, Timestamp,
 };
-use mlops_track::TrackingStore;
-use mlops_track::mlflow::{Idempotency, RestMethod};
+use mlops_mlflow::{Idempotency, RestMethod};
 use mlops_track::{NewRun, TrackError};
+use mlops_track::{TrackingStore, TrackingStoreExt};
 
 use super::MlflowRegistry;
 use super::backend::{CREATE_ROUNDS, UPLOAD_CONCURRENCY};

@@ -7,8 +7,7 @@
 //! aliases are parsed into their validated types by the caller, which reports anything it
 //! cannot represent as [`RegistryError::Corrupt`].
 
-use mlops_track::TrackError;
-use mlops_track::mlflow::{Idempotency, RestClient, RestError, RestMethod};
+use mlops_mlflow::{Idempotency, MlflowError, RestClient, RestError, RestMethod};
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 
@@ -295,20 +294,20 @@ impl From<Failed> for RegistryError {
     }
 }
 
-/// MLflow's error (as mlops-track mapped it) as a [`RegistryError`].
+/// MLflow's error (as mlops-mlflow mapped it) as a [`RegistryError`].
 ///
 /// MLflow answers a missing alias with `INVALID_PARAMETER_VALUE` ("Registered model alias
 /// X not found") rather than `RESOURCE_DOES_NOT_EXIST`; that becomes `NotFound` too. A
 /// missing registered model named in a version or alias call is reported as the model.
-pub(crate) fn map_error(error: TrackError) -> RegistryError {
+pub(crate) fn map_error(error: MlflowError) -> RegistryError {
     match error {
-        TrackError::NotFound { what, id } => {
+        MlflowError::NotFound { what, id } => {
             // The message is gone by now; the subject says what the call was about.
             RegistryError::NotFound { what, id }
         }
-        TrackError::AlreadyExists { what, name } => RegistryError::AlreadyExists { what, name },
-        TrackError::InvalidState(message) => RegistryError::InvalidState(message),
-        TrackError::Mlflow {
+        MlflowError::AlreadyExists { what, name } => RegistryError::AlreadyExists { what, name },
+        MlflowError::InvalidState(message) => RegistryError::InvalidState(message),
+        MlflowError::Mlflow {
             code,
             status,
             message,
@@ -329,8 +328,13 @@ pub(crate) fn map_error(error: TrackError) -> RegistryError {
                 }
             }
         }
-        TrackError::Transport { url, reason } => RegistryError::Transport { url, reason },
-        other => RegistryError::Track(other),
+        MlflowError::Transport { url, reason } => RegistryError::Transport { url, reason },
+        MlflowError::Invalid(e) => RegistryError::Invalid(e),
+        // A kind of client failure newer than this crate: still worded.
+        other => RegistryError::Transport {
+            url: String::new(),
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -367,7 +371,7 @@ mod tests {
 
     #[test]
     fn mlflow_errors_map_to_registry_errors() {
-        let missing_alias = map_error(TrackError::Mlflow {
+        let missing_alias = map_error(MlflowError::Mlflow {
             code: "INVALID_PARAMETER_VALUE".into(),
             status: 400,
             message: "Registered model alias champion not found.".into(),
@@ -376,7 +380,7 @@ mod tests {
             matches!(&missing_alias, RegistryError::NotFound { what: "alias", id } if id == "champion"),
             "{missing_alias:?}"
         );
-        let reserved = map_error(TrackError::Mlflow {
+        let reserved = map_error(MlflowError::Mlflow {
             code: "INVALID_PARAMETER_VALUE".into(),
             status: 400,
             message: "'latest' alias name (case insensitive) is reserved.".into(),
@@ -385,7 +389,7 @@ mod tests {
             matches!(&reserved, RegistryError::Mlflow { code, status: 400, .. } if code == "INVALID_PARAMETER_VALUE"),
             "{reserved:?}"
         );
-        let exists = map_error(TrackError::AlreadyExists {
+        let exists = map_error(MlflowError::AlreadyExists {
             what: "registered model",
             name: "m".into(),
         });
@@ -396,7 +400,7 @@ mod tests {
                 ..
             }
         ));
-        let down = map_error(TrackError::Transport {
+        let down = map_error(MlflowError::Transport {
             url: "http://127.0.0.1:1/".into(),
             reason: "connection refused".into(),
         });

@@ -10,22 +10,22 @@
 
 use std::collections::HashMap;
 
+use super::keys::parse_seq;
+use super::records::{
+    ExperimentOp, ExperimentRecord, decode_checkpoint, decode_experiment_record, encode_checkpoint,
+    encode_experiment_record, millis, new_txn, tick,
+};
+use super::{Claim, Inner};
+use crate::entities::Experiment;
+use crate::error::{Result, TrackError};
 use futures::{StreamExt, TryStreamExt};
 use mlops_core::{ExperimentId, ExperimentName, LifecycleStage, Tag, Timestamp};
-use serde::{Deserialize, Serialize};
-
-use super::frame::{self, Kind};
-use super::keys::parse_seq;
-use super::records::{ExperimentOp, ExperimentRecord, millis, new_txn, tick};
-use super::{Claim, Inner};
-use crate::error::{Result, TrackError};
-use crate::model::Experiment;
 
 /// A checkpoint is written after every this many records.
 const CHECKPOINT_EVERY: u64 = 500;
 
-/// One experiment as the log defines it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One experiment as the log defines it (stored in checkpoints as their own record type).
+#[derive(Clone, Debug)]
 pub(crate) struct ExperimentEntry {
     pub(crate) experiment_id: ExperimentId,
     pub(crate) name: ExperimentName,
@@ -34,7 +34,6 @@ pub(crate) struct ExperimentEntry {
     pub(crate) lifecycle: LifecycleStage,
     /// When the lifecycle last changed (the `at` clock); runs compare theirs with it.
     pub(crate) lifecycle_at: i64,
-    #[serde(default)]
     pub(crate) tags: Vec<Tag>,
 }
 
@@ -65,13 +64,6 @@ pub(crate) struct ExperimentLog {
     pub(crate) unreadable: u64,
     /// When the log was last listed.
     refreshed: Option<std::time::Instant>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Checkpoint {
-    /// The last record folded in.
-    seq: u64,
-    experiments: Vec<ExperimentEntry>,
 }
 
 impl ExperimentLog {
@@ -288,13 +280,10 @@ impl Inner {
             let Some(bytes) = self.get_opt(&meta.location).await? else {
                 continue;
             };
-            let checkpoint = frame::decode(Kind::ExperimentCheckpoint, &bytes).and_then(|body| {
-                serde_json::from_slice::<Checkpoint>(body).map_err(|e| e.to_string())
-            });
-            match checkpoint {
-                Ok(checkpoint) => {
-                    log.next_seq = checkpoint.seq + 1;
-                    for entry in checkpoint.experiments {
+            match decode_checkpoint(&bytes) {
+                Ok((seq, experiments)) => {
+                    log.next_seq = seq + 1;
+                    for entry in experiments {
                         log.by_name
                             .insert(entry.name.clone(), entry.experiment_id.clone());
                         log.entries.insert(entry.experiment_id.clone(), entry);
@@ -353,17 +342,9 @@ impl Inner {
     }
 
     async fn write_experiment_checkpoint(&self, log: &ExperimentLog, seq: u64) {
-        let checkpoint = Checkpoint {
-            seq,
-            experiments: log.entries.values().cloned().collect(),
-        };
-        let Ok(mut body) = serde_json::to_vec(&checkpoint) else {
-            return;
-        };
-        body.push(b'\n');
         let key = self.keys.experiment_checkpoint(seq);
         if let Err(e) = self
-            .claim(&key, frame::encode(Kind::ExperimentCheckpoint, &body))
+            .claim(&key, encode_checkpoint(seq, log.entries.values()))
             .await
         {
             tracing::warn!(key = %key, error = %e, "could not write an experiments checkpoint");
@@ -427,14 +408,13 @@ impl Inner {
     pub(crate) async fn set_experiment_lifecycle(
         &self,
         id: &ExperimentId,
-        delete: bool,
+        stage: LifecycleStage,
     ) -> Result<()> {
         self.append_experiment(|_| {
             let experiment_id = id.clone();
-            Ok(Some(if delete {
-                ExperimentOp::Delete { experiment_id }
-            } else {
-                ExperimentOp::Restore { experiment_id }
+            Ok(Some(match stage {
+                LifecycleStage::Deleted => ExperimentOp::Delete { experiment_id },
+                LifecycleStage::Active => ExperimentOp::Restore { experiment_id },
             }))
         })
         .await
@@ -451,15 +431,4 @@ impl Inner {
         .await
         .map(drop)
     }
-}
-
-fn encode_experiment_record(record: &ExperimentRecord) -> Vec<u8> {
-    let mut body = serde_json::to_vec(record).unwrap_or_default();
-    body.push(b'\n');
-    frame::encode(Kind::ExperimentRecord, &body)
-}
-
-fn decode_experiment_record(bytes: &[u8]) -> std::result::Result<ExperimentRecord, String> {
-    let body = frame::decode(Kind::ExperimentRecord, bytes)?;
-    serde_json::from_slice(body).map_err(|e| format!("unreadable record: {e}"))
 }

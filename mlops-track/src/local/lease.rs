@@ -13,8 +13,9 @@ use mlops_core::{ExperimentId, RunId, RunStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Inner;
-use super::records::RunOp;
-use super::runs::{Fresh, RunState};
+use super::records::{RunOp, decode_lease, encode_lease};
+use super::run_state::RunState;
+use super::runs::Fresh;
 use crate::error::Result;
 
 /// Who writes a run, as recorded in its lease.
@@ -151,9 +152,7 @@ impl Inner {
             renewed: now,
         };
         let key = self.keys.lease(run);
-        let mut bytes = serde_json::to_vec(&lease).unwrap_or_default();
-        bytes.push(b'\n');
-        match self.put_replace(&key, bytes.into()).await {
+        match self.put_replace(&key, encode_lease(&lease).into()).await {
             Ok(()) => st.lease_renewed = Some(std::time::Instant::now()),
             Err(e) => tracing::warn!(run = %run, error = %e, "could not renew a run's lease"),
         }
@@ -182,7 +181,7 @@ impl Inner {
         let Some(bytes) = self.get_opt(&key).await? else {
             return Ok(None);
         };
-        match serde_json::from_slice(&bytes) {
+        match decode_lease(&bytes) {
             Ok(lease) => Ok(Some(lease)),
             Err(e) => {
                 tracing::warn!(key = %key, error = %e, "ignoring an unreadable lease");

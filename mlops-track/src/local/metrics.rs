@@ -22,13 +22,13 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use super::frame::{self, Kind};
 use super::keys::new_metrics_name;
-use super::records::{Compaction, RunOp};
-use super::runs::{Fresh, RunState};
+use super::records::{Compaction, RunOp, decode_segment, encode_segment};
+use super::run_state::RunState;
+use super::runs::Fresh;
 use super::{Claim, Inner};
+use crate::entities::latest_point;
 use crate::error::{Result, TrackError};
-use crate::model::latest_point;
 
 /// The points of one segment, with the latest point of each metric in it.
 #[derive(Debug)]
@@ -98,25 +98,6 @@ fn dedup(points: Vec<Metric>) -> Vec<Metric> {
         .into_iter()
         .zip(keep)
         .filter_map(|(point, keep)| keep.then_some(point))
-        .collect()
-}
-
-fn encode_segment(points: &[Metric]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(points.len() * 64);
-    for point in points {
-        // Metric serialises infallibly (NaN and ±inf as MLflow's strings).
-        if serde_json::to_writer(&mut body, point).is_ok() {
-            body.push(b'\n');
-        }
-    }
-    frame::encode(Kind::MetricSegment, &body)
-}
-
-fn decode_segment(bytes: &[u8]) -> std::result::Result<Vec<Metric>, String> {
-    let body = frame::decode(Kind::MetricSegment, bytes)?;
-    body.split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice(line).map_err(|e| format!("unreadable point: {e}")))
         .collect()
 }
 
@@ -440,21 +421,6 @@ mod tests {
             Timestamp::from_millis(ts).unwrap(),
             step,
         )
-    }
-
-    #[test]
-    fn segments_round_trip_non_finite_values() {
-        let points = vec![
-            point("loss", f64::NAN, 1, 0),
-            point("loss", f64::INFINITY, 2, 1),
-            point("val/acc", f64::NEG_INFINITY, 3, -5),
-            point("val/acc", -0.0, 4, i64::MAX),
-        ];
-        let back = decode_segment(&encode_segment(&points)).unwrap();
-        assert_eq!(back.len(), 4);
-        for (a, b) in points.iter().zip(&back) {
-            assert!(a.same_point(b), "{a:?} {b:?}");
-        }
     }
 
     #[test]

@@ -56,13 +56,13 @@ mod artifacts;
 mod batch;
 mod check;
 mod experiments;
-mod frame;
 mod keys;
 mod lease;
 mod listing;
 mod metrics;
-mod names;
 mod records;
+mod run_name_generator;
+mod run_state;
 mod runs;
 mod search;
 
@@ -75,8 +75,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use mlops_core::{
-    ArtifactPath, Created, ExperimentId, ExperimentName, Metric, MetricKey, Param, RunId, RunName,
-    RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
+    ArtifactPath, Created, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param,
+    RunId, RunName, RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
 };
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
@@ -86,12 +86,12 @@ pub use check::CheckReport;
 pub use lease::{Lease, StaleReason, StaleRun};
 pub use metrics::CompactionReport;
 
+use crate::entities::{DatasetInput, Experiment, Run, RunInfo};
 use crate::error::{Result, TrackError};
-use crate::model::{DatasetInput, Experiment, Run, RunInfo};
 use crate::store::{ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore};
 use experiments::ExperimentLog;
 use keys::Keys;
-use runs::RunState;
+use run_state::RunState;
 
 /// Tuning of a [`LocalStore`]; the defaults suit training loops and services alike.
 ///
@@ -223,15 +223,6 @@ impl RunSlot {
     }
 }
 
-/// The content of `FORMAT.json`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct FormatMarker {
-    format: String,
-    version: u32,
-}
-
-const FORMAT_NAME: &str = "mlops-track";
-
 impl LocalStore {
     /// Opens (creating if needed) a store under `root`.
     pub async fn open(root: StoreRoot) -> Result<Self> {
@@ -274,6 +265,18 @@ impl LocalStore {
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Whether a store was ever opened under `root` (it holds the format marker,
+    /// `FORMAT.json`), without creating one: a read-only command can then refuse a mistyped
+    /// path instead of making a new, empty store there.
+    pub async fn exists(root: &StoreRoot) -> Result<bool> {
+        let key = Keys::new(root.prefix().clone()).format_marker();
+        match root.store().head(&key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Inner::storage(&key, e)),
+        }
     }
 
     /// The root the store lives under.
@@ -464,22 +467,13 @@ impl Inner {
         let key = self.keys.format_marker();
         let existing = match self.get_opt(&key).await? {
             Some(bytes) => bytes,
-            None => {
-                let marker = FormatMarker {
-                    format: FORMAT_NAME.to_owned(),
-                    version: frame::VERSION,
-                };
-                let mut bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
-                bytes.push(b'\n');
-                match self.claim(&key, bytes).await? {
-                    Claim::Won => return Ok(()),
-                    Claim::Taken => self.get_opt(&key).await?.unwrap_or_default(),
-                }
-            }
+            None => match self.claim(&key, records::encode_marker()).await? {
+                Claim::Won => return Ok(()),
+                Claim::Taken => self.get_opt(&key).await?.unwrap_or_default(),
+            },
         };
-        let marker: FormatMarker = serde_json::from_slice(&existing)
-            .map_err(|e| Self::corrupt(&key, format!("not an mlops-track format marker: {e}")))?;
-        if marker.format != FORMAT_NAME {
+        let marker = records::decode_marker(&existing).map_err(|e| Self::corrupt(&key, e))?;
+        if marker.format != records::FORMAT_NAME {
             return Err(Self::corrupt(
                 &key,
                 format!(
@@ -488,12 +482,12 @@ impl Inner {
                 ),
             ));
         }
-        if marker.version > frame::VERSION {
+        if marker.version > records::FORMAT_VERSION {
             return Err(TrackError::InvalidState(format!(
                 "the store at {} has format version {}; this build reads version {} and older",
                 self.base_uri,
                 marker.version,
-                frame::VERSION
+                records::FORMAT_VERSION
             )));
         }
         Ok(())
@@ -540,12 +534,12 @@ impl TrackingStore for LocalStore {
         self.inner.rename_experiment(id, name).await
     }
 
-    async fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.inner.set_experiment_lifecycle(id, true).await
-    }
-
-    async fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.inner.set_experiment_lifecycle(id, false).await
+    async fn set_experiment_lifecycle(
+        &self,
+        id: &ExperimentId,
+        stage: LifecycleStage,
+    ) -> Result<()> {
+        self.inner.set_experiment_lifecycle(id, stage).await
     }
 
     async fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
@@ -570,12 +564,8 @@ impl TrackingStore for LocalStore {
         self.inner.update_run(id, status, end_time, run_name).await
     }
 
-    async fn delete_run(&self, id: &RunId) -> Result<()> {
-        self.inner.set_run_lifecycle(id, true).await
-    }
-
-    async fn restore_run(&self, id: &RunId) -> Result<()> {
-        self.inner.set_run_lifecycle(id, false).await
+    async fn set_run_lifecycle(&self, id: &RunId, stage: LifecycleStage) -> Result<()> {
+        self.inner.set_run_lifecycle(id, stage).await
     }
 
     async fn log_batch(

@@ -19,12 +19,12 @@ use super::experiments::ExperimentEntry;
 use super::listing::{StoreListing, worth_listing};
 use super::runs::Fresh;
 use super::{Inner, RunSlot};
+use crate::entities::{Experiment, Run};
 use crate::error::{Result, TrackError};
 use crate::filter::{
     AttrValue, Attribute, Filter, FilterError, MaxResults, OrderBy, PageToken, QueryFingerprint,
     RunSearch, Searchable,
 };
-use crate::model::{Experiment, Run};
 use crate::store::{ExperimentQuery, Page, RunQuery, ViewType};
 
 fn in_view(view: ViewType, stage: LifecycleStage) -> bool {

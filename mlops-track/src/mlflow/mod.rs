@@ -1,16 +1,18 @@
 //! The MLflow backend: [`MlflowStore`] implements [`TrackingStore`](crate::TrackingStore)
-//! against an MLflow 3.x tracking server's REST API, with reqwest.
+//! against an MLflow 3.x tracking server's REST API, through [`mlops_mlflow::RestClient`]
+//! (URL checks, credentials, deadlines, retries and error mapping, shared with
+//! mlops-registry's MLflow backend).
 //!
 //! ```no_run
 //! use mlops_track::mlflow::MlflowStore;
-//! use mlops_track::{ExperimentName, NewRun, Timestamp, TrackingStore};
+//! use mlops_track::{ExperimentName, NewRun, Timestamp, TrackingStore, TrackingStoreExt};
 //!
 //! # async fn demo() -> mlops_track::Result<()> {
 //! let store = MlflowStore::builder("http://127.0.0.1:5000")
 //!     .credentials_from_env() // MLFLOW_TRACKING_TOKEN, or _USERNAME and _PASSWORD
 //!     .build()?;
 //! let experiment = store
-//!     .create_experiment(&ExperimentName::parse("quickstart")?, &[])
+//!     .get_or_create_experiment(&ExperimentName::parse("quickstart")?)
 //!     .await?;
 //! let run = store
 //!     .create_run(NewRun {
@@ -32,8 +34,8 @@
 //! | --- | --- |
 //! | `create_experiment`, `get_experiment`, `get_experiment_by_name` | `experiments/create`, `experiments/get`, `experiments/get-by-name` |
 //! | `search_experiments` | `experiments/search` (filter, order and page token passed through) |
-//! | `rename_experiment`, `delete_experiment`, `restore_experiment`, `set_experiment_tag` | `experiments/update`, `…/delete`, `…/restore`, `…/set-experiment-tag` |
-//! | `create_run`, `get_run`, `update_run`, `delete_run`, `restore_run` | `runs/create`, `runs/get`, `runs/update`, `runs/delete`, `runs/restore` |
+//! | `rename_experiment`, `set_experiment_lifecycle` (deleted, active), `set_experiment_tag` | `experiments/update`, `…/delete`, `…/restore`, `…/set-experiment-tag` |
+//! | `create_run`, `get_run`, `update_run`, `set_run_lifecycle` (deleted, active) | `runs/create`, `runs/get`, `runs/update`, `runs/delete`, `runs/restore` |
 //! | `log_batch` | one `runs/log-batch` request, so applied whole or not at all; over MLflow's limits (1000 metrics, 100 params, 100 tags, 1000 items) it is refused with `TooMany` before anything is sent |
 //! | [`MlflowStore::log_batch_chunked`] (not in the trait) | any size, split into requests within those limits and 900 kB, params first |
 //! | `log_inputs`, `delete_tag` | `runs/log-inputs`, `runs/delete-tag` |
@@ -58,7 +60,8 @@
 //!
 //! Each call has a deadline covering all its attempts ([`MlflowStoreBuilder::timeout`],
 //! 120 s by default, as MLflow's client). Failed attempts are retried after exponential
-//! backoff (×2 from 250 ms up to 16 s, with jitter; 8 retries by default):
+//! backoff ([`mlops_core::Backoff`]: ×2 from 250 ms up to 16 s, with jitter; 8 retries by
+//! default), as [`mlops_mlflow`] retries every call:
 //!
 //! - always when the request certainly did not reach the server (connection refused or
 //!   timed out while connecting, HTTP 429, whose `Retry-After` is honoured);
@@ -116,10 +119,12 @@
 //! crate's `tls` feature (rustls, the stack object_store's cloud backends use).
 
 mod artifacts;
-mod client;
+mod batch;
+mod create;
+mod experiments;
+mod runs;
 mod store;
 mod wire;
 
-pub use client::{Idempotency, RestClient, RestError, RestMethod};
 pub use store::{MlflowStore, MlflowStoreBuilder};
 pub use wire::CLIENT_REQUEST_ID_TAG;

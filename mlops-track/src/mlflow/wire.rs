@@ -13,11 +13,11 @@ use mlops_core::{
     ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param, RunId, RunName,
     RunStatus, Tag, Timestamp,
 };
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
+use crate::entities::{Dataset, DatasetInput, Experiment, Run, RunData, RunInfo};
 use crate::error::{Result, TrackError};
-use crate::model::{Dataset, DatasetInput, Experiment, Run, RunData, RunInfo};
 use crate::store::ViewType;
 
 /// The tag this client adds to the runs and experiments it creates, so that a create whose
@@ -194,18 +194,6 @@ pub(crate) fn view_type(view: ViewType) -> &'static str {
 
 // --- responses ------------------------------------------------------------------------------
 
-/// MLflow's error body: `{"error_code": "...", "message": "..."}`. Some handlers (FastAPI
-/// routes of the artifact proxy) answer `{"detail": "..."}` instead.
-#[derive(Deserialize)]
-pub(crate) struct ErrorBody {
-    #[serde(default)]
-    pub(crate) error_code: Option<String>,
-    #[serde(default)]
-    pub(crate) message: Option<String>,
-    #[serde(default)]
-    pub(crate) detail: Option<serde_json::Value>,
-}
-
 /// `{"experiment_id": "..."}`.
 #[derive(Deserialize)]
 pub(crate) struct CreateExperimentResponse {
@@ -257,24 +245,6 @@ pub(crate) struct MetricHistoryResponse {
     pub(crate) next_page_token: Option<String>,
 }
 
-/// `{"files": [{"path": "name", "is_dir": false, "file_size": 5}]}`: one level of the
-/// artifact proxy's listing; paths are names relative to the listed folder.
-#[derive(Deserialize)]
-pub(crate) struct ListArtifactsResponse {
-    #[serde(default)]
-    pub(crate) files: Vec<WireFileInfo>,
-}
-
-/// One entry of an artifact listing.
-#[derive(Deserialize)]
-pub(crate) struct WireFileInfo {
-    pub(crate) path: String,
-    #[serde(default)]
-    pub(crate) is_dir: bool,
-    #[serde(default, deserialize_with = "opt_int")]
-    pub(crate) file_size: Option<i64>,
-}
-
 /// A `{key, value}` pair as MLflow returns tags, params and input tags.
 #[derive(Deserialize)]
 pub(crate) struct WireKeyValue {
@@ -292,9 +262,9 @@ pub(crate) struct WireExperiment {
     pub(crate) artifact_location: String,
     #[serde(default)]
     pub(crate) lifecycle_stage: Option<String>,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) creation_time: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) last_update_time: Option<i64>,
     #[serde(default)]
     pub(crate) tags: Vec<WireKeyValue>,
@@ -324,9 +294,9 @@ pub(crate) struct WireRunInfo {
     pub(crate) user_id: String,
     #[serde(default)]
     pub(crate) status: Option<String>,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) start_time: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) end_time: Option<i64>,
     #[serde(default)]
     pub(crate) artifact_uri: String,
@@ -383,9 +353,9 @@ pub(crate) struct WireMetric {
     pub(crate) key: String,
     #[serde(deserialize_with = "metric_value")]
     pub(crate) value: f64,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "opt_int")]
+    #[serde(default, deserialize_with = "mlops_mlflow::int64::opt")]
     pub(crate) step: Option<i64>,
 }
 
@@ -561,34 +531,6 @@ impl WireRun {
 }
 
 // --- serde helpers --------------------------------------------------------------------------
-
-/// An int64 field: MLflow renders them as JSON numbers, protobuf's canonical JSON as
-/// strings; both are read.
-fn opt_int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    struct IntVisitor;
-    impl Visitor<'_> for IntVisitor {
-        type Value = Option<i64>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an integer, or an integer in a string")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v).map(Some).map_err(E::custom)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            v.parse().map(Some).map_err(E::custom)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    deserializer.deserialize_any(IntVisitor)
-}
 
 /// A metric value: a JSON number or `"NaN"`, `"Infinity"`, `"-Infinity"`.
 fn metric_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {

@@ -9,14 +9,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use mlops_core::{
-    DatasetRef, ExperimentId, Metric, MetricKey, Param, RunId, RunName, RunStatus, Tag, Timestamp,
+    ArtifactPath, DatasetRef, ExperimentId, Metric, MetricKey, Param, RunId, RunName, RunStatus,
+    Tag, Timestamp,
 };
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::entities::{DatasetInput, RunInfo};
 use crate::error::{Result, TrackError};
-use crate::model::{DatasetInput, RunInfo};
 use crate::store::{NewRun, TrackingStore, limits};
 use buffer::Buffer;
 use worker::{Command, Worker};
@@ -459,6 +461,15 @@ impl ActiveRun {
         let input = DatasetInput::from_ref(dataset, context)?;
         self.store
             .log_inputs(self.run_id(), std::slice::from_ref(&input))
+            .await
+    }
+
+    /// Stores a file of the run at `path` (e.g. `model/weights.json`, a validated
+    /// [`ArtifactPath`]), replacing any file there; directly to the store.
+    pub async fn log_artifact(&self, path: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        let path = ArtifactPath::parse(path)?;
+        self.store
+            .log_artifact(self.run_id(), &path, bytes.into())
             .await
     }
 

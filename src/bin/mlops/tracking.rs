@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use mlops::core::{Backend, ExperimentName, StoreUri, Timestamp};
-use mlops::track::mlflow::MlflowStore;
-use mlops::track::{Experiment, ExperimentQuery, LocalStore, Page, TrackingStore, ViewType};
+use mlops::core::{ExperimentName, Timestamp};
+use mlops::track::{
+    Experiment, ExperimentQuery, OpenOptions, Page, TrackError, TrackingStore, ViewType,
+};
 
 use crate::Result;
 
@@ -55,27 +56,22 @@ impl From<View> for ViewType {
     }
 }
 
-/// Opens the store at `uri`. An embedded store that does not exist yet is created only when
+/// Opens the store at `uri` (`mlops::track::open_with`: an MLflow server for http(s)://, else
+/// the embedded store). An embedded store that does not exist yet is created only when
 /// `create` is set, so that a mistyped path in a read command is an error, not a new store.
 pub(crate) async fn open(uri: &str, create: bool) -> Result<Arc<dyn TrackingStore>> {
-    let lower = uri.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        let store = MlflowStore::builder(uri).credentials_from_env().build()?;
-        return Ok(Arc::new(store));
-    }
-    let parsed = StoreUri::parse(uri)?;
-    if let Backend::Local(folder) = parsed.backend()
-        && !create
-        && !folder.join("FORMAT.json").is_file()
-    {
-        return Err(format!(
-            "no tracking store at {} (give one with --store or MLOPS_TRACKING_URI; \
-             the default is {DEFAULT_STORE})",
-            folder.display()
+    let options = OpenOptions::default().create_if_missing(create);
+    match mlops::track::open_with(uri, options).await {
+        Err(TrackError::NotFound {
+            what: "tracking store",
+            id,
+        }) => Err(format!(
+            "no tracking store at {id} (give one with --store or MLOPS_TRACKING_URI; \
+             the default is {DEFAULT_STORE})"
         )
-        .into());
+        .into()),
+        opened => Ok(opened?),
     }
-    Ok(Arc::new(LocalStore::open_uri(&parsed).await?))
 }
 
 /// Every experiment in `view`, following page tokens.

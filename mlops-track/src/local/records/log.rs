@@ -4,6 +4,10 @@
 //! Every record carries `txn`, a fresh UUID, so that a writer whose create-if-absent put
 //! lost its answer can recognise its own record when it reads the slot back, and `at`, a
 //! microsecond clock reading that orders lifecycle changes of a run and of its experiment.
+//!
+//! Ids, names, keys, statuses and timestamps are stored as the strings and integers their
+//! types stand for (validated when read); tags, params, metric points and dataset inputs go
+//! through the stored shapes of [`super::values`], never the public types' serde.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -13,7 +17,8 @@ use mlops_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::DatasetInput;
+use super::values::{inputs, params, points, tag, tags};
+use crate::entities::DatasetInput;
 
 /// A record of the experiments log (`experiments/log/<seq>.jsonl`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,7 +37,7 @@ pub(crate) enum ExperimentOp {
     Create {
         experiment_id: ExperimentId,
         name: ExperimentName,
-        #[serde(default)]
+        #[serde(default, with = "tags")]
         tags: Vec<Tag>,
     },
     /// A new name; it must be free.
@@ -47,6 +52,7 @@ pub(crate) enum ExperimentOp {
     /// A tag, last write wins.
     SetTag {
         experiment_id: ExperimentId,
+        #[serde(with = "tag")]
         tag: Tag,
     },
 }
@@ -72,7 +78,7 @@ pub(crate) enum RunOp {
         start_time: Timestamp,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         run_name: Option<RunName>,
-        #[serde(default)]
+        #[serde(default, with = "tags")]
         tags: Vec<Tag>,
     },
     /// Status, end time and name changes (`update_run`).
@@ -86,9 +92,9 @@ pub(crate) enum RunOp {
     },
     /// Params (write-once) and tags (last write wins) of one `log_batch`.
     Data {
-        #[serde(default)]
+        #[serde(default, with = "params")]
         params: Vec<Param>,
-        #[serde(default)]
+        #[serde(default, with = "tags")]
         tags: Vec<Tag>,
     },
     /// A tag removed.
@@ -96,7 +102,10 @@ pub(crate) enum RunOp {
     /// To the trash or back.
     Lifecycle { stage: LifecycleStage },
     /// Dataset inputs.
-    Inputs { inputs: Vec<DatasetInput> },
+    Inputs {
+        #[serde(with = "inputs")]
+        inputs: Vec<DatasetInput>,
+    },
     /// Metric segments folded into a Parquet file (see `metrics.rs`).
     Compacted(Compaction),
 }
@@ -116,7 +125,7 @@ pub(crate) struct Compaction {
     /// Its number of rows.
     pub(crate) points: u64,
     /// The latest point of each metric in it, so that reading a run needs no Parquet.
-    #[serde(default)]
+    #[serde(default, with = "points")]
     pub(crate) latest: Vec<Metric>,
 }
 

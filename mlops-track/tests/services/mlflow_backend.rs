@@ -12,6 +12,7 @@ use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use mlops_core::testing::{LossyProxy, MLFLOW_URI, PYTHON, ProxyMode, require_env};
 use mlops_core::{ArtifactPath, DatasetDigest};
+use mlops_track::TrackingStoreExt;
 use mlops_track::mlflow::{CLIENT_REQUEST_ID_TAG, MlflowStore};
 use mlops_track::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, DatasetRef, ExperimentId, ExperimentName,
@@ -1237,4 +1238,10 @@ async fn the_conformance_suite_passes_on_mlflow() {
 async fn racing_creates_of_one_experiment_name_agree_on_mlflow() {
     let (a, b) = (store(), store());
     mlops_track::conformance::concurrent_create_by_name(&[&a, &b]).await;
+}
+
+#[tokio::test]
+async fn racing_get_or_create_of_one_experiment_name_agree_on_mlflow() {
+    let (a, b, c) = (store(), store(), store());
+    mlops_track::conformance::concurrent_get_or_create(&[&a, &b, &c]).await;
 }

@@ -10,8 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The one format version this code writes and reads.
-pub(crate) const VERSION: u32 = 1;
+use super::FORMAT_VERSION as VERSION;
 
 /// What a framed object holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

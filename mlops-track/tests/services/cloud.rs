@@ -1,0 +1,25 @@
+//! The embedded store on S3 (moto) and Azure Blob (Azurite): the conformance suite, and
+//! stale readers refreshing from one listing.
+
+use mlops_track::LocalStore;
+
+use crate::conformance_tests;
+use crate::support::listing::stale_readers_see_what_was_written;
+
+async fn s3() -> (LocalStore, ()) {
+    let root = mlops_core::testing::s3_root("track-conformance");
+    (LocalStore::open(root).await.unwrap(), ())
+}
+
+async fn azure() -> (LocalStore, ()) {
+    let root = mlops_core::testing::azure_root("track-conformance");
+    (LocalStore::open(root).await.unwrap(), ())
+}
+
+conformance_tests!(s3, s3().await);
+conformance_tests!(azure, azure().await);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_readers_refresh_from_one_listing() {
+    stale_readers_see_what_was_written(mlops_core::testing::s3_root("track-listing")).await;
+}
