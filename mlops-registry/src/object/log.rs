@@ -21,12 +21,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use mlops_core::Timestamp;
+use mlops_core::{Backoff, Timestamp};
 use object_store::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::io::{Claim, Io, backoff};
+use super::io::{Claim, Io, RETRY};
 use crate::error::{RegistryError, Result};
 
 /// Entries between snapshots.
@@ -34,6 +34,11 @@ pub(crate) const SNAPSHOT_EVERY: u64 = 64;
 
 /// How many unknown outcomes one append tolerates before giving up.
 const MAX_UNKNOWN: u32 = 16;
+
+/// The pauses between reads of a slot after an unknown outcome: longer than a plain read's,
+/// since the answer decides whether the write committed.
+const READ_BACK: Backoff =
+    Backoff::exponential(Duration::from_millis(50), Duration::from_millis(400)).with_jitter();
 
 /// A state built by folding log entries in order.
 pub(crate) trait Fold:
@@ -255,7 +260,7 @@ impl<S: Fold> CommitLog<S> {
                             continue 'decide;
                         }
                         // Taken but unreadable now: read again after a pause.
-                        None => tokio::time::sleep(backoff(1)).await,
+                        None => tokio::time::sleep(RETRY.delay(1)).await,
                     },
                     Claim::Unknown(e) => {
                         unknown += 1;
@@ -275,7 +280,7 @@ impl<S: Fold> CommitLog<S> {
                             None if unknown >= MAX_UNKNOWN => {
                                 return Err(super::io::storage(&key, e));
                             }
-                            None => tokio::time::sleep(backoff(unknown)).await,
+                            None => tokio::time::sleep(RETRY.delay(unknown)).await,
                         }
                     }
                 }
@@ -301,7 +306,7 @@ impl<S: Fold> CommitLog<S> {
                 Ok(found) => return Ok(found),
                 Err(e @ RegistryError::Corrupt { .. }) => return Err(e),
                 Err(e) if attempt >= 4 => return Err(e),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(READ_BACK.delay(attempt)).await,
             }
         }
     }
