@@ -25,7 +25,7 @@
 //!   decided against everything before it; an ambiguous write is resolved by reading back
 //!   the writer's transaction id (see [`object`] and `docs/REGISTRY.md`).
 //! - **Bad input is refused before any I/O**: names, aliases and paths are parsed types
-//!   from `mlops-core`, and sources are [`ModelSource`]s (`runs:/`, `models:/` only).
+//!   from `mlops-core`, and sources are [`SourceRef`]s (`runs:/`, `models:/` only).
 //!
 //! ```
 //! # tokio::runtime::Runtime::new()?.block_on(async {
@@ -77,8 +77,9 @@ mod model;
 pub mod object;
 mod promote;
 mod registry;
+mod new_version;
 mod signature;
-mod source;
+mod source_ref;
 pub mod webhook;
 
 pub use error::{RegistryError, Result};
@@ -92,7 +93,7 @@ pub use object::{ObjectRegistry, sha256_hex};
 pub use promote::{Outcome, Promoter, Promotion, promote, rollback, rollback_target};
 pub use registry::{ModelRegistry, RegistryExt};
 pub use signature::Signature;
-pub use source::{ModelSource, VersionRef, download_uri, resolve_ref};
+pub use source_ref::{SourceRef, VersionRef, download_uri, resolve_ref};
 pub use webhook::{Webhook, WebhookEvent, WebhookKind, WebhookOptions};
 
 pub use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreUri};
