@@ -29,15 +29,16 @@ use mlops_core::{
     TagKey, Timestamp,
 };
 
+use crate::checks::sha256_hex;
 use crate::error::RegistryError;
+use crate::ext::RegistryExt;
 use crate::gates::{ApprovalGate, Direction, Gate, MetricGate, SchemaGate};
 use crate::model::{
     AliasChange, AliasChangeKind, AuditAction, Expect, ModelQuery, NewVersion, RunLink, Stage,
     VersionQuery, VersionStatus,
 };
-use crate::object::sha256_hex;
 use crate::promote::{Outcome, promote, rollback};
-use crate::registry::{ModelRegistry, RegistryExt};
+use crate::registry::ModelRegistry;
 use crate::signature::Signature;
 
 /// Runs every check that needs one registry handle, in turn.

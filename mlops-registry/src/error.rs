@@ -115,6 +115,18 @@ pub enum RegistryError {
         reason: String,
     },
 
+    /// Stored data is in a format newer than this release reads (written by a later
+    /// mlops-registry): upgrade rather than guess at it.
+    #[error("{path} is in storage format {format}; this release reads formats up to {supported}")]
+    NewerFormat {
+        /// The key or tag involved.
+        path: String,
+        /// The format it is in.
+        format: u32,
+        /// The newest format this release reads.
+        supported: u32,
+    },
+
     /// The tracking store (source runs, their metrics and artifacts) failed.
     #[error(transparent)]
     Track(#[from] mlops_track::TrackError),

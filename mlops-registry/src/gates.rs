@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use mlops_core::{AliasName, ModelName};
 
 use crate::error::{RegistryError, Result};
+use crate::ext::RegistryExt;
 use crate::model::{ApprovalState, GateReport, VersionInfo};
 use crate::registry::ModelRegistry;
 

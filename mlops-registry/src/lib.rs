@@ -68,32 +68,41 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checks;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod ext;
 pub mod gates;
 pub mod mlflow;
 mod model;
-pub mod object;
-mod promote;
-mod registry;
 mod new_version;
+pub mod object;
+mod open;
+mod promote;
+mod records;
+mod registry;
 mod signature;
 mod source_ref;
+mod update;
 pub mod webhook;
 
+pub use checks::sha256_hex;
 pub use error::{RegistryError, Result};
+pub use ext::RegistryExt;
 pub use gates::{Gate, GateContext};
 pub use model::{
     AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState,
     ArtifactEntry, AuditAction, AuditEntry, BlobInfo, Decision, Expect, GateReport, ModelQuery,
     NewVersion, Page, RegisteredModel, RunLink, Stage, VersionInfo, VersionQuery, VersionStatus,
 };
-pub use object::{ObjectRegistry, sha256_hex};
+pub use object::ObjectRegistry;
+pub use open::{MlflowCredentials, OpenOptions, is_mlflow_url, open, open_with};
 pub use promote::{Outcome, Promoter, Promotion, promote, rollback, rollback_target};
-pub use registry::{ModelRegistry, RegistryExt};
+pub use registry::ModelRegistry;
 pub use signature::Signature;
 pub use source_ref::{SourceRef, VersionRef, download_uri, resolve_ref};
+pub use update::{ModelUpdate, StageChange, VersionUpdate};
 pub use webhook::{Webhook, WebhookEvent, WebhookKind, WebhookOptions};
 
 pub use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreUri};

@@ -137,12 +137,7 @@ impl NewVersion {
                 ),
             ));
         }
-        new.run = Some(RunLink {
-            run_id: run.info.run_id.clone(),
-            experiment_id: run.info.experiment_id.clone(),
-            artifact_path: dir.cloned(),
-            metrics: run.data.metrics.clone(),
-        });
+        new.run = Some(RunLink::of_run(&run, dir.cloned()));
         Ok(new)
     }
 
@@ -188,5 +183,28 @@ impl NewVersion {
             ));
         }
         Ok(new)
+    }
+}
+
+impl RunLink {
+    /// The link to run `run_id` of `tracking`: its experiment and the latest point of each of
+    /// its metrics (the snapshot metric gates compare), with the run's folder the version's
+    /// files came from, if any.
+    pub async fn read(
+        tracking: &dyn TrackingStore,
+        run_id: &RunId,
+        artifact_path: Option<ArtifactPath>,
+    ) -> Result<Self> {
+        let run = tracking.get_run(run_id).await?;
+        Ok(Self::of_run(&run, artifact_path))
+    }
+
+    fn of_run(run: &mlops_track::Run, artifact_path: Option<ArtifactPath>) -> Self {
+        Self {
+            run_id: run.info.run_id.clone(),
+            experiment_id: run.info.experiment_id.clone(),
+            artifact_path,
+            metrics: run.data.metrics.clone(),
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use mlops_core::{AliasName, ModelName, ModelVersion};
 
 use crate::error::{RegistryError, Result};
+use crate::ext::RegistryExt;
 use crate::gates::{Gate, GateContext};
 use crate::model::{
     AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState, Decision,

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::io::{Claim, Io, RETRY};
 use crate::error::{RegistryError, Result};
+use crate::records;
 
 /// Entries between snapshots.
 pub(crate) const SNAPSHOT_EVERY: u64 = 64;
@@ -50,9 +51,15 @@ pub(crate) trait Fold:
     fn apply(&mut self, entry: &Entry<Self::Op>);
 }
 
-/// One log entry.
+/// One log entry. Its `format` is absent in format 1 (see [`crate::records`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Entry<Op> {
+    /// The storage format of the entry.
+    #[serde(
+        default = "records::format_1",
+        skip_serializing_if = "records::is_format_1"
+    )]
+    pub(crate) format: u32,
     /// Its position, equal to the number in its key.
     pub(crate) seq: u64,
     /// The writer's transaction id (a UUID), unique per logical write.
@@ -65,8 +72,15 @@ pub(crate) struct Entry<Op> {
     pub(crate) op: Op,
 }
 
+/// A folded state at `seq`. Its `format` is absent in format 1; a snapshot in a newer
+/// format is skipped (the log alone defines the state).
 #[derive(Serialize, Deserialize)]
 struct Snapshot<S> {
+    #[serde(
+        default = "records::format_1",
+        skip_serializing_if = "records::is_format_1"
+    )]
+    format: u32,
     seq: u64,
     state: S,
 }
@@ -151,6 +165,7 @@ impl<S: Fold> CommitLog<S> {
         let Some(bytes) = self.io.get_opt(&key).await? else {
             return Ok(None);
         };
+        records::check_format(&bytes, key.as_ref())?;
         let entry: Entry<S::Op> =
             serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
                 path: key.to_string(),
@@ -185,6 +200,10 @@ impl<S: Fold> CommitLog<S> {
             let Some(bytes) = self.io.get_opt(key).await? else {
                 continue;
             };
+            if let Err(e) = records::check_format(&bytes, key.as_ref()) {
+                tracing::warn!(key = %key, error = %e, "skipping a snapshot of a newer format");
+                continue;
+            }
             match serde_json::from_slice::<Snapshot<S>>(&bytes) {
                 Ok(snapshot) => {
                     folded.seq = snapshot.seq;
@@ -240,6 +259,7 @@ impl<S: Fold> CommitLog<S> {
             self.catch_up(&mut folded).await?;
             let op = decide(&folded.state)?;
             let entry = Entry {
+                format: records::FORMAT,
                 seq: folded.seq + 1,
                 txn_id: txn_id.clone(),
                 actor: actor.to_owned(),
@@ -313,6 +333,7 @@ impl<S: Fold> CommitLog<S> {
 
     async fn write_snapshot(&self, folded: &Folded<S>) {
         let snapshot = Snapshot {
+            format: records::FORMAT,
             seq: folded.seq,
             state: &folded.state,
         };
