@@ -2,7 +2,7 @@
 
 use mlops_core::ModelVersion;
 
-use crate::model::Expect;
+use crate::types::Expect;
 
 /// The result type of this crate.
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;

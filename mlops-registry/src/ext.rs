@@ -9,12 +9,12 @@ use mlops_track::TrackingStore;
 
 use crate::error::{RegistryError, Result};
 use crate::gates::Gate;
-use crate::model::{
+use crate::promote::{Promotion, promote, rollback};
+use crate::registry::ModelRegistry;
+use crate::types::{
     AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState, AuditAction,
     Expect, NewVersion, RegisteredModel, RunLink, Stage, VersionInfo, VersionStatus,
 };
-use crate::promote::{Promotion, promote, rollback};
-use crate::registry::ModelRegistry;
 use crate::update::{ModelUpdate, VersionUpdate};
 
 /// How many files of one version [`RegistryExt::download_all`] fetches at once.

@@ -75,7 +75,6 @@ mod error;
 mod ext;
 pub mod gates;
 pub mod mlflow;
-mod model;
 mod new_version;
 pub mod object;
 mod open;
@@ -84,6 +83,7 @@ mod records;
 mod registry;
 mod signature;
 mod source_ref;
+mod types;
 mod update;
 pub mod webhook;
 
@@ -91,17 +91,17 @@ pub use checks::sha256_hex;
 pub use error::{RegistryError, Result};
 pub use ext::RegistryExt;
 pub use gates::{Gate, GateContext};
-pub use model::{
-    AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState,
-    ArtifactEntry, AuditAction, AuditEntry, BlobInfo, Decision, Expect, GateReport, ModelQuery,
-    NewVersion, Page, RegisteredModel, RunLink, Stage, VersionInfo, VersionQuery, VersionStatus,
-};
 pub use object::ObjectRegistry;
 pub use open::{MlflowCredentials, OpenOptions, is_mlflow_url, open, open_with};
 pub use promote::{Outcome, Promoter, Promotion, promote, rollback, rollback_target};
 pub use registry::ModelRegistry;
 pub use signature::Signature;
 pub use source_ref::{SourceRef, VersionRef, download_uri, resolve_ref};
+pub use types::{
+    AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState,
+    ArtifactEntry, AuditAction, AuditEntry, BlobInfo, Decision, Expect, GateReport, ModelQuery,
+    NewVersion, Page, RegisteredModel, RunLink, Stage, VersionInfo, VersionQuery, VersionStatus,
+};
 pub use update::{ModelUpdate, StageChange, VersionUpdate};
 pub use webhook::{Webhook, WebhookEvent, WebhookKind, WebhookOptions};
 

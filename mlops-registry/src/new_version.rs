@@ -1,18 +1,102 @@
-//! Where a new version's files come from: a local folder ([`NewVersion::from_dir`]) or a
-//! run's artifacts in a tracking store ([`NewVersion::from_run`],
-//! [`NewVersion::from_source`]). Either way the bytes are copied into the registry and the
+//! [`NewVersion`]: what a new version is made of, and where its files come from: a local
+//! folder ([`NewVersion::from_dir`]), a run's artifacts in a tracking store
+//! ([`NewVersion::from_run`], [`NewVersion::from_source`]), or bytes in memory. Either way the bytes are copied into the registry and the
 //! registry generates the version's storage key: clients never hand the registry a location
 //! to follow.
 
 use std::path::Path as FsPath;
 
 use bytes::Bytes;
-use mlops_core::{ArtifactPath, ExperimentId, RunId};
+use mlops_core::{ArtifactPath, DatasetRef, ExperimentId, RunId, Tag};
 use mlops_track::TrackingStore;
 
 use crate::error::{RegistryError, Result};
-use crate::model::{NewVersion, RunLink};
+use crate::signature::Signature;
 use crate::source_ref::{SourceRef, refuse};
+use crate::types::RunLink;
+
+/// What a new version is made of. Build one with [`NewVersion::from_dir`],
+/// [`NewVersion::from_run`](crate::NewVersion::from_run) or [`NewVersion::new`] and the
+/// `with_*` methods.
+#[derive(Clone, Debug, Default)]
+pub struct NewVersion {
+    /// Its files. Paths must be unique.
+    pub artifacts: Vec<(ArtifactPath, Bytes)>,
+    /// The run it came from.
+    pub run: Option<RunLink>,
+    /// Its input and output schemas.
+    pub signature: Option<Signature>,
+    /// A reference drift profile (an `mlops-drift` profile, as bytes).
+    pub drift_profile: Option<Bytes>,
+    /// The datasets it used.
+    pub datasets: Vec<DatasetRef>,
+    /// A description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+impl NewVersion {
+    /// An empty version (no files yet).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one file.
+    pub fn with_artifact(mut self, path: ArtifactPath, bytes: impl Into<Bytes>) -> Self {
+        self.artifacts.push((path, bytes.into()));
+        self
+    }
+
+    /// Sets the signature.
+    pub fn with_signature(mut self, signature: Signature) -> Self {
+        self.signature = Some(signature);
+        self
+    }
+
+    /// Sets the reference drift profile.
+    pub fn with_drift_profile(mut self, profile: impl Into<Bytes>) -> Self {
+        self.drift_profile = Some(profile.into());
+        self
+    }
+
+    /// Adds a dataset.
+    pub fn with_dataset(mut self, dataset: DatasetRef) -> Self {
+        self.datasets.push(dataset);
+        self
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds a tag.
+    pub fn with_tag(mut self, tag: Tag) -> Self {
+        self.tags.push(tag);
+        self
+    }
+
+    /// Sets the source run.
+    pub fn with_run(mut self, run: RunLink) -> Self {
+        self.run = Some(run);
+        self
+    }
+
+    /// Fails when two files share a path.
+    pub fn check(&self) -> Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, _) in &self.artifacts {
+            if !seen.insert(path) {
+                return Err(RegistryError::InvalidArgument(format!(
+                    "artifact path {path} appears twice"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
 
 impl NewVersion {
     /// Every file under a local folder, with paths relative to it. Symbolic links are

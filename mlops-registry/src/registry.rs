@@ -10,7 +10,7 @@ use bytes::Bytes;
 use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, Tag};
 
 use crate::error::Result;
-use crate::model::{
+use crate::types::{
     AliasChange, AliasEvent, Approval, ApprovalRecord, AuditEntry, Decision, ModelQuery,
     NewVersion, Page, RegisteredModel, VersionInfo, VersionQuery,
 };

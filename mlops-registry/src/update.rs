@@ -6,7 +6,7 @@
 
 use mlops_core::{Tag, TagKey};
 
-use crate::model::{Stage, VersionStatus};
+use crate::types::{Stage, VersionStatus};
 
 /// Changes to a registered model, applied in field order (description, tags set, tags
 /// deleted). Every field is checked before anything is written; each change is then

@@ -5,9 +5,9 @@ use mlops_core::ModelVersion;
 use super::{alias, files, new_model, new_version, v};
 use crate::error::RegistryError;
 use crate::ext::RegistryExt;
-use crate::model::{AliasChange, AliasChangeKind, Expect};
 use crate::promote::{promote, rollback};
 use crate::registry::ModelRegistry;
+use crate::types::{AliasChange, AliasChangeKind, Expect};
 
 /// Set with preconditions, conflict, resolve, list, history, delete; deleting a version
 /// drops its aliases.

@@ -6,8 +6,8 @@ use mlops_core::{ModelVersion, Tag};
 
 use super::{alias, files, new_model, new_version, unique_model, v};
 use crate::ext::RegistryExt;
-use crate::model::{AliasChange, Expect, ModelQuery};
 use crate::registry::ModelRegistry;
+use crate::types::{AliasChange, Expect, ModelQuery};
 
 /// Several handles register versions of one model at once: distinct numbers 1..=n.
 pub async fn concurrent_versions(registries: &[&dyn ModelRegistry]) {

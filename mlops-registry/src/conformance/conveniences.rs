@@ -8,8 +8,8 @@ use mlops_track::{NewRun, TrackingStore};
 use super::{alias, files, new_version, path, unique_model, v};
 use crate::error::RegistryError;
 use crate::ext::RegistryExt;
-use crate::model::{AliasChange, ApprovalState, Expect, NewVersion, RunLink};
 use crate::registry::ModelRegistry;
+use crate::types::{AliasChange, ApprovalState, Expect, NewVersion, RunLink};
 
 /// `ensure_model` (created once, returned as it is after), promotion and rollback as
 /// methods, alias deletion, approvals from the audit log, and `download_all`.

@@ -28,8 +28,8 @@ use mlops_core::{
     Timestamp,
 };
 
-use crate::model::{NewVersion, RunLink};
 use crate::registry::ModelRegistry;
+use crate::types::{NewVersion, RunLink};
 
 mod aliases;
 mod concurrency;

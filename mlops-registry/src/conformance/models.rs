@@ -7,8 +7,8 @@ use mlops_core::{ModelName, Tag, TagKey};
 use super::{alias, files, new_version, unique_model, v};
 use crate::error::RegistryError;
 use crate::ext::RegistryExt;
-use crate::model::{AliasChange, AuditAction, ModelQuery, Stage, VersionStatus};
 use crate::registry::ModelRegistry;
+use crate::types::{AliasChange, AuditAction, ModelQuery, Stage, VersionStatus};
 use crate::update::{ModelUpdate, VersionUpdate};
 
 /// Create, get, duplicate names (also differing only in case), description, tags, rename,
@@ -153,7 +153,7 @@ pub async fn updates(registry: &dyn ModelRegistry) {
         .create_model(&name, None, &[Tag::parse("old", "1").unwrap()])
         .await
         .unwrap();
-    let audited = |log: &[crate::model::AuditEntry]| log.len();
+    let audited = |log: &[crate::types::AuditEntry]| log.len();
     let before = audited(&registry.audit_log(&name).await.unwrap());
     let update = ModelUpdate::new()
         .description("scores churn")

@@ -6,10 +6,10 @@ use mlops_core::Tag;
 use super::{alias, files, new_model, new_version, run_link, v};
 use crate::ext::RegistryExt;
 use crate::gates::{ApprovalGate, Direction, Gate, MetricGate, SchemaGate};
-use crate::model::{AliasChange, AliasChangeKind, AuditAction, Expect, Stage};
 use crate::promote::{Outcome, promote};
 use crate::registry::ModelRegistry;
 use crate::signature::Signature;
+use crate::types::{AliasChange, AliasChangeKind, AuditAction, Expect, Stage};
 
 /// Metric and schema gates pass and refuse, and the decision is in the audit log either way.
 pub async fn promotion_gates(registry: &dyn ModelRegistry) {

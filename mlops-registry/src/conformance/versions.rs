@@ -8,9 +8,9 @@ use super::{files, new_model, new_version, path, run_link, unique_model, v};
 use crate::checks::sha256_hex;
 use crate::error::RegistryError;
 use crate::ext::RegistryExt;
-use crate::model::{NewVersion, Stage, VersionQuery, VersionStatus};
 use crate::registry::ModelRegistry;
 use crate::signature::Signature;
+use crate::types::{NewVersion, Stage, VersionQuery, VersionStatus};
 
 /// Version numbers 1, 2, 3; artifacts with digests; download; get; search newest first;
 /// delete; description, tags and status.

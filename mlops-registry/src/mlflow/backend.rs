@@ -21,12 +21,12 @@ use super::wire::{
 };
 use crate::checks::{check_actor, check_description, sha256_hex};
 use crate::error::{RegistryError, Result};
-use crate::model::{
+use crate::records::version::{ArtifactV1, BlobV1, RunLinkV1, SignatureV1};
+use crate::registry::ModelRegistry;
+use crate::types::{
     AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, AuditAction, AuditEntry,
     BlobInfo, Decision, ModelQuery, NewVersion, Page, RegisteredModel, VersionInfo, VersionQuery,
 };
-use crate::records::version::{ArtifactV1, BlobV1, RunLinkV1, SignatureV1};
-use crate::registry::ModelRegistry;
 use crate::update::{ModelUpdate, VersionUpdate};
 
 /// The current manifest format.

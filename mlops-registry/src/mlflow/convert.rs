@@ -11,10 +11,10 @@ use super::MlflowRegistry;
 use super::meta;
 use super::wire::{KeyValue, Subject, WireModel, WireVersion};
 use crate::error::{RegistryError, Result};
-use crate::model::{
+use crate::signature::Signature;
+use crate::types::{
     ArtifactEntry, BlobInfo, RegisteredModel, RunLink, Stage, VersionInfo, VersionStatus,
 };
-use crate::signature::Signature;
 
 pub(super) fn model_subject(name: &str) -> Subject<'_> {
     Subject {

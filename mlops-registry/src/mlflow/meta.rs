@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{RegistryError, Result};
 use crate::mlflow::wire::KeyValue;
-use crate::model::AuditEntry;
 use crate::records::audit::AuditV1;
 use crate::records::version::{ArtifactV1, BlobV1, RunLinkV1, SignatureV1};
 use crate::records::{self, FORMAT};
+use crate::types::AuditEntry;
 
 /// The prefix of every tag this backend keeps for itself; user tags under it are refused.
 pub(crate) const RESERVED_PREFIX: &str = "mlops.registry.";
@@ -229,7 +229,7 @@ mod tests {
     use mlops_core::{ModelVersion, Timestamp};
 
     use super::*;
-    use crate::model::{AliasChangeKind, AuditAction, Decision, Expect};
+    use crate::types::{AliasChangeKind, AuditAction, Decision, Expect};
 
     fn entry(time: i64, txn: &str, reason: &str) -> AuditEntry {
         AuditEntry {

@@ -15,11 +15,11 @@ use super::wire::{
 };
 use crate::checks::check_description;
 use crate::error::{RegistryError, Result};
-use crate::model::{
+use crate::registry::ModelRegistry;
+use crate::types::{
     AliasChange, AliasChangeKind, AliasEvent, AuditAction, RegisteredModel, Stage, VersionInfo,
     VersionStatus,
 };
-use crate::registry::ModelRegistry;
 use crate::update::{ModelUpdate, VersionUpdate};
 
 impl MlflowRegistry {

@@ -16,7 +16,7 @@ use super::convert::model_subject;
 use super::wire::{self, CreateVersion, VersionResponse, WireVersion};
 use crate::checks::sha256_hex;
 use crate::error::{RegistryError, Result};
-use crate::model::{ArtifactEntry, RunLink};
+use crate::types::{ArtifactEntry, RunLink};
 
 impl MlflowRegistry {
     /// The id of the experiment that holds upload runs, created on first use.

@@ -9,8 +9,8 @@ use super::ObjectRegistry;
 use super::log::Entry;
 use super::state::ModelOp;
 use crate::error::{RegistryError, Result};
-use crate::model::{AliasChange, AliasChangeKind, AliasEvent, VersionInfo};
 use crate::records::audit::convert;
+use crate::types::{AliasChange, AliasChangeKind, AliasEvent, VersionInfo};
 
 pub(super) async fn change(
     registry: &ObjectRegistry,

@@ -8,7 +8,7 @@ use super::log::Fold;
 use super::state::{ModelOp, ModelState};
 use crate::checks::{check_actor, check_description};
 use crate::error::{RegistryError, Result};
-use crate::model::{Approval, ApprovalRecord, AuditEntry, Decision};
+use crate::types::{Approval, ApprovalRecord, AuditEntry, Decision};
 
 pub(super) async fn record_approval(
     registry: &ObjectRegistry,

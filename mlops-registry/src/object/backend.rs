@@ -9,11 +9,11 @@ use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, Tag};
 
 use super::{ObjectRegistry, aliases, audit, models, search, versions};
 use crate::error::Result;
-use crate::model::{
+use crate::registry::ModelRegistry;
+use crate::types::{
     AliasChange, AliasEvent, Approval, ApprovalRecord, AuditEntry, Decision, ModelQuery,
     NewVersion, Page, RegisteredModel, VersionInfo, VersionQuery,
 };
-use crate::registry::ModelRegistry;
 use crate::update::{ModelUpdate, VersionUpdate};
 
 #[async_trait]

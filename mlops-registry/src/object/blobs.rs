@@ -8,7 +8,7 @@ use object_store::path::Path;
 use super::ObjectRegistry;
 use crate::checks::sha256_hex;
 use crate::error::{RegistryError, Result};
-use crate::model::{BlobInfo, VersionInfo};
+use crate::types::{BlobInfo, VersionInfo};
 
 impl ObjectRegistry {
     fn blob_key(&self, id: &str, sha256: &str) -> Path {

@@ -13,7 +13,7 @@ use super::catalog::CatalogModel;
 use super::log::{CommitLog, Entry};
 use super::state::{ModelOp, ModelState};
 use crate::error::{RegistryError, Result};
-use crate::model::{RegisteredModel, VersionInfo};
+use crate::types::{RegisteredModel, VersionInfo};
 
 /// How long a handle trusts its cached catalog (names to ids) before reading what is new.
 /// Within it a model found deleted or renamed in its own log is looked up again at once,

@@ -71,7 +71,7 @@ pub use log::LogStats;
 
 use crate::checks::{check_actor, default_actor};
 use crate::error::Result;
-use crate::model::AuditEntry;
+use crate::types::AuditEntry;
 use catalog::Catalog;
 use io::Io;
 use log::CommitLog;

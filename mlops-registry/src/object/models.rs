@@ -9,7 +9,7 @@ use super::catalog::{CatalogModel, CatalogOp};
 use super::state::ModelOp;
 use crate::checks::check_description;
 use crate::error::{RegistryError, Result};
-use crate::model::RegisteredModel;
+use crate::types::RegisteredModel;
 use crate::update::ModelUpdate;
 
 pub(super) async fn create(

@@ -5,7 +5,7 @@ use mlops_core::ModelVersion;
 use super::ObjectRegistry;
 use super::catalog::CatalogModel;
 use crate::error::{RegistryError, Result};
-use crate::model::{ModelQuery, Page, RegisteredModel, VersionInfo, VersionQuery};
+use crate::types::{ModelQuery, Page, RegisteredModel, VersionInfo, VersionQuery};
 
 /// The default and the largest page size of searches.
 const DEFAULT_PAGE: usize = 100;

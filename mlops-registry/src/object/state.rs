@@ -10,12 +10,12 @@ use mlops_core::{AliasName, ModelName, ModelVersion, Tag, TagKey, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::log::{Entry, Fold};
-use crate::model::VersionInfo;
 use crate::records::audit::{
     AliasEventV1, AliasKindV1, ApprovalEventV1, ApprovalV1, AuditActionV1, AuditV1, DecisionV1,
     ExpectV1, GateV1,
 };
 use crate::records::version::{StageV1, StatusV1, VersionV1};
+use crate::types::VersionInfo;
 
 /// A change of one model's state (or a decision recorded for audit only): the `op` of a log
 /// entry, format 1 (docs/REGISTRY.md lists them).

@@ -9,10 +9,10 @@ use super::ObjectRegistry;
 use super::state::{ModelOp, ModelState};
 use crate::checks::check_description;
 use crate::error::{RegistryError, Result};
-use crate::model::{ArtifactEntry, NewVersion, Stage, VersionInfo};
 use crate::records::version::{
     ArtifactV1, BlobV1, RunLinkV1, SignatureV1, StageV1, StatusV1, VersionV1,
 };
+use crate::types::{ArtifactEntry, NewVersion, Stage, VersionInfo};
 use crate::update::{StageChange, VersionUpdate};
 
 /// How many files of one version are uploaded at once.

@@ -6,7 +6,7 @@ use mlops_core::{AliasName, ModelName, ModelVersion, RunId, Tag, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::version::{StageV1, StatusV1};
-use crate::model::{
+use crate::types::{
     AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState, AuditAction, AuditEntry,
     Decision, Expect, GateReport,
 };

@@ -8,8 +8,8 @@ use mlops_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ArtifactEntry, BlobInfo, RunLink, Stage, VersionInfo, VersionStatus};
 use crate::signature::Signature;
+use crate::types::{ArtifactEntry, BlobInfo, RunLink, Stage, VersionInfo, VersionStatus};
 
 /// A registered version as its log entry records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
