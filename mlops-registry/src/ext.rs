@@ -25,36 +25,18 @@ const DOWNLOAD_CONCURRENCY: usize = 4;
 ///
 /// ```
 /// # tokio::runtime::Runtime::new()?.block_on(async {
-/// use mlops_registry::gates::{Direction, Gate, MetricGate};
-/// use mlops_registry::{AliasName, ArtifactPath, Expect, ModelName, NewVersion, RegistryExt};
-/// use mlops_track::{ExperimentName, MetricKey, TrackingStore};
+/// use mlops_core::Tag;
+/// use mlops_registry::{ModelName, ModelRegistry, ModelUpdate, RegistryExt};
 ///
-/// let tracking = mlops_track::LocalStore::open_uri(&"memory://".parse()?).await?;
 /// let registry = mlops_registry::open("memory://")?;
-///
-/// // A tracked run with a metric (normally the training code's run).
-/// let experiment = tracking.create_experiment(&ExperimentName::parse("churn")?, &[]).await?;
-/// let run = tracking.create_run(mlops_track::NewRun {
-///     experiment_id: experiment, run_name: None, user_id: "ada".into(),
-///     start_time: mlops_core::Timestamp::now(), tags: vec![],
-/// }).await?.info.run_id;
-/// let auc = mlops_core::Metric::new(MetricKey::parse("auc")?, 0.91, mlops_core::Timestamp::now(), 0);
-/// tracking.log_batch(&run, &[auc], &[], &[]).await?;
-///
-/// // Register the model's file from that run (the model is created on first use), then
-/// // promote it behind a metric gate, then fetch every file of the champion, digest-checked.
 /// let name = ModelName::parse("churn")?;
+/// // Get or create: safe when several processes start at once.
 /// registry.ensure_model(&name, Some("churn risk"), &[]).await?;
-/// let files = NewVersion::new().with_artifact(ArtifactPath::parse("model.onnx")?, &b"weights"[..]);
-/// let v1 = registry.register_from_run(&name, &tracking, &run, files).await?;
-/// assert_eq!(v1.metric("auc"), Some(0.91));
-/// let champion = AliasName::parse("champion")?;
-/// let gates: Vec<Box<dyn Gate>> = vec![Box::new(MetricGate::new("auc", Direction::HigherIsBetter, 0.0))];
-/// let promotion = registry.promote(&name, v1.version, &champion, Expect::Absent, &gates).await?;
-/// assert!(promotion.promoted());
-/// let served = registry.resolve_alias(&name, &champion).await?;
-/// let files = registry.download_all(&name, served.version).await?;
-/// assert_eq!(files[0].1.as_ref(), b"weights");
+/// // A one-field setter is an update of one field, as every backend records it.
+/// registry.set_model_tag(&name, &Tag::parse("team", "risk")?).await?;
+/// let model = registry.update_model(&name, &ModelUpdate::new().description("churn, weekly")).await?;
+/// assert_eq!(model.description.as_deref(), Some("churn, weekly"));
+/// assert_eq!(model.tags.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
