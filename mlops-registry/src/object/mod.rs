@@ -18,7 +18,7 @@
 //! precondition is never acknowledged, and an ambiguous write (timeout, lost response) is
 //! resolved by reading back the writer's own transaction id. Local folders have no
 //! compare-and-swap; create-if-absent (a hard link) is all the protocol needs. Entries and
-//! snapshots are private records ([`crate::records`]), never the public types.
+//! snapshots are private records (the crate's `records` module), never the public types.
 //!
 //! The modules follow the protocol's parts: `log` (claiming and folding entries), `io`
 //! (store access with retries), `catalog` and `state` (what the logs fold into), `lookup`
