@@ -23,7 +23,7 @@ use mlops::core::{RunId, StoreUri};
 use mlops::registry::mlflow::MlflowRegistry;
 use mlops::registry::{
     AliasChange, AliasName, ArtifactPath, Expect, ModelName, ModelRegistry, NewVersion,
-    ObjectRegistry,
+    ObjectRegistry, RegistryExt,
 };
 use mlops::track::mlflow::MlflowStore;
 

@@ -7,7 +7,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreUri};
-use mlops_registry::{AliasChange, Expect, ModelRegistry, NewVersion, ObjectRegistry, promote};
+use mlops_registry::{
+    AliasChange, Expect, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt, promote,
+};
 
 struct Fixture {
     registry: ObjectRegistry,

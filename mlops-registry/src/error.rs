@@ -2,7 +2,7 @@
 
 use mlops_core::ModelVersion;
 
-use crate::model::Expect;
+use crate::types::Expect;
 
 /// The result type of this crate.
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -113,6 +113,18 @@ pub enum RegistryError {
         path: String,
         /// What is wrong with it.
         reason: String,
+    },
+
+    /// Stored data is in a format newer than this release reads (written by a later
+    /// mlops-registry): upgrade rather than guess at it.
+    #[error("{path} is in storage format {format}; this release reads formats up to {supported}")]
+    NewerFormat {
+        /// The key or tag involved.
+        path: String,
+        /// The format it is in.
+        format: u32,
+        /// The newest format this release reads.
+        supported: u32,
     },
 
     /// The tracking store (source runs, their metrics and artifacts) failed.

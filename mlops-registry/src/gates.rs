@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use mlops_core::{AliasName, ModelName};
 
 use crate::error::{RegistryError, Result};
-use crate::model::{ApprovalState, GateReport, VersionInfo};
+use crate::ext::RegistryExt;
 use crate::registry::ModelRegistry;
+use crate::types::{ApprovalState, GateReport, VersionInfo};
 
 /// What a gate sees: the registry, the candidate, and the alias's current holder.
 #[derive(Clone, Copy, Debug)]

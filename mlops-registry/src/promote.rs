@@ -13,12 +13,13 @@ use std::sync::Arc;
 use mlops_core::{AliasName, ModelName, ModelVersion};
 
 use crate::error::{RegistryError, Result};
+use crate::ext::RegistryExt;
 use crate::gates::{Gate, GateContext};
-use crate::model::{
+use crate::registry::ModelRegistry;
+use crate::types::{
     AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, ApprovalState, Decision,
     Expect, GateReport, VersionInfo, VersionStatus,
 };
-use crate::registry::ModelRegistry;
 use crate::webhook::{Webhook, WebhookEvent, WebhookKind};
 
 /// How a promotion or rollback ended.

@@ -1,21 +1,25 @@
-//! [`ModelRegistry`]: the one small trait every registry backend implements, and
-//! [`RegistryExt`], conveniences built on it for every backend.
+//! [`ModelRegistry`]: the small trait every registry backend implements. Conveniences built
+//! on it for every backend live in [`RegistryExt`](crate::RegistryExt).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, Tag, TagKey};
+use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, Tag};
 
 use crate::error::Result;
-use crate::model::{
-    AliasChange, AliasEvent, Approval, ApprovalRecord, ApprovalState, AuditEntry, Decision,
-    ModelQuery, NewVersion, Page, RegisteredModel, Stage, VersionInfo, VersionQuery, VersionStatus,
+use crate::types::{
+    AliasChange, AliasEvent, Approval, ApprovalRecord, AuditEntry, Decision, ModelQuery,
+    NewVersion, Page, RegisteredModel, VersionInfo, VersionQuery,
 };
+use crate::update::{ModelUpdate, VersionUpdate};
 
-/// A model registry backend: registered models, versions, aliases, stages, approvals and
-/// the audit log.
+/// A model registry backend: registered models, versions, aliases, approvals and the audit
+/// log. Only what a backend must do itself is here; everything composed from these calls
+/// (one-field setters, get-or-create, registering from a run, gated promotion, downloads)
+/// is in [`RegistryExt`](crate::RegistryExt), for every backend alike.
 ///
 /// Every state change is recorded in the model's audit log with the backend's actor (who is
 /// acting, set when the backend is opened) except approvals, which name their person.
@@ -40,21 +44,17 @@ pub trait ModelRegistry: Debug + Send + Sync + 'static {
     /// Registered models matching a query, by name.
     async fn search_models(&self, query: &ModelQuery) -> Result<Page<RegisteredModel>>;
 
+    /// Changes a model's description and tags (see [`ModelUpdate`]); returns the model after
+    /// the change. An empty update writes nothing.
+    async fn update_model(&self, name: &ModelName, update: &ModelUpdate)
+    -> Result<RegisteredModel>;
+
     /// Renames a model; its versions, aliases and log follow it.
     async fn rename_model(&self, name: &ModelName, new_name: &ModelName)
     -> Result<RegisteredModel>;
 
     /// Deletes a model with its versions and aliases. Its name becomes free.
     async fn delete_model(&self, name: &ModelName) -> Result<()>;
-
-    /// Sets a model's description.
-    async fn set_model_description(&self, name: &ModelName, description: &str) -> Result<()>;
-
-    /// Sets a model tag (last write wins).
-    async fn set_model_tag(&self, name: &ModelName, tag: &Tag) -> Result<()>;
-
-    /// Deletes a model tag (no error when absent).
-    async fn delete_model_tag(&self, name: &ModelName, key: &TagKey) -> Result<()>;
 
     // ---- versions ----
 
@@ -68,50 +68,17 @@ pub trait ModelRegistry: Debug + Send + Sync + 'static {
     /// Versions matching a query, newest first.
     async fn search_versions(&self, query: &VersionQuery) -> Result<Page<VersionInfo>>;
 
+    /// Changes a version's description, tags, status and stage (see [`VersionUpdate`]);
+    /// returns the version after the change. An empty update writes nothing.
+    async fn update_version(
+        &self,
+        name: &ModelName,
+        version: ModelVersion,
+        update: &VersionUpdate,
+    ) -> Result<VersionInfo>;
+
     /// Deletes a version; aliases pointing to it are removed with it.
     async fn delete_version(&self, name: &ModelName, version: ModelVersion) -> Result<()>;
-
-    /// Sets a version's description.
-    async fn set_version_description(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        description: &str,
-    ) -> Result<()>;
-
-    /// Sets a version tag (last write wins).
-    async fn set_version_tag(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        tag: &Tag,
-    ) -> Result<()>;
-
-    /// Deletes a version tag (no error when absent).
-    async fn delete_version_tag(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        key: &TagKey,
-    ) -> Result<()>;
-
-    /// Sets a version's registration status.
-    async fn set_version_status(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        status: VersionStatus,
-    ) -> Result<VersionInfo>;
-
-    /// Moves a version to a stage (MLflow's deprecated stages); with `archive_existing`,
-    /// other versions in that stage (Staging or Production) move to Archived.
-    async fn transition_stage(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        stage: Stage,
-        archive_existing: bool,
-    ) -> Result<VersionInfo>;
 
     /// The bytes of one of a version's files, checked against the recorded SHA-256:
     /// `DigestMismatch` when they differ.
@@ -131,22 +98,14 @@ pub trait ModelRegistry: Debug + Send + Sync + 'static {
 
     // ---- aliases ----
 
-    /// Points `alias` at `version` if the alias holds what `change.expected` says; otherwise
-    /// `Conflict` naming the current holder, and nothing changes.
-    async fn set_alias(
+    /// Points `alias` at `to` (`Some(version)`), or deletes it (`None`), if the alias holds
+    /// what `change.expected` says; otherwise `Conflict` naming the current holder, and
+    /// nothing changes. Deleting an unset alias is `NotFound`.
+    async fn change_alias(
         &self,
         name: &ModelName,
         alias: &AliasName,
-        version: ModelVersion,
-        change: &AliasChange,
-    ) -> Result<AliasEvent>;
-
-    /// Deletes `alias` under the same precondition rule as [`ModelRegistry::set_alias`];
-    /// `NotFound` when it is not set.
-    async fn delete_alias(
-        &self,
-        name: &ModelName,
-        alias: &AliasName,
+        to: Option<ModelVersion>,
         change: &AliasChange,
     ) -> Result<AliasEvent>;
 
@@ -165,9 +124,6 @@ pub trait ModelRegistry: Debug + Send + Sync + 'static {
     /// named person (an empty name is refused).
     async fn record_approval(&self, name: &ModelName, record: &ApprovalRecord) -> Result<Approval>;
 
-    /// Every approval event of a model, oldest first.
-    async fn approvals(&self, name: &ModelName) -> Result<Vec<Approval>>;
-
     /// Records a promotion or rollback decision (passed or refused) in the audit log.
     async fn record_decision(&self, name: &ModelName, decision: &Decision) -> Result<AuditEntry>;
 
@@ -176,96 +132,136 @@ pub trait ModelRegistry: Debug + Send + Sync + 'static {
     async fn audit_log(&self, name: &ModelName) -> Result<Vec<AuditEntry>>;
 }
 
-/// Conveniences on every [`ModelRegistry`] (a blanket impl; backends do not implement it).
-#[async_trait]
-pub trait RegistryExt: ModelRegistry {
-    /// Records an approval request by `by`.
-    async fn request_approval(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        alias: &AliasName,
-        by: &str,
-        comment: Option<&str>,
-    ) -> Result<Approval> {
-        self.record_approval(
-            name,
-            &approval(version, alias, ApprovalState::Requested, by, comment),
-        )
-        .await
-    }
-
-    /// Records an approval by `by`.
-    async fn approve(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        alias: &AliasName,
-        by: &str,
-        comment: Option<&str>,
-    ) -> Result<Approval> {
-        self.record_approval(
-            name,
-            &approval(version, alias, ApprovalState::Approved, by, comment),
-        )
-        .await
-    }
-
-    /// Records a rejection by `by`.
-    async fn reject(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        alias: &AliasName,
-        by: &str,
-        comment: Option<&str>,
-    ) -> Result<Approval> {
-        self.record_approval(
-            name,
-            &approval(version, alias, ApprovalState::Rejected, by, comment),
-        )
-        .await
-    }
-
-    /// The version an alias points to, or `None` when it is unset.
-    async fn alias_holder(
-        &self,
-        name: &ModelName,
-        alias: &AliasName,
-    ) -> Result<Option<ModelVersion>> {
-        Ok(self.list_aliases(name).await?.get(alias).copied())
-    }
-
-    /// Every file of a version, each checked against its digest.
-    async fn download_all(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-    ) -> Result<Vec<(ArtifactPath, Bytes)>> {
-        let info = self.get_version(name, version).await?;
-        let mut out = Vec::with_capacity(info.artifacts.len());
-        for entry in &info.artifacts {
-            let bytes = self.download_artifact(name, version, &entry.path).await?;
-            out.push((entry.path.clone(), bytes));
+/// `Arc<R>` and `Box<R>` are registries too (`R` may be `dyn ModelRegistry`), so a shared
+/// handle goes wherever a registry is expected. Every method is forwarded: the trait has no
+/// provided methods, so a method added to it fails to compile here until it is forwarded.
+macro_rules! forward {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<R: ModelRegistry + ?Sized> ModelRegistry for $pointer<R> {
+            async fn create_model(
+                &self,
+                name: &ModelName,
+                description: Option<&str>,
+                tags: &[Tag],
+            ) -> Result<RegisteredModel> {
+                (**self).create_model(name, description, tags).await
+            }
+            async fn get_model(&self, name: &ModelName) -> Result<RegisteredModel> {
+                (**self).get_model(name).await
+            }
+            async fn search_models(&self, query: &ModelQuery) -> Result<Page<RegisteredModel>> {
+                (**self).search_models(query).await
+            }
+            async fn update_model(
+                &self,
+                name: &ModelName,
+                update: &ModelUpdate,
+            ) -> Result<RegisteredModel> {
+                (**self).update_model(name, update).await
+            }
+            async fn rename_model(
+                &self,
+                name: &ModelName,
+                new_name: &ModelName,
+            ) -> Result<RegisteredModel> {
+                (**self).rename_model(name, new_name).await
+            }
+            async fn delete_model(&self, name: &ModelName) -> Result<()> {
+                (**self).delete_model(name).await
+            }
+            async fn create_version(
+                &self,
+                name: &ModelName,
+                new: NewVersion,
+            ) -> Result<VersionInfo> {
+                (**self).create_version(name, new).await
+            }
+            async fn get_version(
+                &self,
+                name: &ModelName,
+                version: ModelVersion,
+            ) -> Result<VersionInfo> {
+                (**self).get_version(name, version).await
+            }
+            async fn search_versions(&self, query: &VersionQuery) -> Result<Page<VersionInfo>> {
+                (**self).search_versions(query).await
+            }
+            async fn update_version(
+                &self,
+                name: &ModelName,
+                version: ModelVersion,
+                update: &VersionUpdate,
+            ) -> Result<VersionInfo> {
+                (**self).update_version(name, version, update).await
+            }
+            async fn delete_version(&self, name: &ModelName, version: ModelVersion) -> Result<()> {
+                (**self).delete_version(name, version).await
+            }
+            async fn download_artifact(
+                &self,
+                name: &ModelName,
+                version: ModelVersion,
+                path: &ArtifactPath,
+            ) -> Result<Bytes> {
+                (**self).download_artifact(name, version, path).await
+            }
+            async fn download_drift_profile(
+                &self,
+                name: &ModelName,
+                version: ModelVersion,
+            ) -> Result<Option<Bytes>> {
+                (**self).download_drift_profile(name, version).await
+            }
+            async fn change_alias(
+                &self,
+                name: &ModelName,
+                alias: &AliasName,
+                to: Option<ModelVersion>,
+                change: &AliasChange,
+            ) -> Result<AliasEvent> {
+                (**self).change_alias(name, alias, to, change).await
+            }
+            async fn resolve_alias(
+                &self,
+                name: &ModelName,
+                alias: &AliasName,
+            ) -> Result<VersionInfo> {
+                (**self).resolve_alias(name, alias).await
+            }
+            async fn list_aliases(
+                &self,
+                name: &ModelName,
+            ) -> Result<BTreeMap<AliasName, ModelVersion>> {
+                (**self).list_aliases(name).await
+            }
+            async fn alias_history(
+                &self,
+                name: &ModelName,
+                alias: &AliasName,
+            ) -> Result<Vec<AliasEvent>> {
+                (**self).alias_history(name, alias).await
+            }
+            async fn record_approval(
+                &self,
+                name: &ModelName,
+                record: &ApprovalRecord,
+            ) -> Result<Approval> {
+                (**self).record_approval(name, record).await
+            }
+            async fn record_decision(
+                &self,
+                name: &ModelName,
+                decision: &Decision,
+            ) -> Result<AuditEntry> {
+                (**self).record_decision(name, decision).await
+            }
+            async fn audit_log(&self, name: &ModelName) -> Result<Vec<AuditEntry>> {
+                (**self).audit_log(name).await
+            }
         }
-        Ok(out)
-    }
+    };
 }
 
-impl<T: ModelRegistry + ?Sized> RegistryExt for T {}
-
-fn approval(
-    version: ModelVersion,
-    alias: &AliasName,
-    state: ApprovalState,
-    by: &str,
-    comment: Option<&str>,
-) -> ApprovalRecord {
-    ApprovalRecord {
-        version,
-        alias: alias.clone(),
-        state,
-        by: by.to_owned(),
-        comment: comment.map(str::to_owned),
-    }
-}
+forward!(Arc);
+forward!(Box);

@@ -10,12 +10,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use mlops_core::{AliasName, ModelName, ModelVersion, Timestamp};
+use mlops_core::{AliasName, Backoff, ModelName, ModelVersion, Timestamp};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{RegistryError, Result};
-use crate::model::GateReport;
+use crate::types::GateReport;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +53,15 @@ pub struct WebhookEvent {
     pub gates: Vec<GateReport>,
 }
 
+/// The longest pause between two attempts, however many are configured.
+const MAX_PAUSE: Duration = Duration::from_secs(30);
+
 /// How a webhook is sent.
 #[derive(Clone, Debug)]
 pub struct WebhookOptions {
     /// Attempts in all (5 by default); connection errors, 429 and 5xx are retried.
     pub attempts: u32,
-    /// The first pause between attempts (200 ms), doubled each time.
+    /// The first pause between attempts (200 ms), doubled each time up to 30 s.
     pub backoff: Duration,
     /// The timeout of one attempt (10 s).
     pub timeout: Duration,
@@ -211,7 +214,7 @@ impl Webhook {
             reason,
         };
         let attempts = self.options.attempts.max(1);
-        let mut pause = self.options.backoff;
+        let pauses = Backoff::exponential(self.options.backoff, MAX_PAUSE);
         let mut last = String::new();
         for attempt in 1..=attempts {
             let sent = self
@@ -235,8 +238,7 @@ impl Webhook {
             }
             if attempt < attempts {
                 tracing::debug!(url = %self.url, attempt, error = %last, "retrying a webhook");
-                tokio::time::sleep(pause).await;
-                pause = pause.saturating_mul(2);
+                tokio::time::sleep(pauses.delay(attempt)).await;
             }
         }
         Err(transport(format!(

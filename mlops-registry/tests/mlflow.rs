@@ -681,8 +681,28 @@ mod conformance {
         promotion_gates,
         approvals,
         rollbacks,
-        audit_log
+        audit_log,
+        updates,
+        conveniences
     );
+
+    /// Versions registered from runs on the same server.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn register_from_run() {
+        let registry = registry();
+        conformance::register_from_run(&registry, registry.tracking_store()).await;
+    }
+
+    /// Four clients ensure one model at once: the server's unique name decides.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_ensure_model() {
+        let handles: Vec<_> = (0..4).map(|_| registry()).collect();
+        let refs: Vec<&dyn mlops_registry::ModelRegistry> = handles
+            .iter()
+            .map(|r| r as &dyn mlops_registry::ModelRegistry)
+            .collect();
+        conformance::concurrent_ensure_model(&refs).await;
+    }
 
     /// Four clients register versions of one model at once: MLflow numbers them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

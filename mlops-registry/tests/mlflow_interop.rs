@@ -9,7 +9,7 @@ use mlops_core::testing::{MLFLOW_URI, PYTHON, require_env};
 use mlops_core::{RunId, Tag};
 use mlops_registry::{
     AliasChange, AliasName, ArtifactPath, Expect, ModelName, ModelRegistry, ModelVersion,
-    NewVersion, RegistryError, Stage,
+    NewVersion, RegistryError, RegistryExt, Stage,
 };
 use serde_json::Value;
 

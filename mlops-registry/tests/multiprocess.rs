@@ -1,7 +1,7 @@
-//! C2: 8 processes × 25 promotions with preconditions on one alias, on a local folder and
-//! (feature `cloud`, with `scripts/test.sh`) on moto and Azurite.
-//!
-//! The children are this test binary, re-run on the ignored test
+//! C2's harness: 8 processes × 25 promotions with preconditions on one alias, run on a local
+//! folder by `multiprocess_folder` (the plain test target) and on moto and Azurite by
+//! `cloud` (the `services` target). Both binaries hold this module, because the children
+//! are the test binary itself, re-run on the ignored test
 //! `multiprocess::promoter_child`. Each opens the registry, waits for the parent's `go`
 //! file, then until it has 25 acknowledged promotions: reads the holder, picks another
 //! version, and moves the alias on the precondition "still holds what I read". The parent
@@ -52,9 +52,9 @@ fn open_store(spec: &str) -> StoreRoot {
     match kind {
         "folder" => StoreUri::parse(rest).unwrap().open().unwrap(),
         #[cfg(feature = "cloud")]
-        "s3" => cloud::s3_at(rest),
+        "s3" => emulators::s3_at(rest),
         #[cfg(feature = "cloud")]
-        "azure" => cloud::azure_at(rest),
+        "azure" => emulators::azure_at(rest),
         other => panic!("unknown store kind {other}"),
     }
 }
@@ -131,7 +131,7 @@ async fn child_main(dir: PathBuf, index: usize, store: &str) -> ChildReport {
     }
 }
 
-async fn eight_processes_promote(store: &str, label: &str) {
+pub(crate) async fn eight_processes_promote(store: &str, label: &str) {
     let dir = tempfile::tempdir().unwrap();
     let registry = ObjectRegistry::new(open_store(store));
     let name = ModelName::parse(MODEL).unwrap();
@@ -254,17 +254,11 @@ async fn eight_processes_promote(store: &str, label: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_processes_promote_on_a_local_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    eight_processes_promote(&format!("folder:{}", dir.path().display()), "local folder").await;
-}
-
+/// The stores of the children on moto and Azurite (the services' addresses come from the
+/// environment `scripts/test.sh` sets; a missing one fails the test loudly).
 #[cfg(feature = "cloud")]
-mod cloud {
-    use mlops_core::testing::{
-        AZURE_CONTAINER, S3_BUCKET, S3_ENDPOINT, require_env, unique_prefix,
-    };
+mod emulators {
+    use mlops_core::testing::{AZURE_CONTAINER, S3_BUCKET, S3_ENDPOINT, require_env};
     use mlops_core::{StoreRoot, StoreUri};
 
     pub(super) fn s3_at(prefix: &str) -> StoreRoot {
@@ -289,20 +283,5 @@ mod cloud {
             .unwrap()
             .open_with_options([("azure_storage_use_emulator", "true")])
             .unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn eight_processes_promote_on_moto() {
-        super::eight_processes_promote(&format!("s3:{}", unique_prefix("registry-c2")), "moto S3")
-            .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn eight_processes_promote_on_azurite() {
-        super::eight_processes_promote(
-            &format!("azure:{}", unique_prefix("registry-c2")),
-            "Azurite",
-        )
-        .await;
     }
 }

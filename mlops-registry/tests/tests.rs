@@ -1,13 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Integration tests of mlops-registry, one module per area.
+//! Integration tests of mlops-registry that need no service, one module per area. Those
+//! that need MLflow, moto or Azurite are the `services` target (`services.rs`).
 
 mod bad_input;
+mod conformance_macro;
 mod faults;
 mod from_run;
-mod mlflow;
-mod mlflow_interop;
+mod migration;
 mod multiprocess;
+mod multiprocess_folder;
 mod object_conformance;
+mod open;
 mod tamper;
 mod util;
 mod webhook;

@@ -6,8 +6,8 @@ use super::MlflowRegistry;
 use super::convert::new_txn;
 use super::meta;
 use crate::error::{RegistryError, Result};
-use crate::model::{AliasChange, AliasChangeKind, AliasEvent, AuditAction, AuditEntry};
 use crate::registry::ModelRegistry;
+use crate::types::{AliasChange, AliasChangeKind, AliasEvent, AuditAction, AuditEntry};
 
 impl MlflowRegistry {
     /// Writes one audit entry: its parts, then the tag that announces them.

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use mlops_core::{
-    AliasName, ArtifactPath, ModelName, ModelVersion, RunStatus, Tag, TagKey, Timestamp,
-};
+use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, RunStatus, Tag, Timestamp};
 use mlops_mlflow::{Idempotency, RestMethod};
 use mlops_track::TrackError;
 
@@ -18,17 +16,18 @@ use super::convert::{
 };
 use super::meta::{self, Manifest};
 use super::wire::{
-    self, AliasRef, CreateModel, CreateVersion, Empty, KeyValue, ModelRef, ModelResponse, ModelTag,
-    RenameModel, Subject, TransitionStage, VersionRef, VersionResponse, VersionTag,
+    self, CreateModel, CreateVersion, Empty, KeyValue, ModelRef, ModelResponse, RenameModel,
+    VersionRef,
 };
+use crate::checks::{check_actor, check_description, sha256_hex};
 use crate::error::{RegistryError, Result};
-use crate::model::{
-    AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, AuditAction, AuditEntry,
-    BlobInfo, Decision, ModelQuery, NewVersion, Page, RegisteredModel, Stage, VersionInfo,
-    VersionQuery, VersionStatus,
-};
-use crate::object::{check_actor, check_description, sha256_hex};
+use crate::records::version::{ArtifactV1, BlobV1, RunLinkV1, SignatureV1};
 use crate::registry::ModelRegistry;
+use crate::types::{
+    AliasChange, AliasChangeKind, AliasEvent, Approval, ApprovalRecord, AuditAction, AuditEntry,
+    BlobInfo, Decision, ModelQuery, NewVersion, Page, RegisteredModel, VersionInfo, VersionQuery,
+};
+use crate::update::{ModelUpdate, VersionUpdate};
 
 /// The current manifest format.
 pub(super) const MANIFEST_FORMAT: u32 = 1;
@@ -242,65 +241,12 @@ impl ModelRegistry for MlflowRegistry {
         Ok(())
     }
 
-    async fn set_model_description(&self, name: &ModelName, description: &str) -> Result<()> {
-        check_description(description)?;
-        let _: ModelResponse = wire::call(
-            self.rest(),
-            RestMethod::Patch,
-            "registered-models/update",
-            &ModelRef {
-                name: name.as_str(),
-                description: Some(description),
-            },
-            Idempotency::Idempotent,
-            model_subject(name.as_str()),
-        )
-        .await?;
-        self.append_audit(
-            name,
-            AuditAction::ModelDescriptionSet {
-                description: description.to_owned(),
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn set_model_tag(&self, name: &ModelName, tag: &Tag) -> Result<()> {
-        check_user_key(tag.key().as_str())?;
-        self.set_model_tag_raw(
-            name.as_str(),
-            &KeyValue::new(tag.key().as_str(), tag.value()),
-        )
-        .await?;
-        self.append_audit(name, AuditAction::ModelTagSet { tag: tag.clone() })
-            .await?;
-        Ok(())
-    }
-
-    async fn delete_model_tag(&self, name: &ModelName, key: &TagKey) -> Result<()> {
-        check_user_key(key.as_str())?;
-        let _: Empty = wire::call(
-            self.rest(),
-            RestMethod::Delete,
-            "registered-models/delete-tag",
-            &ModelTag {
-                name: name.as_str(),
-                key: key.as_str(),
-                value: None,
-            },
-            Idempotency::Idempotent,
-            model_subject(name.as_str()),
-        )
-        .await?;
-        self.append_audit(
-            name,
-            AuditAction::ModelTagDeleted {
-                key: key.to_string(),
-            },
-        )
-        .await?;
-        Ok(())
+    async fn update_model(
+        &self,
+        name: &ModelName,
+        update: &ModelUpdate,
+    ) -> Result<RegisteredModel> {
+        self.update_model_fields(name, update).await
     }
 
     async fn create_version(&self, name: &ModelName, new: NewVersion) -> Result<VersionInfo> {
@@ -346,10 +292,10 @@ impl ModelRegistry for MlflowRegistry {
             creator: self.inner.actor.clone(),
             holder_run: holder.clone(),
             files_dir: files_dir.clone(),
-            artifacts,
-            run: new.run,
-            signature: new.signature,
-            drift_profile,
+            artifacts: artifacts.into_iter().map(ArtifactV1::from).collect(),
+            run: new.run.map(RunLinkV1::from),
+            signature: new.signature.map(SignatureV1::from),
+            drift_profile: drift_profile.map(|(blob, path)| (BlobV1::from(blob), path)),
             datasets: new.datasets,
         };
         let mut tags: Vec<KeyValue> = new
@@ -476,152 +422,13 @@ impl ModelRegistry for MlflowRegistry {
         Ok(())
     }
 
-    async fn set_version_description(
+    async fn update_version(
         &self,
         name: &ModelName,
         version: ModelVersion,
-        description: &str,
-    ) -> Result<()> {
-        check_description(description)?;
-        let id = version_id(name, version);
-        let v = version.to_string();
-        let _: VersionResponse = wire::call(
-            self.rest(),
-            RestMethod::Patch,
-            "model-versions/update",
-            &VersionRef {
-                name: name.as_str(),
-                version: &v,
-                description: Some(description),
-            },
-            Idempotency::Idempotent,
-            version_subject(&id),
-        )
-        .await?;
-        self.append_audit(
-            name,
-            AuditAction::VersionDescriptionSet {
-                version,
-                description: description.to_owned(),
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn set_version_tag(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        tag: &Tag,
-    ) -> Result<()> {
-        check_user_key(tag.key().as_str())?;
-        self.set_version_tag_raw(name, version, tag.key().as_str(), tag.value())
-            .await?;
-        self.append_audit(
-            name,
-            AuditAction::VersionTagSet {
-                version,
-                tag: tag.clone(),
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_version_tag(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        key: &TagKey,
-    ) -> Result<()> {
-        check_user_key(key.as_str())?;
-        let id = version_id(name, version);
-        let v = version.to_string();
-        let _: Empty = wire::call(
-            self.rest(),
-            RestMethod::Delete,
-            "model-versions/delete-tag",
-            &VersionTag {
-                name: name.as_str(),
-                version: &v,
-                key: key.as_str(),
-                value: None,
-            },
-            Idempotency::Idempotent,
-            version_subject(&id),
-        )
-        .await?;
-        self.append_audit(
-            name,
-            AuditAction::VersionTagDeleted {
-                version,
-                key: key.to_string(),
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn set_version_status(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        status: VersionStatus,
+        update: &VersionUpdate,
     ) -> Result<VersionInfo> {
-        self.set_version_tag_raw(name, version, meta::STATUS, status.as_str())
-            .await?;
-        self.append_audit(name, AuditAction::VersionStatusSet { version, status })
-            .await?;
-        self.version_info(name, version).await
-    }
-
-    async fn transition_stage(
-        &self,
-        name: &ModelName,
-        version: ModelVersion,
-        stage: Stage,
-        archive_existing: bool,
-    ) -> Result<VersionInfo> {
-        let v = version.to_string();
-        // MLflow archives the others itself; they are listed first for the log.
-        let archived: Vec<ModelVersion> = if archive_existing
-            && matches!(stage, Stage::Staging | Stage::Production)
-        {
-            self.all_versions(name)
-                .await?
-                .iter()
-                .filter(|w| w.version != v && w.current_stage.as_deref() == Some(stage.as_str()))
-                .filter_map(|w| ModelVersion::parse(&w.version).ok())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let id = version_id(name, version);
-        let _: VersionResponse = wire::call(
-            self.rest(),
-            RestMethod::Post,
-            "model-versions/transition-stage",
-            &TransitionStage {
-                name: name.as_str(),
-                version: &v,
-                stage: stage.as_str(),
-                archive_existing_versions: archive_existing,
-            },
-            Idempotency::Idempotent,
-            version_subject(&id),
-        )
-        .await?;
-        self.append_audit(
-            name,
-            AuditAction::StageTransition {
-                version,
-                stage,
-                archived,
-            },
-        )
-        .await?;
-        self.version_info(name, version).await
+        self.update_version_fields(name, version, update).await
     }
 
     async fn download_artifact(
@@ -695,62 +502,14 @@ impl ModelRegistry for MlflowRegistry {
         Ok(Some(bytes))
     }
 
-    async fn set_alias(
+    async fn change_alias(
         &self,
         name: &ModelName,
         alias: &AliasName,
-        version: ModelVersion,
+        to: Option<ModelVersion>,
         change: &AliasChange,
     ) -> Result<AliasEvent> {
-        let current = self.check_alias(name, alias, change).await?;
-        let id = version_id(name, version);
-        let v = version.to_string();
-        let _: Empty = wire::call(
-            self.rest(),
-            RestMethod::Post,
-            "registered-models/alias",
-            &AliasRef {
-                name: name.as_str(),
-                alias: alias.as_str(),
-                version: Some(&v),
-            },
-            Idempotency::Idempotent,
-            version_subject(&id),
-        )
-        .await?;
-        let kind = change.kind;
-        self.alias_event(name, alias, current, Some(version), change, kind)
-            .await
-    }
-
-    async fn delete_alias(
-        &self,
-        name: &ModelName,
-        alias: &AliasName,
-        change: &AliasChange,
-    ) -> Result<AliasEvent> {
-        let current = self.check_alias(name, alias, change).await?;
-        if current.is_none() {
-            return Err(RegistryError::not_found("alias", alias.as_str()));
-        }
-        let _: Empty = wire::call(
-            self.rest(),
-            RestMethod::Delete,
-            "registered-models/alias",
-            &AliasRef {
-                name: name.as_str(),
-                alias: alias.as_str(),
-                version: None,
-            },
-            Idempotency::Idempotent,
-            Subject {
-                what: "alias",
-                id: alias.as_str(),
-            },
-        )
-        .await?;
-        self.alias_event(name, alias, current, None, change, AliasChangeKind::Delete)
-            .await
+        self.change_alias_to(name, alias, to, change).await
     }
 
     async fn resolve_alias(&self, name: &ModelName, alias: &AliasName) -> Result<VersionInfo> {
@@ -805,22 +564,6 @@ impl ModelRegistry for MlflowRegistry {
             time: entry.time,
             record: record.clone(),
         })
-    }
-
-    async fn approvals(&self, name: &ModelName) -> Result<Vec<Approval>> {
-        Ok(self
-            .audit_log(name)
-            .await?
-            .into_iter()
-            .filter_map(|entry| match entry.action {
-                AuditAction::Approval(record) => Some(Approval {
-                    seq: entry.seq,
-                    time: entry.time,
-                    record,
-                }),
-                _ => None,
-            })
-            .collect())
     }
 
     async fn record_decision(&self, name: &ModelName, decision: &Decision) -> Result<AuditEntry> {

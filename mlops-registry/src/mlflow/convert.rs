@@ -11,7 +11,10 @@ use super::MlflowRegistry;
 use super::meta;
 use super::wire::{KeyValue, Subject, WireModel, WireVersion};
 use crate::error::{RegistryError, Result};
-use crate::model::{RegisteredModel, RunLink, Stage, VersionInfo, VersionStatus};
+use crate::signature::Signature;
+use crate::types::{
+    ArtifactEntry, BlobInfo, RegisteredModel, RunLink, Stage, VersionInfo, VersionStatus,
+};
 
 pub(super) fn model_subject(name: &str) -> Subject<'_> {
     Subject {
@@ -167,10 +170,13 @@ impl MlflowRegistry {
                 status,
                 stage,
                 aliases,
-                artifacts: m.artifacts,
-                run: m.run,
-                signature: m.signature,
-                drift_profile: m.drift_profile.map(|(blob, _)| blob),
+                artifacts: m.artifacts.iter().map(ArtifactEntry::from).collect(),
+                run: m.run.as_ref().map(RunLink::from),
+                signature: m.signature.as_ref().map(Signature::from),
+                drift_profile: m
+                    .drift_profile
+                    .as_ref()
+                    .map(|(blob, _)| BlobInfo::from(blob)),
                 datasets: m.datasets,
             },
             None => {

@@ -22,8 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{RegistryError, Result};
 use crate::mlflow::wire::KeyValue;
-use crate::model::{ArtifactEntry, AuditEntry, BlobInfo, RunLink};
-use crate::signature::Signature;
+use crate::records::audit::AuditV1;
+use crate::records::version::{ArtifactV1, BlobV1, RunLinkV1, SignatureV1};
+use crate::records::{self, FORMAT};
+use crate::types::AuditEntry;
 
 /// The prefix of every tag this backend keeps for itself; user tags under it are refused.
 pub(crate) const RESERVED_PREFIX: &str = "mlops.registry.";
@@ -42,7 +44,8 @@ pub(crate) const AUDIT_PREFIX: &str = "mlops.registry.audit.";
 /// The longest tag value this backend writes, in characters.
 pub(crate) const CHUNK_CHARS: usize = 4000;
 
-/// What a version records beyond MLflow's fields.
+/// What a version records beyond MLflow's fields: a private, versioned record (see
+/// [`crate::records`]; its `format` is always written, 1 so far).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     /// The format of this record.
@@ -54,16 +57,16 @@ pub(crate) struct Manifest {
     /// The folder of the uploaded files in that run's artifacts.
     pub(crate) files_dir: ArtifactPath,
     /// The files, each with its digest.
-    pub(crate) artifacts: Vec<ArtifactEntry>,
+    pub(crate) artifacts: Vec<ArtifactV1>,
     /// The run the version came from, with its metrics snapshot.
     #[serde(default)]
-    pub(crate) run: Option<RunLink>,
+    pub(crate) run: Option<RunLinkV1>,
     /// The input and output schemas.
     #[serde(default)]
-    pub(crate) signature: Option<Signature>,
+    pub(crate) signature: Option<SignatureV1>,
     /// The drift profile's digest and its path in the holder run's artifacts.
     #[serde(default)]
-    pub(crate) drift_profile: Option<(BlobInfo, ArtifactPath)>,
+    pub(crate) drift_profile: Option<(BlobV1, ArtifactPath)>,
     /// The datasets.
     #[serde(default)]
     pub(crate) datasets: Vec<DatasetRef>,
@@ -127,9 +130,29 @@ pub(crate) fn read_manifest(tags: &[KeyValue], what: &str) -> Result<Option<Mani
     };
     let json = join(MANIFEST, &header.value, tags)
         .ok_or_else(|| corrupt(format!("{MANIFEST} announces parts that are missing")))?;
-    serde_json::from_str(&json)
-        .map(Some)
-        .map_err(|e| corrupt(format!("unreadable manifest: {e}")))
+    let manifest: Manifest =
+        serde_json::from_str(&json).map_err(|e| corrupt(format!("unreadable manifest: {e}")))?;
+    if manifest.format > FORMAT {
+        return Err(RegistryError::NewerFormat {
+            path: format!("MLflow tags of {what}"),
+            format: manifest.format,
+            supported: FORMAT,
+        });
+    }
+    Ok(Some(manifest))
+}
+
+/// The JSON of one audit tag: a format 1 audit entry, with `format` written only from
+/// format 2 on.
+#[derive(Serialize, Deserialize)]
+struct AuditTag {
+    #[serde(
+        default = "records::format_1",
+        skip_serializing_if = "records::is_format_1"
+    )]
+    format: u32,
+    #[serde(flatten)]
+    entry: AuditV1,
 }
 
 /// Whether a tag key is this backend's own.
@@ -146,7 +169,11 @@ pub(crate) fn audit_tags(entry: &AuditEntry) -> Result<Vec<KeyValue>> {
         entry.time.as_millis().max(0),
         entry.txn_id
     );
-    let json = serde_json::to_string(entry).map_err(|e| {
+    let record = AuditTag {
+        format: FORMAT,
+        entry: AuditV1::from(entry),
+    };
+    let json = serde_json::to_string(&record).map_err(|e| {
         RegistryError::InvalidArgument(format!("cannot encode the audit entry: {e}"))
     })?;
     if json.chars().count() <= CHUNK_CHARS {
@@ -184,11 +211,13 @@ pub(crate) fn read_audit(tags: &[KeyValue], model: &str) -> Result<Vec<AuditEntr
         } else {
             head.value.clone()
         };
-        let mut entry: AuditEntry =
-            serde_json::from_str(&json).map_err(|e| RegistryError::Corrupt {
-                path: format!("MLflow tag {} of registered model {model}", head.key),
-                reason: format!("unreadable audit entry: {e}"),
-            })?;
+        let path = format!("MLflow tag {} of registered model {model}", head.key);
+        records::check_format(json.as_bytes(), &path)?;
+        let record: AuditTag = serde_json::from_str(&json).map_err(|e| RegistryError::Corrupt {
+            path,
+            reason: format!("unreadable audit entry: {e}"),
+        })?;
+        let mut entry = AuditEntry::from(&record.entry);
         entry.seq = entries.len() as u64 + 1;
         entries.push(entry);
     }
@@ -200,7 +229,7 @@ mod tests {
     use mlops_core::{ModelVersion, Timestamp};
 
     use super::*;
-    use crate::model::{AliasChangeKind, AuditAction, Decision, Expect};
+    use crate::types::{AliasChangeKind, AuditAction, Decision, Expect};
 
     fn entry(time: i64, txn: &str, reason: &str) -> AuditEntry {
         AuditEntry {
@@ -253,7 +282,7 @@ mod tests {
             holder_run: RunId::parse("0123456789abcdef0123456789abcdef").unwrap(),
             files_dir: ArtifactPath::parse("mlops-registry/u/files").unwrap(),
             artifacts: (0..200)
-                .map(|i| ArtifactEntry {
+                .map(|i| ArtifactV1 {
                     path: ArtifactPath::parse(format!("weights/part-{i}.bin")).unwrap(),
                     sha256: "ab".repeat(32),
                     size: i,

@@ -29,14 +29,14 @@
 //! | --- | --- |
 //! | `create_model`, `get_model`, `rename_model`, `delete_model` | `registered-models/create`, `…/get`, `…/rename`, `…/delete` |
 //! | `search_models` | `registered-models/search` with `name ILIKE '%text%'`, ordered by name |
-//! | `set_model_description`, `set_model_tag`, `delete_model_tag` | `registered-models/update`, `…/set-tag`, `…/delete-tag` |
+//! | `update_model` (description, tags set, tags deleted) | `registered-models/update`, `…/set-tag`, `…/delete-tag` |
 //! | `create_version` | the files are uploaded through the `mlflow-artifacts` proxy into a run, then `model-versions/create` with that folder as the source |
-//! | `get_version`, `delete_version`, `set_version_description`, `set_version_tag`, `delete_version_tag` | `model-versions/get`, `…/delete`, `…/update`, `…/set-tag`, `…/delete-tag` |
+//! | `get_version`, `delete_version` | `model-versions/get`, `…/delete` |
+//! | `update_version` (description, tags set, tags deleted, stage) | `model-versions/update`, `…/set-tag`, `…/delete-tag`, `…/transition-stage` |
 //! | `search_versions` | `model-versions/search` (`name = …`, `run_id = …`, newest first); the aliases it leaves out (MLflow #9783) come from one `registered-models/get` per model on the page |
-//! | `transition_stage` | `model-versions/transition-stage` |
-//! | `set_alias`, `delete_alias`, `resolve_alias`, `list_aliases` | `registered-models/alias` (POST, DELETE, GET); the aliases of `registered-models/get` |
+//! | `change_alias`, `resolve_alias`, `list_aliases` | `registered-models/alias` (POST, DELETE, GET); the aliases of `registered-models/get` |
 //! | `download_artifact`, `download_drift_profile` | the artifact proxy, each file checked against its recorded SHA-256 |
-//! | `set_version_status`, audit log, approvals, alias history | tags, see below |
+//! | `update_version`'s status, audit log, approvals, alias history | tags, see below |
 //!
 //! # Where the rest lives
 //!
@@ -46,7 +46,7 @@
 //! a version's manifest (creator, files with SHA-256 and size, where they were uploaded,
 //! the source run and its metrics snapshot, signature, drift-profile digest, datasets) is
 //! sent with `model-versions/create`, so it is written in the same transaction as the
-//! version; a status set with `set_version_status` (MLflow's API cannot change a status)
+//! version; a status set with `update_version` (MLflow's API cannot change a status)
 //! is the tag `mlops.registry.status`; the audit log is one model tag per entry,
 //! `mlops.registry.audit.<ms>.<txn>`. Long values are split into parts of at most 4000
 //! characters (MLflow's SQL schema holds registered-model tag values in `VARCHAR(5000)`),
@@ -106,6 +106,7 @@ mod backend;
 mod calls;
 mod convert;
 mod meta;
+mod updates;
 mod upload;
 mod wire;
 
@@ -164,7 +165,7 @@ impl MlflowRegistryBuilder {
     /// The registry. Fails when the actor is empty, longer than 255 bytes, padded with
     /// whitespace or holds control characters.
     pub fn build(self) -> crate::Result<MlflowRegistry> {
-        crate::object::check_actor("actor", &self.actor)?;
+        crate::checks::check_actor("actor", &self.actor)?;
         let rest = self.store.rest_client().clone();
         Ok(MlflowRegistry {
             inner: Arc::new(Inner {
@@ -182,13 +183,9 @@ impl MlflowRegistry {
     /// Settings for a registry on the server `store` talks to, with its URL, credentials,
     /// deadlines and retries.
     pub fn builder(store: MlflowStore) -> MlflowRegistryBuilder {
-        let actor = std::env::var("USER")
-            .ok()
-            .filter(|u| crate::object::check_actor("actor", u).is_ok())
-            .unwrap_or_else(|| "unknown".to_owned());
         MlflowRegistryBuilder {
             store,
-            actor,
+            actor: crate::checks::default_actor(),
             upload_experiment: DEFAULT_UPLOAD_EXPERIMENT.to_owned(),
         }
     }
@@ -200,6 +197,30 @@ impl MlflowRegistry {
             .credentials_from_env()
             .build()?;
         Self::builder(store).build()
+    }
+
+    /// A registry on the server at `base_url` authenticated by `credentials`, acting as
+    /// `actor` (default `$USER`): what [`crate::open_with`] builds for an `http(s)://` URI.
+    pub(crate) fn from_url(
+        base_url: &str,
+        credentials: &crate::MlflowCredentials,
+        actor: Option<&str>,
+    ) -> crate::Result<Self> {
+        let store = MlflowStore::builder(base_url);
+        let store = match credentials {
+            crate::MlflowCredentials::None => store,
+            crate::MlflowCredentials::Token(token) => store.token(token.clone()),
+            crate::MlflowCredentials::Basic { user, password } => {
+                store.basic_auth(user.clone(), password.clone())
+            }
+            crate::MlflowCredentials::FromEnv => store.credentials_from_env(),
+        };
+        let builder = Self::builder(store.build()?);
+        match actor {
+            Some(actor) => builder.actor(actor),
+            None => builder,
+        }
+        .build()
     }
 
     /// The tracking store this registry reads source runs and artifacts through.

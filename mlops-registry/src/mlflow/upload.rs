@@ -14,9 +14,9 @@ use super::MlflowRegistry;
 use super::backend::{CREATE_ROUNDS, UPLOAD_CONCURRENCY};
 use super::convert::model_subject;
 use super::wire::{self, CreateVersion, VersionResponse, WireVersion};
+use crate::checks::sha256_hex;
 use crate::error::{RegistryError, Result};
-use crate::model::{ArtifactEntry, RunLink};
-use crate::object::sha256_hex;
+use crate::types::{ArtifactEntry, RunLink};
 
 impl MlflowRegistry {
     /// The id of the experiment that holds upload runs, created on first use.

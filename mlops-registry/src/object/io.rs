@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mlops_core::{Created, put_if_absent};
+use mlops_core::{Backoff, Created, put_if_absent};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -14,10 +14,10 @@ use crate::error::{RegistryError, Result};
 /// How many times a read or an idempotent write is tried.
 pub(crate) const ATTEMPTS: u32 = 8;
 
-/// The pause before attempt `n` (1-based): 5 ms doubling, capped at 200 ms.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((5u64 << attempt.min(6)).min(200))
-}
+/// The pause before retry `n` (1-based) of a store call: 10 ms doubling, capped at 200 ms,
+/// with equal jitter so that handles retrying against one busy store spread out.
+pub(crate) const RETRY: Backoff =
+    Backoff::exponential(Duration::from_millis(10), Duration::from_millis(200)).with_jitter();
 
 /// Errors that say something definite about the object, never worth retrying.
 fn is_definite(e: &object_store::Error) -> bool {
@@ -74,7 +74,7 @@ impl Io {
                 Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(key, e)),
                 Err(e) => {
                     tracing::debug!(key = %key, error = %e, attempt, "retrying a read");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(RETRY.delay(attempt)).await;
                 }
             }
         }
@@ -90,7 +90,7 @@ impl Io {
                 Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(key, e)),
                 Err(e) => {
                     tracing::debug!(key = %key, error = %e, attempt, "retrying a write");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(RETRY.delay(attempt)).await;
                 }
             }
         }
@@ -121,7 +121,7 @@ impl Io {
                 }
                 Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
                 Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(prefix, e)),
-                Err(_) => tokio::time::sleep(backoff(attempt)).await,
+                Err(_) => tokio::time::sleep(RETRY.delay(attempt)).await,
             }
         }
     }

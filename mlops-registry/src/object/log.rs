@@ -21,19 +21,25 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use mlops_core::Timestamp;
+use mlops_core::{Backoff, Timestamp};
 use object_store::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::io::{Claim, Io, backoff};
+use super::io::{Claim, Io, RETRY};
 use crate::error::{RegistryError, Result};
+use crate::records;
 
 /// Entries between snapshots.
 pub(crate) const SNAPSHOT_EVERY: u64 = 64;
 
 /// How many unknown outcomes one append tolerates before giving up.
 const MAX_UNKNOWN: u32 = 16;
+
+/// The pauses between reads of a slot after an unknown outcome: longer than a plain read's,
+/// since the answer decides whether the write committed.
+const READ_BACK: Backoff =
+    Backoff::exponential(Duration::from_millis(50), Duration::from_millis(400)).with_jitter();
 
 /// A state built by folding log entries in order.
 pub(crate) trait Fold:
@@ -45,9 +51,15 @@ pub(crate) trait Fold:
     fn apply(&mut self, entry: &Entry<Self::Op>);
 }
 
-/// One log entry.
+/// One log entry. Its `format` is absent in format 1 (see [`crate::records`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Entry<Op> {
+    /// The storage format of the entry.
+    #[serde(
+        default = "records::format_1",
+        skip_serializing_if = "records::is_format_1"
+    )]
+    pub(crate) format: u32,
     /// Its position, equal to the number in its key.
     pub(crate) seq: u64,
     /// The writer's transaction id (a UUID), unique per logical write.
@@ -60,8 +72,15 @@ pub(crate) struct Entry<Op> {
     pub(crate) op: Op,
 }
 
+/// A folded state at `seq`. Its `format` is absent in format 1; a snapshot in a newer
+/// format is skipped (the log alone defines the state).
 #[derive(Serialize, Deserialize)]
 struct Snapshot<S> {
+    #[serde(
+        default = "records::format_1",
+        skip_serializing_if = "records::is_format_1"
+    )]
+    format: u32,
     seq: u64,
     state: S,
 }
@@ -146,6 +165,7 @@ impl<S: Fold> CommitLog<S> {
         let Some(bytes) = self.io.get_opt(&key).await? else {
             return Ok(None);
         };
+        records::check_format(&bytes, key.as_ref())?;
         let entry: Entry<S::Op> =
             serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
                 path: key.to_string(),
@@ -180,6 +200,10 @@ impl<S: Fold> CommitLog<S> {
             let Some(bytes) = self.io.get_opt(key).await? else {
                 continue;
             };
+            if let Err(e) = records::check_format(&bytes, key.as_ref()) {
+                tracing::warn!(key = %key, error = %e, "skipping a snapshot of a newer format");
+                continue;
+            }
             match serde_json::from_slice::<Snapshot<S>>(&bytes) {
                 Ok(snapshot) => {
                     folded.seq = snapshot.seq;
@@ -235,6 +259,7 @@ impl<S: Fold> CommitLog<S> {
             self.catch_up(&mut folded).await?;
             let op = decide(&folded.state)?;
             let entry = Entry {
+                format: records::FORMAT,
                 seq: folded.seq + 1,
                 txn_id: txn_id.clone(),
                 actor: actor.to_owned(),
@@ -255,7 +280,7 @@ impl<S: Fold> CommitLog<S> {
                             continue 'decide;
                         }
                         // Taken but unreadable now: read again after a pause.
-                        None => tokio::time::sleep(backoff(1)).await,
+                        None => tokio::time::sleep(RETRY.delay(1)).await,
                     },
                     Claim::Unknown(e) => {
                         unknown += 1;
@@ -275,7 +300,7 @@ impl<S: Fold> CommitLog<S> {
                             None if unknown >= MAX_UNKNOWN => {
                                 return Err(super::io::storage(&key, e));
                             }
-                            None => tokio::time::sleep(backoff(unknown)).await,
+                            None => tokio::time::sleep(RETRY.delay(unknown)).await,
                         }
                     }
                 }
@@ -301,13 +326,14 @@ impl<S: Fold> CommitLog<S> {
                 Ok(found) => return Ok(found),
                 Err(e @ RegistryError::Corrupt { .. }) => return Err(e),
                 Err(e) if attempt >= 4 => return Err(e),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(READ_BACK.delay(attempt)).await,
             }
         }
     }
 
     async fn write_snapshot(&self, folded: &Folded<S>) {
         let snapshot = Snapshot {
+            format: records::FORMAT,
             seq: folded.seq,
             state: &folded.state,
         };
@@ -323,5 +349,55 @@ impl<S: Fold> CommitLog<S> {
             }
             Err(e) => tracing::warn!(error = %e, "could not encode a snapshot"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mlops_core::ModelName;
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    use super::*;
+    use crate::object::catalog::{Catalog, CatalogModel, CatalogOp};
+
+    fn model(name: &str) -> CatalogOp {
+        CatalogOp::Create {
+            model: CatalogModel {
+                id: name.to_owned(),
+                name: ModelName::parse(name).unwrap(),
+                created: Timestamp::now(),
+                creator: "t".into(),
+            },
+        }
+    }
+
+    /// A snapshot in a format newer than this release reads is skipped: the state comes
+    /// from the log alone.
+    #[tokio::test]
+    async fn a_snapshot_of_a_newer_format_is_skipped() {
+        let store = Arc::new(InMemory::new());
+        let dir = Path::from("registry/catalog");
+        let log: CommitLog<Catalog> = CommitLog::new(
+            Io {
+                store: store.clone(),
+            },
+            &dir,
+        );
+        log.append("t", |_| Ok(model("a"))).await.unwrap();
+        log.append("t", |_| Ok(model("b"))).await.unwrap();
+        let newer = br#"{"format": 2, "seq": 2, "state": {"models": {}}}"#;
+        store
+            .put(
+                &dir.clone().join("snapshots").join(seq_name(2).as_str()),
+                PutPayload::from_static(newer),
+            )
+            .await
+            .unwrap();
+        let fresh: CommitLog<Catalog> = CommitLog::new(Io { store }, &dir);
+        let names = fresh.read(|seq, c| (seq, c.models.len())).await.unwrap();
+        assert_eq!(names, (2, 2), "both models, folded from the log");
     }
 }

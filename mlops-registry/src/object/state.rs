@@ -1,6 +1,8 @@
-//! What the logs say: the catalog (model names ↔ ids) and each model's state, as folds of
-//! their entries. Deciding functions (preconditions) live in `mod.rs`; folding here never
-//! fails, so any prefix of a log is a state.
+//! A model's state as the fold of its commit log: its description and tags, versions,
+//! aliases with their history, approvals and audit log. Log entries ([`ModelOp`]) and the
+//! state (stored in snapshots) are private records (see [`crate::records`]); the public
+//! types are built from them on read. Deciding functions (preconditions) live with the
+//! operations; folding never fails, so any prefix of a log is a state.
 
 use std::collections::BTreeMap;
 
@@ -8,89 +10,15 @@ use mlops_core::{AliasName, ModelName, ModelVersion, Tag, TagKey, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::log::{Entry, Fold};
-use crate::model::{
-    AliasChangeKind, AliasEvent, Approval, ApprovalRecord, AuditAction, AuditEntry, Decision,
-    Expect, GateReport, Stage, VersionInfo, VersionStatus,
+use crate::records::audit::{
+    AliasEventV1, AliasKindV1, ApprovalEventV1, ApprovalV1, AuditActionV1, AuditV1, DecisionV1,
+    ExpectV1, GateV1,
 };
+use crate::records::version::{StageV1, StatusV1, VersionV1};
+use crate::types::VersionInfo;
 
-// ---------------------------------------------------------------- catalog
-
-/// One model in the catalog.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct CatalogModel {
-    pub(crate) id: String,
-    pub(crate) name: ModelName,
-    pub(crate) created: Timestamp,
-    pub(crate) creator: String,
-}
-
-/// A change of the catalog.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum CatalogOp {
-    Create {
-        model: CatalogModel,
-    },
-    Rename {
-        id: String,
-        from: ModelName,
-        to: ModelName,
-    },
-    Delete {
-        id: String,
-        name: ModelName,
-    },
-}
-
-/// Live models by case-folded name.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Catalog {
-    pub(crate) models: BTreeMap<String, CatalogModel>,
-}
-
-impl Fold for Catalog {
-    type Op = CatalogOp;
-
-    fn apply(&mut self, entry: &Entry<CatalogOp>) {
-        match &entry.op {
-            CatalogOp::Create { model } => {
-                self.models.insert(model.name.case_folded(), model.clone());
-            }
-            CatalogOp::Rename { id, from, to } => {
-                if let Some(mut model) = self.models.remove(&from.case_folded()) {
-                    if &model.id == id {
-                        model.name = to.clone();
-                        self.models.insert(to.case_folded(), model);
-                    } else {
-                        self.models.insert(from.case_folded(), model);
-                    }
-                }
-            }
-            CatalogOp::Delete { id, name } => {
-                if self
-                    .models
-                    .get(&name.case_folded())
-                    .is_some_and(|m| &m.id == id)
-                {
-                    self.models.remove(&name.case_folded());
-                }
-            }
-        }
-    }
-}
-
-impl Catalog {
-    /// The live model with exactly this name.
-    pub(crate) fn get(&self, name: &ModelName) -> Option<&CatalogModel> {
-        self.models
-            .get(&name.case_folded())
-            .filter(|m| &m.name == name)
-    }
-}
-
-// ---------------------------------------------------------------- model
-
-/// A change of one model's state (or a decision recorded for audit only).
+/// A change of one model's state (or a decision recorded for audit only): the `op` of a log
+/// entry, format 1 (docs/REGISTRY.md lists them).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ModelOp {
@@ -118,7 +46,7 @@ pub(crate) enum ModelOp {
         key: TagKey,
     },
     RegisterVersion {
-        info: Box<VersionInfo>,
+        info: Box<VersionV1>,
     },
     DeleteVersion {
         version: ModelVersion,
@@ -137,11 +65,11 @@ pub(crate) enum ModelOp {
     },
     SetVersionStatus {
         version: ModelVersion,
-        status: VersionStatus,
+        status: StatusV1,
     },
     TransitionStage {
         version: ModelVersion,
-        stage: Stage,
+        stage: StageV1,
         archived: Vec<ModelVersion>,
     },
     SetAlias {
@@ -150,29 +78,29 @@ pub(crate) enum ModelOp {
         to: Option<ModelVersion>,
         /// What it held when the writer decided (equal to the fold at `seq - 1`).
         from: Option<ModelVersion>,
-        expected: Expect,
-        kind: AliasChangeKind,
+        expected: ExpectV1,
+        kind: AliasKindV1,
         #[serde(default)]
-        gates: Vec<GateReport>,
+        gates: Vec<GateV1>,
         #[serde(default)]
         note: Option<String>,
     },
     Approval {
-        record: ApprovalRecord,
+        record: ApprovalV1,
     },
     Decision {
-        decision: Decision,
+        decision: DecisionV1,
     },
 }
 
 /// One version as the log made it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct VersionState {
-    pub(crate) info: VersionInfo,
+    pub(crate) info: VersionV1,
     pub(crate) deleted: bool,
 }
 
-/// A model's state: the fold of its log.
+/// A model's state: the fold of its log (and what a snapshot holds).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ModelState {
     pub(crate) deleted: bool,
@@ -182,9 +110,9 @@ pub(crate) struct ModelState {
     pub(crate) tags: BTreeMap<TagKey, Tag>,
     pub(crate) versions: BTreeMap<u64, VersionState>,
     pub(crate) aliases: BTreeMap<AliasName, ModelVersion>,
-    pub(crate) alias_events: Vec<AliasEvent>,
-    pub(crate) approvals: Vec<Approval>,
-    pub(crate) audit: Vec<AuditEntry>,
+    pub(crate) alias_events: Vec<AliasEventV1>,
+    pub(crate) approvals: Vec<ApprovalEventV1>,
+    pub(crate) audit: Vec<AuditV1>,
 }
 
 impl ModelState {
@@ -193,31 +121,39 @@ impl ModelState {
         self.versions.keys().next_back().map_or(1, |v| v + 1)
     }
 
-    /// A live version.
-    pub(crate) fn live(&self, version: ModelVersion) -> Option<&VersionInfo> {
+    /// A live version's record.
+    pub(crate) fn live(&self, version: ModelVersion) -> Option<&VersionV1> {
         self.versions
             .get(&version.get())
             .filter(|v| !v.deleted)
             .map(|v| &v.info)
     }
 
-    /// A live version with its aliases filled in.
+    /// The newest live version.
+    pub(crate) fn latest(&self) -> Option<ModelVersion> {
+        self.versions
+            .values()
+            .rev()
+            .find(|v| !v.deleted)
+            .map(|v| v.info.version)
+    }
+
+    /// A live version as the public type, with its aliases filled in.
     pub(crate) fn version_info(&self, version: ModelVersion) -> Option<VersionInfo> {
-        let mut info = self.live(version)?.clone();
-        info.aliases = self
+        let aliases = self
             .aliases
             .iter()
             .filter(|(_, v)| **v == version)
             .map(|(a, _)| a.clone())
             .collect();
-        Some(info)
+        Some(self.live(version)?.to_info(aliases))
     }
 
     fn touch_version(
         &mut self,
         version: ModelVersion,
         time: Timestamp,
-        f: impl FnOnce(&mut VersionInfo),
+        f: impl FnOnce(&mut VersionV1),
     ) {
         if let Some(v) = self.versions.get_mut(&version.get()) {
             f(&mut v.info);
@@ -231,9 +167,9 @@ impl ModelState {
         alias: &AliasName,
         from: Option<ModelVersion>,
         to: Option<ModelVersion>,
-        kind: AliasChangeKind,
+        kind: AliasKindV1,
     ) {
-        self.alias_events.push(AliasEvent {
+        self.alias_events.push(AliasEventV1 {
             seq: entry.seq,
             alias: alias.clone(),
             from,
@@ -262,32 +198,32 @@ impl Fold for ModelState {
                 for tag in tags {
                     self.tags.insert(tag.key().clone(), tag.clone());
                 }
-                AuditAction::ModelCreated { name: name.clone() }
+                AuditActionV1::ModelCreated { name: name.clone() }
             }
             ModelOp::Renamed { from, to } => {
                 self.current_name = Some(to.clone());
-                AuditAction::ModelRenamed {
+                AuditActionV1::ModelRenamed {
                     from: from.clone(),
                     to: to.clone(),
                 }
             }
             ModelOp::Deleted { name } => {
                 self.deleted = true;
-                AuditAction::ModelDeleted { name: name.clone() }
+                AuditActionV1::ModelDeleted { name: name.clone() }
             }
             ModelOp::SetDescription { description } => {
                 self.description = Some(description.clone());
-                AuditAction::ModelDescriptionSet {
+                AuditActionV1::ModelDescriptionSet {
                     description: description.clone(),
                 }
             }
             ModelOp::SetTag { tag } => {
                 self.tags.insert(tag.key().clone(), tag.clone());
-                AuditAction::ModelTagSet { tag: tag.clone() }
+                AuditActionV1::ModelTagSet { tag: tag.clone() }
             }
             ModelOp::DeleteTag { key } => {
                 self.tags.remove(key);
-                AuditAction::ModelTagDeleted {
+                AuditActionV1::ModelTagDeleted {
                     key: key.to_string(),
                 }
             }
@@ -301,7 +237,7 @@ impl Fold for ModelState {
                         info: (**info).clone(),
                         deleted: false,
                     });
-                AuditAction::VersionCreated {
+                AuditActionV1::VersionCreated {
                     version,
                     run_id: info.run.as_ref().map(|r| r.run_id.clone()),
                 }
@@ -318,9 +254,9 @@ impl Fold for ModelState {
                     .collect();
                 for alias in dropped {
                     self.aliases.remove(&alias);
-                    self.alias_event(entry, &alias, Some(*version), None, AliasChangeKind::Delete);
+                    self.alias_event(entry, &alias, Some(*version), None, AliasKindV1::Delete);
                 }
-                AuditAction::VersionDeleted { version: *version }
+                AuditActionV1::VersionDeleted { version: *version }
             }
             ModelOp::SetVersionDescription {
                 version,
@@ -329,7 +265,7 @@ impl Fold for ModelState {
                 self.touch_version(*version, time, |v| {
                     v.description = Some(description.clone());
                 });
-                AuditAction::VersionDescriptionSet {
+                AuditActionV1::VersionDescriptionSet {
                     version: *version,
                     description: description.clone(),
                 }
@@ -339,21 +275,21 @@ impl Fold for ModelState {
                     v.tags.retain(|t| t.key() != tag.key());
                     v.tags.push(tag.clone());
                 });
-                AuditAction::VersionTagSet {
+                AuditActionV1::VersionTagSet {
                     version: *version,
                     tag: tag.clone(),
                 }
             }
             ModelOp::DeleteVersionTag { version, key } => {
                 self.touch_version(*version, time, |v| v.tags.retain(|t| t.key() != key));
-                AuditAction::VersionTagDeleted {
+                AuditActionV1::VersionTagDeleted {
                     version: *version,
                     key: key.to_string(),
                 }
             }
             ModelOp::SetVersionStatus { version, status } => {
                 self.touch_version(*version, time, |v| v.status = *status);
-                AuditAction::VersionStatusSet {
+                AuditActionV1::VersionStatusSet {
                     version: *version,
                     status: *status,
                 }
@@ -365,9 +301,9 @@ impl Fold for ModelState {
             } => {
                 self.touch_version(*version, time, |v| v.stage = *stage);
                 for other in archived {
-                    self.touch_version(*other, time, |v| v.stage = Stage::Archived);
+                    self.touch_version(*other, time, |v| v.stage = StageV1::Archived);
                 }
-                AuditAction::StageTransition {
+                AuditActionV1::StageTransition {
                     version: *version,
                     stage: *stage,
                     archived: archived.clone(),
@@ -391,7 +327,7 @@ impl Fold for ModelState {
                     }
                 }
                 self.alias_event(entry, alias, *from, *to, *kind);
-                AuditAction::AliasChanged {
+                AuditActionV1::AliasChanged {
                     alias: alias.clone(),
                     from: *from,
                     to: *to,
@@ -402,22 +338,81 @@ impl Fold for ModelState {
                 }
             }
             ModelOp::Approval { record } => {
-                self.approvals.push(Approval {
+                self.approvals.push(ApprovalEventV1 {
                     seq: entry.seq,
                     time,
                     record: record.clone(),
                 });
-                AuditAction::Approval(record.clone())
+                AuditActionV1::Approval(record.clone())
             }
-            ModelOp::Decision { decision } => AuditAction::Decision(decision.clone()),
+            ModelOp::Decision { decision } => AuditActionV1::Decision(decision.clone()),
         };
         self.updated = Some(time);
-        self.audit.push(AuditEntry {
+        self.audit.push(AuditV1 {
             seq: entry.seq,
             time,
             actor: entry.actor.clone(),
             txn_id: entry.txn_id.clone(),
             action,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::object::catalog::CatalogOp;
+
+    /// Every log entry of the fixture store (written by the release before the records were
+    /// private types) parses as a record and serializes back to the same JSON: format 1 is
+    /// what the first release wrote, so earlier readers read what this one writes.
+    #[test]
+    fn records_write_format_1_exactly_as_the_first_release() {
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/store-v1/store/registry");
+        let mut checked = 0;
+        let mut logs = vec![root.join("catalog/log")];
+        for model in std::fs::read_dir(root.join("models")).unwrap() {
+            logs.push(model.unwrap().path().join("log"));
+        }
+        for dir in logs {
+            let catalog = dir.starts_with(root.join("catalog"));
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let bytes = std::fs::read(file.unwrap().path()).unwrap();
+                let original: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let again = if catalog {
+                    let entry: Entry<CatalogOp> = serde_json::from_slice(&bytes).unwrap();
+                    serde_json::to_value(&entry).unwrap()
+                } else {
+                    let entry: Entry<ModelOp> = serde_json::from_slice(&bytes).unwrap();
+                    serde_json::to_value(&entry).unwrap()
+                };
+                assert_eq!(again, original, "{}", dir.display());
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 16, "2 catalog entries and 14 model entries");
+    }
+
+    /// A snapshot is the state itself: folding the fixture's longest log, writing the state
+    /// and reading it back gives the same state.
+    #[test]
+    fn snapshots_round_trip() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../tests/fixtures/store-v1/store/registry/models/01a23f88b298776c8a17c8d622352a15/log",
+        );
+        let mut state = ModelState::default();
+        for seq in 1..=10 {
+            let bytes = std::fs::read(dir.join(format!("{seq:020}.json"))).unwrap();
+            state.apply(&serde_json::from_slice::<Entry<ModelOp>>(&bytes).unwrap());
+        }
+        let json = serde_json::to_value(&state).unwrap();
+        let back: ModelState = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        assert_eq!(back.audit.len(), 10);
+        assert_eq!(back.approvals.len(), 2);
+        assert_eq!(back.alias_events.len(), 4);
     }
 }
