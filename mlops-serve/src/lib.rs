@@ -54,12 +54,19 @@
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod observe;
 mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod source;
 pub mod tensor;
 
 pub use error::{Error, Result};
 pub use model::{AsyncModel, Model, ModelMetadata, Servable};
-pub use server::{ModelOptions, Server, ServerBuilder, router, serve, shutdown_signal};
+pub use observe::{Observation, Observer};
+pub use server::{
+    ModelEntry, ModelOptions, ModelTable, Server, ServerBuilder, TableEdit, router, serve,
+    shutdown_signal,
+};
+pub use source::{LoadedModel, ModelFile, ModelSource, Resolved, Selector};
 pub use tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec};
