@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mlops_serve::runtime::{self, onnx};
-use mlops_serve::{Datatype, Error, Server, Tensor, TensorData, TensorSpec};
+use mlops_serve::{Datatype, Server, Tensor, TensorData, TensorSpec};
 use serde_json::{Value, json};
 
 use crate::triton::{drive_tritonclient, run_python};
@@ -108,6 +108,25 @@ async fn sklearn_linear_regression_through_onnx_matches_sklearn() {
                 "{got} vs sklearn {want} ({n} rows)"
             );
         }
+    }
+
+    // The same model from bytes in memory (a registry download): alone, and picked among an
+    // MLflow-style version's files; predictions identical to the file-loaded model.
+    let bytes = std::fs::read(dir.path().join("linear_fp32.onnx")).unwrap();
+    let from_bytes = runtime::load_bytes(&bytes, "linear_fp32.onnx", "sk-fp32", Some("1")).unwrap();
+    let files = [
+        mlops_serve::ModelFile::new("MLmodel", b"flavors: {onnx: {}}\n".to_vec()),
+        mlops_serve::ModelFile::new("model/model.onnx", bytes.clone()),
+        mlops_serve::ModelFile::new("requirements.txt", b"onnx\n".to_vec()),
+    ];
+    let from_files = runtime::load_files(&files, "sk-fp32", Some("1")).unwrap();
+    assert_eq!(from_bytes.metadata(), fp32.metadata());
+    assert_eq!(from_files.metadata(), fp32.metadata());
+    let x = TensorData::from_vec(&[3, 4], rows[..12].to_vec()).unwrap();
+    let reference = fp32.infer(vec![Tensor::new("input", x.clone())]).unwrap();
+    for model in [&from_bytes, &from_files] {
+        let got = model.infer(vec![Tensor::new("input", x.clone())]).unwrap();
+        assert_eq!(got[0].data, reference[0].data);
     }
 
     // Through the server with the real Triton client, binary and JSON modes, versioned.

@@ -287,7 +287,7 @@ async fn the_table_serves_a_source_and_a_repository_load_fetches_the_same_versio
 #[tokio::test]
 async fn a_registry_is_a_source() {
     use mlops_core::{AliasName, ArtifactPath, ModelName, StoreUri};
-    use mlops_registry::{AliasChange, NewVersion, ObjectRegistry};
+    use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry};
     use mlops_serve::source::RegistrySource;
 
     let registry =
@@ -313,9 +313,7 @@ async fn a_registry_is_a_source() {
         .await
         .unwrap();
 
-    let source = Arc::new(RegistrySource::new(
-        registry as Arc<dyn mlops_registry::ModelRegistry>,
-    ));
+    let source = Arc::new(RegistrySource::new(registry as Arc<dyn ModelRegistry>));
     let alias = Selector::Alias("champion".into());
     assert_eq!(
         source.resolve("price", &alias).await.unwrap().version,
