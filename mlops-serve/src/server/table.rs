@@ -302,6 +302,10 @@ impl ModelTable {
 
     /// Applies `change` to a copy of the table and publishes the result at once, or nothing
     /// when `change` fails. Changes are serialised; requests never wait for them.
+    ///
+    /// `change` runs under the table's writer lock: load models before the edit (loading
+    /// takes time), and do not call back into this table from inside it (that would wait
+    /// for itself).
     pub fn edit<T>(&self, change: impl FnOnce(&mut TableEdit<'_>) -> Result<T>) -> Result<T> {
         let _writer = self
             .shared

@@ -3,7 +3,7 @@
 //! them into a model ([`crate::runtime::load_files`]) without writing anything to disk.
 //!
 //! Two sources ship: [`FileSource`] (local files and folders, what `--model NAME=PATH` serves)
-//! and, with the `registry` feature, [`RegistrySource`] (any `mlops_registry::ModelRegistry`:
+//! and, with the `registry` feature, `RegistrySource` (any `mlops_registry::ModelRegistry`:
 //! the object registry or an MLflow server). Resolving is separate from fetching so that a
 //! watcher can poll [`ModelSource::resolve`] cheaply and fetch only when the version changes.
 
