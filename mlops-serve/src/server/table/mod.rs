@@ -291,7 +291,7 @@ impl ModelTable {
     /// default; returns the version loaded. Other versions of the name stay.
     ///
     /// To load without serving yet (to warm a model up first, say), call
-    /// [`crate::source::load`] and insert its [`LoadedModel`] later.
+    /// [`crate::source::load`] and insert its [`crate::LoadedModel`] later.
     pub async fn load_from(
         &self,
         source: Arc<dyn ModelSource>,
