@@ -1,9 +1,11 @@
-//! The one error type of `mlops-serve`, and how each variant maps to an HTTP status.
+//! The one error type of `mlops-serve`, how each variant maps to an HTTP status, and its
+//! HTTP answer ([`IntoResponse`]), so handlers return `Result<_, Error>` and never map by hand.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -144,6 +146,17 @@ pub enum Error {
         format: &'static str,
     },
 
+    /// A [`crate::ModelSource`] could not resolve or fetch a model (a registry error, a
+    /// missing alias or version, a digest mismatch).
+    #[error("model source failed for {model:?}: {source}")]
+    Source {
+        /// The model name.
+        model: String,
+        /// What the source reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A server or model option is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -197,8 +210,47 @@ impl Error {
             Self::Inference { .. }
             | Self::Load { .. }
             | Self::UnsafeArtifact { .. }
+            | Self::Source { .. }
             | Self::Config(_)
             | Self::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// A [`Error::Source`] error for model `model`.
+    pub fn source(
+        model: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Source {
+            model: model.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// `{"error": "<Display>"}` (JSON) with [`Error::status`]; 429 adds `Retry-After: 1` and 401
+/// adds `WWW-Authenticate: Bearer`, as OIP clients and HTTP expect.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            crate::protocol::response::error_body(&self.to_string()),
+        )
+            .into_response();
+        let extra = match self {
+            Self::QueueFull { .. } => Some((header::RETRY_AFTER, "1")),
+            Self::Unauthorized => Some((header::WWW_AUTHENTICATE, "Bearer")),
+            _ => None,
+        };
+        if let Some((name, value)) = extra {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        response
     }
 }

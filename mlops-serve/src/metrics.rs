@@ -9,9 +9,14 @@
 //! | `mlops_serve_batch_size` | histogram | `model`, `version` |
 //! | `mlops_serve_in_flight` | gauge | `model`, `version` |
 //!
+//! | `mlops_serve_observer_panics_total` | counter | |
+//!
 //! `outcome` is one of `success`, `invalid` (4xx other than 429), `rejected` (429),
 //! `unavailable` (503), `timeout` (504) and `error` (5xx). The handles for each model are
-//! resolved once when the model is registered, so the request path does no label lookup.
+//! resolved once when the model enters the [`crate::ModelTable`], so the request path does no
+//! label lookup; a replaced model keeps its series (same labels, same handles), and the series
+//! of a name and version that leaves the table are removed, so swapping through many versions
+//! keeps the exposition small.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -47,6 +52,7 @@ pub(crate) struct Metrics {
     total: Family<ModelLabels, Histogram, fn() -> Histogram>,
     batch: Family<ModelLabels, Histogram, fn() -> Histogram>,
     in_flight: Family<ModelLabels, Gauge>,
+    pub(crate) observer_panics: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -160,6 +166,12 @@ impl Metrics {
             "Inference requests admitted and not yet answered",
             in_flight.clone(),
         );
+        let observer_panics = Counter::default();
+        registry.register(
+            "observer_panics",
+            "Calls to the inference observer that panicked (the requests were answered)",
+            observer_panics.clone(),
+        );
         Self {
             registry,
             requests,
@@ -168,6 +180,7 @@ impl Metrics {
             total,
             batch,
             in_flight,
+            observer_panics,
         }
     }
 
@@ -194,6 +207,26 @@ impl Metrics {
             batch: self.batch.get_or_create(&labels).clone(),
             in_flight: self.in_flight.get_or_create(&labels).clone(),
         }
+    }
+
+    /// Removes the series of one model version (it left the table).
+    pub(crate) fn forget(&self, name: &str, version: Option<&str>) {
+        let labels = ModelLabels {
+            model: name.to_owned(),
+            version: version.unwrap_or("").to_owned(),
+        };
+        for outcome in Outcome::ALL {
+            self.requests.remove(&OutcomeLabels {
+                model: labels.model.clone(),
+                version: labels.version.clone(),
+                outcome: outcome.label(),
+            });
+        }
+        self.queue.remove(&labels);
+        self.inference.remove(&labels);
+        self.total.remove(&labels);
+        self.batch.remove(&labels);
+        self.in_flight.remove(&labels);
     }
 
     /// The OpenMetrics 1.0 text exposition.

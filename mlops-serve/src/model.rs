@@ -4,6 +4,8 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
+
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, TensorSpec};
 
@@ -152,32 +154,16 @@ impl Servable {
                     }
                 }
             }
-            Servable::Async(model) => {
-                let future = AssertUnwindSafe(model.infer(inputs));
-                match futures_catch(future).await {
-                    Some(result) => result,
-                    None => Err(panicked(model.metadata())),
-                }
-            }
+            Servable::Async(model) => AssertUnwindSafe(model.infer(inputs))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(panicked(model.metadata()))),
         }
     }
 }
 
 fn panicked(metadata: &ModelMetadata) -> Error {
     Error::inference(&metadata.name, "the model panicked")
-}
-
-/// Polls `future`, turning a panic into `None`.
-async fn futures_catch<F: std::future::Future>(future: AssertUnwindSafe<F>) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Some(v)),
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Err(_) => std::task::Poll::Ready(None),
-        }
-    })
-    .await
 }
 
 impl From<Arc<dyn Model>> for Servable {

@@ -6,21 +6,18 @@ use std::time::Duration;
 use mlops_serve::{Datatype, ModelOptions, Server};
 use serde_json::json;
 
-use crate::util::{Echo, Gated, binary_body, expect_error, linear, linear_request, start};
+use crate::util::{Echo, Gated, app, binary_body, expect_error, linear, linear_request};
 
-async fn linear_server() -> crate::util::Running {
-    start(
-        Server::builder()
-            .model(linear("lin", Some("1")))
-            .model(Echo::new("bytes", Datatype::Bytes))
-            .body_limit(64 * 1024)
-            .build()
-            .unwrap(),
-    )
-    .await
+fn linear_server() -> crate::util::App {
+    app(Server::builder()
+        .model(linear("lin", Some("1")))
+        .model(Echo::new("bytes", Datatype::Bytes))
+        .body_limit(64 * 1024)
+        .build()
+        .unwrap())
 }
 
-async fn post_json(running: &crate::util::Running, path: &str, body: &str) -> reqwest::Response {
+async fn post_json(running: &crate::util::App, path: &str, body: &str) -> crate::util::Reply {
     running
         .client
         .post(running.url(path))
@@ -32,7 +29,7 @@ async fn post_json(running: &crate::util::Running, path: &str, body: &str) -> re
 
 #[tokio::test]
 async fn malformed_and_invalid_json_requests_are_400() {
-    let running = linear_server().await;
+    let running = linear_server();
     let infer = "/v2/models/lin/infer";
     let cases: &[(&str, &str)] = &[
         ("{not json", "malformed inference request"),
@@ -133,19 +130,15 @@ async fn malformed_and_invalid_json_requests_are_400() {
         let response = post_json(&running, infer, body).await;
         expect_error(response, 400, needle).await;
     }
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn integer_datatypes_refuse_out_of_range_values_with_400() {
-    let running = start(
-        Server::builder()
-            .model(Echo::new("u8", Datatype::Uint8))
-            .model(Echo::new("b", Datatype::Bool))
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let running = app(Server::builder()
+        .model(Echo::new("u8", Datatype::Uint8))
+        .model(Echo::new("b", Datatype::Bool))
+        .build()
+        .unwrap());
     let body = r#"{"inputs":[{"name":"x","shape":[1,2],"datatype":"UINT8","data":[1,256]}]}"#;
     expect_error(
         post_json(&running, "/v2/models/u8/infer", body).await,
@@ -167,12 +160,11 @@ async fn integer_datatypes_refuse_out_of_range_values_with_400() {
         "not a valid BOOL",
     )
     .await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn bad_binary_framing_is_400() {
-    let running = linear_server().await;
+    let running = linear_server();
     let infer = running.url("/v2/models/lin/infer");
     let header = json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "parameters": {"binary_data_size": 12}}]});
     let floats: Vec<u8> = [1f32, 2.0, 3.0]
@@ -282,12 +274,11 @@ async fn bad_binary_framing_is_400() {
         .await
         .unwrap();
     expect_error(response, 400, "holds 1 elements").await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn unknown_models_versions_and_routes_are_404() {
-    let running = linear_server().await;
+    let running = linear_server();
     let client = &running.client;
     let body = serde_json::to_vec(&linear_request(&[[1.0, 2.0, 3.0]])).unwrap();
     let r = client
@@ -354,12 +345,11 @@ async fn unknown_models_versions_and_routes_are_404() {
         .await
         .unwrap();
     expect_error(r, 405, "method GET is not allowed").await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_also_after_decompression() {
-    let running = linear_server().await; // limit 64 KiB
+    let running = linear_server(); // limit 64 KiB
     let infer = running.url("/v2/models/lin/infer");
     let big = vec![b' '; 64 * 1024 + 1];
     let r = running.client.post(&infer).body(big).send().await.unwrap();
@@ -390,12 +380,11 @@ async fn bodies_over_the_limit_are_413_also_after_decompression() {
         .await
         .unwrap();
     expect_error(r, 413, "larger than the limit").await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn bad_encodings_and_content_types_are_refused() {
-    let running = linear_server().await;
+    let running = linear_server();
     let infer = running.url("/v2/models/lin/infer");
     let body = serde_json::to_vec(&linear_request(&[[1.0, 2.0, 3.0]])).unwrap();
     let r = running
@@ -434,7 +423,6 @@ async fn bad_encodings_and_content_types_are_refused() {
         .await
         .unwrap();
     expect_error(r, 415, "unsupported content type").await;
-    running.stop().await;
 }
 
 #[tokio::test]
@@ -447,7 +435,7 @@ async fn a_full_queue_is_429_with_retry_after() {
         )
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let body = r#"{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP64","data":[1]}]}"#;
     let url = running.url("/v2/models/slow/infer");
     // One running, one queued: the model's capacity.
@@ -485,7 +473,6 @@ async fn a_full_queue_is_429_with_retry_after() {
         ),
         Some(2.0)
     );
-    running.stop().await;
 }
 
 #[tokio::test]
@@ -498,7 +485,7 @@ async fn a_request_past_its_deadline_is_504() {
         )
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let body = r#"{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP64","data":[1]}]}"#;
     let r = running
         .client
@@ -509,7 +496,6 @@ async fn a_request_past_its_deadline_is_504() {
         .unwrap();
     expect_error(r, 504, "did not answer within the deadline of 50 ms").await;
     drop(gate);
-    running.stop().await;
 }
 
 #[tokio::test]
@@ -519,7 +505,7 @@ async fn unloaded_models_and_draining_servers_are_503() {
         .repository_extension(true)
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let client = &running.client;
     let body = serde_json::to_vec(&linear_request(&[[1.0, 2.0, 3.0]])).unwrap();
     let r = client
@@ -595,7 +581,6 @@ async fn unloaded_models_and_draining_servers_are_503() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    running.stop().await;
 }
 
 #[tokio::test]
@@ -606,7 +591,7 @@ async fn token_and_host_allowlist_guard_every_route_but_health() {
         .allowed_hosts(["localhost", "127.0.0.1"])
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let client = &running.client;
     let body = serde_json::to_vec(&linear_request(&[[1.0, 2.0, 3.0]])).unwrap();
     let infer = running.url("/v2/models/lin/infer");
@@ -676,7 +661,6 @@ async fn token_and_host_allowlist_guard_every_route_but_health() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    running.stop().await;
 }
 
 #[test]

@@ -6,11 +6,9 @@ use std::io::Write;
 use mlops_serve::{Datatype, Server};
 use serde_json::{Value, json};
 
-use crate::util::{
-    Echo, binary_body, linear, linear_expected, linear_request, split_binary, start,
-};
+use crate::util::{Echo, app, binary_body, linear, linear_expected, linear_request, split_binary};
 
-async fn server() -> crate::util::Running {
+fn server() -> crate::util::App {
     let mut builder = Server::builder()
         .model(linear("lin", Some("1")))
         .model(linear("lin", Some("2")));
@@ -20,12 +18,12 @@ async fn server() -> crate::util::Running {
             datatype,
         ));
     }
-    start(builder.build().unwrap()).await
+    app(builder.build().unwrap())
 }
 
 #[tokio::test]
 async fn health_and_metadata_routes_answer_with_and_without_versions() {
-    let running = server().await;
+    let running = server();
     let client = &running.client;
     for path in ["/v2", "/v2/"] {
         let r = client.get(running.url(path)).send().await.unwrap();
@@ -80,12 +78,11 @@ async fn health_and_metadata_routes_answer_with_and_without_versions() {
             json!({"name": "lin", "ready": true})
         );
     }
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn json_inference_flat_nested_versioned_and_without_content_type() {
-    let running = server().await;
+    let running = server();
     let rows = [[1.0f32, 2.0, 3.0], [-1.5, 0.25, 4.0]];
     let flat = linear_request(&rows);
     let nested = json!({
@@ -131,12 +128,11 @@ async fn json_inference_flat_nested_versioned_and_without_content_type() {
         .await
         .unwrap();
     assert_eq!(v["model_version"], "2");
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_in_body_and_header() {
-    let running = server().await;
+    let running = server();
     let mut body = linear_request(&[[0.0, 0.0, 0.0]]);
     body["id"] = json!("id with \"quotes\" and ünïcode");
     let r = running
@@ -150,12 +146,11 @@ async fn request_ids_are_echoed_in_body_and_header() {
     assert_eq!(r.headers()["x-request-id"], "abc-123");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["id"], body["id"]);
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn binary_extension_in_and_out() {
-    let running = server().await;
+    let running = server();
     let rows = [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
     let binary: Vec<u8> = rows
         .iter()
@@ -232,13 +227,12 @@ async fn binary_extension_in_and_out() {
     let bytes = r.bytes().await.unwrap();
     let (_, binary_part) = split_binary(&headers, &bytes);
     assert_eq!(binary_part.len(), 8);
-    running.stop().await;
 }
 
 /// Sends `values` (JSON) to the echo model for `datatype` in JSON and in binary mode, and
 /// checks both answers.
 async fn echo_roundtrip(
-    running: &crate::util::Running,
+    running: &crate::util::App,
     datatype: &str,
     json_values: Value,
     binary: Vec<u8>,
@@ -291,7 +285,7 @@ async fn echo_roundtrip(
 
 #[tokio::test]
 async fn every_datatype_round_trips_in_json_and_binary() {
-    let running = server().await;
+    let running = server();
     fn le<T: Copy, const N: usize>(values: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
         values.iter().flat_map(|&v| f(v)).collect()
     }
@@ -410,12 +404,11 @@ async fn every_datatype_round_trips_in_json_and_binary() {
     // Arbitrary (non-UTF-8) bytes work in binary mode only.
     let raw = vec![2u8, 0, 0, 0, 0xff, 0xfe];
     echo_roundtrip(&running, "BYTES", Value::Null, raw, [1, 1]).await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn non_utf8_bytes_requested_as_json_is_400() {
-    let running = server().await;
+    let running = server();
     let header = json!({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "BYTES", "parameters": {"binary_data_size": 6}}]});
     let (body, len) = binary_body(&header, &[2, 0, 0, 0, 0xff, 0xfe]);
     let r = running
@@ -427,12 +420,11 @@ async fn non_utf8_bytes_requested_as_json_is_400() {
         .await
         .unwrap();
     crate::util::expect_error(r, 400, "request it as binary data").await;
-    running.stop().await;
 }
 
 #[tokio::test]
 async fn gzip_and_deflate_request_bodies_are_decoded() {
-    let running = server().await;
+    let running = server();
     let rows = [[1.0f32, 1.0, 1.0]];
     let json_body = serde_json::to_vec(&linear_request(&rows)).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -479,7 +471,6 @@ async fn gzip_and_deflate_request_bodies_are_decoded() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    running.stop().await;
 }
 
 #[tokio::test]
@@ -491,13 +482,10 @@ async fn the_router_nests_inside_a_user_app() {
     let app = axum::Router::new()
         .route("/hello", axum::routing::get(|| async { "hi" }))
         .nest("/ml", server.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = reqwest::Client::new();
+    let client = crate::util::Client::new(app);
     assert_eq!(
         client
-            .get(format!("http://{addr}/hello"))
+            .get("/hello")
             .send()
             .await
             .unwrap()
@@ -507,11 +495,10 @@ async fn the_router_nests_inside_a_user_app() {
         "hi"
     );
     let r = client
-        .post(format!("http://{addr}/ml/v2/models/lin/infer"))
+        .post("/ml/v2/models/lin/infer")
         .json(&linear_request(&[[1.0, 0.0, 0.0]]))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    task.abort();
 }

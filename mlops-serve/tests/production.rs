@@ -6,7 +6,7 @@ use std::time::Duration;
 use mlops_serve::{Model, ModelOptions, Server};
 use serde_json::{Value, json};
 
-use crate::util::{Gated, linear, linear_request, sample, start, wait_for_metrics};
+use crate::util::{Gated, app, linear, linear_request, sample, wait_for_metrics};
 
 const GATED: &str = "model=\"gated\",version=\"\"";
 
@@ -22,7 +22,7 @@ async fn batched_rows_return_to_their_own_callers() {
         .model_with(model.clone() as Arc<dyn Model>, options)
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let url = running.url("/v2/models/gated/infer");
     // The first request takes the worker and blocks in the model.
     let blocker = {
@@ -80,7 +80,6 @@ async fn batched_rows_return_to_their_own_callers() {
         batch_count < (callers + 1) as f64,
         "fewer batches than requests"
     );
-    running.stop().await;
 }
 
 /// While every worker is blocked inside the model, liveness, readiness and metadata answer.
@@ -94,7 +93,7 @@ async fn liveness_answers_while_workers_are_saturated() {
         )
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let url = running.url("/v2/models/gated/infer");
     let mut blocked = Vec::new();
     for _ in 0..6 {
@@ -143,19 +142,15 @@ async fn liveness_answers_while_workers_are_saturated() {
     for task in blocked {
         assert_eq!(task.await.unwrap(), 200);
     }
-    running.stop().await;
 }
 
 /// /metrics parses as a Prometheus exposition and counts what happened.
 #[tokio::test]
 async fn metrics_count_requests_by_outcome_with_histograms() {
-    let running = start(
-        Server::builder()
-            .model(linear("lin", Some("3")))
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let running = app(Server::builder()
+        .model(linear("lin", Some("3")))
+        .build()
+        .unwrap());
     for _ in 0..3 {
         let r = running
             .client
@@ -301,7 +296,6 @@ async fn metrics_count_requests_by_outcome_with_histograms() {
         ),
         Some(3.0)
     );
-    running.stop().await;
 }
 
 /// In-process graceful shutdown: readiness turns false while requests keep being served,

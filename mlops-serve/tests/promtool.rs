@@ -10,7 +10,7 @@ use mlops_serve::Server;
 use serde_json::json;
 
 use crate::triton::int64_model;
-use crate::util::{linear, linear_request, start};
+use crate::util::{app, linear, linear_request};
 
 /// Pipes `text` into `promtool check metrics`; returns (success, stdout + stderr).
 fn promtool_check(text: String) -> (bool, String) {
@@ -41,7 +41,7 @@ async fn metrics_pass_promtool_check_after_successes_and_errors() {
         .model(int64_model())
         .build()
         .unwrap();
-    let running = start(server).await;
+    let running = app(server);
     let client = &running.client;
     let infer = |path: &str| running.url(path);
 
@@ -139,5 +139,4 @@ async fn metrics_pass_promtool_check_after_successes_and_errors() {
     // The check itself is not vacuous: promtool rejects a broken exposition.
     let (ok, _) = promtool_check(format!("{text}\nmlops_serve_bogus{{ 1\n"));
     assert!(!ok, "promtool accepted a malformed exposition");
-    running.stop().await;
 }

@@ -1,13 +1,15 @@
-//! Integration tests of mlops-serve: one binary, one module per area.
+//! Integration tests of mlops-serve that need nothing but Rust: one binary, one module per
+//! area. Tests that need Python or promtool are in `services.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod http_errors;
 mod http_protocol;
 mod loading;
+mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod production;
-mod promtool;
-mod triton;
+mod source;
+mod table;
 mod util;

@@ -1,12 +1,164 @@
-//! Shared fixtures: test models, a real server on 127.0.0.1:0, and a reqwest client.
+//! Shared fixtures: test models, an in-process client that answers through the router with
+//! `tower::ServiceExt::oneshot` (no socket), and a real server on 127.0.0.1:0 for the tests
+//! where the socket is the point (tritonclient, graceful shutdown).
+//!
+//! Both test binaries (`tests.rs`, `services.rs`) include this file and each uses a part.
+#![allow(dead_code)]
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use mlops_serve::runtime::linear::{LinearFile, LinearModel};
 use mlops_serve::{Datatype, Model, ModelMetadata, Result, Server, Tensor, TensorData, TensorSpec};
+use tower::ServiceExt;
 
-/// A running server: its base URL and the handle that stops it.
+/// A server under test, answered in-process.
+pub(crate) struct App {
+    pub(crate) server: Server,
+    pub(crate) client: Client,
+}
+
+impl App {
+    /// The request target for `path` (the in-process client needs no host).
+    pub(crate) fn url(&self, path: &str) -> String {
+        path.to_owned()
+    }
+}
+
+/// `server`'s router behind an in-process client.
+pub(crate) fn app(server: Server) -> App {
+    App {
+        client: Client::new(server.router()),
+        server,
+    }
+}
+
+/// A client that sends each request through `router.oneshot`, with the few methods of
+/// `reqwest::Client` the tests use, so a test reads the same in-process or over a socket.
+#[derive(Clone)]
+pub(crate) struct Client {
+    router: axum::Router,
+}
+
+impl Client {
+    pub(crate) fn new(router: axum::Router) -> Self {
+        Self { router }
+    }
+
+    pub(crate) fn get(&self, path: impl AsRef<str>) -> RequestBuilder {
+        self.request("GET", path.as_ref())
+    }
+
+    pub(crate) fn post(&self, path: impl AsRef<str>) -> RequestBuilder {
+        self.request("POST", path.as_ref())
+    }
+
+    fn request(&self, method: &str, path: &str) -> RequestBuilder {
+        RequestBuilder {
+            router: self.router.clone(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+/// One request being built.
+pub(crate) struct RequestBuilder {
+    router: axum::Router,
+    method: String,
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl RequestBuilder {
+    pub(crate) fn header(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value.as_ref()).unwrap(),
+        );
+        self
+    }
+
+    pub(crate) fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub(crate) fn json(mut self, value: &impl serde::Serialize) -> Self {
+        self.body = serde_json::to_vec(value).unwrap();
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self
+    }
+
+    /// Answers in-process; like `reqwest`, sends a `Host` header unless one was set.
+    pub(crate) fn send(self) -> impl Future<Output = std::result::Result<Reply, Infallible>> {
+        let mut request = Request::builder()
+            .method(self.method.as_str())
+            .uri(self.path.as_str())
+            .body(Body::from(self.body))
+            .unwrap();
+        *request.headers_mut() = self.headers;
+        request
+            .headers_mut()
+            .entry(header::HOST)
+            .or_insert(HeaderValue::from_static("localhost"));
+        let router = self.router;
+        async move {
+            let response = router.oneshot(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        }
+    }
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Reply {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub(crate) async fn bytes(self) -> std::result::Result<bytes::Bytes, Infallible> {
+        Ok(self.body)
+    }
+
+    pub(crate) async fn text(self) -> std::result::Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body.to_vec())
+    }
+
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> std::result::Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// A running server on a real socket: its base URL and the handle that stops it.
 pub(crate) struct Running {
     pub(crate) base: String,
     pub(crate) server: Server,
@@ -30,7 +182,7 @@ impl Running {
     }
 }
 
-/// Serves `server` on a fresh loopback port.
+/// Serves `server` on a fresh loopback port (for the tests that need a socket).
 pub(crate) async fn start(server: Server) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -154,10 +306,7 @@ pub(crate) fn binary_body(header: &serde_json::Value, binary: &[u8]) -> (Vec<u8>
 }
 
 /// Splits a binary-extension response into its JSON header and binary part.
-pub(crate) fn split_binary(
-    headers: &reqwest::header::HeaderMap,
-    body: &[u8],
-) -> (serde_json::Value, Vec<u8>) {
+pub(crate) fn split_binary(headers: &HeaderMap, body: &[u8]) -> (serde_json::Value, Vec<u8>) {
     let len: usize = headers
         .get("inference-header-content-length")
         .expect("a binary response has Inference-Header-Content-Length")
@@ -172,7 +321,7 @@ pub(crate) fn split_binary(
 }
 
 /// Asserts status and an `{"error": "..."}` body containing `needle`; returns the message.
-pub(crate) async fn expect_error(response: reqwest::Response, status: u16, needle: &str) -> String {
+pub(crate) async fn expect_error(response: Reply, status: u16, needle: &str) -> String {
     let got = response.status().as_u16();
     let content_type = response
         .headers()
@@ -197,10 +346,7 @@ pub(crate) async fn expect_error(response: reqwest::Response, status: u16, needl
 }
 
 /// Polls `/metrics` until `predicate` holds on the text (bounded: fails after 30 s).
-pub(crate) async fn wait_for_metrics(
-    running: &Running,
-    predicate: impl Fn(&str) -> bool,
-) -> String {
+pub(crate) async fn wait_for_metrics(running: &App, predicate: impl Fn(&str) -> bool) -> String {
     for _ in 0..3000 {
         let text = running
             .client

@@ -150,7 +150,17 @@ impl LinearModel {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| Error::Load {
+        Self::parse(&bytes, path, name, version)
+    }
+
+    /// Reads the JSON of a model file from memory (`hint` is its name, for errors) and serves
+    /// it as `name`/`version`.
+    pub fn from_bytes(bytes: &[u8], hint: &str, name: &str, version: Option<&str>) -> Result<Self> {
+        Self::parse(bytes, Path::new(hint), name, version)
+    }
+
+    fn parse(bytes: &[u8], path: &Path, name: &str, version: Option<&str>) -> Result<Self> {
+        let file: LinearFile = serde_json::from_slice(bytes).map_err(|e| Error::Load {
             path: path.to_path_buf(),
             reason: format!("not a linear model file: {e}"),
         })?;

@@ -1,4 +1,6 @@
-//! Runtimes that turn a model file into a [`Model`], and [`load`], which picks one from the
+//! Runtimes that turn a model file into a [`Model`]: [`load`] (a file on disk),
+//! [`load_bytes`] (bytes in memory, such as a registry download) and [`load_files`] (every
+//! file of a model version, picking the model among them). Each picks the runtime from the
 //! file's extension and magic bytes.
 //!
 //! Loading never executes code from the artifact: pickle and joblib files (and gzip, bz2,
@@ -10,11 +12,12 @@ pub mod linear;
 pub mod onnx;
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::source::ModelFile;
 
 /// The formats [`load`] recognises from a file's first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +28,9 @@ pub enum Format {
     /// An ONNX protobuf model (needs the `onnx` feature).
     Onnx,
 }
+
+/// How many leading bytes decide the format.
+const HEAD: usize = 16;
 
 /// Loads the model file at `path` and serves it as `name` (and `version`, if given).
 ///
@@ -40,6 +46,102 @@ pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Arc<dyn Mo
     }
 }
 
+/// Loads a model from the bytes of a model file, as [`load`] does for a file: `hint` is the
+/// file's name (its extension counts, as for [`load`]; errors name it). Nothing is written
+/// to disk; an ONNX model with external tensor data cannot load this way (it has no folder).
+///
+/// ```
+/// use mlops_serve::runtime::{self, linear::LinearFile};
+///
+/// let json = serde_json::to_vec(&LinearFile::linear(vec![vec![2.0]], vec![0.5]))?;
+/// let model = runtime::load_bytes(&json, "model.json", "price", Some("3"))?;
+/// assert_eq!(model.metadata().version.as_deref(), Some("3"));
+/// // A pickle is refused by its first bytes, whatever its name says.
+/// let pickle = b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.";
+/// assert!(runtime::load_bytes(pickle, "model.onnx", "price", None).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn load_bytes(
+    bytes: &[u8],
+    hint: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Arc<dyn Model>> {
+    match sniff_bytes(bytes, hint)? {
+        Format::LinearJson => Ok(Arc::new(linear::LinearModel::from_bytes(
+            bytes, hint, name, version,
+        )?)),
+        Format::Onnx => load_onnx_bytes(bytes, hint, name, version),
+    }
+}
+
+/// Loads the model among the files of a model version (a registry version, a folder): the
+/// one file if there is one; otherwise the one `.onnx` file, or else the one `.json` file in
+/// the [`linear`] format. Other files (an MLflow `MLmodel`, requirements, a signature) are
+/// ignored; a pickle is refused when it is the only candidate, and two candidates are an
+/// error rather than a guess.
+pub fn load_files(
+    files: &[ModelFile],
+    name: &str,
+    version: Option<&str>,
+) -> Result<Arc<dyn Model>> {
+    let file = pick_model_file(files)?;
+    load_bytes(&file.bytes, &file.path, name, version)
+}
+
+fn pick_model_file(files: &[ModelFile]) -> Result<&ModelFile> {
+    let listed = || {
+        files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let [only] = files {
+        return Ok(only);
+    }
+    let onnx: Vec<&ModelFile> = files
+        .iter()
+        .filter(|f| extension(&f.path).as_deref() == Some("onnx"))
+        .collect();
+    let candidates = if onnx.is_empty() {
+        files
+            .iter()
+            .filter(|f| {
+                extension(&f.path).as_deref() == Some("json")
+                    && serde_json::from_slice::<serde_json::Value>(&f.bytes)
+                        .is_ok_and(|v| v["format"] == linear::FORMAT)
+            })
+            .collect()
+    } else {
+        onnx
+    };
+    match candidates.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            if let Some(pickle) = files.iter().find(|f| {
+                matches!(
+                    sniff_bytes(&f.bytes, &f.path),
+                    Err(Error::UnsafeArtifact { .. })
+                )
+            }) {
+                return sniff_bytes(&pickle.bytes, &pickle.path).map(|_| pickle);
+            }
+            Err(Error::Load {
+                path: PathBuf::new(),
+                reason: format!(
+                    "no model file among [{}]: expected an .onnx file or a linear .json file",
+                    listed()
+                ),
+            })
+        }
+        _ => Err(Error::Load {
+            path: PathBuf::new(),
+            reason: format!("several model files among [{}]; keep one", listed()),
+        }),
+    }
+}
+
 #[cfg(feature = "onnx")]
 fn load_onnx(path: &Path, name: &str, version: Option<&str>) -> Result<Arc<dyn Model>> {
     onnx::load(path, name, version)
@@ -47,10 +149,35 @@ fn load_onnx(path: &Path, name: &str, version: Option<&str>) -> Result<Arc<dyn M
 
 #[cfg(not(feature = "onnx"))]
 fn load_onnx(path: &Path, _name: &str, _version: Option<&str>) -> Result<Arc<dyn Model>> {
-    Err(Error::Load {
+    Err(no_onnx(path))
+}
+
+#[cfg(feature = "onnx")]
+fn load_onnx_bytes(
+    bytes: &[u8],
+    hint: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Arc<dyn Model>> {
+    onnx::load_bytes(bytes, hint, name, version)
+}
+
+#[cfg(not(feature = "onnx"))]
+fn load_onnx_bytes(
+    _bytes: &[u8],
+    hint: &str,
+    _name: &str,
+    _version: Option<&str>,
+) -> Result<Arc<dyn Model>> {
+    Err(no_onnx(Path::new(hint)))
+}
+
+#[cfg(not(feature = "onnx"))]
+fn no_onnx(path: &Path) -> Error {
+    Error::Load {
         path: path.to_path_buf(),
         reason: "ONNX models need the `onnx` feature of mlops-serve".into(),
-    })
+    }
 }
 
 /// Decides the format of the file at `path` from its first bytes and extension, refusing
@@ -60,27 +187,54 @@ pub fn sniff(path: &Path) -> Result<Format> {
         path: path.to_path_buf(),
         source,
     };
-    let mut head = Vec::with_capacity(16);
+    let mut head = Vec::with_capacity(HEAD);
     std::fs::File::open(path)
         .map_err(io)?
-        .take(16)
+        .take(HEAD as u64)
         .read_to_end(&mut head)
         .map_err(io)?;
+    let gzip_head = || {
+        std::fs::File::open(path)
+            .ok()
+            .and_then(|file| gunzip_head(flate2::read::GzDecoder::new(file)))
+    };
+    detect(&head, gzip_head, path)
+}
+
+/// [`sniff`] for bytes in memory; `hint` is the file name (its extension counts).
+pub fn sniff_bytes(bytes: &[u8], hint: &str) -> Result<Format> {
+    let head = &bytes[..bytes.len().min(HEAD)];
+    let gzip_head = || gunzip_head(flate2::read::GzDecoder::new(bytes));
+    detect(head, gzip_head, Path::new(hint))
+}
+
+/// The first decompressed bytes of a gzip stream (enough to recognise a pickle), `None` when
+/// it does not decompress.
+fn gunzip_head(decoder: impl Read) -> Option<Vec<u8>> {
+    let mut inner = Vec::with_capacity(4);
+    decoder.take(4).read_to_end(&mut inner).ok().map(|_| inner)
+}
+
+fn extension(path: &str) -> Option<String> {
+    Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+/// The format from the first bytes (`head`), the start of a gzip payload (read only for gzip
+/// files) and the extension of `path`.
+fn detect(head: &[u8], gzip_head: impl FnOnce() -> Option<Vec<u8>>, path: &Path) -> Result<Format> {
     let unsafe_artifact = |format| Error::UnsafeArtifact {
         path: path.to_path_buf(),
         format,
     };
-    if let Some(format) = dangerous_format(&head) {
+    if let Some(format) = dangerous_format(head) {
         return Err(unsafe_artifact(format));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         // gzip: look inside, so the message says what it wraps.
-        let mut inner = Vec::with_capacity(4);
-        let file = std::fs::File::open(path).map_err(io)?;
-        let decoded = flate2::read::GzDecoder::new(file)
-            .take(4)
-            .read_to_end(&mut inner);
-        if decoded.is_ok() && dangerous_format(&inner).is_some() {
+        if gzip_head().is_some_and(|inner| dangerous_format(&inner).is_some()) {
             return Err(unsafe_artifact("gzip-compressed pickle (joblib)"));
         }
         return Err(unsafe_artifact("gzip-compressed (possibly joblib)"));
@@ -90,11 +244,7 @@ pub fn sniff(path: &Path) -> Result<Format> {
             return Err(unsafe_artifact(format));
         }
     }
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
+    match extension(&path.to_string_lossy()).as_deref() {
         Some("pkl" | "pickle" | "joblib" | "pt" | "pth" | "sav") => {
             return Err(unsafe_artifact("pickle-based (by extension)"));
         }

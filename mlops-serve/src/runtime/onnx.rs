@@ -66,6 +66,22 @@ pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Arc<dyn Mo
     Ok(Arc::new(OnnxModel::load(path, name, version)?))
 }
 
+/// Loads an ONNX model from the bytes of an `.onnx` file (`hint` is its name, for errors).
+/// External tensor data cannot be read this way (there is no folder to read it from).
+pub fn load_bytes(
+    bytes: &[u8],
+    hint: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Arc<dyn Model>> {
+    let model =
+        OnnxModel::from_bytes(bytes, None, name, version).map_err(|reason| Error::Load {
+            path: hint.into(),
+            reason,
+        })?;
+    Ok(Arc::new(model))
+}
+
 /// An ONNX model with its optimized tract plan.
 pub struct OnnxModel {
     metadata: ModelMetadata,

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::Inner;
-use super::handlers::error_response;
 use crate::error::Error;
 
 /// SHA-256 of a token.
@@ -40,9 +39,10 @@ pub(crate) async fn guard(
             .unwrap_or("");
         let name = strip_port(host).to_ascii_lowercase();
         if !allowed.contains(&name) {
-            return error_response(&Error::HostNotAllowed {
+            return Error::HostNotAllowed {
                 host: name.chars().take(255).collect(),
-            });
+            }
+            .into_response();
         }
     }
     if let Some(expected) = &inner.token_digest {
@@ -56,12 +56,7 @@ pub(crate) async fn guard(
                 .map(|t| digest(t.trim()));
             let ok = presented.is_some_and(|p| bool::from(p.ct_eq(expected)));
             if !ok {
-                let mut response = error_response(&Error::Unauthorized);
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-                return response;
+                return Error::Unauthorized.into_response();
             }
         }
     }

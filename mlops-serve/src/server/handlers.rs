@@ -12,10 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Inner, PHASE_SERVING, PHASE_STOPPING, body, guard};
+use super::table::Entry;
+use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, guard};
 use crate::error::{Error, Result};
 use crate::metrics::Outcome;
 use crate::model::Servable;
+use crate::observe::{Observation, guarded};
 use crate::protocol::{request, response};
 use crate::tensor::TensorSpec;
 
@@ -60,26 +62,10 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
     router.with_state(inner)
 }
 
-/// `{"error": ...}` with the error's status (and `Retry-After` for 429).
-pub(crate) fn error_response(error: &Error) -> Response {
-    let mut response = (
-        error.status(),
-        [(header::CONTENT_TYPE, JSON)],
-        response::error_body(&error.to_string()),
-    )
-        .into_response();
-    if matches!(error, Error::QueueFull { .. }) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
-}
-
 fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, JSON)], body).into_response(),
-        Err(e) => error_response(&Error::Config(format!("cannot encode a response: {e}"))),
+        Err(e) => Error::Config(format!("cannot encode a response: {e}")).into_response(),
     }
 }
 
@@ -94,18 +80,18 @@ fn model_path(path: std::result::Result<Path<ModelPath>, PathRejection>) -> Resu
         .map_err(|e| Error::invalid(format!("invalid path: {}", e.body_text())))
 }
 
-async fn not_found(method: Method, uri: Uri) -> Response {
-    error_response(&Error::RouteNotFound {
+async fn not_found(method: Method, uri: Uri) -> Error {
+    Error::RouteNotFound {
         method: method.to_string(),
         path: uri.path().chars().take(200).collect(),
-    })
+    }
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error_response(&Error::MethodNotAllowed {
+async fn method_not_allowed(method: Method, uri: Uri) -> Error {
+    Error::MethodNotAllowed {
         method: method.to_string(),
         path: uri.path().chars().take(200).collect(),
-    })
+    }
 }
 
 #[derive(Serialize)]
@@ -140,21 +126,22 @@ async fn live() -> Response {
         .into_response()
 }
 
-async fn ready(State(inner): State<Arc<Inner>>) -> Response {
+async fn ready(State(inner): State<Arc<Inner>>) -> Result<Response> {
     if inner.phase() != PHASE_SERVING {
-        return error_response(&Error::Draining);
+        return Err(Error::Draining);
     }
-    if let Some(entry) = inner.order.iter().find(|e| e.servable().is_none()) {
-        return error_response(&Error::ModelNotReady {
-            name: entry.name.clone(),
+    let snapshot = inner.table.snapshot();
+    if let Some(entry) = snapshot.entries.iter().find(|e| e.servable.is_none()) {
+        return Err(Error::ModelNotReady {
+            name: entry.name().to_owned(),
         });
     }
-    (
+    Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, JSON)],
         "{\"ready\":true}",
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Serialize)]
@@ -166,27 +153,25 @@ struct ModelReady<'a> {
 async fn model_ready(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
-) -> Response {
-    let result = (|| {
-        let path = model_path(path)?;
-        let entry = inner.entry(&path.name, path.version.as_deref())?;
-        if inner.phase() == PHASE_STOPPING {
-            return Err(Error::Draining);
-        }
-        if entry.servable().is_none() {
-            return Err(Error::ModelNotReady {
-                name: entry.name.clone(),
-            });
-        }
-        Ok(json_response(
-            StatusCode::OK,
-            &ModelReady {
-                name: &entry.name,
-                ready: true,
-            },
-        ))
-    })();
-    result.unwrap_or_else(|e| error_response(&e))
+) -> Result<Response> {
+    let path = model_path(path)?;
+    let snapshot = inner.table.snapshot();
+    let entry = snapshot.entry(&path.name, path.version.as_deref())?;
+    if inner.phase() == PHASE_STOPPING {
+        return Err(Error::Draining);
+    }
+    if entry.servable.is_none() {
+        return Err(Error::ModelNotReady {
+            name: entry.name().to_owned(),
+        });
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &ModelReady {
+            name: entry.name(),
+            ready: true,
+        },
+    ))
 }
 
 #[derive(Serialize)]
@@ -218,29 +203,25 @@ struct ModelMetadataJson<'a> {
 async fn model_metadata(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
-) -> Response {
-    let result = (|| {
-        let path = model_path(path)?;
-        let entry = inner.entry(&path.name, path.version.as_deref())?;
-        let servable = entry.servable().unwrap_or_else(|| entry.initial.clone());
-        let metadata = servable.metadata();
-        let versions = inner
-            .models
-            .get(&entry.name)
-            .map(|all| all.iter().filter_map(|e| e.version.as_deref()).collect())
-            .unwrap_or_default();
-        Ok(json_response(
-            StatusCode::OK,
-            &ModelMetadataJson {
-                name: &metadata.name,
-                versions,
-                platform: &metadata.platform,
-                inputs: specs(&metadata.inputs),
-                outputs: specs(&metadata.outputs),
-            },
-        ))
-    })();
-    result.unwrap_or_else(|e| error_response(&e))
+) -> Result<Response> {
+    let path = model_path(path)?;
+    let snapshot = inner.table.snapshot();
+    let entry = snapshot.entry(&path.name, path.version.as_deref())?;
+    let metadata = &entry.metadata;
+    let versions = snapshot
+        .versions(entry.name())
+        .filter_map(|e| e.version())
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &ModelMetadataJson {
+            name: &metadata.name,
+            versions,
+            platform: &metadata.platform,
+            inputs: specs(&metadata.inputs),
+            outputs: specs(&metadata.outputs),
+        },
+    ))
 }
 
 /// Decrements the in-flight gauge when dropped.
@@ -259,11 +240,17 @@ async fn infer(
     body: Body,
 ) -> Response {
     let arrived = Instant::now();
-    let entry =
-        match model_path(path).and_then(|p| inner.entry(&p.name, p.version.as_deref()).cloned()) {
-            Ok(entry) => entry,
-            Err(e) => return error_response(&e),
-        };
+    // The entry is held until the answer: a model replaced meanwhile finishes this request.
+    let entry = match model_path(path).and_then(|p| {
+        inner
+            .table
+            .snapshot()
+            .entry(&p.name, p.version.as_deref())
+            .cloned()
+    }) {
+        Ok(entry) => entry,
+        Err(e) => return e.into_response(),
+    };
     let mut response = match infer_entry(&inner, &entry, &headers, body, arrived).await {
         Ok(response) => {
             entry.metrics.count(Outcome::Success);
@@ -271,7 +258,7 @@ async fn infer(
         }
         Err(e) => {
             entry.metrics.count(Outcome::of(&e));
-            error_response(&e)
+            e.into_response()
         }
     };
     entry.metrics.total.observe(arrived.elapsed().as_secs_f64());
@@ -291,8 +278,8 @@ async fn infer_entry(
     if inner.phase() == PHASE_STOPPING {
         return Err(Error::Draining);
     }
-    let servable: Servable = entry.servable().ok_or_else(|| Error::ModelNotReady {
-        name: entry.name.clone(),
+    let servable: Servable = entry.servable.clone().ok_or_else(|| Error::ModelNotReady {
+        name: entry.name().to_owned(),
     })?;
     body::check_content_type(headers)?;
     let header_len = match headers.get(INFERENCE_HEADER) {
@@ -314,15 +301,31 @@ async fn infer_entry(
     let _admission = entry.scheduler.admit()?;
     entry.metrics.in_flight.inc();
     let _in_flight = InFlight(entry);
+    let observer = inner.observer.0.as_ref().filter(|observer| {
+        guarded(&inner.metrics, || observer.sample(&entry.metadata)).unwrap_or(false)
+    });
+    let observed_inputs = observer.map(|_| request.inputs.clone());
     let deadline = entry.options.deadline;
     let run = entry.scheduler.run(&servable, request.inputs, request.rows);
     let outputs = tokio::time::timeout_at((arrived + deadline).into(), run)
         .await
         .map_err(|_| Error::DeadlineExceeded {
-            name: entry.name.clone(),
+            name: entry.name().to_owned(),
             deadline,
         })??;
     let encoded = response::encode(metadata, request.id.as_deref(), &request.outputs, &outputs)?;
+    if let (Some(observer), Some(inputs)) = (observer, observed_inputs) {
+        let (now, latency) = (std::time::SystemTime::now(), arrived.elapsed());
+        let observation = Observation {
+            metadata: Arc::clone(&entry.metadata),
+            request_id: request.id,
+            received: now.checked_sub(latency).unwrap_or(now),
+            latency,
+            inputs,
+            outputs,
+        };
+        guarded(&inner.metrics, || observer.observe(observation));
+    }
     let mut builder = Response::builder().status(StatusCode::OK);
     builder = match encoded.header_len {
         Some(len) => builder
@@ -332,7 +335,7 @@ async fn infer_entry(
     };
     builder
         .body(Body::from(encoded.body))
-        .map_err(|e| Error::inference(&entry.name, format!("cannot build the response: {e}")))
+        .map_err(|e| Error::inference(entry.name(), format!("cannot build the response: {e}")))
 }
 
 /// OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus text 0.0.4.
@@ -380,53 +383,46 @@ async fn repository_index(
     State(inner): State<Arc<Inner>>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        body::check_content_type(&headers)?;
-        let bytes = body::read(body, &headers, inner.body_limit).await?;
-        let request: IndexRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-            IndexRequest::default()
-        } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| Error::invalid(format!("malformed index request: {e}")))?
-        };
-        let only_ready = request.ready.unwrap_or(false);
-        let list: Vec<IndexEntry<'_>> = inner
-            .order
-            .iter()
-            .map(|e| {
-                let ready = e.servable().is_some();
-                IndexEntry {
-                    name: &e.name,
-                    version: e.version.as_deref(),
-                    state: if ready { "READY" } else { "UNAVAILABLE" },
-                    reason: if ready { "" } else { "unloaded" },
-                }
-            })
-            .filter(|e| !only_ready || e.state == "READY")
-            .collect();
-        Ok::<_, Error>(json_response(StatusCode::OK, &list))
-    }
-    .await;
-    result.unwrap_or_else(|e| error_response(&e))
+) -> Result<Response> {
+    body::check_content_type(&headers)?;
+    let bytes = body::read(body, &headers, inner.body_limit).await?;
+    let request: IndexRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        IndexRequest::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(format!("malformed index request: {e}")))?
+    };
+    let only_ready = request.ready.unwrap_or(false);
+    let snapshot = inner.table.snapshot();
+    let list: Vec<IndexEntry<'_>> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            let ready = e.servable.is_some();
+            IndexEntry {
+                name: e.name(),
+                version: e.version(),
+                state: if ready { "READY" } else { "UNAVAILABLE" },
+                reason: if ready { "" } else { "unloaded" },
+            }
+        })
+        .filter(|e| !only_ready || e.state == "READY")
+        .collect();
+    Ok(json_response(StatusCode::OK, &list))
 }
 
-/// The versions a repository load or unload request names, once its path, content type
-/// and body (read and bounded, its content unused) are checked.
-async fn repository_target<'a>(
-    inner: &'a Inner,
+/// The model a repository load or unload request names, once its path, content type and
+/// body (read and bounded, its content unused) are checked.
+async fn repository_target(
+    inner: &Inner,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<&'a [Arc<Entry>]> {
+) -> Result<String> {
     let path = model_path(path)?;
     body::check_content_type(headers)?;
     body::read(body, headers, inner.body_limit).await?;
-    inner
-        .models
-        .get(&path.name)
-        .map(Vec::as_slice)
-        .ok_or(Error::ModelNotFound { name: path.name })
+    Ok(path.name)
 }
 
 async fn repository_load(
@@ -434,38 +430,20 @@ async fn repository_load(
     path: std::result::Result<Path<ModelPath>, PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        for entry in repository_target(&inner, path, &headers, body).await? {
-            let servable = match &entry.source {
-                None => entry.initial.clone(),
-                Some(source) => {
-                    let source = source.clone();
-                    let name = entry.name.clone();
-                    let version = entry.version.clone();
-                    let loaded = tokio::task::spawn_blocking(move || {
-                        crate::runtime::load(&source, &name, version.as_deref())
-                    })
-                    .await;
-                    match loaded {
-                        Ok(Ok(model)) => Servable::Sync(model),
-                        Ok(Err(e)) => {
-                            tracing::warn!(model = %entry.name, error = %e, "reload failed");
-                            return Err(Error::inference(
-                                &entry.name,
-                                "the model file failed to load; see the server log",
-                            ));
-                        }
-                        Err(_) => return Err(Error::inference(&entry.name, "the loader panicked")),
-                    }
-                }
-            };
-            entry.set(Some(servable));
+) -> Result<StatusCode> {
+    let name = repository_target(&inner, path, &headers, body).await?;
+    match inner.table.reload(&name).await {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(e @ Error::ModelNotFound { .. }) => Err(e),
+        Err(e) => {
+            // The cause may name server paths: it goes to the log, not to the client.
+            tracing::warn!(model = %name, error = %e, "reload failed");
+            Err(Error::inference(
+                &name,
+                "the model failed to load; see the server log",
+            ))
         }
-        Ok::<_, Error>(StatusCode::OK.into_response())
     }
-    .await;
-    result.unwrap_or_else(|e| error_response(&e))
 }
 
 async fn repository_unload(
@@ -473,13 +451,8 @@ async fn repository_unload(
     path: std::result::Result<Path<ModelPath>, PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        for entry in repository_target(&inner, path, &headers, body).await? {
-            entry.set(None);
-        }
-        Ok::<_, Error>(StatusCode::OK.into_response())
-    }
-    .await;
-    result.unwrap_or_else(|e| error_response(&e))
+) -> Result<StatusCode> {
+    let name = repository_target(&inner, path, &headers, body).await?;
+    inner.table.unload(&name)?;
+    Ok(StatusCode::OK)
 }

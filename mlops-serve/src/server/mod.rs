@@ -1,26 +1,29 @@
 //! The HTTP server: [`ServerBuilder`] → [`Server`] → [`Server::router`] (an `axum::Router`
-//! to nest in your own app) or [`serve`] (a ready server with graceful shutdown).
+//! to nest in your own app) or [`serve`] (a ready server with graceful shutdown), and
+//! [`ModelTable`], the models it serves, changed while it serves ([`Server::models`]).
 
 mod batching;
 mod body;
 mod guard;
 mod handlers;
 mod shutdown;
+mod table;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 
 pub use shutdown::{serve, shutdown_signal};
+pub use table::{ModelEntry, ModelTable, TableEdit};
 
 use crate::error::{Error, Result};
-use crate::metrics::{Metrics, ModelMetrics};
+use crate::metrics::Metrics;
 use crate::model::{AsyncModel, Model, Servable};
-use batching::Scheduler;
+use crate::observe::Observer;
+use crate::source::{ModelSource, Selector};
 
 /// The default body limit: 16 MiB, applied after decompression.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -76,31 +79,6 @@ impl ModelOptions {
     }
 }
 
-/// One served model version.
-#[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) name: String,
-    pub(crate) version: Option<String>,
-    pub(crate) loaded: RwLock<Option<Servable>>,
-    pub(crate) initial: Servable,
-    pub(crate) source: Option<PathBuf>,
-    pub(crate) options: ModelOptions,
-    pub(crate) scheduler: Scheduler,
-    pub(crate) metrics: ModelMetrics,
-}
-
-impl Entry {
-    pub(crate) fn servable(&self) -> Option<Servable> {
-        self.loaded.read().ok().and_then(|g| g.clone())
-    }
-
-    pub(crate) fn set(&self, servable: Option<Servable>) {
-        if let Ok(mut slot) = self.loaded.write() {
-            *slot = servable;
-        }
-    }
-}
-
 /// Server lifecycle phases.
 pub(crate) const PHASE_SERVING: u8 = 0;
 /// Readiness false, inference still served (`drain_delay`).
@@ -108,12 +86,19 @@ pub(crate) const PHASE_DRAINING: u8 = 1;
 /// New inference refused with 503; in-flight requests finish.
 pub(crate) const PHASE_STOPPING: u8 = 2;
 
+/// The observer, if any (a newtype for `Debug`).
+#[derive(Clone, Default)]
+pub(crate) struct ObserverSlot(pub(crate) Option<Arc<dyn Observer>>);
+
+impl std::fmt::Debug for ObserverSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Inner {
-    /// Model name → its versions, the last one being the default.
-    pub(crate) models: HashMap<String, Vec<Arc<Entry>>>,
-    /// Names in registration order (for the repository index).
-    pub(crate) order: Vec<Arc<Entry>>,
+    pub(crate) table: ModelTable,
     pub(crate) body_limit: usize,
     pub(crate) token_digest: Option<[u8; 32]>,
     pub(crate) allowed_hosts: Option<Vec<String>>,
@@ -121,29 +106,11 @@ pub(crate) struct Inner {
     pub(crate) phase: AtomicU8,
     pub(crate) drain_delay: Duration,
     pub(crate) shutdown_timeout: Duration,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) observer: ObserverSlot,
 }
 
 impl Inner {
-    /// The entry for `name` and `version` (the default version when `None`).
-    pub(crate) fn entry(&self, name: &str, version: Option<&str>) -> Result<&Arc<Entry>> {
-        let versions = self.models.get(name).ok_or_else(|| Error::ModelNotFound {
-            name: name.to_owned(),
-        })?;
-        match version {
-            None => versions.last().ok_or_else(|| Error::ModelNotFound {
-                name: name.to_owned(),
-            }),
-            Some(v) => versions
-                .iter()
-                .find(|e| e.version.as_deref() == Some(v))
-                .ok_or_else(|| Error::VersionNotFound {
-                    name: name.to_owned(),
-                    version: v.to_owned(),
-                }),
-        }
-    }
-
     pub(crate) fn phase(&self) -> u8 {
         self.phase.load(Ordering::Acquire)
     }
@@ -169,6 +136,11 @@ impl Server {
         handlers::router(Arc::clone(&self.inner))
     }
 
+    /// The model table, to add, replace and remove models while the server serves.
+    pub fn models(&self) -> ModelTable {
+        self.inner.table.clone()
+    }
+
     /// Turns readiness false (`/v2/health/ready` answers 503) while inference is still
     /// served: the first step of a graceful shutdown.
     pub fn start_draining(&self) {
@@ -187,8 +159,7 @@ impl Server {
 
     /// Whether the server is ready: serving, and every model loaded.
     pub fn is_ready(&self) -> bool {
-        self.inner.phase() == PHASE_SERVING
-            && self.inner.order.iter().all(|e| e.servable().is_some())
+        self.inner.phase() == PHASE_SERVING && self.inner.table.all_loaded()
     }
 
     /// The Prometheus text exposition that `/metrics` serves.
@@ -205,7 +176,8 @@ pub fn router(server: &Server) -> Router {
 /// Builds a [`Server`].
 #[derive(Debug)]
 pub struct ServerBuilder {
-    models: Vec<(Servable, Option<ModelOptions>, Option<PathBuf>)>,
+    models: Vec<ModelEntry>,
+    observer: ObserverSlot,
     defaults: ModelOptions,
     body_limit: usize,
     token: Option<String>,
@@ -219,6 +191,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
             models: Vec::new(),
+            observer: ObserverSlot::default(),
             defaults: ModelOptions::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             token: None,
@@ -233,19 +206,25 @@ impl Default for ServerBuilder {
 impl ServerBuilder {
     /// Serves a synchronous model with the default options.
     pub fn model(mut self, model: Arc<dyn Model>) -> Self {
-        self.models.push((Servable::Sync(model), None, None));
+        self.models.push(ModelEntry::new(model));
         self
     }
 
     /// Serves an asynchronous model with the default options.
     pub fn async_model(mut self, model: Arc<dyn AsyncModel>) -> Self {
-        self.models.push((Servable::Async(model), None, None));
+        self.models.push(ModelEntry::new(model));
         self
     }
 
     /// Serves a model with its own options.
     pub fn model_with(mut self, model: impl Into<Servable>, options: ModelOptions) -> Self {
-        self.models.push((model.into(), Some(options), None));
+        self.models.push(ModelEntry::new(model).options(options));
+        self
+    }
+
+    /// Serves a model entry: a model with its options, or a [`LoadedModel`](crate::LoadedModel).
+    pub fn entry(mut self, entry: impl Into<ModelEntry>) -> Self {
+        self.models.push(entry.into());
         self
     }
 
@@ -254,8 +233,28 @@ impl ServerBuilder {
     pub fn model_file(mut self, path: &Path, name: &str, version: Option<&str>) -> Result<Self> {
         let model = crate::runtime::load(path, name, version)?;
         self.models
-            .push((Servable::Sync(model), None, Some(path.to_path_buf())));
+            .push(ModelEntry::file(model, path.to_path_buf()));
         Ok(self)
+    }
+
+    /// Loads `selector` of `name` from `source` (see [`crate::source::load`]) and serves it
+    /// at the version it resolved to. The repository extension's `load` fetches that same
+    /// version again.
+    pub async fn model_from_source(
+        mut self,
+        source: Arc<dyn ModelSource>,
+        name: &str,
+        selector: &Selector,
+    ) -> Result<Self> {
+        let loaded = crate::source::load(source, name, selector).await?;
+        self.models.push(loaded.into());
+        Ok(self)
+    }
+
+    /// Hands every successful inference to `observer` (see [`crate::observe`]).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = ObserverSlot(Some(observer));
+        self
     }
 
     /// Options for every model added without its own.
@@ -317,76 +316,18 @@ impl ServerBuilder {
         if self.token.as_deref() == Some("") {
             return Err(Error::Config("the bearer token must not be empty".into()));
         }
-        let metrics = Metrics::new();
-        let mut models: HashMap<String, Vec<Arc<Entry>>> = HashMap::new();
-        let mut order = Vec::new();
-        for (servable, options, source) in self.models {
-            let metadata = servable.metadata().clone();
-            mlops_core::ModelName::parse(metadata.name.as_str())?;
-            if let Some(version) = &metadata.version {
-                let valid = !version.is_empty()
-                    && version.len() <= 64
-                    && version
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-                if !valid {
-                    return Err(Error::Config(format!(
-                        "model {:?} has an invalid version {version:?}",
-                        metadata.name
-                    )));
-                }
+        let metrics = Arc::new(Metrics::new());
+        let table = ModelTable::new(Arc::clone(&metrics), self.defaults);
+        table.edit(|table| {
+            for model in self.models {
+                table.insert(model)?;
             }
-            for (kind, list) in [("input", &metadata.inputs), ("output", &metadata.outputs)] {
-                let mut seen = std::collections::HashSet::new();
-                if let Some(dup) = list.iter().find(|s| !seen.insert(s.name.as_str())) {
-                    return Err(Error::Config(format!(
-                        "model {:?} declares {kind} {:?} twice",
-                        metadata.name, dup.name
-                    )));
-                }
-            }
-            let versions = models.entry(metadata.name.clone()).or_default();
-            if versions.iter().any(|e| e.version == metadata.version) {
-                return Err(Error::Config(format!(
-                    "model {:?} version {:?} is registered twice",
-                    metadata.name, metadata.version
-                )));
-            }
-            let mixed = (metadata.version.is_none() && !versions.is_empty())
-                || versions.iter().any(|e| e.version.is_none());
-            if mixed {
-                return Err(Error::Config(format!(
-                    "model {:?} mixes versioned and unversioned registrations",
-                    metadata.name
-                )));
-            }
-            let options = options.unwrap_or_else(|| self.defaults.clone());
-            let model_metrics = metrics.model(&metadata.name, metadata.version.as_deref());
-            let entry = Arc::new(Entry {
-                scheduler: Scheduler::new(
-                    &metadata.name,
-                    options.workers,
-                    options.queue_capacity,
-                    options.max_batch_size,
-                    options.max_batch_delay,
-                    model_metrics.clone(),
-                ),
-                name: metadata.name.clone(),
-                version: metadata.version.clone(),
-                loaded: RwLock::new(Some(servable.clone())),
-                initial: servable,
-                source,
-                options,
-                metrics: model_metrics,
-            });
-            versions.push(Arc::clone(&entry));
-            order.push(entry);
-        }
+            Ok(())
+        })?;
         let token_digest = self.token.as_deref().map(guard::digest);
         Ok(Server {
             inner: Arc::new(Inner {
-                models,
-                order,
+                table,
                 body_limit: self.body_limit,
                 token_digest,
                 allowed_hosts: self.allowed_hosts,
@@ -395,6 +336,7 @@ impl ServerBuilder {
                 drain_delay: self.drain_delay,
                 shutdown_timeout: self.shutdown_timeout,
                 metrics,
+                observer: self.observer,
             }),
         })
     }

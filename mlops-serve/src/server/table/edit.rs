@@ -1,0 +1,198 @@
+//! [`TableEdit`]: the changes one [`super::ModelTable::edit`] makes, checked before they are
+//! published.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::Shared;
+use super::entry::{Entry, Key, ModelEntry};
+use crate::error::{Error, Result};
+use crate::model::{ModelMetadata, Servable};
+use crate::server::ModelOptions;
+use crate::server::batching::Scheduler;
+
+/// A change being made to a [`super::ModelTable`] inside [`super::ModelTable::edit`]: nothing is visible to
+/// requests until the edit returns `Ok`.
+#[derive(Debug)]
+pub struct TableEdit<'a> {
+    pub(super) entries: Vec<Arc<Entry>>,
+    pub(super) defaults: HashMap<String, Option<String>>,
+    pub(super) shared: &'a Shared,
+    /// Name and version pairs whose metric series this edit created.
+    pub(super) touched: HashSet<Key>,
+}
+
+impl TableEdit<'_> {
+    /// Adds a model version, which becomes its name's default. Refused when that name and
+    /// version are already served, when an unversioned model would join versioned ones (or
+    /// the reverse), or when the metadata is invalid (a bad name or version, an input or
+    /// output declared twice).
+    pub fn insert(&mut self, model: impl Into<ModelEntry>) -> Result<()> {
+        let model = model.into();
+        let metadata = checked_metadata(model.servable.metadata())?;
+        if self
+            .entries
+            .iter()
+            .any(|e| e.is(&metadata.name, metadata.version.as_deref()))
+        {
+            return Err(Error::Config(format!(
+                "model {:?} version {:?} is registered twice",
+                metadata.name, metadata.version
+            )));
+        }
+        self.check_versioning(&metadata)?;
+        let entry = self.entry(model, metadata, None);
+        self.defaults
+            .insert(entry.metadata.name.clone(), entry.metadata.version.clone());
+        self.entries.push(Arc::new(entry));
+        Ok(())
+    }
+
+    /// Replaces the model with the same name and version (keeping its place and, unless the
+    /// new entry sets its own, its options; not changing the default), or adds it as
+    /// [`TableEdit::insert`] does. Returns the model it replaced.
+    pub fn replace(&mut self, model: impl Into<ModelEntry>) -> Result<Option<Servable>> {
+        let model = model.into();
+        let metadata = checked_metadata(model.servable.metadata())?;
+        let Some(position) = self
+            .entries
+            .iter()
+            .position(|e| e.is(&metadata.name, metadata.version.as_deref()))
+        else {
+            self.insert(model)?;
+            return Ok(None);
+        };
+        let old = Arc::clone(&self.entries[position]);
+        let entry = self.entry(model, metadata, Some(&old.options));
+        self.entries[position] = Arc::new(entry);
+        Ok(old.servable.clone())
+    }
+
+    /// Removes version `version` of `name`, or every version when `None`. When the default
+    /// version goes, the remaining version that entered last becomes the default.
+    pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<()> {
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| !(e.name() == name && (version.is_none() || e.version() == version)));
+        if self.entries.len() < before {
+            return Ok(());
+        }
+        match version {
+            Some(v) if self.entries.iter().any(|e| e.name() == name) => {
+                Err(Error::VersionNotFound {
+                    name: name.to_owned(),
+                    version: v.to_owned(),
+                })
+            }
+            _ => Err(Error::ModelNotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Chooses the version `/v2/models/NAME` serves (`None` for an unversioned model).
+    pub fn set_default(&mut self, name: &str, version: Option<&str>) -> Result<()> {
+        if !self.entries.iter().any(|e| e.is(name, version)) {
+            return Err(match version {
+                Some(v) if self.entries.iter().any(|e| e.name() == name) => {
+                    Error::VersionNotFound {
+                        name: name.to_owned(),
+                        version: v.to_owned(),
+                    }
+                }
+                _ => Error::ModelNotFound {
+                    name: name.to_owned(),
+                },
+            });
+        }
+        self.defaults
+            .insert(name.to_owned(), version.map(str::to_owned));
+        Ok(())
+    }
+
+    /// The versions of `name` currently in this edit, in table order.
+    pub fn versions(&self, name: &str) -> Vec<Option<String>> {
+        self.entries
+            .iter()
+            .filter(|e| e.name() == name)
+            .map(|e| e.metadata.version.clone())
+            .collect()
+    }
+
+    /// A name may not mix unversioned and versioned models.
+    fn check_versioning(&self, metadata: &ModelMetadata) -> Result<()> {
+        let mixed = self
+            .entries
+            .iter()
+            .filter(|e| e.name() == metadata.name)
+            .any(|e| e.version().is_none() || metadata.version.is_none());
+        if mixed {
+            return Err(Error::Config(format!(
+                "model {:?} mixes versioned and unversioned registrations",
+                metadata.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        model: ModelEntry,
+        metadata: ModelMetadata,
+        inherited: Option<&ModelOptions>,
+    ) -> Entry {
+        let options = model
+            .options
+            .or_else(|| inherited.cloned())
+            .unwrap_or_else(|| self.shared.defaults.clone());
+        let metrics = self
+            .shared
+            .metrics
+            .model(&metadata.name, metadata.version.as_deref());
+        self.touched
+            .insert((metadata.name.clone(), metadata.version.clone()));
+        Entry {
+            scheduler: Arc::new(Scheduler::new(
+                &metadata.name,
+                options.workers,
+                options.queue_capacity,
+                options.max_batch_size,
+                options.max_batch_delay,
+                metrics.clone(),
+            )),
+            metadata: Arc::new(metadata),
+            servable: Some(model.servable),
+            origin: model.origin,
+            options,
+            metrics,
+        }
+    }
+}
+
+/// The model's metadata, checked: a valid name, a valid version, no input or output twice.
+fn checked_metadata(metadata: &ModelMetadata) -> Result<ModelMetadata> {
+    mlops_core::ModelName::parse(metadata.name.as_str())?;
+    if let Some(version) = &metadata.version {
+        let valid = !version.is_empty()
+            && version.len() <= 64
+            && version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(Error::Config(format!(
+                "model {:?} has an invalid version {version:?}",
+                metadata.name
+            )));
+        }
+    }
+    for (kind, list) in [("input", &metadata.inputs), ("output", &metadata.outputs)] {
+        let mut seen = HashSet::new();
+        if let Some(dup) = list.iter().find(|s| !seen.insert(s.name.as_str())) {
+            return Err(Error::Config(format!(
+                "model {:?} declares {kind} {:?} twice",
+                metadata.name, dup.name
+            )));
+        }
+    }
+    Ok(metadata.clone())
+}

@@ -1,0 +1,78 @@
+//! [`RegistrySource`]: any `mlops_registry::ModelRegistry` as a [`ModelSource`] (feature
+//! `registry`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mlops_core::{AliasName, ModelName, ModelVersion};
+use mlops_registry::{ModelRegistry, RegistryExt};
+
+use super::{ModelFile, ModelSource, Resolved, Selector};
+use crate::error::{Error, Result};
+
+/// Serves model versions straight from a registry (the object registry on any store, or an
+/// MLflow server): aliases resolve through `resolve_alias`, versions are checked with
+/// `get_version`, and files come from `download_all`, which verifies every file against
+/// the digest recorded at registration (a mismatch is an error, never served).
+///
+/// Works over any registry, including `Arc<dyn ModelRegistry>` (the default type).
+pub struct RegistrySource<R: ?Sized = dyn ModelRegistry> {
+    registry: Arc<R>,
+}
+
+impl<R: ModelRegistry + ?Sized> RegistrySource<R> {
+    /// A source over `registry`.
+    pub fn new(registry: Arc<R>) -> Self {
+        Self { registry }
+    }
+}
+
+impl<R: ModelRegistry + ?Sized> fmt::Debug for RegistrySource<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrySource")
+            .field("registry", &self.registry)
+            .finish()
+    }
+}
+
+fn model_name(name: &str) -> Result<ModelName> {
+    ModelName::parse(name).map_err(|e| Error::source(name, e))
+}
+
+fn version_number(name: &str, version: &str) -> Result<ModelVersion> {
+    ModelVersion::parse(version).map_err(|e| Error::source(name, e))
+}
+
+#[async_trait]
+impl<R: ModelRegistry + ?Sized> ModelSource for RegistrySource<R> {
+    async fn resolve(&self, name: &str, selector: &Selector) -> Result<Resolved> {
+        let model = model_name(name)?;
+        let info = match selector {
+            Selector::Alias(alias) => {
+                let alias = AliasName::parse(alias.as_str()).map_err(|e| Error::source(name, e))?;
+                self.registry.resolve_alias(&model, &alias).await
+            }
+            Selector::Version(version) => {
+                let version = version_number(name, version)?;
+                self.registry.get_version(&model, version).await
+            }
+        }
+        .map_err(|e| Error::source(name, e))?;
+        Ok(Resolved::new(info.version.to_string()))
+    }
+
+    async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>> {
+        let model = model_name(name)?;
+        let version = version_number(name, version)?;
+        let files = self
+            .registry
+            .download_all(&model, version)
+            .await
+            .map_err(|e| Error::source(name, e))?;
+        Ok(files
+            .into_iter()
+            .map(|(path, bytes)| ModelFile::new(path.to_string(), bytes))
+            .collect())
+    }
+}
