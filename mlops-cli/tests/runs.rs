@@ -1,133 +1,15 @@
 //! `mlops experiments …` and `mlops runs …` run as a user runs them, against an embedded
-//! store in a temporary folder and against the MLflow server that `scripts/test.sh` starts;
-//! and `examples/tracking.rs` against both.
+//! store in a temporary folder; and `examples/tracking.rs` on a folder. (Against MLflow:
+//! `tests/service.rs`.)
 
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
+use mlops::track::ExperimentName;
 
-use bytes::Bytes;
-use mlops::core::{ArtifactPath, StoreUri};
-use mlops::track::mlflow::MlflowStore;
-use mlops::track::{
-    DatasetInput, DatasetRef, ExperimentName, LocalStore, Metric, MetricKey, NewRun, Param, RunId,
-    RunName, RunStatus, Tag, Timestamp, TrackingStore, dataset,
+use crate::util::{
+    check_tracking_example_run, json, local, mlops_in, ok, populate, reference,
+    run_tracking_example, text,
 };
-use mlops_core::testing::{MLFLOW_URI, require_env};
-use serde_json::Value;
-
-const SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/data/reference.parquet"
-);
-
-/// Runs `mlops` in `cwd` with `MLOPS_TRACKING_URI` unset unless given in `env`.
-fn mlops_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mlops"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("MLOPS_TRACKING_URI");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).unwrap()
-}
-
-fn ts(ms: i64) -> Timestamp {
-    Timestamp::from_millis(ms).unwrap()
-}
-
-/// Two runs in experiment `name`: `alpha` (finished, with everything) and `beta` (running).
-async fn populate(store: &dyn TrackingStore, name: &ExperimentName) -> (RunId, RunId) {
-    let experiment = store.create_experiment(name, &[]).await.unwrap();
-    let mut ids = Vec::new();
-    for (run_name, lr, final_loss) in [("alpha", "0.1", 0.25), ("beta", "0.2", f64::NAN)] {
-        let run = store
-            .create_run(NewRun {
-                experiment_id: experiment.clone(),
-                run_name: Some(RunName::parse(run_name).unwrap()),
-                user_id: "ada".into(),
-                start_time: ts(1_700_000_000_000),
-                tags: vec![Tag::parse("team", "search").unwrap()],
-            })
-            .await
-            .unwrap();
-        let id = run.info.run_id;
-        let loss = MetricKey::parse("loss").unwrap();
-        let points: Vec<Metric> = (0..20)
-            .map(|i| {
-                let value = if i == 19 {
-                    final_loss
-                } else {
-                    1.0 / f64::from(i + 1)
-                };
-                Metric::new(
-                    loss.clone(),
-                    value,
-                    ts(1_700_000_000_000 + i64::from(i)),
-                    i64::from(i),
-                )
-            })
-            .collect();
-        store
-            .log_batch(&id, &points, &[Param::parse("lr", lr).unwrap()], &[])
-            .await
-            .unwrap();
-        ids.push(id);
-    }
-    let alpha = &ids[0];
-    let data = dataset::from_parquet_uri("churn", SAMPLE).await.unwrap();
-    store
-        .log_inputs(
-            alpha,
-            &[DatasetInput::from_ref(&data, Some("training")).unwrap()],
-        )
-        .await
-        .unwrap();
-    store
-        .log_artifact(
-            alpha,
-            &ArtifactPath::parse("model/w.bin").unwrap(),
-            Bytes::from_static(b"\x01\x02\x03"),
-        )
-        .await
-        .unwrap();
-    store
-        .update_run(
-            alpha,
-            Some(RunStatus::Finished),
-            Some(ts(1_700_000_065_000)),
-            None,
-        )
-        .await
-        .unwrap();
-    (ids.remove(0), ids.remove(0))
-}
-
-async fn local(dir: &Path) -> LocalStore {
-    LocalStore::open_uri(&StoreUri::parse(dir.to_str().unwrap()).unwrap())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn experiments_and_runs_list_as_tables_and_json() {
@@ -217,7 +99,7 @@ async fn experiments_and_runs_list_as_tables_and_json() {
     );
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("at "),
+        text(&bad.stderr).contains("at "),
         "the error names the position"
     );
 }
@@ -232,7 +114,7 @@ async fn runs_show_and_compare() {
     )
     .await;
     let store = dir.to_str().unwrap();
-    let digest = dataset::from_parquet_uri("churn", SAMPLE)
+    let digest = mlops::track::dataset::from_parquet_uri("churn", &reference())
         .await
         .unwrap()
         .digest()
@@ -348,24 +230,28 @@ async fn runs_show_and_compare() {
     assert_eq!(one.status.code(), Some(2), "clap refuses a single run");
 }
 
+/// The default store root is `./mlops-data` (it was `./mlops-runs` for tracking: the one
+/// intended change of behaviour here); a missing store is an error and a read creates
+/// nothing.
 #[tokio::test]
-async fn the_default_store_is_mlops_runs_and_a_missing_store_is_an_error() {
+async fn the_default_store_is_mlops_data_and_a_missing_store_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = mlops_in(tmp.path(), &["runs", "list"], &[]);
     assert_eq!(empty.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&empty.stderr);
+    let stderr = text(&empty.stderr);
     assert!(
-        stderr.contains("no tracking store") && stderr.contains("mlops-runs"),
+        stderr.contains("no tracking store") && stderr.contains("mlops-data"),
         "{stderr}"
     );
     assert!(
-        !tmp.path().join("mlops-runs").exists(),
+        !tmp.path().join("mlops-data").exists(),
         "a read creates nothing"
     );
+    assert!(!tmp.path().join("mlops-runs").exists());
     assert!(!tmp.path().join("mlruns").exists());
 
     populate(
-        &local(&tmp.path().join("mlops-runs")).await,
+        &local(&tmp.path().join("mlops-data")).await,
         &ExperimentName::parse("here").unwrap(),
     )
     .await;
@@ -373,180 +259,91 @@ async fn the_default_store_is_mlops_runs_and_a_missing_store_is_an_error() {
     assert!(table.contains("here"), "{table}");
 }
 
+/// A store at the old default `./mlops-runs` is still read while the default root holds no
+/// tracking store, with a warning whose command moves it; after the move, the same listing
+/// without a warning. Also when the root exists already (it holds a registry).
 #[tokio::test]
-async fn runs_sync_to_mlflow_twice_copies_nothing_the_second_time() {
-    let uri = require_env(MLFLOW_URI);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("offline");
-    let name = format!("runs-cli/sync-{}", RunId::generate());
-    let (alpha, beta) = populate(&local(&dir).await, &ExperimentName::parse(&name).unwrap()).await;
-    let from = dir.to_str().unwrap();
-    let sync = || {
-        mlops_in(
-            tmp.path(),
-            &[
-                "runs", "sync", "--from", from, "--to", &uri, "-e", &name, "--format", "json",
-            ],
-            &[],
+async fn an_old_default_tracking_store_is_read_and_the_hint_moves_it() {
+    for root_has_registry in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        populate(
+            &local(&d.join("mlops-runs")).await,
+            &ExperimentName::parse("there").unwrap(),
         )
-    };
-
-    let first = json(&sync());
-    assert_eq!(first["experiments_created"], 1);
-    assert_eq!(first["runs_created"], 2);
-    assert_eq!(first["metric_points"], 40);
-    assert_eq!(
-        (
-            first["params"].as_u64(),
-            first["inputs"].as_u64(),
-            first["artifacts"].as_u64()
-        ),
-        (Some(2), Some(1), Some(1))
-    );
-    assert_eq!(first["failures"], serde_json::json!([]));
-    let second = json(&sync());
-    for count in [
-        "experiments_created",
-        "runs_created",
-        "runs_written",
-        "params",
-        "tags",
-        "metric_points",
-        "inputs",
-        "artifacts",
-    ] {
-        assert_eq!(second[count], 0, "{count}: {second}");
-    }
-
-    // The copies, through the MLflow backend of the same CLI.
-    let listed = json(&mlops_in(
-        tmp.path(),
-        &[
-            "runs", "list", "--store", &uri, "-e", &name, "--format", "json",
-        ],
-        &[],
-    ));
-    let mut sources: Vec<String> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let tags = r["data"]["tags"].as_array().unwrap();
-            let tag = tags
-                .iter()
-                .find(|t| t["key"] == "mlops.sync.source_run_id")
-                .unwrap();
-            tag["value"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    sources.sort();
-    let mut expected = vec![alpha.to_string(), beta.to_string()];
-    expected.sort();
-    assert_eq!(sources, expected);
-    let table = ok(&mlops_in(
-        tmp.path(),
-        &["experiments", "list", "--store", &uri],
-        &[],
-    ));
-    assert!(table.contains(&name), "{table}");
-
-    let nowhere = mlops_in(
-        tmp.path(),
-        &[
-            "runs",
-            "sync",
-            "--from",
-            tmp.path().join("nope").to_str().unwrap(),
-            "--to",
-            &uri,
-        ],
-        &[],
-    );
-    assert_eq!(nowhere.status.code(), Some(1));
-}
-
-/// `examples/tracking.rs`, as `cargo test` builds it next to this test's binary.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    if !path.exists() {
-        // `cargo test --test runs_cli` builds no examples: build it the same way.
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .await;
+        if root_has_registry {
+            std::fs::create_dir_all(d.join("mlops-data/registry/catalog")).unwrap();
+        }
+        let list = ["runs", "list", "--format", "json"];
+        let ids = |runs: &serde_json::Value| -> Vec<String> {
+            let runs = runs.as_array().unwrap();
+            runs.iter()
+                .map(|r| r["info"]["run_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let before = mlops_in(d, &list, &[]);
+        let runs = ids(&json(&before));
+        assert_eq!(runs.len(), 2);
+        let warning = text(&before.stderr);
+        assert!(warning.starts_with("warning: "), "{warning}");
+        assert!(warning.contains("--tracking ./mlops-runs"), "{warning}");
+        let hint = warning.split('`').nth(1).unwrap();
+        if root_has_registry {
+            assert!(hint.ends_with("./mlops-data/ && rmdir ./mlops-runs"), "{hint}");
+        } else {
+            assert_eq!(hint, "mv ./mlops-runs ./mlops-data");
+        }
+        let moved = std::process::Command::new("sh")
+            .args(["-c", hint])
+            .current_dir(d)
             .status()
             .unwrap();
-        assert!(status.success());
+        assert!(moved.success());
+        assert!(!d.join("mlops-runs").exists());
+        let after = mlops_in(d, &list, &[]);
+        assert_eq!(ids(&json(&after)), runs);
+        assert!(after.stderr.is_empty(), "{}", text(&after.stderr));
     }
-    path
 }
 
-fn run_example(uri: &str, experiment: &str) -> RunId {
-    let out = Command::new(example("tracking"))
-        .env("MLOPS_TRACKING_URI", uri)
-        .env("MLOPS_EXPERIMENT", experiment)
-        .output()
-        .unwrap();
-    RunId::parse(ok(&out).trim()).unwrap()
-}
-
-async fn check_example_run(store: &dyn TrackingStore, id: &RunId, experiment: &str) {
-    let run = store.get_run(id).await.unwrap();
-    assert_eq!(run.info.status, RunStatus::Finished);
-    let named = store
-        .get_experiment_by_name(&ExperimentName::parse(experiment).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(run.info.experiment_id, named.experiment_id);
-    assert_eq!(run.data.param("learning_rate"), Some("0.05"));
-    assert_eq!(run.data.param("epochs"), Some("10000"));
-    let history = store
-        .get_metric_history(id, &MetricKey::parse("loss").unwrap())
-        .await
-        .unwrap();
-    let mut steps: Vec<i64> = history.iter().map(|m| m.step).collect();
-    steps.sort_unstable();
-    assert_eq!(steps, (0..=9999).collect::<Vec<i64>>());
-    assert!(history.iter().all(|m| m.value.is_finite() && m.value > 0.0));
-    let first = history.iter().find(|m| m.step == 0).unwrap().value;
-    let last = history.iter().find(|m| m.step == 9999).unwrap().value;
-    assert!(last < first, "the model learned: {first} -> {last}");
-
-    let data: DatasetRef = dataset::from_parquet_uri("churn-reference", SAMPLE)
-        .await
-        .unwrap();
-    assert_eq!(run.inputs.len(), 1);
-    assert_eq!(
-        run.inputs[0],
-        DatasetInput::from_ref(&data, Some("training")).unwrap()
-    );
-    let model = store
-        .download_artifact(id, &ArtifactPath::parse("model/linear.json").unwrap())
-        .await
-        .unwrap();
-    let model: Value = serde_json::from_slice(&model).unwrap();
-    assert_eq!(model["weights"].as_array().unwrap().len(), 2);
+/// `--store` and MLOPS_STORE name the root, which is the tracking store; `--tracking` and
+/// MLOPS_TRACKING_URI point tracking elsewhere and win over the root.
+#[tokio::test]
+async fn store_and_tracking_choose_the_tracking_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for name in ["a", "b"] {
+        populate(
+            &local(&d.join(name)).await,
+            &ExperimentName::parse(format!("in-{name}")).unwrap(),
+        )
+        .await;
+    }
+    let a = d.join("a");
+    let b = d.join("b");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let names = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["experiments", "list", "--format", "json"];
+        all.extend_from_slice(args);
+        let listed = json(&mlops_in(d, &all, env));
+        listed[0]["name"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(names(&["--store", a], &[]), "in-a");
+    assert_eq!(names(&[], &[("MLOPS_STORE", a)]), "in-a");
+    assert_eq!(names(&["--store", a, "--tracking", b], &[]), "in-b");
+    assert_eq!(names(&["--store", a], &[("MLOPS_TRACKING_URI", b)]), "in-b");
+    assert!(!d.join("mlops-data").exists());
 }
 
 #[tokio::test]
 async fn the_tracking_example_logs_to_a_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("runs");
-    let id = run_example(dir.to_str().unwrap(), "quickstart");
+    let id = run_tracking_example(dir.to_str().unwrap(), "quickstart");
     let store = local(&dir).await;
-    check_example_run(&store, &id, "quickstart").await;
+    check_tracking_example_run(&store, &id, "quickstart").await;
     // A second run joins the same experiment.
-    let again = run_example(dir.to_str().unwrap(), "quickstart");
+    let again = run_tracking_example(dir.to_str().unwrap(), "quickstart");
     assert_ne!(again, id);
-}
-
-#[tokio::test]
-async fn the_tracking_example_logs_to_mlflow() {
-    let uri = require_env(MLFLOW_URI);
-    let experiment = format!("runs-cli/example-{}", RunId::generate());
-    let id = run_example(&uri, &experiment);
-    let store: Arc<dyn TrackingStore> = Arc::new(MlflowStore::new(&uri).unwrap());
-    check_example_run(store.as_ref(), &id, &experiment).await;
 }
