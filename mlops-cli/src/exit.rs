@@ -27,21 +27,29 @@ pub(crate) fn finish(result: crate::Result<u8>) -> ExitCode {
     }
 }
 
-/// Prints `error: ...` and the chain of causes on stderr. A cause whose text the message
-/// above it already holds (errors that print their source inline) is not repeated.
+/// Prints the error's lines on stderr.
 #[allow(clippy::print_stderr)]
 fn report(error: &(dyn std::error::Error + 'static)) {
+    for line in lines(error) {
+        eprintln!("{line}");
+    }
+}
+
+/// `error: ...`, then `caused by: ...` for each cause. A cause whose text the line above
+/// already holds (errors that print their source inline) is not repeated.
+fn lines(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
     let mut shown = error.to_string();
-    eprintln!("error: {shown}");
+    let mut lines = vec![format!("error: {shown}")];
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
         if !shown.contains(&text) {
-            eprintln!("caused by: {text}");
+            lines.push(format!("caused by: {text}"));
             shown = text;
         }
         source = cause.source();
     }
+    lines
 }
 
 fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -61,8 +69,17 @@ fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
 mod tests {
     use super::*;
 
+    /// An error with a message and an optional cause.
     #[derive(Debug)]
     struct Chain(&'static str, Option<Box<Chain>>);
+
+    fn chain(messages: &[&'static str]) -> Chain {
+        messages
+            .iter()
+            .rev()
+            .fold(None, |cause, m| Some(Chain(m, cause.map(Box::new))))
+            .unwrap_or(Chain("", None))
+    }
 
     impl std::fmt::Display for Chain {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,7 +101,32 @@ mod tests {
         assert!(!is_broken_pipe(&other));
         let wrapped: Box<dyn std::error::Error + Send + Sync> = Box::new(pipe);
         assert!(is_broken_pipe(wrapped.as_ref()));
-        let chain = Chain("outer", Some(Box::new(Chain("inner", None))));
-        assert!(!is_broken_pipe(&chain));
+        assert!(!is_broken_pipe(&chain(&["outer", "inner"])));
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let error = chain(&["cannot load model m", "reading m.onnx", "permission denied"]);
+        assert_eq!(
+            lines(&error),
+            [
+                "error: cannot load model m",
+                "caused by: reading m.onnx",
+                "caused by: permission denied"
+            ]
+        );
+        // Causes already spelled out by the message above are not repeated.
+        let inline = chain(&[
+            "I/O error at x: permission denied",
+            "permission denied",
+            "denied by policy",
+        ]);
+        assert_eq!(
+            lines(&inline),
+            [
+                "error: I/O error at x: permission denied",
+                "caused by: denied by policy"
+            ]
+        );
     }
 }

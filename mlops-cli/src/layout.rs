@@ -46,7 +46,12 @@ pub(crate) struct TrackingArgs {
     #[command(flatten)]
     pub(crate) root: RootArgs,
     /// The tracking store, when it is not the root: a store URI or an MLflow server.
-    #[arg(long = "tracking", env = "MLOPS_TRACKING_URI", value_name = "URI", global = true)]
+    #[arg(
+        long = "tracking",
+        env = "MLOPS_TRACKING_URI",
+        value_name = "URI",
+        global = true
+    )]
     pub(crate) tracking: Option<String>,
 }
 
@@ -57,7 +62,12 @@ pub(crate) struct RegistryArgs {
     pub(crate) tracking: TrackingArgs,
     /// The registry, when it is not the root's: a store URI (the registry is in its
     /// `registry/` folder) or an MLflow server.
-    #[arg(long = "registry", env = "MLOPS_REGISTRY", value_name = "URI", global = true)]
+    #[arg(
+        long = "registry",
+        env = "MLOPS_REGISTRY",
+        value_name = "URI",
+        global = true
+    )]
     pub(crate) registry: Option<String>,
 }
 
@@ -129,14 +139,20 @@ impl TrackingArgs {
 impl RegistryArgs {
     /// The registry's URI: `--registry`, else the root.
     pub(crate) fn registry_uri(&self) -> String {
-        locate(Part::Registry, self.registry.as_deref(), &self.tracking.root)
+        locate(
+            Part::Registry,
+            self.registry.as_deref(),
+            &self.tracking.root,
+        )
     }
 }
 
 impl RootArgs {
     /// The root: `--store`, else [`DEFAULT_ROOT`].
     pub(crate) fn root_uri(&self) -> String {
-        self.store.clone().unwrap_or_else(|| DEFAULT_ROOT.to_owned())
+        self.store
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ROOT.to_owned())
     }
 }
 
@@ -296,7 +312,10 @@ mod tests {
 
     #[test]
     fn shell_words_are_quoted_when_needed() {
-        assert_eq!(shell_word("./mlops-runs/FORMAT.json"), "./mlops-runs/FORMAT.json");
+        assert_eq!(
+            shell_word("./mlops-runs/FORMAT.json"),
+            "./mlops-runs/FORMAT.json"
+        );
         assert_eq!(shell_word("./a b"), "'./a b'");
         assert_eq!(shell_word("./it's"), r"'./it'\''s'");
     }

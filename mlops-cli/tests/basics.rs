@@ -4,9 +4,7 @@
 
 use std::process::Stdio;
 
-use crate::util::{
-    command, copy_tracking_part, fixture_store, mlops, mlops_in, ok, root, text,
-};
+use crate::util::{command, copy_tracking_part, fixture_store, mlops, mlops_in, ok, root, text};
 
 #[test]
 fn version_and_help() {
@@ -44,7 +42,14 @@ fn a_closed_stdout_ends_the_output_quietly() {
     let store = fixture_store(dir.path(), "store");
     let store = store.to_str().unwrap();
     let commands: [&[&str]; 3] = [
-        &["models", "show", "--store", store, "--name", "income-regressor"],
+        &[
+            "models",
+            "show",
+            "--store",
+            store,
+            "--name",
+            "income-regressor",
+        ],
         &["runs", "list", "--store", store, "--format", "json"],
         &[
             "drift",
@@ -109,7 +114,10 @@ fn logs_go_to_stderr_and_grow_with_verbose() {
     assert!(stdout.starts_with("name"), "{stdout}");
     let stderr = text(&quiet.stderr);
     assert!(stderr.starts_with("warning: "), "{stderr}");
-    assert!(!stderr.contains("mlops::"), "no module names without -v: {stderr}");
+    assert!(
+        !stderr.contains("mlops::"),
+        "no module names without -v: {stderr}"
+    );
     let verbose = mlops_in(dir.path(), &["-v", "experiments", "list"], &[]);
     assert!(text(&verbose.stderr).contains("warning: mlops::layout: "));
     let silenced = mlops_in(

@@ -50,9 +50,7 @@ fn holds(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (key, value) in e {
-                let inner = a
-                    .get(key)
-                    .ok_or_else(|| format!("{at}.{key} is missing"))?;
+                let inner = a.get(key).ok_or_else(|| format!("{at}.{key} is missing"))?;
                 holds(value, inner, &format!("{at}.{key}"))?;
             }
             Ok(())
@@ -111,5 +109,8 @@ fn the_comparison_finds_a_change() {
     let shorter = serde_json::json!({"a": [1], "c": null});
     assert!(holds(&expected, &shorter, "$").is_err());
     let missing = serde_json::json!({"a": [1, {"b": "x"}]});
-    assert_eq!(holds(&expected, &missing, "$").unwrap_err(), "$.c is missing");
+    assert_eq!(
+        holds(&expected, &missing, "$").unwrap_err(),
+        "$.c is missing"
+    );
 }

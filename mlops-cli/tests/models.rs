@@ -392,7 +392,11 @@ fn the_default_root_is_mlops_data_and_never_the_crate_folder() {
     assert!(!stderr.contains("warning"), "{stderr}");
 
     let folder = model_folder(d, "m1", "one");
-    let out = mlops_in(d, &["models", "register", "--name", "churn", "--path", &folder], &[]);
+    let out = mlops_in(
+        d,
+        &["models", "register", "--name", "churn", "--path", &folder],
+        &[],
+    );
     assert_eq!(ok(&out).trim(), "1");
     assert!(d.join("mlops-data/registry").is_dir());
     let mut crate_files: Vec<String> = std::fs::read_dir(&crate_folder)
@@ -400,7 +404,11 @@ fn the_default_root_is_mlops_data_and_never_the_crate_folder() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     crate_files.sort();
-    assert_eq!(crate_files, ["Cargo.toml", "src"], "the crate folder is untouched");
+    assert_eq!(
+        crate_files,
+        ["Cargo.toml", "src"],
+        "the crate folder is untouched"
+    );
     let listed = json(&mlops_in(d, &["models", "list", "--format", "json"], &[]));
     assert_eq!(listed[0]["name"], "churn");
 }

@@ -290,7 +290,10 @@ async fn an_old_default_tracking_store_is_read_and_the_hint_moves_it() {
         assert!(warning.contains("--tracking ./mlops-runs"), "{warning}");
         let hint = warning.split('`').nth(1).unwrap();
         if root_has_registry {
-            assert!(hint.ends_with("./mlops-data/ && rmdir ./mlops-runs"), "{hint}");
+            assert!(
+                hint.ends_with("./mlops-data/ && rmdir ./mlops-runs"),
+                "{hint}"
+            );
         } else {
             assert_eq!(hint, "mv ./mlops-runs ./mlops-data");
         }

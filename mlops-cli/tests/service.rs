@@ -154,7 +154,15 @@ async fn models_commands_take_an_mlflow_url() {
     let refused = promote("2", "none");
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
     ok(&models(&[
-        "approve", "--name", &name, "--version", "2", "--alias", "champion", "--by", "alice",
+        "approve",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--by",
+        "alice",
     ]));
     assert_eq!(promote("2", "1").status.code(), Some(0));
     let rolled = models(&["rollback", "--name", &name, "--alias", "champion"]);
@@ -164,8 +172,16 @@ async fn models_commands_take_an_mlflow_url() {
     let shown = json(&mlops_in(
         d,
         &[
-            "models", "show", "--store", &uri, "--name", &name, "--version", "champion",
-            "--format", "json",
+            "models",
+            "show",
+            "--store",
+            &uri,
+            "--name",
+            &name,
+            "--version",
+            "champion",
+            "--format",
+            "json",
         ],
         &[],
     ));

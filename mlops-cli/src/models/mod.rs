@@ -35,9 +35,15 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 }
                 None => None,
             };
-            let info =
-                ops::register(&registry, tracking, &name, &path, run.as_deref(), description)
-                    .await?;
+            let info = ops::register(
+                &registry,
+                tracking,
+                &name,
+                &path,
+                run.as_deref(),
+                description,
+            )
+            .await?;
             print::registered(&info, format)?;
         }
         ModelsCommand::Promote {

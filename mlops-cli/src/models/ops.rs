@@ -142,11 +142,7 @@ pub(crate) async fn approve(registry: &Registry, request: ApprovalRequest<'_>) -
     let (by, comment) = (request.by, request.comment);
     let registry = registry.registry.as_ref();
     Ok(match request.verdict {
-        Verdict::Reject => {
-            registry
-                .reject(&name, version, &alias, by, comment)
-                .await?
-        }
+        Verdict::Reject => registry.reject(&name, version, &alias, by, comment).await?,
         Verdict::Request => {
             registry
                 .request_approval(&name, version, &alias, by, comment)
@@ -161,7 +157,10 @@ pub(crate) async fn approve(registry: &Registry, request: ApprovalRequest<'_>) -
 }
 
 /// Every model whose name contains `filter`.
-pub(crate) async fn list(registry: &Registry, filter: Option<String>) -> Result<Vec<RegisteredModel>> {
+pub(crate) async fn list(
+    registry: &Registry,
+    filter: Option<String>,
+) -> Result<Vec<RegisteredModel>> {
     let registry = registry.registry.as_ref();
     Ok(Page::collect_all(|page_token| {
         let query = ModelQuery {
@@ -183,7 +182,11 @@ pub(crate) enum Shown {
 }
 
 /// The model, or the version `reference` names (a number or an alias).
-pub(crate) async fn show(registry: &Registry, name: &str, reference: Option<&str>) -> Result<Shown> {
+pub(crate) async fn show(
+    registry: &Registry,
+    name: &str,
+    reference: Option<&str>,
+) -> Result<Shown> {
     let name = ModelName::parse(name)?;
     let registry = registry.registry.as_ref();
     let Some(reference) = reference else {
@@ -225,7 +228,11 @@ pub(crate) enum History {
 }
 
 /// A model's audit log, or one alias's history.
-pub(crate) async fn history(registry: &Registry, name: &str, alias: Option<&str>) -> Result<History> {
+pub(crate) async fn history(
+    registry: &Registry,
+    name: &str,
+    alias: Option<&str>,
+) -> Result<History> {
     let name = ModelName::parse(name)?;
     let registry = registry.registry.as_ref();
     Ok(match alias {

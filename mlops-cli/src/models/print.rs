@@ -114,7 +114,10 @@ fn model_pairs(model: &RegisteredModel) -> Table {
 
 fn version_pairs(info: &VersionInfo) -> Table {
     let mut t = Table::pairs();
-    t.row(["model".to_owned(), format!("{} v{}", info.model, info.version)]);
+    t.row([
+        "model".to_owned(),
+        format!("{} v{}", info.model, info.version),
+    ]);
     t.row([
         "created".to_owned(),
         format!("{} by {}", time(info.created), info.creator),
@@ -138,7 +141,10 @@ fn version_pairs(info: &VersionInfo) -> Table {
             format!("{} (experiment {})", run.run_id, run.experiment_id),
         ]);
         for m in &run.metrics {
-            t.row(["metric".to_owned(), format!("{} = {}", m.key, number(m.value))]);
+            t.row([
+                "metric".to_owned(),
+                format!("{} = {}", m.key, number(m.value)),
+            ]);
         }
     }
     for a in &info.artifacts {
@@ -164,7 +170,9 @@ pub(crate) fn versions(versions: &[VersionInfo], format: Format) -> Result<()> {
     if format == Format::Json {
         return json(&versions);
     }
-    let mut table = Table::new(["version", "created", "status", "stage", "creator", "aliases"]);
+    let mut table = Table::new([
+        "version", "created", "status", "stage", "creator", "aliases",
+    ]);
     for v in versions {
         let aliases: Vec<&str> = v.aliases.iter().map(AliasName::as_str).collect();
         table.row([

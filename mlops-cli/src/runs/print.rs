@@ -307,7 +307,10 @@ pub(crate) fn sync(report: &SyncReport, from: &str, to: &str, format: Format) ->
         ))?;
         let mut counts = Table::pairs();
         for (name, value) in [
-            ("experiments created", report.experiments_created.to_string()),
+            (
+                "experiments created",
+                report.experiments_created.to_string(),
+            ),
             ("runs created", report.runs_created.to_string()),
             ("runs written", report.runs_written.to_string()),
             ("params", report.params.to_string()),
