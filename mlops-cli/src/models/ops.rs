@@ -15,6 +15,7 @@ use mlops::track::TrackingStore;
 
 use crate::Result;
 use crate::output::progress::Progress;
+use crate::output::text::bytes;
 use crate::stores::Registry;
 
 /// Registers the files of `path` as a new version of `name` (creating the model if
@@ -45,10 +46,11 @@ pub(crate) async fn register(
         Ok(_) | Err(RegistryError::AlreadyExists { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    let bytes: usize = new.artifacts.iter().map(|(_, b)| b.len()).sum();
+    let size: usize = new.artifacts.iter().map(|(_, b)| b.len()).sum();
     let _progress = Progress::spinner(format!(
-        "registering {name}: {} files, {bytes} bytes",
-        new.artifacts.len()
+        "registering {name}: {} files, {}",
+        new.artifacts.len(),
+        bytes(size as u64)
     ));
     Ok(registry.create_version(&name, new).await?)
 }

@@ -22,7 +22,7 @@ impl Progress {
         Self::bar(
             total,
             message,
-            "{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, eta {eta}",
+            "{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec:0}, eta {eta}",
         )
     }
 

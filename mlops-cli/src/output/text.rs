@@ -38,6 +38,11 @@ pub(crate) fn number(value: f64) -> String {
     }
 }
 
+/// A size in bytes, short: `94.70 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    indicatif::BinaryBytes(n).to_string()
+}
+
 /// An optional value, `-` when absent.
 pub(crate) fn or_dash(value: Option<impl ToString>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
@@ -64,5 +69,6 @@ mod tests {
         assert_eq!(number(f64::NAN), "NaN");
         assert_eq!(number(1.5e7), "1.50000e7");
         assert_eq!(or_dash(None::<u32>), "-");
+        assert_eq!(bytes(3 * 1024 * 1024), "3.00 MiB");
     }
 }
