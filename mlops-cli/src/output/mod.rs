@@ -1,4 +1,4 @@
-//! Everything the tool prints. Results go to stdout through [`line`] and [`json`] only;
+//! Everything the tool prints. Results go to stdout through [`line()`] and [`json()`] only;
 //! logs and progress go to stderr. A stdout closed early (`mlops runs list | head -3`) is
 //! not an error: the output stops, the command finishes and exits with its own code.
 
