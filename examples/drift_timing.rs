@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 /// The CLI's Parquet reading (string columns as dictionaries, 64 Ki-row batches), so that
 /// the phases timed here are those of `mlops drift`.
 #[allow(dead_code)]
-#[path = "../src/bin/mlops/data.rs"]
+#[path = "../mlops-cli/src/data.rs"]
 mod data;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;

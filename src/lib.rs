@@ -2,9 +2,11 @@
 //!
 //! The machine-learning lifecycle as Rust libraries: track runs, register and promote models,
 //! detect data drift over Apache Arrow data, and serve models over the Open Inference
-//! Protocol. This facade re-exports each crate behind a feature of the same name (all on by
-//! default), so one dependency brings the whole toolkit and `default-features = false` plus
-//! a feature list brings only what a service needs.
+//! Protocol. This facade re-exports each crate behind a feature of the same name (the four
+//! libraries are on by default), so one dependency brings the whole toolkit and
+//! `default-features = false` plus a feature list brings only what a service needs. The
+//! `mlops` command-line tool is a package of its own (`mlops-cli`): depending on this crate
+//! compiles no command-line parser.
 //!
 //! | feature | module | crate |
 //! | --- | --- | --- |
@@ -13,8 +15,9 @@
 //! | `registry` | `registry` | `mlops-registry`: models, versions, aliases, promotion |
 //! | `drift` | `drift` | `mlops-drift`: drift tests over Arrow batches |
 //! | `serve` | `serve` | `mlops-serve`: an Open Inference Protocol server |
-//! | `cloud` | | S3, Azure Blob and GCS stores for every crate |
-//! | `cli` | | the `mlops` command-line tool |
+//! | `onnx` (opt-in) | | ONNX models in `serve` (tract, pure Rust) |
+//! | `cloud` (opt-in) | | S3, Azure Blob and GCS stores for every crate |
+//! | `tls` (opt-in) | | `https://` MLflow servers and webhooks |
 //!
 //! ```
 //! use mlops::core::{ArtifactPath, StoreUri};

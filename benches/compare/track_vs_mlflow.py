@@ -255,9 +255,9 @@ def main():
     repeat = 1 if args.quick else 3
     if not args.skip_build:
         subprocess.run(
-            # The `cli` feature alone (drift + track): no serving runtime to compile.
-            ["cargo", "build", "--release", "--no-default-features", "--features", "cli",
-             "--example", "track_timing"],
+            # The `track` feature alone: no serving runtime to compile.
+            ["cargo", "build", "--release", "-p", "mlops", "--no-default-features",
+             "--features", "track", "--example", "track_timing"],
             cwd=ROOT,
             check=True,
         )

@@ -41,7 +41,7 @@ pub(crate) fn check_description(description: &str) -> Result<()> {
 }
 
 /// The actor a handle acts as by default: `$USER` when it is a valid actor, else `unknown`.
-pub(crate) fn default_actor() -> String {
+pub fn default_actor() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| check_actor("actor", u).is_ok())

@@ -110,7 +110,7 @@ mod types;
 mod update;
 pub mod webhook;
 
-pub use checks::sha256_hex;
+pub use checks::{default_actor, sha256_hex};
 pub use error::{RegistryError, Result};
 pub use ext::RegistryExt;
 pub use gates::{Gate, GateContext};

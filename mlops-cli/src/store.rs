@@ -9,6 +9,8 @@ use mlops::core::{Created, put_if_absent};
 use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::Result;
+use crate::layout::RootArgs;
+use crate::output::line;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum StoreCommand {
@@ -16,9 +18,10 @@ pub(crate) enum StoreCommand {
     /// delete. Prints the time each step took.
     Check {
         /// The store: a folder, file://, memory://, s3://, az:// or gs:// (the last three
-        /// need the `cloud` feature).
-        #[arg(env = "MLOPS_STORE", default_value = "./mlops-data")]
-        uri: String,
+        /// need the `cloud` feature) [default: the store root, --store].
+        uri: Option<String>,
+        #[command(flatten)]
+        root: RootArgs,
         /// A store option as KEY=VALUE (object_store config keys, e.g. aws_endpoint=...).
         #[arg(long = "option", short = 'o', value_parser = parse_option)]
         options: Vec<(String, String)>,
@@ -33,7 +36,10 @@ fn parse_option(text: &str) -> std::result::Result<(String, String), String> {
 
 pub(crate) async fn run(command: StoreCommand) -> Result<()> {
     match command {
-        StoreCommand::Check { uri, options } => check(&uri, options).await,
+        StoreCommand::Check { uri, root, options } => {
+            let uri = uri.unwrap_or_else(|| root.root_uri());
+            check(&uri, options).await
+        }
     }
 }
 
@@ -41,10 +47,10 @@ async fn check(uri: &str, options: Vec<(String, String)>) -> Result<()> {
     let started = Instant::now();
     let parsed = StoreUri::parse(uri)?;
     let root = parsed.open_with_options(options)?;
-    println!("store    {uri}");
-    println!("backend  {:?}", parsed.backend());
-    println!("prefix   {:?}", root.prefix().as_ref());
-    step("open", started);
+    line(&format!("store    {uri}"))?;
+    line(&format!("backend  {:?}", parsed.backend()))?;
+    line(&format!("prefix   {:?}", root.prefix().as_ref()))?;
+    step("open", started)?;
 
     let probe = ArtifactPath::parse(format!(
         ".mlops-check/probe-{}-{}",
@@ -58,7 +64,7 @@ async fn check(uri: &str, options: Vec<(String, String)>) -> Result<()> {
     let cleanup = root.store().delete(&key).await;
     result?;
     cleanup?;
-    println!("ok       the store works: atomic create, read-back and delete all behave");
+    line("ok       the store works: atomic create, read-back and delete all behave")?;
     Ok(())
 }
 
@@ -68,7 +74,7 @@ async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes)
     if put_if_absent(store.as_ref(), key, body.clone()).await? == Created::Taken {
         return Err(format!("{key} exists already: the check needs a fresh key").into());
     }
-    step("create", t);
+    step("create", t)?;
 
     let t = Instant::now();
     let read = store.get(key).await?.bytes().await?;
@@ -79,11 +85,11 @@ async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes)
         )
         .into());
     }
-    step("read", t);
+    step("read", t)?;
 
     let t = Instant::now();
     match put_if_absent(store.as_ref(), key, PutPayload::from_static(b"second")).await? {
-        Created::Taken => step("refuse", t),
+        Created::Taken => step("refuse", t)?,
         Created::Won => {
             return Err("a second create of the same key succeeded: no atomic create".into());
         }
@@ -91,15 +97,17 @@ async fn exercise(root: &StoreRoot, key: &object_store::path::Path, body: Bytes)
 
     let t = Instant::now();
     let listed = store.list_with_delimiter(Some(root.prefix())).await?;
-    step("list", t);
-    println!(
+    step("list", t)?;
+    line(&format!(
         "         {} objects and {} folders at the top of the prefix",
         listed.objects.len(),
         listed.common_prefixes.len()
-    );
-    Ok(())
+    ))
 }
 
-fn step(name: &str, since: Instant) {
-    println!("{name:<8} {:.1} ms", since.elapsed().as_secs_f64() * 1e3);
+fn step(name: &str, since: Instant) -> Result<()> {
+    line(&format!(
+        "{name:<8} {:.1} ms",
+        since.elapsed().as_secs_f64() * 1e3
+    ))
 }

@@ -16,6 +16,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
 use crate::Result;
 use crate::data::{DEFAULT_MAX_PROFILE_BYTES, open_parquet, read_profile, write_atomic};
+use crate::output::progress::Progress;
 
 #[derive(Args, Debug)]
 pub(crate) struct DriftArgs {
@@ -166,9 +167,11 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
     let mut current = profile.accumulator();
     let (reader, _, rows) = open_parquet(&current_path, Some(&names), false)?;
     current.reserve(rows);
+    let progress = Progress::rows(rows as u64, "current data");
     for batch in read_ahead(reader) {
         let batch = batch.map_err(|e| format!("reading {}: {e}", current_path.display()))?;
         current.push(&batch)?;
+        progress.inc(batch.num_rows() as u64);
     }
     current.finish();
     let report = profile.compare_accumulated(&current, &options)?;
@@ -246,9 +249,11 @@ fn build_profile(
     let (reader, schema, rows) = open_parquet(path, options.columns(), true)?;
     let mut builder = ReferenceProfile::builder(&schema, options, profile)?;
     builder.reserve_rows(rows);
+    let progress = Progress::rows(rows as u64, "reference profile");
     for batch in read_ahead(reader) {
         let batch = batch.map_err(|e| format!("reading {}: {e}", path.display()))?;
         builder.push(&batch)?;
+        progress.inc(batch.num_rows() as u64);
     }
     Ok(builder.finish())
 }
@@ -282,7 +287,7 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
                 .iter()
                 .filter(|c| matches!(c.data(), mlops::drift::ProfileData::NumericalSketch(_)))
                 .count();
-            println!(
+            crate::output::line(&format!(
                 "profile of {} columns ({sketched} sketched beyond {exact_cap} values{}) \
                  written to {} ({} bytes)",
                 profile.columns().len(),
@@ -293,8 +298,7 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
                 },
                 out.display(),
                 bytes.len()
-            );
-            Ok(())
+            ))
         }
     }
 }

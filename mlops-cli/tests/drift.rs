@@ -1,39 +1,14 @@
-//! The `mlops` command-line tool, run as a user runs it.
+//! `mlops drift` and `mlops profile build`, run as a user runs them on the sample data.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn mlops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlops"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use crate::util::{mlops, root, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
+// Relative to the workspace root, where `mlops` runs.
 const REFERENCE: &str = "examples/data/reference.parquet";
 const CURRENT: &str = "examples/data/current.parquet";
-
-#[test]
-fn version_and_help() {
-    let out = mlops(&["--version"]);
-    assert!(out.status.success());
-    assert!(
-        text(&out.stdout).starts_with("mlops "),
-        "{}",
-        text(&out.stdout)
-    );
-    let out = mlops(&["--help"]);
-    for command in ["store", "drift", "profile"] {
-        assert!(text(&out.stdout).contains(command), "{}", text(&out.stdout));
-    }
-}
 
 #[test]
 fn drift_prints_a_table_by_default() {
@@ -225,7 +200,7 @@ fn bad_input_is_a_clear_error() {
         "age=x",
     ]);
     assert_eq!(bad_threshold.status.code(), Some(1));
-    assert!(Path::new(REFERENCE).exists());
+    assert!(root().join(Path::new(REFERENCE)).exists());
 }
 
 /// A file whose footer reads but whose data pages are damaged fails the run with an error
@@ -234,7 +209,7 @@ fn bad_input_is_a_clear_error() {
 #[test]
 fn damaged_data_pages_are_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes = std::fs::read(CURRENT).unwrap();
+    let mut bytes = std::fs::read(root().join(CURRENT)).unwrap();
     for b in &mut bytes[2000..2064] {
         *b ^= 0x5A;
     }
@@ -258,21 +233,9 @@ fn damaged_data_pages_are_an_error_naming_the_file() {
     }
 }
 
-#[test]
-fn store_check_works_on_a_new_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("store");
-    let out = mlops(&["store", "check", folder.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("the store works"));
-    let bad = mlops(&["store", "check", "s3://bucket/../escape"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad.stderr).contains(".."), "{}", text(&bad.stderr));
-}
-
 /// Issue 17: `--fail-on-drift` fails closed, and the files drift reads are bounded.
 mod drift_gate {
-    use std::process::Stdio;
+    use std::process::{Command, Output, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -287,7 +250,7 @@ mod drift_gate {
     fn mlops_bounded(args: &[&str]) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
             .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -306,7 +269,7 @@ mod drift_gate {
 
     /// The batches of a Parquet file.
     fn read(path: &str) -> Vec<RecordBatch> {
-        let file = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+        let file = std::fs::File::open(root().join(path)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use mlops::serve::{ModelOptions, Server};
 
-use crate::{EXIT_OK, Result};
+use crate::output::line;
+use crate::{Result, exit};
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
@@ -97,11 +98,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr()?;
-    println!("mlops serve: listening on http://{local}");
+    line(&format!("mlops serve: listening on http://{local}"))?;
     for (name, path) in &args.models {
-        println!("  model {name} from {}", path.display());
+        line(&format!("  model {name} from {}", path.display()))?;
     }
     mlops::serve::serve(listener, server, mlops::serve::shutdown_signal()).await?;
-    println!("mlops serve: stopped");
-    Ok(EXIT_OK)
+    line("mlops serve: stopped")?;
+    Ok(exit::OK)
 }

@@ -3,10 +3,9 @@
 //! gate refuses (same data, same model), and both serve the champion and report drift.
 //! What the example prints is checked against the stores it wrote and against `mlops drift`.
 
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -18,31 +17,7 @@ use mlops::serve::runtime::linear::{Coefficients, Intercept, LinearFile};
 use mlops::track::{LocalStore, RunId, RunStatus, TrackingStore};
 use serde_json::Value;
 
-/// The example's binary, as `cargo test` builds it next to this test's binary.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    if !path.exists() {
-        // `cargo test --test lifecycle` builds no examples: build it in the same profile.
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--example", name]);
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
+use crate::util::{example, json, mlops, mlops_in};
 
 /// Runs the example on `dir`; its standard output, after checking it exited 0.
 fn run_lifecycle(dir: &Path) -> String {
@@ -108,19 +83,15 @@ fn predict(file: &Path, features: [f64; 2]) -> f64 {
 
 /// The `drift:` line `mlops drift` implies for the sample files.
 fn expected_drift_line() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
-        .args([
-            "drift",
-            "--reference",
-            "examples/data/reference.parquet",
-            "--current",
-            "examples/data/current.parquet",
-            "--format",
-            "json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = mlops(&[
+        "drift",
+        "--reference",
+        "examples/data/reference.parquet",
+        "--current",
+        "examples/data/current.parquet",
+        "--format",
+        "json",
+    ]);
     assert!(out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = &report["dataset"];
@@ -214,4 +185,31 @@ async fn lifecycle_example_runs_twice_on_one_folder() {
         .await
         .unwrap();
     assert_eq!(v2.run.unwrap().run_id, run2);
+
+    // The folder is a store root: the CLI reads its runs and its registry with --store.
+    let root = folder.to_str().unwrap();
+    let runs = json(&mlops_in(
+        dir.path(),
+        &["runs", "list", "--store", root, "--format", "json"],
+        &[],
+    ));
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    let shown = json(&mlops_in(
+        dir.path(),
+        &[
+            "models",
+            "show",
+            "--store",
+            root,
+            "--name",
+            "income-regressor",
+            "--version",
+            "champion",
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    assert_eq!(shown["version"], "1");
+    assert_eq!(shown["run"]["run_id"], run1.as_str());
 }

@@ -1,53 +1,25 @@
 //! `mlops models …` run as a user runs it, against a registry in a temporary folder.
 
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mlops::core::{ExperimentName, Metric, MetricKey, StoreUri, Timestamp};
 use mlops::track::{LocalStore, NewRun, TrackingStore};
 use serde_json::Value;
 
+use crate::util::{command, json, mlops_in, model_folder, ok, text};
+
 /// Runs `mlops models` with the registry in `dir` (through MLOPS_REGISTRY, as a user sets it).
 fn models(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlops"))
+    command(dir)
         .arg("models")
         .args(args)
         .env("MLOPS_REGISTRY", dir.join("registry-root"))
         .env("MLOPS_ACTOR", "cli-test")
-        .env_remove("MLOPS_TRACKING_URI")
-        .current_dir(dir)
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).unwrap()
-}
-
-fn model_folder(dir: &Path, name: &str, content: &str) -> String {
-    let folder = dir.join(name);
-    std::fs::create_dir_all(folder.join("weights")).unwrap();
-    std::fs::write(folder.join("MLmodel"), format!("flavor: {content}")).unwrap();
-    std::fs::write(folder.join("weights/model.bin"), content).unwrap();
-    folder.to_str().unwrap().to_owned()
 }
 
 /// A tracking store in `dir/runs` with one run that logged `accuracy`.
@@ -396,4 +368,121 @@ fn bad_input_is_an_error_before_anything_is_written() {
             .code(),
         Some(1)
     );
+}
+
+/// With no flag and no variable, the registry is `./mlops-data/registry`; the registry
+/// crate's source folder `mlops-registry/` (as at this repository's root) is never read nor
+/// written as a store.
+#[test]
+fn the_default_root_is_mlops_data_and_never_the_crate_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let crate_folder = d.join("mlops-registry");
+    std::fs::create_dir_all(crate_folder.join("src")).unwrap();
+    std::fs::write(crate_folder.join("Cargo.toml"), "[package]\n").unwrap();
+    std::fs::write(crate_folder.join("src/registry.rs"), "//! the trait\n").unwrap();
+
+    let empty = mlops_in(d, &["models", "list"], &[]);
+    assert_eq!(empty.status.code(), Some(1));
+    let stderr = text(&empty.stderr);
+    assert!(
+        stderr.contains("no registry") && stderr.contains("mlops-data"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    let folder = model_folder(d, "m1", "one");
+    let out = mlops_in(
+        d,
+        &["models", "register", "--name", "churn", "--path", &folder],
+        &[],
+    );
+    assert_eq!(ok(&out).trim(), "1");
+    assert!(d.join("mlops-data/registry").is_dir());
+    let mut crate_files: Vec<String> = std::fs::read_dir(&crate_folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    crate_files.sort();
+    assert_eq!(
+        crate_files,
+        ["Cargo.toml", "src"],
+        "the crate folder is untouched"
+    );
+    let listed = json(&mlops_in(d, &["models", "list", "--format", "json"], &[]));
+    assert_eq!(listed[0]["name"], "churn");
+}
+
+/// `--store` (or MLOPS_STORE) names the root, whose `registry/` holds the registry;
+/// `--registry` points the registry elsewhere.
+#[test]
+fn the_store_root_holds_the_registry_and_registry_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("root");
+    let root = root.to_str().unwrap();
+    let folder = model_folder(d, "m", "w");
+    let register = |extra: &[&str]| {
+        let mut args = vec!["models", "register", "--name", "churn", "--path", &folder];
+        args.extend_from_slice(extra);
+        ok(&mlops_in(d, &args, &[])).trim().to_owned()
+    };
+    assert_eq!(register(&["--store", root]), "1");
+    assert!(d.join("root/registry").is_dir());
+    let from_env = json(&mlops_in(
+        d,
+        &["models", "versions", "--name", "churn", "--format", "json"],
+        &[("MLOPS_STORE", root)],
+    ));
+    assert_eq!(from_env.as_array().unwrap().len(), 1);
+    let elsewhere = d.join("elsewhere");
+    let elsewhere = elsewhere.to_str().unwrap();
+    assert_eq!(register(&["--store", root, "--registry", elsewhere]), "1");
+    assert_eq!(register(&["--store", root]), "2");
+    assert!(d.join("elsewhere/registry").is_dir());
+    assert!(!d.join("mlops-data").exists());
+}
+
+/// A registry written with the old default (`./mlops-registry`) is still read when the
+/// default root has none, with a warning whose command moves it; after the move the same
+/// command reads the same registry from `./mlops-data`, without a warning.
+#[test]
+fn an_old_default_registry_is_read_and_the_hint_moves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = model_folder(d, "m", "w");
+    let old = [
+        "models",
+        "register",
+        "--registry",
+        "./mlops-registry",
+        "--name",
+        "churn",
+        "--path",
+        &folder,
+    ];
+    ok(&mlops_in(d, &old, &[]));
+    let list = ["models", "list", "--format", "json"];
+    let before = mlops_in(d, &list, &[]);
+    let listed = json(&before);
+    assert_eq!(listed[0]["name"], "churn");
+    let warning = text(&before.stderr);
+    assert!(warning.starts_with("warning: "), "{warning}");
+    let hint = warning
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in {warning}"));
+    assert_eq!(
+        hint,
+        "mkdir -p ./mlops-data && mv ./mlops-registry/registry ./mlops-data/ && rmdir ./mlops-registry"
+    );
+    let moved = std::process::Command::new("sh")
+        .args(["-c", hint])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(moved.success());
+    let after = mlops_in(d, &list, &[]);
+    assert_eq!(json(&after), listed);
+    assert!(after.stderr.is_empty(), "{}", text(&after.stderr));
 }

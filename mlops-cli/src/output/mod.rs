@@ -1,0 +1,63 @@
+//! Everything the tool prints. Results go to stdout through [`line()`] and [`json()`] only;
+//! logs and progress go to stderr. A stdout closed early (`mlops runs list | head -3`) is
+//! not an error: the output stops, the command finishes and exits with its own code.
+
+pub(crate) mod progress;
+pub(crate) mod table;
+pub(crate) mod text;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::ValueEnum;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::Result;
+
+/// How results are printed.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// Set once stdout's reader has gone away: nothing more is written.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line to stdout.
+pub(crate) fn line(text: &str) -> Result<()> {
+    if CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Prints a value as one JSON document (the `--format json` result of a command).
+pub(crate) fn json(value: &impl Serialize) -> Result<()> {
+    line(&serde_json::to_string_pretty(value)?)
+}
+
+/// A metric or param value as JSON: NaN and infinities as MLflow spells them.
+pub(crate) fn json_number(value: f64) -> Value {
+    if value.is_nan() {
+        json!("NaN")
+    } else if value.is_infinite() {
+        json!(if value > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(value)
+    }
+}

@@ -1,0 +1,78 @@
+//! `mlops runs …`: list, show, compare and sync the runs of a tracking store. `args` parses,
+//! `ops` calls the library, `print` prints.
+
+pub(crate) mod args;
+pub(crate) mod ops;
+mod print;
+
+pub(crate) use args::RunsCommand;
+
+use crate::stores::{self, Open};
+use crate::{Result, exit};
+
+pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
+    match command {
+        RunsCommand::List {
+            store,
+            experiment,
+            filter,
+            order_by,
+            max_results,
+            view,
+            format,
+        } => {
+            let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
+            let query = ops::ListQuery {
+                experiments: experiment,
+                filter,
+                order_by,
+                max_results,
+                view: view.into(),
+            };
+            let listed = ops::list(store.as_ref(), query).await?;
+            print::list(&listed, format)?;
+        }
+        RunsCommand::Show {
+            store,
+            run_id,
+            format,
+        } => {
+            let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
+            let with_experiment = format == crate::output::Format::Table;
+            let shown = ops::show(store.as_ref(), &run_id, with_experiment).await?;
+            print::show(&shown, format)?;
+        }
+        RunsCommand::Compare {
+            store,
+            run_ids,
+            format,
+        } => {
+            let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
+            let runs = ops::runs(store.as_ref(), &run_ids).await?;
+            print::compare(&runs, format)?;
+        }
+        RunsCommand::Sync {
+            store,
+            from,
+            to,
+            experiment,
+            include_deleted,
+            concurrency,
+            format,
+        } => {
+            let job = ops::SyncJob {
+                from: from.unwrap_or_else(|| store.tracking_uri()),
+                to,
+                experiments: experiment,
+                include_deleted,
+                concurrency,
+            };
+            let report = ops::sync_runs(&job).await?;
+            print::sync(&report, &job.from, &job.to, format)?;
+            if !report.is_complete() {
+                return Ok(exit::ERROR);
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,198 @@
+//! The `mlops` command-line tool against the MLflow server that `scripts/test.sh` starts
+//! (feature `service-tests`): runs synced to it, the tracking example logging to it, and
+//! every `mlops models` command on its model registry. Fails loudly without the server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::sync::Arc;
+
+use mlops::track::mlflow::MlflowStore;
+use mlops::track::{ExperimentName, RunId, TrackingStore};
+use mlops_core::testing::{MLFLOW_URI, require_env};
+
+use crate::util::{
+    check_tracking_example_run, json, local, mlops_in, model_folder, ok, populate,
+    run_tracking_example, text,
+};
+
+#[tokio::test]
+async fn runs_sync_to_mlflow_twice_copies_nothing_the_second_time() {
+    let uri = require_env(MLFLOW_URI);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("offline");
+    let name = format!("runs-cli/sync-{}", RunId::generate());
+    let (alpha, beta) = populate(&local(&dir).await, &ExperimentName::parse(&name).unwrap()).await;
+    let from = dir.to_str().unwrap();
+    let sync = || {
+        mlops_in(
+            tmp.path(),
+            &[
+                "runs", "sync", "--from", from, "--to", &uri, "-e", &name, "--format", "json",
+            ],
+            &[],
+        )
+    };
+
+    let first = json(&sync());
+    assert_eq!(first["experiments_created"], 1);
+    assert_eq!(first["runs_created"], 2);
+    assert_eq!(first["metric_points"], 40);
+    assert_eq!(
+        (
+            first["params"].as_u64(),
+            first["inputs"].as_u64(),
+            first["artifacts"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(first["failures"], serde_json::json!([]));
+    let second = json(&sync());
+    for count in [
+        "experiments_created",
+        "runs_created",
+        "runs_written",
+        "params",
+        "tags",
+        "metric_points",
+        "inputs",
+        "artifacts",
+    ] {
+        assert_eq!(second[count], 0, "{count}: {second}");
+    }
+
+    // The copies, through the MLflow backend of the same CLI.
+    let listed = json(&mlops_in(
+        tmp.path(),
+        &[
+            "runs", "list", "--store", &uri, "-e", &name, "--format", "json",
+        ],
+        &[],
+    ));
+    let mut sources: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let tags = r["data"]["tags"].as_array().unwrap();
+            let tag = tags
+                .iter()
+                .find(|t| t["key"] == "mlops.sync.source_run_id")
+                .unwrap();
+            tag["value"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    sources.sort();
+    let mut expected = vec![alpha.to_string(), beta.to_string()];
+    expected.sort();
+    assert_eq!(sources, expected);
+    let table = ok(&mlops_in(
+        tmp.path(),
+        &["experiments", "list", "--store", &uri],
+        &[],
+    ));
+    assert!(table.contains(&name), "{table}");
+
+    let nowhere = mlops_in(
+        tmp.path(),
+        &[
+            "runs",
+            "sync",
+            "--from",
+            tmp.path().join("nope").to_str().unwrap(),
+            "--to",
+            &uri,
+        ],
+        &[],
+    );
+    assert_eq!(nowhere.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn the_tracking_example_logs_to_mlflow() {
+    let uri = require_env(MLFLOW_URI);
+    let experiment = format!("runs-cli/example-{}", RunId::generate());
+    let id = run_tracking_example(&uri, &experiment);
+    let store: Arc<dyn TrackingStore> = Arc::new(MlflowStore::new(&uri).unwrap());
+    check_tracking_example_run(store.as_ref(), &id, &experiment).await;
+}
+
+/// Every `mlops models` command on an MLflow server's registry, named by `--registry URL`
+/// or by a root `--store URL` (tracking and registry both on the server).
+#[tokio::test]
+async fn models_commands_take_an_mlflow_url() {
+    let uri = require_env(MLFLOW_URI);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let name = format!("cli-mlflow-{}", RunId::generate());
+    let v1 = model_folder(d, "m1", "one");
+    let v2 = model_folder(d, "m2", "two");
+    let models = |args: &[&str]| {
+        let mut all = vec!["models", "--registry", &uri, "--actor", "cli-test"];
+        all.extend_from_slice(args);
+        mlops_in(d, &all, &[])
+    };
+    for (folder, expected) in [(&v1, "1"), (&v2, "2")] {
+        let out = models(&["register", "--name", &name, "--path", folder]);
+        assert_eq!(ok(&out).trim(), expected);
+    }
+    let promote = |version: &str, expect: &str| {
+        models(&[
+            "promote",
+            "--name",
+            &name,
+            "--version",
+            version,
+            "--alias",
+            "champion",
+            "--expect-current",
+            expect,
+        ])
+    };
+    assert_eq!(promote("1", "none").status.code(), Some(0));
+    let refused = promote("2", "none");
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    ok(&models(&[
+        "approve",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--by",
+        "alice",
+    ]));
+    assert_eq!(promote("2", "1").status.code(), Some(0));
+    let rolled = models(&["rollback", "--name", &name, "--alias", "champion"]);
+    assert_eq!(rolled.status.code(), Some(0), "{}", text(&rolled.stderr));
+
+    // The same registry through the root: --store names the server.
+    let shown = json(&mlops_in(
+        d,
+        &[
+            "models",
+            "show",
+            "--store",
+            &uri,
+            "--name",
+            &name,
+            "--version",
+            "champion",
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    assert_eq!(shown["version"], "1");
+    let listed = json(&models(&["list", "--filter", &name, "--format", "json"]));
+    assert_eq!(listed[0]["name"], name.as_str());
+    let versions = json(&models(&["versions", "--name", &name, "--format", "json"]));
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let history = json(&models(&[
+        "history", "--name", &name, "--alias", "champion", "--format", "json",
+    ]));
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history:#}");
+    assert!(ok(&models(&["show", "--name", &name])).contains("champion -> v1"));
+}

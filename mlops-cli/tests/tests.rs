@@ -1,0 +1,12 @@
+//! The `mlops` command-line tool, run as a user runs it: one test binary (one link) for
+//! every command group. Tests that need services are in `service.rs`.
+
+mod util;
+
+mod basics;
+mod drift;
+mod lifecycle;
+mod migration;
+mod models;
+mod runs;
+mod serve;
