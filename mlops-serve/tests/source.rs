@@ -287,7 +287,7 @@ async fn the_table_serves_a_source_and_a_repository_load_fetches_the_same_versio
 #[tokio::test]
 async fn a_registry_is_a_source() {
     use mlops_core::{AliasName, ArtifactPath, ModelName, StoreUri};
-    use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry};
+    use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt};
     use mlops_serve::source::RegistrySource;
 
     let registry =
