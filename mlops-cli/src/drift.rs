@@ -196,11 +196,11 @@ fn gate(report: &DriftReport, fail_on_drift: bool, allow_errors: bool) -> Result
             Err(format!("drift gate: unusable input: {reason}").into())
         }
         GateVerdict::Unusable(reason) => {
-            eprintln!("warning: {reason}");
+            tracing::warn!("{reason}");
             Ok(false)
         }
         GateVerdict::Drift { .. } if fail_on_drift => {
-            eprintln!("drift gate: {verdict}");
+            tracing::warn!("drift gate: {verdict}");
             Ok(true)
         }
         _ => Ok(false),
