@@ -4,35 +4,31 @@
 //!
 //! ```text
 //! cargo run --release --example lifecycle                 # into ./mlops-data/
-//! cargo run --release --example lifecycle -- /tmp/demo    # or a folder of your choice
-//! MLOPS_DATA_DIR=/tmp/demo cargo run --release --example lifecycle
+//! cargo run --release --example lifecycle -- /tmp/demo    # or any store root (s3://... too)
+//! MLOPS_STORE=/tmp/demo cargo run --release --example lifecycle
 //! ```
 //!
 //! Run it twice: the second run registers a new version, but `champion` moves only if the
 //! new version's RMSE beats the holder's, and the refusal is in the registry's audit log.
 //! Then `mlops runs show --store <folder> <run id>` shows what was tracked, and
-//! `mlops models show --registry <folder> --name income-regressor --version champion` the model.
+//! `mlops models show --store <folder> --name income-regressor --version champion` the model.
 
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use mlops::core::{ArtifactPath, StoreUri};
+use mlops::core::ArtifactPath;
 use mlops::drift::arrow_array::{Array, Float64Array, Int64Array, RecordBatch};
-use mlops::drift::{DriftOptions, ReferenceProfile};
+use mlops::drift::{DriftOptions, DriftReport, ReferenceProfile};
 use mlops::registry::gates::{Direction, Gate, MetricGate};
-use mlops::registry::{
-    AliasName, Expect, ModelName, ModelRegistry, NewVersion, ObjectRegistry, RegistryError,
-    RegistryExt, RunLink, promote,
-};
+use mlops::registry::{AliasName, Expect, ModelName, NewVersion, OpenOptions, RegistryExt};
 use mlops::serve::runtime::linear::LinearFile;
-use mlops::serve::{Server, serve};
+use mlops::serve::source::RegistrySource;
+use mlops::serve::{Selector, Server, serve};
 use mlops::track::{
-    ActiveRun, ExperimentName, LocalStore, MetricKey, RunName, RunOptions, RunStatus, TrackError,
-    TrackingStore, dataset,
+    ActiveRun, ExperimentName, MetricKey, RunId, RunName, RunOptions, RunStatus, TrackingStoreExt,
+    dataset,
 };
 use ndarray::{Array1, Array2, Axis, Slice};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -99,56 +95,121 @@ fn training_data(batches: &[RecordBatch]) -> Result<(Array2<f64>, Array1<f64>), 
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // The folder everything goes into: first argument, else $MLOPS_DATA_DIR, else ./mlops-data.
-    let dir = std::env::args()
+    // One store root for runs and models: first argument, else $MLOPS_STORE, else ./mlops-data.
+    let root = std::env::args()
         .nth(1)
-        .or_else(|| std::env::var("MLOPS_DATA_DIR").ok())
-        .map_or_else(|| PathBuf::from("mlops-data"), PathBuf::from);
-    std::fs::create_dir_all(&dir)?;
-    let uri = StoreUri::parse(dir.to_str().ok_or("the folder name is not UTF-8")?)?;
-    println!("folder: {}", dir.display());
+        .or(std::env::var("MLOPS_STORE").ok());
+    let root = root.unwrap_or_else(|| "mlops-data".to_owned());
 
     // ---- 1. Track: train with ndarray, logging params, the loss per step, data and model ----
-    let store: Arc<dyn TrackingStore> = Arc::new(LocalStore::open_uri(&uri).await?);
-    let name = ExperimentName::parse("lifecycle")?;
-    let experiment = match store.get_experiment_by_name(&name).await? {
-        Some(found) => found.experiment_id,
-        None => match store.create_experiment(&name, &[]).await {
-            Ok(id) => id,
-            // Another process created it in between: use theirs.
-            Err(TrackError::AlreadyExists { .. }) => {
-                store
-                    .get_experiment_by_name(&name)
-                    .await?
-                    .ok_or("the experiment vanished")?
-                    .experiment_id
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let tracking = mlops::track::open(&root).await?;
+    let lifecycle = ExperimentName::parse("lifecycle")?;
+    let experiment = tracking.get_or_create_experiment(&lifecycle).await?;
     let reference = read_parquet(REFERENCE)?;
     let data = dataset::from_parquet_uri("churn-reference", REFERENCE).await?;
-    let (raw_x, y) = training_data(&reference)?;
-    let mean = raw_x.mean_axis(Axis(0)).ok_or("no training rows")?;
-    let std = raw_x
-        .std_axis(Axis(0), 0.0)
-        .mapv(|s| if s > 0.0 { s } else { 1.0 });
-    let x = (&raw_x - &mean) / &std;
+    let name = Some(RunName::parse("ndarray-linear")?);
+    let options = RunOptions::default();
+    let run = tracking.start_run(&experiment, name, options).await?;
+    run.log_input(&data, Some("training")).await?;
+    let (model, rmse) = train(&run, &reference).await?;
+    run.log_artifact("model/linear.json", model.clone()).await?;
+    let run_id = run.run_id().clone();
+    run.finish(RunStatus::Finished).await?;
+    println!("run: {run_id} (experiment lifecycle), rmse {rmse:.2}");
 
-    let run = ActiveRun::start(
-        Arc::clone(&store),
-        &experiment,
-        Some(RunName::parse("ndarray-linear")?),
-        RunOptions::default(),
+    // ---- 2. Register: a version linked to the run (its metrics), the data, a drift profile ----
+    let registry =
+        mlops::registry::open_with(&root, &OpenOptions::new().actor("lifecycle-example"))?;
+    let model_name = ModelName::parse(MODEL)?;
+    let profile = ReferenceProfile::build(&reference, &DriftOptions::default())?;
+    let new = NewVersion::new()
+        .with_artifact(ArtifactPath::parse("model.json")?, model)
+        .with_dataset(data)
+        .with_drift_profile(profile.to_json()?.into_bytes())
+        .with_description(format!("ndarray linear regression, rmse {rmse:.2}"));
+    let registered = registry.register_from_run(&model_name, &*tracking, &run_id, new);
+    let version = registered.await?.version;
+    println!("registered: {MODEL} v{version}");
+
+    // ---- 3. Promote: to `champion` if the alias holds what we saw and the RMSE gate passes ----
+    let champion = AliasName::parse(CHAMPION)?;
+    let holder = registry.alias_holder(&model_name, &champion).await?;
+    let gate = MetricGate::new("rmse", Direction::LowerIsBetter, MARGIN);
+    let gates: [Box<dyn Gate>; 1] = [Box::new(gate)];
+    let expect = Expect::exactly(holder); // Absent the first time, else the current holder
+    let promotion = (registry.promote(&model_name, version, &champion, expect, &gates)).await?;
+    let was = holder.map_or_else(|| "none".to_owned(), |v| format!("v{v}"));
+    let why = &promotion.outcome; // GatesFailed or PreconditionFailed
+    match promotion.promoted() {
+        true => println!("promoted: v{version} is now {CHAMPION} (was {was})"),
+        false => println!("not promoted ({why:?}): {CHAMPION} stays {was}"),
+    }
+    (promotion.decision.gates.iter()).for_each(|g| println!("  gate {}: {}", g.gate, g.reason));
+
+    // ---- 4. Serve: the champion straight from the registry (digest-checked), over OIP ----
+    let source = Arc::new(RegistrySource::new(Arc::clone(&registry)));
+    let selector = Selector::Alias(CHAMPION.to_owned());
+    let builder = Server::builder().drain_delay(Duration::ZERO);
+    let server = builder
+        .model_from_source(source, MODEL, &selector)
+        .await?
+        .build()?;
+    let (served, prediction) = predict(server, [42.0, 24.0]).await?;
+    let prediction = format!("income for age 42, tenure 24 months: {prediction:.2}");
+    println!("served: {CHAMPION} = v{served}; {prediction}");
+
+    // ---- 5. Drift: the newest data against the champion's reference profile ----
+    let stored = registry.download_drift_profile(&model_name, served.parse()?);
+    let stored = stored.await?;
+    let profile = ReferenceProfile::from_json(std::str::from_utf8(&stored.ok_or("no profile")?)?)?;
+    let report = profile.compare(&read_parquet(CURRENT)?, &DriftOptions::default())?;
+    println!("drift: {}", summary(&report));
+    let html = report.to_html("Drift: current.parquet vs champion");
+    let report_path = std::path::Path::new(&root).join("drift-report.html");
+    std::fs::write(&report_path, html)?;
+
+    print_where(&root, &run_id, &served, &report_path);
+    Ok(())
+}
+
+/// Where everything is, and the commands that show it.
+fn print_where(root: &str, run: &RunId, champion: &str, report: &std::path::Path) {
+    println!("\nsummary\n  store      {root}\n  champion   {MODEL} v{champion}");
+    println!("  report     {}", report.display());
+    println!("  inspect    mlops runs show --store {root} {run}");
+    println!("             mlops models show --store {root} --name {MODEL} --version {CHAMPION}");
+}
+
+/// One line on a drift report: how many columns drifted, which, the share and the verdict.
+fn summary(report: &DriftReport) -> String {
+    let drifted: Vec<&str> = (report.columns.iter().filter(|c| c.drifted))
+        .map(|c| c.column.as_str())
+        .collect();
+    let d = &report.dataset;
+    let verdict = match d.dataset_drift {
+        true => "DATASET DRIFT",
+        false => "no dataset drift",
+    };
+    let (n, of, share) = (d.n_drifted, d.n_columns, d.share_drifted);
+    format!(
+        "{n} of {of} columns drifted ({}), share {share:.3}: {verdict}",
+        drifted.join(", ")
     )
-    .await?;
+}
+
+/// Mini-batch gradient descent on the mean squared error of standardised features, logging
+/// the parameters, the loss per step (buffered: no I/O in the loop) and the final RMSE.
+/// Returns the model in the built-in linear format, on raw features and in income units
+/// (the standardisation and the /1000 scaling folded into the coefficients), and the RMSE.
+async fn train(run: &ActiveRun, reference: &[RecordBatch]) -> Result<(Vec<u8>, f64), Error> {
     run.log_param("learning_rate", LEARNING_RATE.to_string())
         .await?;
     run.log_param("epochs", EPOCHS.to_string()).await?;
     run.log_param("features", FEATURES.join(",")).await?;
-    run.log_input(&data, Some("training")).await?;
-
-    // Mini-batch gradient descent on the mean squared error.
+    let (raw_x, y) = training_data(reference)?;
+    let mean = raw_x.mean_axis(Axis(0)).ok_or("no training rows")?;
+    let std = (raw_x.std_axis(Axis(0), 0.0)).mapv(|s| if s > 0.0 { s } else { 1.0 });
+    let x = (&raw_x - &mean) / &std;
     let loss_key = MetricKey::parse("loss")?;
     let (mut weights, mut bias) = (Array1::<f64>::zeros(FEATURES.len()), 0.0);
     for step in 0..EPOCHS {
@@ -159,171 +220,37 @@ async fn main() -> Result<(), Error> {
         let n = error.len() as f64;
         weights = weights - xb.t().dot(&error) * (2.0 * LEARNING_RATE / n);
         bias -= error.sum() * 2.0 * LEARNING_RATE / n;
-        run.log_metric(&loss_key, error.dot(&error) / n, step); // buffered: no I/O here
+        run.log_metric(&loss_key, error.dot(&error) / n, step);
     }
     let residual = x.dot(&weights) + bias - &y;
     let rmse = (residual.dot(&residual) / residual.len() as f64).sqrt() * 1000.0;
     run.log_metric_wait(&MetricKey::parse("rmse")?, rmse, EPOCHS)
         .await?;
-
-    // The built-in linear format, on raw features and in income units: the standardisation
-    // and the /1000 scaling are folded into the coefficients.
-    let coefficients: Vec<f64> = (0..FEATURES.len())
-        .map(|j| 1000.0 * weights[j] / std[j])
-        .collect();
+    let coefficients = (0..FEATURES.len()).map(|j| 1000.0 * weights[j] / std[j]);
     let intercept = 1000.0 * (bias - (&weights * &mean / &std).sum());
     let model = LinearFile {
         datatype: "FP64".into(),
-        ..LinearFile::linear(vec![coefficients], vec![intercept])
+        ..LinearFile::linear(vec![coefficients.collect()], vec![intercept])
     };
-    let model_bytes = Bytes::from(serde_json::to_vec_pretty(&model)?);
-    let model_path = ArtifactPath::parse("model/linear.json")?;
-    store
-        .log_artifact(run.run_id(), &model_path, model_bytes.clone())
-        .await?;
-    let (run_id, experiment_id) = (run.run_id().clone(), run.experiment_id().clone());
-    run.finish(RunStatus::Finished).await?;
-    println!("run: {run_id} (experiment lifecycle), rmse {rmse:.2}");
-
-    // ---- 2. Register: a new version with the run's metrics, the data and a drift profile ----
-    let registry = ObjectRegistry::open_uri(&uri)?.with_actor("lifecycle-example")?;
-    let model_name = ModelName::parse(MODEL)?;
-    match registry
-        .create_model(&model_name, Some("income from age and tenure"), &[])
-        .await
-    {
-        Ok(_) | Err(RegistryError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let profile = ReferenceProfile::build(&reference, &DriftOptions::default())?;
-    let link = RunLink {
-        run_id: run_id.clone(),
-        experiment_id,
-        artifact_path: Some(ArtifactPath::parse("model")?),
-        metrics: store.get_run(&run_id).await?.data.metrics,
-    };
-    let artifact = ArtifactPath::parse("model.json")?;
-    let new = NewVersion::new()
-        .with_artifact(artifact.clone(), model_bytes)
-        .with_run(link)
-        .with_dataset(data)
-        .with_drift_profile(profile.to_json()?.into_bytes())
-        .with_description(format!("ndarray linear regression, rmse {rmse:.2}"));
-    let version = registry.create_version(&model_name, new).await?.version;
-    println!("registered: {MODEL} v{version}");
-
-    // ---- 3. Promote: to `champion` if the alias holds what we saw and the RMSE gate passes ----
-    let champion = AliasName::parse(CHAMPION)?;
-    let holder = registry.alias_holder(&model_name, &champion).await?;
-    let gates: Vec<Box<dyn Gate>> = vec![Box::new(MetricGate::new(
-        "rmse",
-        Direction::LowerIsBetter,
-        MARGIN,
-    ))];
-    let expect = Expect::exactly(holder); // Absent the first time, else the current holder
-    let promotion = promote(&registry, &model_name, version, &champion, expect, &gates).await?;
-    let was = holder.map_or_else(|| "none".to_owned(), |v| format!("v{v}"));
-    if promotion.promoted() {
-        println!("promoted: v{version} is now {CHAMPION} (was {was})");
-    } else {
-        let why = format!("{:?}", promotion.outcome); // GatesFailed or PreconditionFailed
-        println!("not promoted ({why}): {CHAMPION} stays {was}");
-    }
-    for gate in &promotion.decision.gates {
-        println!("  gate {}: {}", gate.gate, gate.reason);
-    }
-    if promotion.decision.gates.is_empty() {
-        println!("  {}", promotion.decision.reason);
-    }
-
-    // ---- 4. Serve: the champion's file, digest-checked, over the Open Inference Protocol ----
-    let served = registry.resolve_alias(&model_name, &champion).await?;
-    let bytes = registry
-        .download_artifact(&model_name, served.version, &artifact)
-        .await?; // a file changed on disk since registration is a DigestMismatch error
-    let serving_dir = dir.join("serving");
-    std::fs::create_dir_all(&serving_dir)?;
-    let file = serving_dir.join(format!("{MODEL}-v{}.json", served.version));
-    std::fs::write(&file, &bytes)?;
-    let prediction = predict(&file, &served.version.to_string(), [42.0, 24.0]).await?;
-    println!(
-        "served: {CHAMPION} = v{}; income for age 42, tenure 24 months: {prediction:.2}",
-        served.version
-    );
-
-    // ---- 5. Drift: the newest data against the champion's reference profile ----
-    let stored = registry
-        .download_drift_profile(&model_name, served.version)
-        .await?
-        .ok_or("the champion has no drift profile")?;
-    let profile = ReferenceProfile::from_json(std::str::from_utf8(&stored)?)?;
-    let report = profile.compare(&read_parquet(CURRENT)?, &DriftOptions::default())?;
-    let drifted: Vec<&str> = (report.columns.iter())
-        .filter(|c| c.drifted)
-        .map(|c| c.column.as_str())
-        .collect();
-    let d = &report.dataset;
-    println!(
-        "drift: {} of {} columns drifted ({}), share {:.3}: {}",
-        d.n_drifted,
-        d.n_columns,
-        drifted.join(", "),
-        d.share_drifted,
-        if d.dataset_drift {
-            "DATASET DRIFT"
-        } else {
-            "no dataset drift"
-        }
-    );
-    let report_path = dir.join("drift-report.html");
-    std::fs::write(
-        &report_path,
-        report.to_html("Drift: current.parquet vs champion"),
-    )?;
-
-    // ---- 6. Where everything is ----
-    println!();
-    println!("summary");
-    println!("  tracking   {} (run {run_id})", dir.display());
-    println!(
-        "  registry   {} ({MODEL} v{version})",
-        dir.join("registry").display()
-    );
-    println!("  champion   {MODEL} v{}", served.version);
-    println!("  report     {}", report_path.display());
-    println!(
-        "  inspect    mlops runs show --store {} {run_id}",
-        dir.display()
-    );
-    println!(
-        "             mlops models show --registry {} --name {MODEL} --version {CHAMPION}",
-        dir.display()
-    );
-    Ok(())
+    Ok((serde_json::to_vec_pretty(&model)?, rmse))
 }
 
-/// Serves the model file on a free loopback port, sends one OIP inference request for
-/// `features`, stops the server and returns the prediction.
-async fn predict(file: &Path, version: &str, features: [f64; 2]) -> Result<f64, Error> {
-    let server = Server::builder()
-        .model_file(file, MODEL, Some(version))?
-        .drain_delay(Duration::ZERO)
-        .build()?;
+/// Serves `server` on a free loopback port, sends one OIP inference request for `features`
+/// to the model by name (the champion), stops the server and returns the version that
+/// answered (the response's `model_version`) and the prediction.
+async fn predict(server: Server, features: [f64; 2]) -> Result<(String, f64), Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(serve(listener, server, async move {
         let _ = stopped.await;
     }));
-
     let request = serde_json::json!({
         "id": "lifecycle-1",
         "inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": features}]
     });
-    let url = format!("http://{addr}/v2/models/{MODEL}/versions/{version}/infer");
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(&url)
-        .json(&request)
+    let url = format!("http://{addr}/v2/models/{MODEL}/infer");
+    let response: serde_json::Value = (reqwest::Client::new().post(&url).json(&request))
         .send()
         .await?
         .error_for_status()?
@@ -331,7 +258,12 @@ async fn predict(file: &Path, version: &str, features: [f64; 2]) -> Result<f64, 
         .await?;
     let _ = stop.send(());
     serving.await??;
-    response["outputs"][0]["data"][0]
-        .as_f64()
-        .ok_or_else(|| format!("no prediction in {response}").into())
+    let version = response["model_version"]
+        .as_str()
+        .ok_or("no model_version")?;
+    let prediction = response["outputs"][0]["data"][0].as_f64();
+    Ok((
+        version.to_owned(),
+        prediction.ok_or_else(|| format!("no prediction in {response}"))?,
+    ))
 }

@@ -3,7 +3,7 @@
 //! (0..=9999), the training data as a dataset input, and the fitted model as an artifact.
 //!
 //! ```text
-//! cargo run --example tracking                                  # ./mlops-runs, experiment "quickstart"
+//! cargo run --example tracking                                  # ./mlops-data, experiment "quickstart"
 //! MLOPS_TRACKING_URI=http://127.0.0.1:5000 cargo run --example tracking   # an MLflow server
 //! MLOPS_TRACKING_URI=/srv/runs MLOPS_EXPERIMENT=churn cargo run --example tracking
 //! ```
@@ -22,8 +22,8 @@ use bytes::Bytes;
 use mlops::core::ArtifactPath;
 use mlops::drift::arrow_array::{Array, Float64Array, Int64Array};
 use mlops::track::{
-    ActiveRun, ExperimentId, ExperimentName, MetricKey, RunName, RunOptions, RunStatus, TrackError,
-    TrackingStore, dataset,
+    ActiveRun, ExperimentName, MetricKey, RunName, RunOptions, RunStatus, TrackingStore,
+    TrackingStoreExt, dataset,
 };
 use ndarray::{Array1, Array2, Axis, Slice};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -39,25 +39,6 @@ const TARGET: &str = "income";
 const EPOCHS: i64 = 10_000;
 const LEARNING_RATE: f64 = 0.05;
 const BATCH_ROWS: usize = 250;
-
-/// The experiment's id, creating it on first use (another process may race us to it).
-async fn experiment(
-    store: &dyn TrackingStore,
-    name: &ExperimentName,
-) -> Result<ExperimentId, Error> {
-    if let Some(found) = store.get_experiment_by_name(name).await? {
-        return Ok(found.experiment_id);
-    }
-    match store.create_experiment(name, &[]).await {
-        Ok(id) => Ok(id),
-        Err(TrackError::AlreadyExists { .. }) => store
-            .get_experiment_by_name(name)
-            .await?
-            .map(|e| e.experiment_id)
-            .ok_or_else(|| format!("experiment {name} vanished").into()),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// A numeric cell as `f64`, or `None` when null, non-finite or not a number column.
 fn cell(array: &dyn Array, row: usize) -> Option<f64> {
@@ -103,11 +84,13 @@ fn load(path: &str) -> Result<(Array2<f64>, Array1<f64>), Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let uri = std::env::var("MLOPS_TRACKING_URI").unwrap_or_else(|_| "./mlops-runs".to_owned());
+    // The CLI's order: the tracking URI, else the one store root, else ./mlops-data.
+    let uri = (std::env::var("MLOPS_TRACKING_URI").or_else(|_| std::env::var("MLOPS_STORE")))
+        .unwrap_or_else(|_| "./mlops-data".to_owned());
     let name = std::env::var("MLOPS_EXPERIMENT").unwrap_or_else(|_| "quickstart".to_owned());
     // An MLflow server for http(s)://, else an embedded store (a folder by default).
     let store = mlops::track::open(&uri).await?;
-    let experiment = experiment(store.as_ref(), &ExperimentName::parse(name)?).await?;
+    let experiment = (store.get_or_create_experiment(&ExperimentName::parse(name)?)).await?;
 
     // What the run trains on: a digest of the data itself, its schema and row count.
     let data = dataset::from_parquet_uri("churn-reference", DATA).await?;

@@ -62,8 +62,8 @@ fn prediction(out: &str) -> f64 {
 }
 
 /// What the linear model file predicts for one row.
-fn predict(file: &Path, features: [f64; 2]) -> f64 {
-    let model: LinearFile = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+fn predict(file: &[u8], features: [f64; 2]) -> f64 {
+    let model: LinearFile = serde_json::from_slice(file).unwrap();
     let weights = match model.coefficients {
         Coefficients::Flat(w) => w,
         Coefficients::Rows(rows) => rows.into_iter().next().unwrap(),
@@ -133,10 +133,21 @@ async fn lifecycle_example_runs_twice_on_one_folder() {
         "{first}"
     );
     assert!(line(&first, "served: ").starts_with("champion = v1;"));
-    let served = folder.join("serving/income-regressor-v1.json");
+    // The served champion is v1's registered file, digest-checked on the way out.
+    let registry =
+        ObjectRegistry::open_uri(&StoreUri::parse(folder.to_str().unwrap()).unwrap()).unwrap();
+    let model = ModelName::parse("income-regressor").unwrap();
+    let files = registry
+        .download_all(&model, ModelVersion::new(1).unwrap())
+        .await
+        .unwrap();
+    let (_, served) = files
+        .iter()
+        .find(|(path, _)| path.as_str() == "model.json")
+        .unwrap();
     let predicted = prediction(&first);
     assert!(
-        (predicted - predict(&served, [42.0, 24.0])).abs() < 0.01,
+        (predicted - predict(served, [42.0, 24.0])).abs() < 0.01,
         "{first}"
     );
     assert_eq!(line(&first, "drift: "), drift);
