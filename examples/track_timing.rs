@@ -28,7 +28,7 @@ use mlops::core::StoreUri;
 use mlops::track::mlflow::MlflowStore;
 use mlops::track::{
     ActiveRun, ExperimentName, LocalStore, LocalStoreOptions, Metric, MetricKey, NewRun, Overflow,
-    Param, RunOptions, RunQuery, RunStatus, Tag, Timestamp, TrackingStore,
+    Param, RunOptions, RunQuery, RunStatus, Tag, Timestamp, TrackingStore, TrackingStoreExt,
 };
 use serde_json::json;
 
@@ -72,11 +72,8 @@ async fn experiment(
     store: &dyn TrackingStore,
     name: &str,
 ) -> Result<mlops::track::ExperimentId, Error> {
-    let name = ExperimentName::parse(name)?;
-    Ok(match store.get_experiment_by_name(&name).await? {
-        Some(e) => e.experiment_id,
-        None => store.create_experiment(&name, &[]).await?,
-    })
+    // Race-safe: another timing process creating it in between is fine.
+    Ok(store.get_or_create_experiment(&ExperimentName::parse(name)?).await?)
 }
 
 async fn log_metric_cost(calls: usize) -> Result<serde_json::Value, Error> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use mlops::core::{ExperimentName, Metric, MetricKey, StoreUri, Timestamp};
-use mlops::track::{LocalStore, NewRun, TrackingStore};
+use mlops::track::{LocalStore, NewRun, TrackingStore, TrackingStoreExt};
 use serde_json::Value;
 
 use crate::util::{command, json, mlops_in, model_folder, ok, text};
@@ -29,10 +29,7 @@ fn run_with_accuracy(dir: &Path, accuracy: f64) -> String {
         let uri = StoreUri::parse(dir.join("runs").to_str().unwrap()).unwrap();
         let store = LocalStore::open_uri(&uri).await.unwrap();
         let name = ExperimentName::parse("cli").unwrap();
-        let experiment = match store.get_experiment_by_name(&name).await.unwrap() {
-            Some(e) => e.experiment_id,
-            None => store.create_experiment(&name, &[]).await.unwrap(),
-        };
+        let experiment = store.get_or_create_experiment(&name).await.unwrap();
         let run = store
             .create_run(NewRun {
                 experiment_id: experiment,
