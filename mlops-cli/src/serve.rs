@@ -50,6 +50,13 @@ pub(crate) struct ServeArgs {
     /// Enable the model repository extension (/v2/repository/index, load, unload).
     #[arg(long)]
     repository: bool,
+    /// How long a client may take to send a request head, in milliseconds; an idle
+    /// keep-alive connection is closed after the same time.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// After SIGTERM: how long to keep serving with readiness false, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
     drain_delay_ms: u64,
@@ -83,7 +90,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
         .body_limit(body_limit)
         .repository_extension(args.repository)
         .drain_delay(Duration::from_millis(args.drain_delay_ms))
-        .shutdown_timeout(Duration::from_millis(args.shutdown_timeout_ms));
+        .shutdown_timeout(Duration::from_millis(args.shutdown_timeout_ms))
+        .header_read_timeout(Duration::from_millis(args.header_timeout_ms))
+        .max_connections(args.max_connections);
     if let Some(token) = args.token {
         builder = builder.bearer_token(token);
     }

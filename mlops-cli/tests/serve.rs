@@ -59,6 +59,10 @@ impl Conn {
 }
 
 fn spawn_server(model: &std::path::Path) -> (Child, String) {
+    spawn_server_with(model, &[])
+}
+
+fn spawn_server_with(model: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
         .args([
             "serve",
@@ -71,6 +75,7 @@ fn spawn_server(model: &std::path::Path) -> (Child, String) {
         ])
         .arg("--model")
         .arg(format!("lin={}", model.display()))
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -197,4 +202,44 @@ fn serve_refuses_pickles_and_bad_arguments() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=PATH"));
+}
+
+/// Issue 17: `--header-timeout-ms` closes a connection that sends half a request line, and
+/// `--max-connections` closes connections over the cap.
+#[test]
+fn serve_flags_bound_slow_clients_and_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lin.json");
+    std::fs::write(
+        &model,
+        r#"{"format":"mlops-linear/1","coefficients":[[1.0,2.0,3.0]],"intercept":[0.5]}"#,
+    )
+    .unwrap();
+    let (mut child, addr) = spawn_server_with(
+        &model,
+        &["--header-timeout-ms", "300", "--max-connections", "1"],
+    );
+    let closed_by_server = |stream: &mut TcpStream| {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut received = Vec::new();
+        match stream.read_to_end(&mut received) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("the server kept the connection open: {e}"),
+        }
+        received
+    };
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /v2/hea").unwrap();
+    // Over the cap while `slow` is held: closed without an answer.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut over = TcpStream::connect(&addr).unwrap();
+    let _ = over.write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(closed_by_server(&mut over).is_empty());
+    // The slow one is cut by the header timeout.
+    assert!(!closed_by_server(&mut slow).starts_with(b"HTTP/1.1 200"));
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -6,6 +6,7 @@ mod batching;
 mod body;
 mod guard;
 mod handlers;
+mod listen;
 mod shutdown;
 mod table;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 
+pub use listen::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use shutdown::{serve, shutdown_signal};
 pub use table::{ModelEntry, ModelTable, TableEdit};
 
@@ -106,6 +108,7 @@ pub(crate) struct Inner {
     pub(crate) phase: AtomicU8,
     pub(crate) drain_delay: Duration,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) connections: listen::ConnectionLimits,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) observer: ObserverSlot,
 }
@@ -126,7 +129,8 @@ pub struct Server {
 
 impl Server {
     /// A builder with the defaults: 16 MiB body limit, no token, any Host, repository
-    /// extension off, drain delay 5 s, shutdown timeout 25 s.
+    /// extension off, drain delay 5 s, shutdown timeout 25 s, header-read timeout 10 s,
+    /// 1024 connections.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
@@ -185,6 +189,7 @@ pub struct ServerBuilder {
     repository: bool,
     drain_delay: Duration,
     shutdown_timeout: Duration,
+    connections: listen::ConnectionLimits,
 }
 
 impl Default for ServerBuilder {
@@ -199,6 +204,10 @@ impl Default for ServerBuilder {
             repository: false,
             drain_delay: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(25),
+            connections: listen::ConnectionLimits {
+                header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+            },
         }
     }
 }
@@ -308,10 +317,33 @@ impl ServerBuilder {
         self
     }
 
+    /// How long [`serve`] gives a client to send a request head, the idle time of a
+    /// keep-alive connection before it included (default 10 s); past it the connection is
+    /// closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections [`serve`] serves at once (default 1024); connections over the
+    /// cap are closed as soon as they are accepted.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.connections.max_connections = connections;
+        self
+    }
+
     /// Validates the configuration and builds the server.
     pub fn build(self) -> Result<Server> {
         if self.body_limit == 0 {
             return Err(Error::Config("the body limit must be positive".into()));
+        }
+        if self.connections.max_connections == 0 {
+            return Err(Error::Config("the connection cap must be positive".into()));
+        }
+        if self.connections.header_read_timeout.is_zero() {
+            return Err(Error::Config(
+                "the header-read timeout must be positive".into(),
+            ));
         }
         if self.token.as_deref() == Some("") {
             return Err(Error::Config("the bearer token must not be empty".into()));
@@ -335,6 +367,7 @@ impl ServerBuilder {
                 phase: AtomicU8::new(PHASE_SERVING),
                 drain_delay: self.drain_delay,
                 shutdown_timeout: self.shutdown_timeout,
+                connections: self.connections,
                 metrics,
                 observer: self.observer,
             }),

@@ -6,9 +6,13 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 use super::Server;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Serves `server` on `listener` until `shutdown` completes, then shuts down gracefully:
+/// Serves `server` on `listener` until `shutdown` completes, then shuts down gracefully.
+///
+/// Connections are capped and each must send its request head within the header-read
+/// timeout, idle keep-alive time included ([`max_connections`](super::ServerBuilder::max_connections),
+/// [`header_read_timeout`](super::ServerBuilder::header_read_timeout)). Shutdown runs in four steps:
 ///
 /// 1. readiness turns false (`/v2/health/ready` → 503), inference is still served;
 /// 2. after the drain delay, new inference is refused with 503 and no new connection is
@@ -33,14 +37,9 @@ where
     };
     let app = server.router();
     let timeout = server.inner.shutdown_timeout;
-    let running = axum::serve(listener, app).with_graceful_shutdown(drain);
-    let running = std::pin::pin!(running.into_future());
-    let io = |source| Error::Io {
-        path: "<listener>".into(),
-        source,
-    };
+    let running = super::listen::run(listener, app, server.inner.connections, drain);
     tokio::select! {
-        result = running => result.map_err(io),
+        () = running => Ok(()),
         () = async {
             let _ = stopped_rx.await;
             tokio::time::sleep(timeout).await;

@@ -1,0 +1,122 @@
+//! Issue 17, finding 1: one client holding many slow or idle connections must not hold the
+//! server down. Real sockets: the accept loop of `serve` is what is under test.
+
+use std::time::Duration;
+
+use mlops_serve::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts `server` on 127.0.0.1:0; returns its address and a sender that shuts it down.
+async fn start(server: Server) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(mlops_serve::serve(listener, server, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Reads until the server closes the connection (EOF or reset); fails the test after 30 s.
+async fn closed_by_server(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    received
+}
+
+/// GET /v2/health/live on a fresh connection, with a generous bound.
+async fn live(addr: std::net::SocketAddr) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    client
+        .get(format!("http://{addr}/v2/health/live"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_request_lines_are_cut_after_the_header_timeout_and_health_answers_meanwhile() {
+    let server = Server::builder()
+        .header_read_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /v2/hea").await.unwrap();
+        slow.push(stream);
+    }
+    assert_eq!(
+        live(addr).await,
+        Ok(200),
+        "health while 200 slow clients are open"
+    );
+    for stream in &mut slow {
+        let received = closed_by_server(stream).await;
+        assert!(
+            !received.starts_with(b"HTTP/1.1 200"),
+            "a half request was answered"
+        );
+    }
+    // An idle keep-alive connection (one request answered, then nothing) is closed too.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let received = closed_by_server(&mut idle).await;
+    assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_refused_and_a_freed_slot_serves_again() {
+    let server = Server::builder()
+        .max_connections(3)
+        .header_read_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /v2/hea").await.unwrap();
+        held.push(stream);
+    }
+    // The server may still be accepting the held ones: over the cap, a request is never
+    // answered, whatever the order.
+    for _ in 0..5 {
+        let mut over = TcpStream::connect(addr).await.unwrap();
+        let _ = over
+            .write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let received = closed_by_server(&mut over).await;
+        assert!(received.is_empty(), "over the cap: {received:?}");
+    }
+    // Closing one held connection frees a slot for a fresh one (once the server sees EOF).
+    drop(held.pop());
+    let served = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if live(addr).await == Ok(200) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "a freed slot never served health");
+}
