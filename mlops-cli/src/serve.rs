@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// The request body limit in MiB, applied after decompression.
     #[arg(long, default_value_t = 16)]
     body_limit_mb: usize,
+    /// How long a request body may stop arriving before the request is answered 408, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    body_timeout_ms: u64,
     /// Require `Authorization: Bearer TOKEN` (except on /v2/health/*). Prefer the environment
     /// variable: command lines are visible to other users.
     #[arg(long, env = "MLOPS_SERVE_TOKEN", hide_env_values = true)]
@@ -88,6 +92,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
     let mut builder = Server::builder()
         .default_options(options)
         .body_limit(body_limit)
+        .body_timeout(Duration::from_millis(args.body_timeout_ms))
         .repository_extension(args.repository)
         .drain_delay(Duration::from_millis(args.drain_delay_ms))
         .shutdown_timeout(Duration::from_millis(args.shutdown_timeout_ms))

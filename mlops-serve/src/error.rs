@@ -65,6 +65,13 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The request body stopped arriving: no byte for `timeout` (HTTP 408).
+    #[error("the request body stopped arriving: nothing for {} ms", .timeout.as_millis())]
+    BodyTimeout {
+        /// The progress timeout that passed.
+        timeout: Duration,
+    },
+
     /// The request did not finish within its deadline (HTTP 504).
     #[error("model {name:?} did not answer within the deadline of {} ms", .deadline.as_millis())]
     DeadlineExceeded {
@@ -200,6 +207,7 @@ impl Error {
             Self::ModelNotReady { .. } | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
             Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::DeadlineExceeded { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::HostNotAllowed { .. } => StatusCode::FORBIDDEN,

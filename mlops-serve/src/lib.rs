@@ -150,8 +150,8 @@ pub use error::{Error, Result};
 pub use model::{AsyncModel, Model, ModelMetadata, Servable};
 pub use observe::{Observation, Observer};
 pub use server::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ModelEntry, ModelOptions, ModelTable,
-    Server, ServerBuilder, TableEdit, router, serve, shutdown_signal,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ModelEntry,
+    ModelOptions, ModelTable, Server, ServerBuilder, TableEdit, router, serve, shutdown_signal,
 };
 pub use source::{LoadedModel, ModelFile, ModelSource, Resolved, Selector};
 pub use tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec};

@@ -120,3 +120,75 @@ async fn connections_over_the_cap_are_refused_and_a_freed_slot_serves_again() {
     .await;
     assert!(served.is_ok(), "a freed slot never served health");
 }
+
+/// Sends `head` (a request head) and `body`, then reads the status line; fails the test when
+/// no answer comes within 30 s.
+async fn status_after(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let received = closed_by_server(&mut stream).await;
+    let text = String::from_utf8_lossy(&received);
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .body_limit(1024)
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    // 1 GiB declared, 10 bytes sent: the answer must not wait for the rest.
+    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 1073741824\r\n\r\n";
+    let status = status_after(addr, head, b"{\"inputs\":").await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    // Compressed bodies are bounded before decompression too.
+    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n\
+                Content-Length: 1073741824\r\n\r\n";
+    let status = status_after(addr, head, b"\x1f\x8b").await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_answered_408() {
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .body_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 100\r\n\r\n";
+    let status = status_after(addr, head, b"{\"inputs\":").await;
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    // Chunked bodies too.
+    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n";
+    let status = status_after(addr, head, b"a\r\n{\"inputs\":\r\n").await;
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    // A body that keeps arriving is not cut, however slow in total (15 gaps of 100 ms against
+    // a 1 s timeout: progress, not total time, is what is bounded).
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .body_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = crate::util::linear_request(&[[1.0, 2.0, 3.0]]).to_string();
+    let head = format!(
+        "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.as_bytes().chunks(body.len().div_ceil(15)) {
+        stream.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let received = closed_by_server(&mut stream).await;
+    assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+}

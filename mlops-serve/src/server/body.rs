@@ -2,12 +2,14 @@
 //! content type check.
 
 use std::io::Read;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use super::Inner;
 use crate::error::{Error, Result};
 
 /// Refuses a `Content-Type` other than none, JSON or `application/octet-stream`.
@@ -33,9 +35,11 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<()> {
     }
 }
 
-/// Reads the whole body, decompressing gzip or deflate, and refuses more than `limit` bytes
-/// of (decompressed) content with 413.
-pub(crate) async fn read(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes> {
+/// Reads the whole body, decompressing gzip or deflate, and refuses more than the body limit
+/// of (decompressed) content with 413: at once when `Content-Length` already says so, before
+/// any byte is read. A body that stops arriving for the body timeout is answered 408.
+pub(crate) async fn read(body: Body, headers: &HeaderMap, inner: &Inner) -> Result<Bytes> {
+    let limit = inner.body_limit;
     let too_large = Error::PayloadTooLarge { limit };
     let encoding = match headers.get(header::CONTENT_ENCODING) {
         None => None,
@@ -53,14 +57,12 @@ pub(crate) async fn read(body: Body, headers: &HeaderMap, limit: usize) -> Resul
             }
         }
     };
-    let collected = Limited::new(body, limit).collect().await.map_err(|e| {
-        if e.downcast_ref::<LengthLimitError>().is_some() {
-            Error::PayloadTooLarge { limit }
-        } else {
-            Error::invalid(format!("cannot read the request body: {e}"))
-        }
-    })?;
-    let raw = collected.to_bytes();
+    // The raw body is bounded by the limit too, compressed or not: a declared length above
+    // it can never succeed, so waiting for (or reading) the body would only cost time.
+    if declared_length(headers).is_some_and(|length| length > limit as u64) {
+        return Err(too_large);
+    }
+    let raw = collect(body, limit, inner.body_timeout).await?;
     let Some(encoding) = encoding else {
         return Ok(raw);
     };
@@ -90,6 +92,46 @@ pub(crate) async fn read(body: Body, headers: &HeaderMap, limit: usize) -> Resul
     }
     result.map_err(|e| Error::invalid(format!("cannot decompress the request body: {e}")))?;
     Ok(Bytes::from(out))
+}
+
+/// The `Content-Length` header as a number, if present and well formed (hyper has already
+/// refused a malformed or conflicting one).
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Collects the body's data frames, at most `limit` bytes, each frame within `timeout` of
+/// the previous one.
+async fn collect(body: Body, limit: usize, timeout: Duration) -> Result<Bytes> {
+    let mut body = Limited::new(body, limit);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(Error::BodyTimeout { timeout }),
+            Ok(None) => break,
+            Ok(Some(frame)) => frame.map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    Error::PayloadTooLarge { limit }
+                } else {
+                    Error::invalid(format!("cannot read the request body: {e}"))
+                }
+            })?,
+        };
+        if let Ok(data) = frame.into_data() {
+            chunks.push(data);
+        }
+    }
+    // One chunk (the common case for a small body) is returned without a copy.
+    if chunks.len() == 1 {
+        return Ok(chunks.swap_remove(0));
+    }
+    Ok(Bytes::from(chunks.concat()))
 }
 
 #[derive(Clone, Copy)]

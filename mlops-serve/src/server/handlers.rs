@@ -294,7 +294,7 @@ async fn infer_entry(
                 })?,
         ),
     };
-    let bytes = body::read(body, headers, inner.body_limit).await?;
+    let bytes = body::read(body, headers, inner).await?;
     let metadata = servable.metadata();
     let request = request::decode(&bytes, header_len, metadata)?;
     drop(bytes);
@@ -385,7 +385,7 @@ async fn repository_index(
     body: Body,
 ) -> Result<Response> {
     body::check_content_type(&headers)?;
-    let bytes = body::read(body, &headers, inner.body_limit).await?;
+    let bytes = body::read(body, &headers, &inner).await?;
     let request: IndexRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         IndexRequest::default()
     } else {
@@ -421,7 +421,7 @@ async fn repository_target(
 ) -> Result<String> {
     let path = model_path(path)?;
     body::check_content_type(headers)?;
-    body::read(body, headers, inner.body_limit).await?;
+    body::read(body, headers, inner).await?;
     Ok(path.name)
 }
 

@@ -30,6 +30,10 @@ use crate::source::{ModelSource, Selector};
 /// The default body limit: 16 MiB, applied after decompression.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The default body-progress timeout: 60 s without a byte of the body (nginx's
+/// `client_body_timeout`) and the request is answered 408.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Per-model serving options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -102,6 +106,7 @@ impl std::fmt::Debug for ObserverSlot {
 pub(crate) struct Inner {
     pub(crate) table: ModelTable,
     pub(crate) body_limit: usize,
+    pub(crate) body_timeout: Duration,
     pub(crate) token_digest: Option<[u8; 32]>,
     pub(crate) allowed_hosts: Option<Vec<String>>,
     pub(crate) repository: bool,
@@ -128,7 +133,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// A builder with the defaults: 16 MiB body limit, no token, any Host, repository
+    /// A builder with the defaults: 16 MiB body limit, body timeout 60 s, no token, any Host, repository
     /// extension off, drain delay 5 s, shutdown timeout 25 s, header-read timeout 10 s,
     /// 1024 connections.
     pub fn builder() -> ServerBuilder {
@@ -184,6 +189,7 @@ pub struct ServerBuilder {
     observer: ObserverSlot,
     defaults: ModelOptions,
     body_limit: usize,
+    body_timeout: Duration,
     token: Option<String>,
     allowed_hosts: Option<Vec<String>>,
     repository: bool,
@@ -199,6 +205,7 @@ impl Default for ServerBuilder {
             observer: ObserverSlot::default(),
             defaults: ModelOptions::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             token: None,
             allowed_hosts: None,
             repository: false,
@@ -278,6 +285,13 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a request body may stop arriving (no byte at all) before the request is
+    /// answered 408 (default 60 s).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
     /// Requires `Authorization: Bearer <token>` on every route except `/v2/health/*`.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -340,6 +354,9 @@ impl ServerBuilder {
         if self.connections.max_connections == 0 {
             return Err(Error::Config("the connection cap must be positive".into()));
         }
+        if self.body_timeout.is_zero() {
+            return Err(Error::Config("the body timeout must be positive".into()));
+        }
         if self.connections.header_read_timeout.is_zero() {
             return Err(Error::Config(
                 "the header-read timeout must be positive".into(),
@@ -361,6 +378,7 @@ impl ServerBuilder {
             inner: Arc::new(Inner {
                 table,
                 body_limit: self.body_limit,
+                body_timeout: self.body_timeout,
                 token_digest,
                 allowed_hosts: self.allowed_hosts,
                 repository: self.repository,
