@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// The request body limit in MiB, applied after decompression.
     #[arg(long, default_value_t = 16)]
     body_limit_mb: usize,
+    /// The memory budget shared by all request bodies in flight, in MiB; a request that does
+    /// not fit waits briefly, then gets 503.
+    #[arg(long, default_value_t = 256)]
+    body_budget_mb: usize,
     /// How long a request body may stop arriving before the request is answered 408, in
     /// milliseconds.
     #[arg(long, default_value_t = 60_000)]
@@ -89,10 +93,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
         .body_limit_mb
         .checked_mul(1024 * 1024)
         .ok_or("--body-limit-mb is too large")?;
+    let body_budget = args
+        .body_budget_mb
+        .checked_mul(1024 * 1024)
+        .ok_or("--body-budget-mb is too large")?;
     let mut builder = Server::builder()
         .default_options(options)
         .body_limit(body_limit)
         .body_timeout(Duration::from_millis(args.body_timeout_ms))
+        .body_budget(body_budget)
         .repository_extension(args.repository)
         .drain_delay(Duration::from_millis(args.drain_delay_ms))
         .shutdown_timeout(Duration::from_millis(args.shutdown_timeout_ms))

@@ -65,6 +65,14 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The bodies in flight already hold the server's memory budget for request bodies
+    /// (HTTP 503 with `Retry-After`).
+    #[error("the server is busy: request bodies in flight hold its budget of {budget} bytes")]
+    BodyBudgetExhausted {
+        /// The budget in bytes.
+        budget: usize,
+    },
+
     /// The request body stopped arriving: no byte for `timeout` (HTTP 408).
     #[error("the request body stopped arriving: nothing for {} ms", .timeout.as_millis())]
     BodyTimeout {
@@ -204,7 +212,9 @@ impl Error {
             Self::ModelNotFound { .. }
             | Self::VersionNotFound { .. }
             | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
-            Self::ModelNotReady { .. } | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ModelNotReady { .. } | Self::Draining | Self::BodyBudgetExhausted { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -236,7 +246,8 @@ impl Error {
     }
 }
 
-/// `{"error": "<Display>"}` (JSON) with [`Error::status`]; 429 adds `Retry-After: 1` and 401
+/// `{"error": "<Display>"}` (JSON) with [`Error::status`]; 429 and a busy 503 add
+/// `Retry-After: 1`, and 401
 /// adds `WWW-Authenticate: Bearer`, as OIP clients and HTTP expect.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -250,7 +261,9 @@ impl IntoResponse for Error {
         )
             .into_response();
         let extra = match self {
-            Self::QueueFull { .. } => Some((header::RETRY_AFTER, "1")),
+            Self::QueueFull { .. } | Self::BodyBudgetExhausted { .. } => {
+                Some((header::RETRY_AFTER, "1"))
+            }
             Self::Unauthorized => Some((header::WWW_AUTHENTICATE, "Bearer")),
             _ => None,
         };

@@ -150,8 +150,9 @@ pub use error::{Error, Result};
 pub use model::{AsyncModel, Model, ModelMetadata, Servable};
 pub use observe::{Observation, Observer};
 pub use server::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ModelEntry,
-    ModelOptions, ModelTable, Server, ServerBuilder, TableEdit, router, serve, shutdown_signal,
+    DEFAULT_BODY_BUDGET, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, ModelEntry, ModelOptions, ModelTable, Server, ServerBuilder,
+    TableEdit, router, serve, shutdown_signal,
 };
 pub use source::{LoadedModel, ModelFile, ModelSource, Resolved, Selector};
 pub use tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec};

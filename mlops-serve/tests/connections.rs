@@ -192,3 +192,65 @@ async fn a_body_that_stops_arriving_is_answered_408() {
     let received = closed_by_server(&mut stream).await;
     assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_share_a_memory_budget() {
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .body_limit(64 * 1024)
+        .body_budget(64 * 1024)
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 40000\r\n\r\n";
+    // A declares 40 000 bytes and sends 10: it holds its reservation while it trickles.
+    let mut holder = TcpStream::connect(addr).await.unwrap();
+    holder.write_all(head.as_bytes()).await.unwrap();
+    holder.write_all(b"{\"inputs\":").await.unwrap();
+    // B cannot fit beside A: answered 503 with Retry-After instead of being buffered. A may
+    // not have reserved yet when B arrives: retry until B sees the budget taken.
+    let refused = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with("HTTP/1.1 503") {
+                break text;
+            }
+        }
+    })
+    .await
+    .expect("a body over the budget was never refused");
+    assert!(
+        refused.to_ascii_lowercase().contains("retry-after: 1"),
+        "{refused}"
+    );
+    assert!(refused.contains("budget"), "{refused}");
+    assert_eq!(
+        live(addr).await,
+        Ok(200),
+        "health while the budget is taken"
+    );
+    // A gives up: its reservation is released, and a request that fits is served.
+    drop(holder);
+    let body = crate::util::linear_request(&[[1.0, 2.0, 3.0]]).to_string();
+    let head = format!(
+        "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 60000\r\nConnection: close\r\n\r\n{body}{}",
+        " ".repeat(60000 - body.len())
+    );
+    let served = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let status = status_after(addr, &head, b"").await;
+            if status.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the released budget never served a request");
+}

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::Inner;
+use super::budget::Received;
 use crate::error::{Error, Result};
 
 /// Refuses a `Content-Type` other than none, JSON or `application/octet-stream`.
@@ -38,9 +39,11 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<()> {
 /// Reads the whole body, decompressing gzip or deflate, and refuses more than the body limit
 /// of (decompressed) content with 413: at once when `Content-Length` already says so, before
 /// any byte is read. A body that stops arriving for the body timeout is answered 408.
-pub(crate) async fn read(body: Body, headers: &HeaderMap, inner: &Inner) -> Result<Bytes> {
+///
+/// What the body may hold in memory is reserved from the server's body budget first
+/// (see [`super::budget`]); the reservation lives as long as the returned [`Received`].
+pub(crate) async fn read(body: Body, headers: &HeaderMap, inner: &Inner) -> Result<Received> {
     let limit = inner.body_limit;
-    let too_large = Error::PayloadTooLarge { limit };
     let encoding = match headers.get(header::CONTENT_ENCODING) {
         None => None,
         Some(value) => {
@@ -59,10 +62,30 @@ pub(crate) async fn read(body: Body, headers: &HeaderMap, inner: &Inner) -> Resu
     };
     // The raw body is bounded by the limit too, compressed or not: a declared length above
     // it can never succeed, so waiting for (or reading) the body would only cost time.
-    if declared_length(headers).is_some_and(|length| length > limit as u64) {
-        return Err(too_large);
+    let declared = declared_length(headers);
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(Error::PayloadTooLarge { limit });
     }
-    let raw = collect(body, limit, inner.body_timeout).await?;
+    let declared = declared.map_or(limit, |length| usize::try_from(length).unwrap_or(limit));
+    let wanted = match encoding {
+        None => declared,
+        Some(_) => declared.saturating_add(limit),
+    };
+    let reservation = inner.body_budget.reserve(wanted).await?;
+    let bytes = decode(
+        collect(body, limit, inner.body_timeout).await?,
+        encoding,
+        limit,
+    )?;
+    Ok(Received {
+        bytes,
+        _reservation: reservation,
+    })
+}
+
+/// Decompresses `raw`, refusing more than `limit` bytes of output with 413.
+fn decode(raw: Bytes, encoding: Option<Encoding>, limit: usize) -> Result<Bytes> {
+    let too_large = Error::PayloadTooLarge { limit };
     let Some(encoding) = encoding else {
         return Ok(raw);
     };

@@ -296,7 +296,7 @@ async fn infer_entry(
     };
     let bytes = body::read(body, headers, inner).await?;
     let metadata = servable.metadata();
-    let request = request::decode(&bytes, header_len, metadata)?;
+    let request = request::decode(&bytes.bytes, header_len, metadata)?;
     drop(bytes);
     let _admission = entry.scheduler.admit()?;
     entry.metrics.in_flight.inc();

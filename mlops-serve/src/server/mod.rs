@@ -4,6 +4,7 @@
 
 mod batching;
 mod body;
+mod budget;
 mod guard;
 mod handlers;
 mod listen;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use axum::Router;
 
+pub use budget::DEFAULT_BODY_BUDGET;
 pub use listen::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use shutdown::{serve, shutdown_signal};
 pub use table::{ModelEntry, ModelTable, TableEdit};
@@ -107,6 +109,7 @@ pub(crate) struct Inner {
     pub(crate) table: ModelTable,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Duration,
+    pub(crate) body_budget: budget::BodyBudget,
     pub(crate) token_digest: Option<[u8; 32]>,
     pub(crate) allowed_hosts: Option<Vec<String>>,
     pub(crate) repository: bool,
@@ -133,7 +136,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// A builder with the defaults: 16 MiB body limit, body timeout 60 s, no token, any Host, repository
+    /// A builder with the defaults: 16 MiB body limit, body timeout 60 s, 256 MiB budget
+    /// for bodies in flight, no token, any Host, repository
     /// extension off, drain delay 5 s, shutdown timeout 25 s, header-read timeout 10 s,
     /// 1024 connections.
     pub fn builder() -> ServerBuilder {
@@ -190,6 +194,7 @@ pub struct ServerBuilder {
     defaults: ModelOptions,
     body_limit: usize,
     body_timeout: Duration,
+    body_budget: usize,
     token: Option<String>,
     allowed_hosts: Option<Vec<String>>,
     repository: bool,
@@ -206,6 +211,7 @@ impl Default for ServerBuilder {
             defaults: ModelOptions::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_budget: DEFAULT_BODY_BUDGET,
             token: None,
             allowed_hosts: None,
             repository: false,
@@ -292,6 +298,14 @@ impl ServerBuilder {
         self
     }
 
+    /// The memory budget shared by every request body in flight, in bytes (default 256 MiB;
+    /// at least the body limit). A request whose body does not fit waits briefly, then is
+    /// answered 503 with `Retry-After`.
+    pub fn body_budget(mut self, bytes: usize) -> Self {
+        self.body_budget = bytes;
+        self
+    }
+
     /// Requires `Authorization: Bearer <token>` on every route except `/v2/health/*`.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -354,6 +368,12 @@ impl ServerBuilder {
         if self.connections.max_connections == 0 {
             return Err(Error::Config("the connection cap must be positive".into()));
         }
+        if self.body_budget < self.body_limit {
+            return Err(Error::Config(format!(
+                "the body budget ({} bytes) must be at least the body limit ({} bytes)",
+                self.body_budget, self.body_limit
+            )));
+        }
         if self.body_timeout.is_zero() {
             return Err(Error::Config("the body timeout must be positive".into()));
         }
@@ -379,6 +399,7 @@ impl ServerBuilder {
                 table,
                 body_limit: self.body_limit,
                 body_timeout: self.body_timeout,
+                body_budget: budget::BodyBudget::new(self.body_budget),
                 token_digest,
                 allowed_hosts: self.allowed_hosts,
                 repository: self.repository,
