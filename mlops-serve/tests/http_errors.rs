@@ -701,3 +701,49 @@ fn builder_refuses_bad_configurations() {
             .is_ok()
     );
 }
+
+/// Issue 17: 786k empty gzip members (15.7 MB, under the 16 MiB limit) before a valid body
+/// cost a header parse and an inflater each; the member budget refuses them, while a body
+/// of a few concatenated members is still decoded.
+#[tokio::test]
+async fn gzip_bodies_with_too_many_members_are_refused() {
+    let running = app(Server::builder()
+        .model(linear("lin", None))
+        .build()
+        .unwrap());
+    let infer = running.url("/v2/models/lin/infer");
+    let gzip = |data: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    };
+    let body = serde_json::to_vec(&linear_request(&[[1.0, 2.0, 3.0]])).unwrap();
+    let empty = gzip(b"");
+    let mut bomb = Vec::with_capacity(786_432 * empty.len() + body.len());
+    for _ in 0..786_432 {
+        bomb.extend_from_slice(&empty);
+    }
+    bomb.extend_from_slice(&gzip(&body));
+    assert!(bomb.len() < 16 * 1024 * 1024);
+    let r = running
+        .client
+        .post(&infer)
+        .header("Content-Encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "more than 64 members").await;
+    // Three members (split JSON, an empty one between) decode to the whole body.
+    let (head, tail) = body.split_at(body.len() / 2);
+    let concatenated = [gzip(head), empty.clone(), gzip(tail)].concat();
+    let r = running
+        .client
+        .post(&infer)
+        .header("Content-Encoding", "gzip")
+        .body(concatenated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,7 +1,6 @@
 //! Reading request bodies: the size limit (after decompression), gzip/deflate, and the
 //! content type check.
 
-use std::io::Read;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,6 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::Inner;
 use super::budget::Received;
+use super::inflate::{self, Encoding};
 use crate::error::{Error, Result};
 
 /// Refuses a `Content-Type` other than none, JSON or `application/octet-stream`.
@@ -72,49 +72,15 @@ pub(crate) async fn read(body: Body, headers: &HeaderMap, inner: &Inner) -> Resu
         Some(_) => declared.saturating_add(limit),
     };
     let reservation = inner.body_budget.reserve(wanted).await?;
-    let bytes = decode(
-        collect(body, limit, inner.body_timeout).await?,
-        encoding,
-        limit,
-    )?;
+    let raw = collect(body, limit, inner.body_timeout).await?;
+    let bytes = match encoding {
+        None => raw,
+        Some(encoding) => inflate::inflate(raw, encoding, limit).await?,
+    };
     Ok(Received {
         bytes,
         _reservation: reservation,
     })
-}
-
-/// Decompresses `raw`, refusing more than `limit` bytes of output with 413.
-fn decode(raw: Bytes, encoding: Option<Encoding>, limit: usize) -> Result<Bytes> {
-    let too_large = Error::PayloadTooLarge { limit };
-    let Some(encoding) = encoding else {
-        return Ok(raw);
-    };
-    let mut out = Vec::with_capacity((raw.len() * 4).min(limit));
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let result = match encoding {
-        Encoding::Gzip => flate2::read::MultiGzDecoder::new(&raw[..])
-            .take(cap)
-            .read_to_end(&mut out),
-        Encoding::Deflate => {
-            // HTTP "deflate" is a zlib stream; some clients send raw deflate.
-            let zlib = flate2::read::ZlibDecoder::new(&raw[..])
-                .take(cap)
-                .read_to_end(&mut out);
-            if zlib.is_err() {
-                out.clear();
-                flate2::read::DeflateDecoder::new(&raw[..])
-                    .take(cap)
-                    .read_to_end(&mut out)
-            } else {
-                zlib
-            }
-        }
-    };
-    if out.len() > limit {
-        return Err(too_large);
-    }
-    result.map_err(|e| Error::invalid(format!("cannot decompress the request body: {e}")))?;
-    Ok(Bytes::from(out))
 }
 
 /// The `Content-Length` header as a number, if present and well formed (hyper has already
@@ -155,10 +121,4 @@ async fn collect(body: Body, limit: usize, timeout: Duration) -> Result<Bytes> {
         return Ok(chunks.swap_remove(0));
     }
     Ok(Bytes::from(chunks.concat()))
-}
-
-#[derive(Clone, Copy)]
-enum Encoding {
-    Gzip,
-    Deflate,
 }

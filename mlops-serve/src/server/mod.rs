@@ -7,6 +7,7 @@ mod body;
 mod budget;
 mod guard;
 mod handlers;
+mod inflate;
 mod listen;
 mod shutdown;
 mod table;
