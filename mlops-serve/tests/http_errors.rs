@@ -747,3 +747,39 @@ async fn gzip_bodies_with_too_many_members_are_refused() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Issue 17: a second `Host` header, or an absolute-form target naming another host, must
+/// not slip past the allowlist.
+#[tokio::test]
+async fn duplicate_hosts_and_absolute_targets_do_not_bypass_the_host_allowlist() {
+    let running = app(Server::builder()
+        .model(linear("lin", None))
+        .allowed_hosts(["localhost"])
+        .build()
+        .unwrap());
+    let r = running
+        .client
+        .get("/v2/models/lin")
+        .header("Host", "localhost")
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "more than one Host header").await;
+    let r = running
+        .client
+        .get("http://evil.example/v2/models/lin")
+        .header("Host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "host \"evil.example\" is not allowed").await;
+    let r = running
+        .client
+        .get("http://localhost:8080/v2/models/lin")
+        .header("Host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -30,20 +30,10 @@ pub(crate) async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(allowed) = &inner.allowed_hosts {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().host())
-            .unwrap_or("");
-        let name = strip_port(host).to_ascii_lowercase();
-        if !allowed.contains(&name) {
-            return Error::HostNotAllowed {
-                host: name.chars().take(255).collect(),
-            }
-            .into_response();
-        }
+    if let Some(allowed) = &inner.allowed_hosts
+        && let Err(refused) = check_host(&request, allowed)
+    {
+        return refused.into_response();
     }
     if let Some(expected) = &inner.token_digest {
         let exempt = request.uri().path().starts_with("/v2/health/");
@@ -61,6 +51,34 @@ pub(crate) async fn guard(
         }
     }
     next.run(request).await
+}
+
+/// Every name the request carries must be allowed: the `Host` header (exactly one) and, for
+/// an absolute-form target (`GET http://name/...`), the target's host, since a proxy or a
+/// router in front may route by either. A request with neither is refused too.
+fn check_host(request: &Request, allowed: &[String]) -> Result<(), Error> {
+    let mut headers = request.headers().get_all(header::HOST).iter();
+    let header = headers.next();
+    if headers.next().is_some() {
+        return Err(Error::invalid("the request has more than one Host header"));
+    }
+    // A Host that is not visible ASCII matches no allowed name.
+    let header = header.map(|h| h.to_str().unwrap_or("\u{fffd}"));
+    let target = request.uri().host();
+    if header.is_none() && target.is_none() {
+        return Err(Error::HostNotAllowed {
+            host: String::new(),
+        });
+    }
+    for host in header.into_iter().chain(target) {
+        let name = strip_port(host).to_ascii_lowercase();
+        if !allowed.contains(&name) {
+            return Err(Error::HostNotAllowed {
+                host: name.chars().take(255).collect(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
