@@ -125,6 +125,19 @@ async fn malformed_and_invalid_json_requests_are_400() {
             r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}],"outputs":[{"name":"nope"}]}"#,
             "unexpected output \"nope\"",
         ),
+        // Issue 17: an output listed twice, an array instead of an object.
+        (
+            r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}],"outputs":[{"name":"output"},{"name":"output"}]}"#,
+            "output \"output\" is requested more than once",
+        ),
+        (
+            r#"[null,null,[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]]"#,
+            "expected a JSON object",
+        ),
+        (
+            r#"  [[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]]"#,
+            "expected a JSON object",
+        ),
     ];
     for (body, needle) in cases {
         let response = post_json(&running, infer, body).await;

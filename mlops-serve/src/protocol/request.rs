@@ -154,6 +154,13 @@ pub(crate) fn decode(
         Some(len) => (&body[..len], body.slice(len..)),
         None => (&body[..], Bytes::new()),
     };
+    // serde reads a struct from a JSON array too (fields by position): only an object is an
+    // inference request.
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid(
+            "malformed inference request: expected a JSON object",
+        ));
+    }
     let raw: RawRequest<'_> = serde_json::from_slice(json)
         .map_err(|e| Error::invalid(format!("malformed inference request: {e}")))?;
     if raw.inputs.len() > MAX_TENSORS {
@@ -293,6 +300,12 @@ pub(crate) fn decode(
                         output.name, metadata.name
                     )));
                 };
+                if chosen.iter().any(|c: &OutputChoice| c.index == index) {
+                    return Err(Error::invalid(format!(
+                        "output {:?} is requested more than once",
+                        output.name
+                    )));
+                }
                 let binary = output
                     .parameters
                     .as_ref()
