@@ -125,7 +125,20 @@ async fn malformed_and_invalid_json_requests_are_400() {
             r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}],"outputs":[{"name":"nope"}]}"#,
             "unexpected output \"nope\"",
         ),
-        // Issue 17: an output listed twice, an array instead of an object.
+        // Issue 17: ragged nested data, nested data of another shape, an output listed
+        // twice, an array instead of an object.
+        (
+            r#"{"inputs":[{"name":"input","shape":[2,3],"datatype":"FP32","data":[[1,2],[3,4,5,6]]}]}"#,
+            "nested data does not follow shape [2, 3]",
+        ),
+        (
+            r#"{"inputs":[{"name":"input","shape":[2,3],"datatype":"FP32","data":[1,[2,3],4,5,6]}]}"#,
+            "ragged nested data",
+        ),
+        (
+            r#"{"inputs":[{"name":"input","shape":[2,3],"datatype":"FP32","data":[[1,2,3,4,5,6]]}]}"#,
+            "nested data does not follow shape",
+        ),
         (
             r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}],"outputs":[{"name":"output"},{"name":"output"}]}"#,
             "output \"output\" is requested more than once",

@@ -167,10 +167,17 @@ impl Codec for Bytes {
 }
 
 /// Collects the elements of a flat or nested JSON array (or one scalar) into `out`, refusing
-/// more than `limit` elements.
-pub(crate) struct Flatten<'v, T> {
-    pub(crate) out: &'v mut Vec<T>,
-    pub(crate) limit: usize,
+/// more than `limit` elements. Nested data must follow `shape` exactly: every element at
+/// the same depth, that depth the shape's rank, each array as long as its dimension
+/// (`[[1,2],[3,4,5,6]]` holds 6 elements but is not a `[2, 3]` tensor).
+struct Flatten<'v, T> {
+    out: &'v mut Vec<T>,
+    limit: usize,
+    shape: &'v [usize],
+    /// The depth of the value being read (0: the whole `data`).
+    depth: usize,
+    /// The depth of the first element met; every other element must be as deep.
+    leaf: &'v mut Option<usize>,
 }
 
 impl<'de, T: Codec> DeserializeSeed<'de> for Flatten<'_, T> {
@@ -183,6 +190,16 @@ impl<'de, T: Codec> DeserializeSeed<'de> for Flatten<'_, T> {
 
 impl<T: Codec> Flatten<'_, T> {
     fn push<E: de::Error>(self, value: Option<T>, what: fmt::Arguments<'_>) -> Result<(), E> {
+        match *self.leaf {
+            None => *self.leaf = Some(self.depth),
+            Some(leaf) if leaf != self.depth => {
+                return Err(E::custom(format!(
+                    "ragged nested data: elements at depths {leaf} and {}",
+                    self.depth
+                )));
+            }
+            Some(_) => {}
+        }
         match value {
             Some(v) if self.out.len() < self.limit => {
                 self.out.push(v);
@@ -235,15 +252,35 @@ impl<'de, T: Codec> Visitor<'de> for Flatten<'_, T> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let limit = self.limit;
+        let mut len = 0usize;
         while seq
             .next_element_seed(Flatten {
                 out: &mut *self.out,
-                limit,
+                limit: self.limit,
+                shape: self.shape,
+                depth: self.depth + 1,
+                leaf: &mut *self.leaf,
             })?
             .is_some()
-        {}
-        Ok(())
+        {
+            len += 1;
+        }
+        // Depth 1 is the flat form, valid for any shape; deeper is the nested form.
+        match *self.leaf {
+            Some(leaf) if leaf > 1 => {
+                let expected = (leaf == self.shape.len())
+                    .then(|| self.shape.get(self.depth).copied())
+                    .flatten();
+                if expected != Some(len) {
+                    return Err(de::Error::custom(format!(
+                        "nested data does not follow shape {:?}: an array of {len} at depth {}",
+                        self.shape, self.depth
+                    )));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -256,9 +293,13 @@ pub(crate) fn json_tensor<T: Codec>(
     // Each JSON element takes at least 2 bytes (`1,`): never reserve more than the text allows.
     let mut out: Vec<T> = Vec::with_capacity(count.min(raw.len() / 2 + 1));
     let mut de = serde_json::Deserializer::from_str(raw);
+    let mut leaf = None;
     Flatten {
         out: &mut out,
         limit: count,
+        shape,
+        depth: 0,
+        leaf: &mut leaf,
     }
     .deserialize(&mut de)
     .map_err(|e| Error::invalid(format!("invalid {} data: {e}", T::DATATYPE)))?;
