@@ -502,3 +502,58 @@ async fn the_router_nests_inside_a_user_app() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Issue 17: non-finite outputs were written as `null`; they are the strings `"NaN"`,
+/// `"Infinity"` and `"-Infinity"`, which requests accept too (a response's data can be sent
+/// back as it is).
+#[tokio::test]
+async fn non_finite_floats_are_strings_both_ways() {
+    let running = app(Server::builder()
+        .model(Echo::new("f32", Datatype::Fp32))
+        .model(Echo::new("f64", Datatype::Fp64))
+        .model(Echo::new("f16", Datatype::Fp16))
+        .model(linear("lin", None))
+        .build()
+        .unwrap());
+    for (model, datatype) in [("f32", "FP32"), ("f64", "FP64"), ("f16", "FP16")] {
+        let r = running
+            .client
+            .post(running.url(&format!("/v2/models/{model}/infer")))
+            .json(
+                &json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": datatype,
+                "data": ["NaN", "Infinity", "-Infinity", 1.5]}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{model}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["outputs"][0]["data"],
+            json!(["NaN", "Infinity", "-Infinity", 1.5]),
+            "{model}"
+        );
+    }
+    // A model output that overflows: FP32 infinity, not null.
+    let r = running
+        .client
+        .post(running.url("/v2/models/lin/infer"))
+        .json(
+            &json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32",
+            "data": [3e38, 3e38, 3e38]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["outputs"][0]["data"], json!(["Infinity"]));
+    // Other strings are still refused for floats.
+    let r = running
+        .client
+        .post(running.url("/v2/models/f32/infer"))
+        .json(&json!({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": ["nan"]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -86,6 +86,15 @@ macro_rules! float_codec {
                 // A finite JSON number beyond the type's range is refused, not made infinite.
                 (!v.is_finite() || x.is_finite()).then_some(x)
             }
+            /// The string forms responses use for non-finite values.
+            fn from_str(v: &str) -> Option<Self> {
+                match v {
+                    "NaN" => Some($from_f64(f64::NAN)),
+                    "Infinity" => Some($from_f64(f64::INFINITY)),
+                    "-Infinity" => Some($from_f64(f64::NEG_INFINITY)),
+                    _ => None,
+                }
+            }
             fn decode_le(bytes: &Bytes, out: &mut Vec<Self>) -> Result<()> {
                 const N: usize = std::mem::size_of::<$t>();
                 out.extend(

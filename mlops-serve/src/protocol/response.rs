@@ -51,7 +51,7 @@ struct JsonData<'a>(&'a TensorData);
 impl Serialize for JsonData<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         match self.0 {
-            TensorData::Fp16(a) => flat(serializer, a, |v| v.to_f32()),
+            TensorData::Fp16(a) => flat(serializer, a, |v| F32(v.to_f32())),
             TensorData::Bytes(a) => {
                 let mut seq = serializer.serialize_seq(Some(a.len()))?;
                 for v in a {
@@ -73,9 +73,48 @@ impl Serialize for JsonData<'_> {
             TensorData::Int16(a) => flat(serializer, a, |v| *v),
             TensorData::Int32(a) => flat(serializer, a, |v| *v),
             TensorData::Int64(a) => flat(serializer, a, |v| *v),
-            TensorData::Fp32(a) => flat(serializer, a, |v| *v),
-            TensorData::Fp64(a) => flat(serializer, a, |v| *v),
+            TensorData::Fp32(a) => flat(serializer, a, |v| F32(*v)),
+            TensorData::Fp64(a) => flat(serializer, a, |v| F64(*v)),
         }
+    }
+}
+
+/// A float as JSON: a number when finite, else the string `"NaN"`, `"Infinity"` or
+/// `"-Infinity"` (serde_json would write `null`, which reads back as a missing value).
+/// Requests accept the same strings.
+struct F32(f32);
+
+/// See [`F32`].
+struct F64(f64);
+
+impl Serialize for F32 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            serializer.serialize_f32(self.0)
+        } else {
+            serializer.serialize_str(non_finite(f64::from(self.0)))
+        }
+    }
+}
+
+impl Serialize for F64 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            serializer.serialize_f64(self.0)
+        } else {
+            serializer.serialize_str(non_finite(self.0))
+        }
+    }
+}
+
+/// The string form of a non-finite float.
+fn non_finite(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
     }
 }
 
