@@ -809,3 +809,59 @@ async fn duplicate_hosts_and_absolute_targets_do_not_bypass_the_host_allowlist()
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Issue 17: a model file replaced by a FIFO hung the repository load (the loader blocked
+/// opening it, forever); a damaged one answered only "see the server log". Both answer 500
+/// at once with the reason, which names no server path.
+#[cfg(unix)]
+#[tokio::test]
+async fn repository_load_of_a_fifo_or_damaged_file_answers_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lin.json");
+    let file = mlops_serve::runtime::linear::LinearFile::linear(vec![vec![1.0]], vec![0.5]);
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let server = Server::builder()
+        .model_file(&path, "lin", None)
+        .unwrap()
+        .repository_extension(true)
+        .build()
+        .unwrap();
+    let running = app(server);
+    let load = running.url("/v2/repository/models/lin/load");
+    std::fs::write(&path, b"{\"format\": ").unwrap();
+    let r = running.client.post(&load).send().await.unwrap();
+    let message = expect_error(
+        r,
+        500,
+        "failed to load; see the server log. Reason: not a linear",
+    )
+    .await;
+    assert!(
+        !message.contains(&*dir.path().to_string_lossy()),
+        "{message}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = tokio::time::timeout(Duration::from_secs(30), running.client.post(&load).send())
+        .await
+        .expect("the load of a FIFO hung")
+        .unwrap();
+    let message = expect_error(r, 500, "not a regular file").await;
+    assert!(
+        !message.contains(&*dir.path().to_string_lossy()),
+        "{message}"
+    );
+    // The model loaded before is still served.
+    let r = running
+        .client
+        .post(running.url("/v2/models/lin/infer"))
+        .json(&json!({"inputs": [{"name": "input", "shape": [1, 1], "datatype": "FP32", "data": [1]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -33,6 +33,9 @@ use ndarray::{Array2, ArrayD, Ix2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// The largest model file read (a linear model of a million coefficients is ~20 MB of JSON).
+const MAX_FILE: u64 = 256 * 1024 * 1024;
 use crate::model::{Model, ModelMetadata};
 use crate::tensor::{Datatype, Tensor, TensorData, TensorSpec};
 
@@ -146,10 +149,7 @@ pub struct LinearModel {
 impl LinearModel {
     /// Reads the JSON file at `path` and serves it as `name`/`version`.
     pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = super::read_model_file(path, MAX_FILE)?;
         Self::parse(&bytes, path, name, version)
     }
 

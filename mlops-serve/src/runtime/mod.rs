@@ -188,17 +188,50 @@ pub fn sniff(path: &Path) -> Result<Format> {
         source,
     };
     let mut head = Vec::with_capacity(HEAD);
-    std::fs::File::open(path)
-        .map_err(io)?
+    open_model_file(path)?
         .take(HEAD as u64)
         .read_to_end(&mut head)
         .map_err(io)?;
     let gzip_head = || {
-        std::fs::File::open(path)
+        open_model_file(path)
             .ok()
             .and_then(|file| gunzip_head(flate2::read::GzDecoder::new(file)))
     };
     detect(&head, gzip_head, path)
+}
+
+/// Opens a model file, refusing anything but a regular file (a FIFO would block the loader
+/// forever, a device never ends) with [`Error::Load`], whose reason names no path; an
+/// I/O failure is [`Error::Io`].
+pub(crate) fn open_model_file(path: &Path) -> Result<std::fs::File> {
+    mlops_core::open_local_file(path).map_err(|e| load_error(path, e))
+}
+
+/// Reads a whole model file of at most `limit` bytes, as [`open_model_file`] opens it.
+pub(crate) fn read_model_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    mlops_core::read_local_file(path, limit).map_err(|e| load_error(path, e))
+}
+
+fn load_error(path: &Path, e: mlops_core::Error) -> Error {
+    let reason = match e {
+        mlops_core::Error::NotAFile { what, .. } => {
+            format!("the model file is {what}, not a regular file")
+        }
+        mlops_core::Error::FileTooLarge { limit, .. } => {
+            format!("the model file is larger than the limit of {limit} bytes")
+        }
+        mlops_core::Error::Io { source, .. } => {
+            return Error::Io {
+                path: path.to_path_buf(),
+                source,
+            };
+        }
+        other => other.to_string(),
+    };
+    Error::Load {
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 /// [`sniff`] for bytes in memory; `hint` is the file name (its extension counts).

@@ -436,12 +436,16 @@ async fn repository_load(
         Ok(()) => Ok(StatusCode::OK),
         Err(e @ Error::ModelNotFound { .. }) => Err(e),
         Err(e) => {
-            // The cause may name server paths: it goes to the log, not to the client.
+            // The whole cause may name server paths: it goes to the log; the client gets the
+            // reason of a load error, which names none.
             tracing::warn!(model = %name, error = %e, "reload failed");
-            Err(Error::inference(
-                &name,
-                "the model failed to load; see the server log",
-            ))
+            let message = match &e {
+                Error::Load { reason, .. } => {
+                    format!("the model failed to load; see the server log. Reason: {reason}")
+                }
+                _ => "the model failed to load; see the server log".to_owned(),
+            };
+            Err(Error::inference(&name, message))
         }
     }
 }
