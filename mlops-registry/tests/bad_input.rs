@@ -504,3 +504,24 @@ fn bad_file_names_in_a_version_folder_are_refused() {
     let err = NewVersion::from_dir(dir.path()).unwrap_err();
     assert!(matches!(err, RegistryError::Invalid(_)), "{err}");
 }
+
+/// Creating a model that exists writes nothing: before, every attempt (each
+/// `mlops models register` of an existing model) left an unreferenced `models/<id>/` folder.
+#[tokio::test]
+async fn creating_an_existing_model_leaves_no_folder() {
+    let (registry, dir) = crate::util::folder_registry();
+    let name = mlops_core::ModelName::parse("churn").unwrap();
+    registry.create_model(&name, None, &[]).await.unwrap();
+    for again in ["churn", "CHURN", "Churn"] {
+        let again = mlops_core::ModelName::parse(again).unwrap();
+        let err = registry.create_model(&again, None, &[]).await.unwrap_err();
+        assert!(
+            matches!(&err, mlops_registry::RegistryError::AlreadyExists { name, .. } if name == "churn"),
+            "{err}"
+        );
+    }
+    let models = std::fs::read_dir(dir.path().join("registry/models"))
+        .unwrap()
+        .count();
+    assert_eq!(models, 1, "one folder per model");
+}
