@@ -63,17 +63,23 @@ pub(super) async fn create(
 }
 
 /// Whether `name` may name a model (other than the one with id `except`): no live model's
-/// name equals it ignoring case.
+/// name equals it ignoring case, nor looks like it ([`Catalog::confusable`]).
 fn name_is_free(catalog: &Catalog, name: &ModelName, except: Option<&str>) -> Result<()> {
-    match catalog.models.get(&name.case_folded()) {
-        Some(other) if except.is_none_or(|id| id != other.id) => {
-            Err(RegistryError::AlreadyExists {
-                what: "registered model",
-                name: other.name.to_string(),
-            })
-        }
-        _ => Ok(()),
+    if let Some(other) = catalog.models.get(&name.case_folded())
+        && except.is_none_or(|id| id != other.id)
+    {
+        return Err(RegistryError::AlreadyExists {
+            what: "registered model",
+            name: other.name.to_string(),
+        });
     }
+    if let Some(other) = catalog.confusable(name, except) {
+        return Err(RegistryError::Confusable {
+            name: name.to_string(),
+            existing: other.name.to_string(),
+        });
+    }
+    Ok(())
 }
 
 pub(super) async fn get(registry: &ObjectRegistry, name: &ModelName) -> Result<RegisteredModel> {
