@@ -340,6 +340,31 @@ fn register_links_a_run_and_metric_gates_use_it() {
     assert_eq!(missing.status.code(), Some(1));
 }
 
+/// Registering versions of an existing model leaves no unreferenced `models/<id>/` folder
+/// (before: one per `register`), and a name differing only in case is refused with a
+/// message naming the existing model (before: "CHURN does not exist").
+#[test]
+fn register_of_an_existing_model_writes_one_folder_and_names_a_case_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let folder = model_folder(d, "m", "w");
+    for _ in 0..3 {
+        ok(&models(
+            d,
+            &["register", "--name", "churn", "--path", &folder],
+        ));
+    }
+    let folders = std::fs::read_dir(d.join("registry-root/registry/models"))
+        .unwrap()
+        .count();
+    assert_eq!(folders, 1);
+    let out = models(d, &["register", "--name", "CHURN", "--path", &folder]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("\"churn\" exists"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+}
+
 #[test]
 fn bad_input_is_an_error_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();

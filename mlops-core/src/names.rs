@@ -191,13 +191,15 @@ validated_name!(
     /// A model alias such as `champion`: 1–255 ASCII letters, digits, `_` and `-`.
     ///
     /// As in MLflow, `latest` and `v` followed by digits (`v3`) are reserved, in any case,
-    /// because they would be ambiguous with version references.
+    /// because they would be ambiguous with version references; so are digits alone (`5`,
+    /// `0005`), which a version reference would shadow.
     ///
     /// ```
     /// use mlops_core::AliasName;
     /// assert!(AliasName::parse("champion").is_ok());
     /// assert!(AliasName::parse("latest").is_err());
     /// assert!(AliasName::parse("V12").is_err());
+    /// assert!(AliasName::parse("0005").is_err());
     /// ```
     AliasName,
     Spec {
@@ -329,6 +331,9 @@ fn alias_not_reserved(value: &str) -> Result<()> {
     let lower = value.to_ascii_lowercase();
     let why = if lower == "latest" {
         "`latest` always means the newest version"
+    } else if lower.bytes().all(|b| b.is_ascii_digit()) {
+        // `5` or `0005` would be hidden by version 5 wherever a reference may be either.
+        "digits alone read as a version number"
     } else if lower.len() > 1
         && lower.starts_with('v')
         && lower[1..].bytes().all(|b| b.is_ascii_digit())

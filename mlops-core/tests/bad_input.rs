@@ -347,7 +347,9 @@ fn names_refuse_surrounding_whitespace() {
 #[test]
 fn aliases_follow_mlflow() {
     let alias = |s: &str| AliasName::parse(s).map(drop);
-    for reserved in ["latest", "LATEST", "Latest", "v1", "V22", "v007"] {
+    for reserved in [
+        "latest", "LATEST", "Latest", "v1", "V22", "v007", "5", "0005", "0",
+    ] {
         refused("alias", alias, reserved, |r| {
             matches!(r, Rule::Reserved { .. })
         });
@@ -357,7 +359,16 @@ fn aliases_follow_mlflow() {
             matches!(r, Rule::ForbiddenCharacter { .. })
         });
     }
-    for good in ["champion", "challenger-2", "v", "version", "v1a", "_blue"] {
+    for good in [
+        "champion",
+        "challenger-2",
+        "v",
+        "version",
+        "v1a",
+        "_blue",
+        "5a",
+        "-5",
+    ] {
         assert!(AliasName::parse(good).is_ok(), "{good}");
     }
 }

@@ -46,6 +46,19 @@ pub enum RegistryError {
         name: String,
     },
 
+    /// A new model name that looks like an existing one: their confusable skeletons
+    /// (Unicode TR 39) are equal, as `quickstart` and `quіckstart` (Cyrillic `і`).
+    #[error(
+        "model name {name:?} is confusable with the existing model {existing:?} (they look \
+         alike: Unicode TR 39 skeletons are equal); choose another name"
+    )]
+    Confusable {
+        /// The name refused.
+        name: String,
+        /// The existing model's name.
+        existing: String,
+    },
+
     /// An alias change's precondition was false: the alias did not hold what the caller
     /// expected. Nothing was changed. Promotion is a decision, so this is never retried.
     #[error("alias {alias:?} of model {model:?} is {}, expected {expected}", show_holder(.current))]

@@ -504,3 +504,74 @@ fn bad_file_names_in_a_version_folder_are_refused() {
     let err = NewVersion::from_dir(dir.path()).unwrap_err();
     assert!(matches!(err, RegistryError::Invalid(_)), "{err}");
 }
+
+/// Creating a model that exists writes nothing: before, every attempt (each
+/// `mlops models register` of an existing model) left an unreferenced `models/<id>/` folder.
+#[tokio::test]
+async fn creating_an_existing_model_leaves_no_folder() {
+    let (registry, dir) = crate::util::folder_registry();
+    let name = mlops_core::ModelName::parse("churn").unwrap();
+    registry.create_model(&name, None, &[]).await.unwrap();
+    for again in ["churn", "CHURN", "Churn"] {
+        let again = mlops_core::ModelName::parse(again).unwrap();
+        let err = registry.create_model(&again, None, &[]).await.unwrap_err();
+        assert!(
+            matches!(&err, mlops_registry::RegistryError::AlreadyExists { name, .. } if name == "churn"),
+            "{err}"
+        );
+    }
+    let models = std::fs::read_dir(dir.path().join("registry/models"))
+        .unwrap()
+        .count();
+    assert_eq!(models, 1, "one folder per model");
+}
+
+/// A name that looks like an existing model's (equal Unicode TR 39 skeletons) is refused,
+/// for a new model and for a rename; the error names the existing model. Before, Cyrillic
+/// `quіckstart` beside `quickstart` and Greek `chυrn` beside `churn` were both created.
+#[tokio::test]
+async fn a_confusable_model_name_is_refused() {
+    let (registry, _dir) = crate::util::folder_registry();
+    let parse = |s: &str| ModelName::parse(s).unwrap();
+    for (existing, lookalike) in [
+        ("quickstart", "qu\u{456}ckstart"), // Cyrillic і
+        ("churn", "ch\u{3c5}rn"),           // Greek υ
+        ("\u{440}\u{430}y", "pay"),         // Cyrillic р, а first, Latin second
+    ] {
+        registry
+            .create_model(&parse(existing), None, &[])
+            .await
+            .unwrap();
+        let err = registry
+            .create_model(&parse(lookalike), None, &[])
+            .await
+            .unwrap_err();
+        match &err {
+            RegistryError::Confusable { name, existing: e } => {
+                assert_eq!((name.as_str(), e.as_str()), (lookalike, existing));
+            }
+            other => panic!("{lookalike}: expected Confusable, got {other}"),
+        }
+    }
+    let other = parse("other");
+    registry.create_model(&other, None, &[]).await.unwrap();
+    let err = registry
+        .rename_model(&other, &parse("qu\u{456}ckstart"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::Confusable { .. }), "{err}");
+    // Two ASCII names are never refused as confusable (`1` and `l` share a skeleton).
+    registry
+        .create_model(&parse("model-1"), None, &[])
+        .await
+        .unwrap();
+    registry
+        .create_model(&parse("model-l"), None, &[])
+        .await
+        .unwrap();
+    // A model may be renamed to a look-alike of its own name.
+    registry
+        .rename_model(&parse("churn"), &parse("Churn"))
+        .await
+        .unwrap();
+}

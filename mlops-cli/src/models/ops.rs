@@ -43,7 +43,17 @@ pub(crate) async fn register(
     }
     let registry = registry.registry.as_ref();
     match registry.create_model(&name, None, &[]).await {
-        Ok(_) | Err(RegistryError::AlreadyExists { .. }) => {}
+        Ok(_) => {}
+        // Taken by a name that differs only in case: say which, rather than fail later
+        // with "`CHURN` does not exist".
+        Err(RegistryError::AlreadyExists { name: existing, .. }) if existing != name.as_str() => {
+            return Err(format!(
+                "cannot register {name:?}: model {existing:?} exists and names are unique \
+                 ignoring case; use --name {existing:?}"
+            )
+            .into());
+        }
+        Err(RegistryError::AlreadyExists { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     let size: usize = new.artifacts.iter().map(|(_, b)| b.len()).sum();

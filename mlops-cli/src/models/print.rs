@@ -72,6 +72,16 @@ pub(crate) fn models(models: &[RegisteredModel], format: Format) -> Result<()> {
     }
     let mut table = Table::new(["name", "latest", "updated", "aliases"]);
     for m in models {
+        if let Some(damage) = &m.damaged {
+            tracing::warn!("model {} is damaged: {damage}", m.name);
+            table.row([
+                m.name.to_string(),
+                "-".to_owned(),
+                "-".to_owned(),
+                "DAMAGED (see the warning)".to_owned(),
+            ]);
+            continue;
+        }
         let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}=v{v}")).collect();
         table.row([
             m.name.to_string(),

@@ -117,6 +117,7 @@ pub(super) fn to_model(w: WireModel) -> Result<RegisteredModel> {
         tags: user_tags(&w.tags, &what)?,
         aliases,
         latest_version,
+        damaged: None,
     })
 }
 

@@ -73,7 +73,34 @@ impl Fold for Catalog {
     }
 }
 
+/// A name's confusable skeleton (Unicode TR 39), of its case-folded form: names with equal
+/// skeletons look alike.
+pub(crate) fn skeleton(name: &ModelName) -> String {
+    unicode_security::skeleton(&name.case_folded()).collect()
+}
+
 impl Catalog {
+    /// A live model (other than the one with id `except`) whose name looks like `name`:
+    /// equal skeletons, where at least one of the two names has a non-ASCII character.
+    /// Two ASCII names are left alone (TR 39 also pairs `rn` with `m` and `1` with `l`,
+    /// which would refuse ordinary names such as `model-1` beside `model-l`); names equal
+    /// ignoring case are refused before this check.
+    pub(crate) fn confusable(
+        &self,
+        name: &ModelName,
+        except: Option<&str>,
+    ) -> Option<&CatalogModel> {
+        let ascii = name.as_str().is_ascii();
+        let mut wanted = None;
+        self.models.values().find(|m| {
+            if except == Some(m.id.as_str()) || (ascii && m.name.as_str().is_ascii()) {
+                return false;
+            }
+            let wanted = wanted.get_or_insert_with(|| skeleton(name));
+            skeleton(&m.name) == *wanted
+        })
+    }
+
     /// The live model with exactly this name.
     pub(crate) fn get(&self, name: &ModelName) -> Option<&CatalogModel> {
         self.models

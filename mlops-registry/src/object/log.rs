@@ -14,6 +14,13 @@
 //!    - unknown outcome (transport error, timeout): read the slot back; ours: committed;
 //!      another's: go to 1; absent: claim the same slot again with the same transaction id.
 //!
+//! Entries are never removed, so a slot missing below a present one is damage (a lost or
+//! deleted file): it is reported as [`RegistryError::Corrupt`] naming the missing slot, by
+//! every read and every write of that log, and never filled (a write there would splice
+//! history). A fresh handle lists the log once to find holes anywhere; after that each
+//! catch-up that finds `n+1` absent also probes `n+2` (one more GET, no listing), which
+//! catches a hole that appears above the cached position.
+//!
 //! Every `SNAPSHOT_EVERY` entries the writer of the entry stores the folded state in
 //! `snapshots/<seq:020>.json`; a fresh reader starts from the newest snapshot and probes
 //! forward. Snapshots are an optimisation: the log alone defines the state.
@@ -145,6 +152,48 @@ impl<S: Fold> CommitLog<S> {
         self.log_dir.clone().join(seq_name(seq).as_str())
     }
 
+    /// The error for a missing slot `seq` below the present slot `present`.
+    fn hole(&self, seq: u64, present: u64) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.key(seq).to_string(),
+            reason: format!(
+                "this log entry is missing while entry {present} after it is present: the \
+                 log has a hole (restore the entry; reads and writes of this log are refused \
+                 until then)"
+            ),
+        }
+    }
+
+    /// The sequence numbers of the entries a listing shows, sorted.
+    async fn listed_seqs(&self) -> Result<Vec<u64>> {
+        let keys = self.io.list_keys(&self.log_dir).await?;
+        let mut seqs: Vec<u64> = keys
+            .iter()
+            .filter_map(|k| k.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// Checks a listing for holes: a number missing below the largest listed one, confirmed
+    /// by reading it (a listing taken while entries are created may miss some).
+    async fn check_listing(&self, seqs: &[u64]) -> Result<()> {
+        let Some(&last) = seqs.last() else {
+            return Ok(());
+        };
+        let mut expected = 1;
+        for &seq in seqs {
+            while expected < seq {
+                if self.io.get_opt(&self.key(expected)).await?.is_none() {
+                    return Err(self.hole(expected, last));
+                }
+                expected += 1;
+            }
+            expected = seq + 1;
+        }
+        Ok(())
+    }
+
     pub(crate) fn stats(&self) -> LogStats {
         *self
             .stats
@@ -182,16 +231,56 @@ impl<S: Fold> CommitLog<S> {
 
     /// Starts from the newest readable snapshot (first use only), then folds every entry
     /// after the cached position.
+    /// A slot found missing below a present one is an error naming it (module docs). The
+    /// state folded so far is a true prefix of the log, so it is kept; a first load that
+    /// fails starts over next time (and lists again).
     async fn catch_up(&self, folded: &mut Folded<S>) -> Result<()> {
-        if !folded.loaded {
+        let first = !folded.loaded;
+        let result = self.fold_forward(folded).await;
+        if first && result.is_err() {
+            *folded = Folded {
+                seq: 0,
+                state: S::default(),
+                loaded: false,
+            };
+        }
+        result
+    }
+
+    async fn fold_forward(&self, folded: &mut Folded<S>) -> Result<()> {
+        let listed = if folded.loaded {
+            None
+        } else {
+            // Listed before anything is read, so every listed entry is older than the reads
+            // below: an entry listed past the point where reading stops is past a hole.
+            let seqs = self.listed_seqs().await?;
+            self.check_listing(&seqs).await?;
             self.load_snapshot(folded).await?;
             folded.loaded = true;
+            Some(seqs)
+        };
+        loop {
+            while let Some(entry) = self.read_entry(folded.seq + 1).await? {
+                folded.state.apply(&entry);
+                folded.seq = entry.seq;
+            }
+            let next = folded.seq + 1;
+            let beyond = match &listed {
+                Some(seqs) => seqs.last().copied().filter(|&last| last > next),
+                None => {
+                    let probe = self.key(next + 1);
+                    self.io.get_opt(&probe).await?.map(|_| next + 1)
+                }
+            };
+            let Some(present) = beyond else {
+                return Ok(());
+            };
+            // `next` may have been written between the two reads (then `next + 1` too):
+            // a hole only if it is still missing now that a later entry is present.
+            if self.io.get_opt(&self.key(next)).await?.is_none() {
+                return Err(self.hole(next, present));
+            }
         }
-        while let Some(entry) = self.read_entry(folded.seq + 1).await? {
-            folded.state.apply(&entry);
-            folded.seq = entry.seq;
-        }
-        Ok(())
     }
 
     async fn load_snapshot(&self, folded: &mut Folded<S>) -> Result<()> {

@@ -161,6 +161,23 @@ impl ObjectRegistry {
             tags: state.tags.values().cloned().collect(),
             aliases: state.aliases.clone(),
             latest_version: state.latest(),
+            damaged: None,
+        }
+    }
+
+    /// A model whose log cannot be read, as a listing shows it: its catalog entry and the
+    /// error.
+    pub(super) fn damaged(model: &CatalogModel, error: &RegistryError) -> RegisteredModel {
+        RegisteredModel {
+            name: model.name.clone(),
+            created: model.created,
+            updated: model.created,
+            creator: model.creator.clone(),
+            description: None,
+            tags: Vec::new(),
+            aliases: std::collections::BTreeMap::new(),
+            latest_version: None,
+            damaged: Some(error.to_string()),
         }
     }
 }

@@ -5,7 +5,7 @@
 use mlops_core::{ModelName, Tag, Timestamp};
 
 use super::ObjectRegistry;
-use super::catalog::{CatalogModel, CatalogOp};
+use super::catalog::{Catalog, CatalogModel, CatalogOp};
 use super::state::ModelOp;
 use crate::checks::check_description;
 use crate::error::{RegistryError, Result};
@@ -21,10 +21,18 @@ pub(super) async fn create(
     if let Some(d) = description {
         check_description(d)?;
     }
+    // A name already taken is refused before anything is written: starting the model's
+    // log first would leave an unreferenced `models/<id>/` folder behind every time.
+    registry
+        .inner
+        .catalog
+        .read(|_, catalog| name_is_free(catalog, name, None))
+        .await??;
     let id = uuid::Uuid::now_v7().simple().to_string();
     let created = Timestamp::now();
     // The model's log starts before the name is claimed, so a visible model always has
-    // its description and tags; a lost name race leaves an unreferenced folder.
+    // its description and tags; only a race lost to a concurrent creator of the same name
+    // (after the check above) leaves an unreferenced folder.
     let log = registry.model_log(&id);
     log.append(&registry.actor, |_| {
         Ok(ModelOp::Created {
@@ -44,19 +52,34 @@ pub(super) async fn create(
         .inner
         .catalog
         .append(&registry.actor, |catalog| {
-            match catalog.models.get(&name.case_folded()) {
-                Some(existing) => Err(RegistryError::AlreadyExists {
-                    what: "registered model",
-                    name: existing.name.to_string(),
-                }),
-                None => Ok(CatalogOp::Create {
-                    model: model.clone(),
-                }),
-            }
+            name_is_free(catalog, name, None)?;
+            Ok(CatalogOp::Create {
+                model: model.clone(),
+            })
         })
         .await?;
     log.read(|_, state| ObjectRegistry::registered(&model, state))
         .await
+}
+
+/// Whether `name` may name a model (other than the one with id `except`): no live model's
+/// name equals it ignoring case, nor looks like it ([`Catalog::confusable`]).
+fn name_is_free(catalog: &Catalog, name: &ModelName, except: Option<&str>) -> Result<()> {
+    if let Some(other) = catalog.models.get(&name.case_folded())
+        && except.is_none_or(|id| id != other.id)
+    {
+        return Err(RegistryError::AlreadyExists {
+            what: "registered model",
+            name: other.name.to_string(),
+        });
+    }
+    if let Some(other) = catalog.confusable(name, except) {
+        return Err(RegistryError::Confusable {
+            name: name.to_string(),
+            existing: other.name.to_string(),
+        });
+    }
+    Ok(())
 }
 
 pub(super) async fn get(registry: &ObjectRegistry, name: &ModelName) -> Result<RegisteredModel> {
@@ -102,14 +125,7 @@ pub(super) async fn rename(
             if catalog.get(name).is_none_or(|m| m.id != model.id) {
                 return Err(RegistryError::not_found("registered model", name.as_str()));
             }
-            if let Some(other) = catalog.models.get(&new_name.case_folded())
-                && other.id != model.id
-            {
-                return Err(RegistryError::AlreadyExists {
-                    what: "registered model",
-                    name: other.name.to_string(),
-                });
-            }
+            name_is_free(catalog, new_name, Some(&model.id))?;
             Ok(CatalogOp::Rename {
                 id: model.id.clone(),
                 from: name.clone(),

@@ -58,10 +58,19 @@ pub(super) async fn models(
     let mut items = Vec::with_capacity(names.items.len());
     for model in &names.items {
         let log = registry.model_log(&model.id);
-        items.push(
-            log.read(|_, state| ObjectRegistry::registered(model, state))
-                .await?,
-        );
+        // One damaged model is reported, not allowed to fail the listing of every model.
+        let item = match log
+            .read(|_, state| ObjectRegistry::registered(model, state))
+            .await
+        {
+            Ok(item) => item,
+            Err(e @ RegistryError::Corrupt { .. }) => {
+                tracing::warn!(model = %model.name, error = %e, "a damaged model");
+                ObjectRegistry::damaged(model, &e)
+            }
+            Err(e) => return Err(e),
+        };
+        items.push(item);
     }
     Ok(Page {
         items,
@@ -86,7 +95,7 @@ pub(super) async fn versions(
     let mut all = Vec::new();
     for model in &models {
         let log = registry.model_log(&model.id);
-        let versions: Vec<VersionInfo> = log
+        let versions = log
             .read(|_, state| {
                 state
                     .versions
@@ -103,10 +112,18 @@ pub(super) async fn versions(
                             .as_ref()
                             .is_none_or(|run| info.run.as_ref().is_some_and(|r| &r.run_id == run))
                     })
-                    .collect()
+                    .collect::<Vec<VersionInfo>>()
             })
-            .await?;
-        all.extend(versions);
+            .await;
+        match versions {
+            Ok(versions) => all.extend(versions),
+            // A search over every model skips (and reports) a damaged one; a search of
+            // one model fails with its damage.
+            Err(e @ RegistryError::Corrupt { .. }) if query.model.is_none() => {
+                tracing::warn!(model = %model.name, error = %e, "skipping a damaged model");
+            }
+            Err(e) => return Err(e),
+        }
     }
     all.sort_by(|a, b| {
         b.created

@@ -28,6 +28,10 @@ pub struct RegisteredModel {
     /// The newest live version, if any.
     #[serde(default)]
     pub latest_version: Option<ModelVersion>,
+    /// Set (to the error) when the model's own records could not be read: a listing then
+    /// shows the model by its catalog entry alone instead of failing for every model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// A registered-model search.

@@ -1,0 +1,214 @@
+//! A hole in a model's commit log (issue 17, finding 5): entries 5, 6 and 7 move `champion`
+//! to v1, v2, v3; entry 6 is removed. Reads of that model must fail naming the slot rather
+//! than answer v1, writes must not take slot 6, and other models keep working.
+
+use std::path::{Path, PathBuf};
+
+use mlops_core::{AliasName, ModelName, ModelVersion};
+use mlops_registry::{
+    AliasChange, Expect, ModelQuery, ModelRegistry, NewVersion, RegistryError, RegistryExt,
+    VersionQuery,
+};
+
+use crate::util::folder_registry;
+
+const SLOT_6: &str = "00000000000000000006.json";
+
+/// The log folder of the only model whose log has a slot 7 (the damaged one).
+fn log_with_slot_7(dir: &Path) -> PathBuf {
+    let mut found = Vec::new();
+    walk(dir, &mut found);
+    let seven: Vec<&PathBuf> = found
+        .iter()
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()) == Some("00000000000000000007.json")
+                && p.components().any(|c| c.as_os_str() == "models")
+        })
+        .collect();
+    assert_eq!(seven.len(), 1, "{found:?}");
+    seven[0].parent().unwrap().to_path_buf()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn any() -> AliasChange {
+    AliasChange::expecting(Expect::Any)
+}
+
+fn assert_names_slot_6(err: &RegistryError) {
+    match err {
+        RegistryError::Corrupt { path, .. } => assert!(path.ends_with(SLOT_6), "{err}"),
+        other => panic!("expected a hole at slot 6, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_hole_in_a_model_log_is_reported_and_never_filled() {
+    let (writer, dir) = folder_registry();
+    let name = ModelName::parse("gap").unwrap();
+    let other = ModelName::parse("healthy").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    writer.create_model(&name, None, &[]).await.unwrap(); // entry 1
+    for _ in 0..3 {
+        writer
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap(); // entries 2-4
+    }
+    for v in 1..=3 {
+        let version = ModelVersion::new(v).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any()) // entries 5-7
+            .await
+            .unwrap();
+    }
+    writer.create_model(&other, None, &[]).await.unwrap();
+    writer
+        .create_version(&other, NewVersion::new())
+        .await
+        .unwrap();
+    // A long-lived handle that has read the whole log before the damage.
+    let poller = writer;
+    assert_eq!(
+        poller
+            .resolve_alias(&name, &champion)
+            .await
+            .unwrap()
+            .version,
+        ModelVersion::new(3).unwrap()
+    );
+
+    let log = log_with_slot_7(dir.path());
+    std::fs::remove_file(log.join(SLOT_6)).unwrap();
+
+    // A fresh handle (a new `mlops models show --version champion`).
+    let fresh = reopen(dir.path());
+    let err = fresh.resolve_alias(&name, &champion).await.unwrap_err();
+    assert_names_slot_6(&err);
+    assert_names_slot_6(&fresh.get_model(&name).await.unwrap_err());
+    // The next write must not take slot 6 (that would splice "- → v1" after "v1 → v2").
+    let err = fresh
+        .set_alias(&name, &champion, ModelVersion::new(1).unwrap(), &any())
+        .await
+        .unwrap_err();
+    assert_names_slot_6(&err);
+    assert!(!log.join(SLOT_6).exists(), "a write filled the hole");
+
+    // Other models keep working; a listing reports the damaged model instead of failing.
+    assert_eq!(fresh.get_model(&other).await.unwrap().name, other);
+    let models = fresh.search_models(&ModelQuery::default()).await.unwrap();
+    assert_eq!(models.items.len(), 2);
+    let gap = models.items.iter().find(|m| m.name == name).unwrap();
+    assert!(gap.damaged.as_deref().unwrap().contains(SLOT_6), "{gap:?}");
+    assert!(
+        models
+            .items
+            .iter()
+            .any(|m| m.name == other && m.damaged.is_none())
+    );
+    let versions = fresh
+        .search_versions(&VersionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(versions.items.len(), 1, "the healthy model's version");
+
+    // A handle that had already folded past the hole keeps its state (a true prefix).
+    assert_eq!(
+        poller
+            .resolve_alias(&name, &champion)
+            .await
+            .unwrap()
+            .version,
+        ModelVersion::new(3).unwrap()
+    );
+}
+
+/// A hole that appears above a long-lived handle's cached position is found by the probe
+/// one slot further, so the handle neither stalls silently nor fills the hole.
+#[tokio::test]
+async fn a_hole_above_a_cached_position_is_found() {
+    let (poller, dir) = folder_registry();
+    let name = ModelName::parse("later").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    poller.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..3 {
+        poller
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    let v1 = ModelVersion::new(1).unwrap();
+    poller
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap(); // entry 5
+    assert_eq!(
+        poller
+            .resolve_alias(&name, &champion)
+            .await
+            .unwrap()
+            .version,
+        v1
+    );
+
+    let writer = reopen(dir.path());
+    for v in 2..=3 {
+        let version = ModelVersion::new(v).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any())
+            .await
+            .unwrap(); // 6, 7
+    }
+    std::fs::remove_file(log_with_slot_7(dir.path()).join(SLOT_6)).unwrap();
+
+    assert_names_slot_6(&poller.resolve_alias(&name, &champion).await.unwrap_err());
+    let err = poller
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap_err();
+    assert_names_slot_6(&err);
+}
+
+/// One corrupt entry in one model fails that model's reads, not the listing of every model.
+#[tokio::test]
+async fn a_corrupt_entry_fails_one_model_not_the_listing() {
+    let (registry, dir) = folder_registry();
+    let bad = ModelName::parse("bad").unwrap();
+    let good = ModelName::parse("good").unwrap();
+    registry.create_model(&bad, None, &[]).await.unwrap();
+    for _ in 0..6 {
+        registry
+            .create_version(&bad, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    registry.create_model(&good, None, &[]).await.unwrap();
+    std::fs::write(log_with_slot_7(dir.path()).join(SLOT_6), b"{not json").unwrap();
+
+    let fresh = reopen(dir.path());
+    assert_names_slot_6(&fresh.get_model(&bad).await.unwrap_err());
+    let models = fresh.search_models(&ModelQuery::default()).await.unwrap();
+    let names: Vec<(&str, bool)> = models
+        .items
+        .iter()
+        .map(|m| (m.name.as_str(), m.damaged.is_some()))
+        .collect();
+    assert_eq!(names, [("bad", true), ("good", false)]);
+}
+
+fn reopen(dir: &Path) -> mlops_registry::ObjectRegistry {
+    let uri = mlops_core::StoreUri::parse(dir.to_str().unwrap()).unwrap();
+    mlops_registry::ObjectRegistry::open_uri(&uri)
+        .unwrap()
+        .with_actor("tests")
+        .unwrap()
+}
