@@ -72,7 +72,8 @@ impl FuzzRng {
 /// structure-aware part: a target passes its grammar's keywords and numbers).
 pub fn mutate(input: &[u8], dict: &[&[u8]], rng: &mut FuzzRng) -> Vec<u8> {
     let mut out = input.to_vec();
-    for _ in 0..=rng.below(4) {
+    let rounds = if rng.one_in(2) { 1 } else { 1 + rng.below(4) };
+    for _ in 0..rounds {
         let len = out.len();
         let at = rng.below(len + 1);
         match rng.below(8) {
@@ -133,32 +134,173 @@ pub fn fuzz_seed() -> u64 {
         .unwrap_or(0x006D_6C6F_7073_3137)
 }
 
+/// `value` with one to three nodes changed: a node replaced by an edge value (huge, negative,
+/// fractional or non-finite-looking numbers, empty or odd strings, null, wrong types), an
+/// array element or object member dropped or repeated. Mutating the tree rather than the
+/// text gets past the JSON syntax to the checks behind it.
+pub fn mutate_json(value: &serde_json::Value, rng: &mut FuzzRng) -> serde_json::Value {
+    let mut out = value.clone();
+    for _ in 0..=rng.below(3) {
+        let count = count_nodes(&out);
+        let target = rng.below(count);
+        let mut seen = 0;
+        mutate_node(&mut out, target, &mut seen, rng);
+    }
+    out
+}
+
+fn count_nodes(value: &serde_json::Value) -> usize {
+    1 + match value {
+        serde_json::Value::Array(items) => items.iter().map(count_nodes).sum(),
+        serde_json::Value::Object(map) => map.values().map(count_nodes).sum(),
+        _ => 0,
+    }
+}
+
+fn mutate_node(value: &mut serde_json::Value, target: usize, seen: &mut usize, rng: &mut FuzzRng) {
+    use serde_json::Value;
+    if *seen == target {
+        *seen += 1;
+        match (value, rng.below(4)) {
+            (Value::Array(items), 0) if !items.is_empty() => {
+                let i = rng.below(items.len());
+                items.remove(i);
+            }
+            (Value::Array(items), 1) if !items.is_empty() => {
+                let i = rng.below(items.len());
+                let copy = items[i].clone();
+                for _ in 0..=rng.below(3) {
+                    items.push(copy.clone());
+                }
+            }
+            (Value::Object(map), 0 | 1) if !map.is_empty() => {
+                let key = map.keys().nth(rng.below(map.len())).cloned();
+                if let Some(key) = key {
+                    map.remove(&key);
+                }
+            }
+            // Mostly a value of the same kind, which gets past the type checks.
+            (value, _) if !rng.one_in(4) => *value = edge_like(value, rng),
+            (value, _) => *value = edge_value(rng),
+        }
+        return;
+    }
+    *seen += 1;
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                mutate_node(item, target, seen, rng);
+            }
+        }
+        Value::Object(map) => {
+            for item in map.values_mut() {
+                mutate_node(item, target, seen, rng);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn edge_like(value: &serde_json::Value, rng: &mut FuzzRng) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match value {
+        Value::Number(_) => match rng.below(10) {
+            0 => json!(-1),
+            1 => json!(0),
+            2 => json!(u64::MAX),
+            3 => json!(i64::MIN),
+            4 => json!(9_007_199_254_740_993u64),
+            5 => json!(1e308),
+            6 => json!(-0.5),
+            7 => json!(4_294_967_296u64),
+            8 => json!(rng.below(4)),
+            _ => json!(usize::MAX / 8),
+        },
+        Value::String(text) => match rng.below(4) {
+            0 => json!(""),
+            1 => json!(format!("{text}{text}")),
+            2 => json!(text.to_uppercase()),
+            _ => {
+                let n = rng.below(8);
+                json!(String::from_utf8_lossy(&rng.bytes(n)))
+            }
+        },
+        Value::Bool(flag) => json!(!flag),
+        _ => edge_value(rng),
+    }
+}
+
+fn edge_value(rng: &mut FuzzRng) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match rng.below(16) {
+        0 => json!(-1),
+        1 => json!(0),
+        2 => json!(u64::MAX),
+        3 => json!(i64::MIN),
+        4 => json!(9_007_199_254_740_993u64),
+        5 => json!(1e308),
+        6 => json!(-0.5),
+        7 => json!(4_294_967_296u64),
+        8 => Value::Null,
+        9 => json!(rng.one_in(2)),
+        10 => json!(""),
+        11 => json!([]),
+        12 => json!({}),
+        13 => json!("NaN"),
+        14 => json!([[1, 2], [3, 4, 5]]),
+        _ => {
+            let n = rng.below(8);
+            json!(String::from_utf8_lossy(&rng.bytes(n)))
+        }
+    }
+}
+
 /// Runs `check` on [`fuzz_cases`] inputs: a quarter random bytes, the rest mutations of
-/// `seeds` (valid inputs) with `dict`. A panic in `check` (a crash in the code under test,
-/// or a failed assertion on its output) fails with the input, escaped, and the case number.
-/// Prints the case count and rate to stderr, which `scripts/fuzz.sh` collects.
-#[allow(clippy::print_stderr)]
-pub fn run_fuzz(target: &str, seeds: &[Vec<u8>], dict: &[&[u8]], mut check: impl FnMut(&[u8])) {
+/// `seeds` (valid inputs) with `dict` (see [`run_fuzz_with`]).
+pub fn run_fuzz(target: &str, seeds: &[Vec<u8>], dict: &[&[u8]], check: impl FnMut(&[u8])) {
     assert!(
         !seeds.is_empty(),
         "fuzz target {target} needs at least one seed"
     );
+    run_fuzz_with(
+        target,
+        |rng| {
+            if rng.one_in(4) {
+                let len = rng.below(512);
+                rng.bytes(len)
+            } else if rng.one_in(16) {
+                rng.pick(seeds).clone()
+            } else {
+                // Mutations of mutations reach further from the seeds.
+                let mut input = rng.pick(seeds).clone();
+                let rounds = if rng.one_in(2) { 1 } else { 1 + rng.below(3) };
+                for _ in 0..rounds {
+                    input = mutate(&input, dict, rng);
+                }
+                input
+            }
+        },
+        check,
+    );
+}
+
+/// Runs `check` on [`fuzz_cases`] inputs made by `generate`, each from its own generator
+/// seeded by the run's seed and the case number. A panic in `check` (a crash in the code
+/// under test, or a failed assertion on its output) fails with the input, escaped, and the
+/// case number. Prints the case count and rate to stderr, which `scripts/fuzz.sh` collects.
+#[allow(clippy::print_stderr)]
+pub fn run_fuzz_with(
+    target: &str,
+    mut generate: impl FnMut(&mut FuzzRng) -> Vec<u8>,
+    mut check: impl FnMut(&[u8]),
+) {
     let cases = fuzz_cases();
     let seed = fuzz_seed();
     let start = Instant::now();
     for case in 0..cases {
         let mut rng = FuzzRng::new(seed ^ case.wrapping_mul(0xA24B_AED4_963E_E407));
-        let input = if rng.one_in(4) {
-            let len = rng.below(512);
-            rng.bytes(len)
-        } else {
-            // Mutations of mutations reach further from the seeds.
-            let mut input = rng.pick(seeds).clone();
-            for _ in 0..=rng.below(3) {
-                input = mutate(&input, dict, &mut rng);
-            }
-            input
-        };
+        let mut input = generate(&mut rng);
+        input.truncate(FUZZ_MAX_INPUT);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| check(&input))) {
             let message = payload
                 .downcast_ref::<String>()
