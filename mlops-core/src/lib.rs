@@ -70,6 +70,8 @@ mod store_uri;
 #[cfg(feature = "test-util")]
 pub mod testing;
 #[cfg(feature = "test-util")]
+mod testing_fuzz;
+#[cfg(feature = "test-util")]
 mod testing_proxy;
 mod time;
 mod validate;

@@ -9,6 +9,9 @@
 
 use crate::artifact_path::ArtifactPath;
 use crate::store_uri::{StoreRoot, StoreUri};
+pub use crate::testing_fuzz::{
+    FUZZ_MAX_INPUT, FuzzRng, fuzz_cases, fuzz_seed, mutate, mutate_json, run_fuzz, run_fuzz_with,
+};
 pub use crate::testing_proxy::{LossyProxy, ProxyMode};
 
 /// The S3 endpoint of the moto server, e.g. `http://127.0.0.1:41234`.

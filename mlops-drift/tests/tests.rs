@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod edge_cases;
+mod fuzz_profile;
 mod gate;
 mod ks_fixtures;
 mod preset_fixtures;

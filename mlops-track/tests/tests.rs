@@ -7,6 +7,8 @@ mod support;
 mod crash;
 mod dataset;
 mod filter_fixtures;
+mod fuzz_filter;
+mod fuzz_records;
 mod local_conformance;
 mod local_listing;
 mod local_multiprocess;
