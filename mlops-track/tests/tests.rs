@@ -8,6 +8,7 @@ mod crash;
 mod dataset;
 mod filter_fixtures;
 mod local_conformance;
+mod local_damage;
 mod local_links;
 mod local_listing;
 mod local_multiprocess;

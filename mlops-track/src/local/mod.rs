@@ -195,7 +195,12 @@ pub(crate) struct Inner {
     disk: Option<std::path::PathBuf>,
     /// Links met (and refused) inside the store by this process's listings.
     links_refused: std::sync::atomic::AtomicU64,
+    /// What this process's reads skipped, by key (at most [`MAX_DAMAGE`]).
+    damage: Mutex<std::collections::BTreeMap<String, String>>,
 }
+
+/// The most damaged objects remembered; beyond that, only the warnings tell.
+const MAX_DAMAGE: usize = 10_000;
 
 impl fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,6 +267,7 @@ impl LocalStore {
             host: lease::HostInfo::current(),
             disk,
             links_refused: std::sync::atomic::AtomicU64::new(0),
+            damage: Mutex::new(std::collections::BTreeMap::new()),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)
@@ -490,10 +496,9 @@ impl Inner {
         for link in &listing.links {
             self.links_refused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(
-                key = %link,
-                "skipping a symbolic link inside the store: the store never writes links, \
-                 so it is not followed"
+            self.note_damage(
+                link,
+                "a symbolic link inside the store (the store writes none): not followed",
             );
         }
         let mut items: Vec<ObjectMeta> = listing
@@ -503,6 +508,18 @@ impl Inner {
             .collect();
         items.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(items)
+    }
+
+    /// Records (and logs) a damaged object a read skipped; see [`LocalStore::damage`].
+    pub(crate) fn note_damage(&self, key: &str, reason: &str) {
+        tracing::warn!(key, "skipping damaged data: {reason}");
+        let mut damage = self
+            .damage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if damage.len() < MAX_DAMAGE {
+            damage.insert(key.to_owned(), reason.to_owned());
+        }
     }
 
     /// Deletes objects, logging (not returning) failures: used only for garbage whose removal
@@ -663,6 +680,16 @@ impl TrackingStore for LocalStore {
 
     async fn download_artifact(&self, run: &RunId, path: &ArtifactPath) -> Result<Bytes> {
         self.inner.download_artifact(run, path).await
+    }
+
+    fn damage(&self) -> Vec<crate::Damage> {
+        self.inner
+            .damage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(key, reason)| crate::Damage::new(key.clone(), reason.clone()))
+            .collect()
     }
 }
 

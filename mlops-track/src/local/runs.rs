@@ -99,7 +99,13 @@ impl Inner {
         let mut txns = Vec::new();
         for (seq, key, bytes) in fetched {
             if seq > st.next_seq {
-                tracing::warn!(key = %key, expected = st.next_seq, "gap in a run's meta log");
+                self.note_damage(
+                    key.as_ref(),
+                    &format!(
+                        "a gap in a run's meta log: record {} is missing",
+                        st.next_seq
+                    ),
+                );
             }
             st.next_seq = seq + 1;
             let Some(bytes) = bytes else { continue };
@@ -110,7 +116,7 @@ impl Inner {
                 }
                 Err(reason) => {
                     st.unreadable_records += 1;
-                    tracing::warn!(key = %key, reason, "skipping an unreadable run record");
+                    self.note_damage(key.as_ref(), &format!("an unreadable run record: {reason}"));
                 }
             }
         }
