@@ -1,16 +1,17 @@
 //! `mlops experiments …`: the experiments of a tracking store.
 
 use clap::Subcommand;
-use mlops::track::Experiment;
+use mlops::track::{Damage, Experiment};
 
+use crate::Result;
 use crate::layout::TrackingArgs;
+use crate::output::Format;
 use crate::output::table::Table;
 use crate::output::text::{or_dash, time};
-use crate::output::{Format, json};
 use crate::runs::args::View;
+use crate::runs::damage;
 use crate::runs::ops::all_experiments;
 use crate::stores::{self, Open};
-use crate::{Result, exit};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ExperimentsCommand {
@@ -27,6 +28,9 @@ pub(crate) enum ExperimentsCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 0 even when damaged records were left out (they are still reported).
+        #[arg(long)]
+        allow_damaged: bool,
     },
 }
 
@@ -37,18 +41,20 @@ pub(crate) async fn run(command: ExperimentsCommand) -> Result<u8> {
             filter,
             view,
             format,
+            allow_damaged,
         } => {
             let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
             let experiments = all_experiments(store.as_ref(), view.into(), filter).await?;
-            print(&experiments, format)?;
-            Ok(exit::OK)
+            let damaged = store.damage();
+            print(&experiments, &damaged, format)?;
+            damage::verdict(&damaged, allow_damaged)
         }
     }
 }
 
-fn print(experiments: &[Experiment], format: Format) -> Result<()> {
+fn print(experiments: &[Experiment], damaged: &[Damage], format: Format) -> Result<()> {
     if format == Format::Json {
-        return json(&experiments);
+        return damage::json_list("experiments", &experiments, damaged);
     }
     let mut table = Table::new(["name", "id", "stage", "created", "tags"]).cut();
     for e in experiments {

@@ -4,6 +4,7 @@
 mod util;
 
 mod basics;
+mod damage;
 mod drift;
 mod lifecycle;
 mod migration;

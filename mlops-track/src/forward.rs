@@ -136,6 +136,10 @@ macro_rules! forward {
                 (**self).list_artifacts(run, dir).await
             }
 
+            fn damage(&self) -> Vec<crate::Damage> {
+                (**self).damage()
+            }
+
             async fn download_artifact(&self, run: &RunId, path: &ArtifactPath) -> Result<Bytes> {
                 (**self).download_artifact(run, path).await
             }

@@ -38,6 +38,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod damage;
 pub mod dataset;
 mod entities;
 mod error;
@@ -52,6 +53,7 @@ mod searchable;
 mod store;
 pub mod sync;
 
+pub use damage::Damage;
 pub use entities::{
     DATASET_CONTEXT_TAG, Dataset, DatasetInput, Experiment, RUN_NAME_TAG, Run, RunData, RunInfo,
     latest_point,

@@ -245,4 +245,12 @@ pub trait TrackingStore: Debug + Send + Sync + 'static {
 
     /// The bytes of one artifact.
     async fn download_artifact(&self, run: &RunId, path: &ArtifactPath) -> Result<Bytes>;
+
+    /// The damaged objects this handle's reads have skipped so far (unreadable records,
+    /// links, runs filed in the wrong place), so that a caller can report an incomplete
+    /// answer instead of a quietly shorter one. Empty for a backend that cannot tell (a
+    /// server reports its own errors).
+    fn damage(&self) -> Vec<crate::Damage> {
+        Vec::new()
+    }
 }

@@ -10,6 +10,8 @@ mod filter_fixtures;
 mod fuzz_filter;
 mod fuzz_records;
 mod local_conformance;
+mod local_damage;
+mod local_links;
 mod local_listing;
 mod local_multiprocess;
 mod local_store;

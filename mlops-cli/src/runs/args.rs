@@ -31,6 +31,9 @@ pub(crate) enum RunsCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 0 even when damaged records were left out (they are still reported).
+        #[arg(long)]
+        allow_damaged: bool,
     },
     /// Show one run: attributes, params, latest metrics, tags, inputs and artifacts.
     Show {
@@ -41,6 +44,9 @@ pub(crate) enum RunsCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 0 even when damaged records were left out (they are still reported).
+        #[arg(long)]
+        allow_damaged: bool,
     },
     /// Compare runs side by side: attributes, params and latest metrics; rows that differ are
     /// marked with `*`.

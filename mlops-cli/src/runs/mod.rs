@@ -2,6 +2,7 @@
 //! `ops` calls the library, `print` prints.
 
 pub(crate) mod args;
+pub(crate) mod damage;
 pub(crate) mod ops;
 mod print;
 
@@ -20,6 +21,7 @@ pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
             max_results,
             view,
             format,
+            allow_damaged,
         } => {
             let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
             let query = ops::ListQuery {
@@ -30,17 +32,22 @@ pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
                 view: view.into(),
             };
             let listed = ops::list(store.as_ref(), query).await?;
-            print::list(&listed, format)?;
+            let damaged = store.damage();
+            print::list(&listed, &damaged, format)?;
+            return damage::verdict(&damaged, allow_damaged);
         }
         RunsCommand::Show {
             store,
             run_id,
             format,
+            allow_damaged,
         } => {
             let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
             let with_experiment = format == crate::output::Format::Table;
             let shown = ops::show(store.as_ref(), &run_id, with_experiment).await?;
-            print::show(&shown, format)?;
+            let damaged = store.damage();
+            print::show(&shown, &damaged, format)?;
+            return damage::verdict(&damaged, allow_damaged);
         }
         RunsCommand::Compare {
             store,

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use mlops::track::Run;
 use mlops::track::sync::SyncReport;
+use mlops::track::{Damage, Run};
 use serde_json::{Map, Value, json};
 
 use crate::Result;
@@ -16,10 +16,10 @@ use crate::runs::ops::{Listed, Shown};
 const METRIC_COLUMNS: usize = 6;
 
 /// `runs list`: one row per run with up to six metric columns, or the runs as JSON.
-pub(crate) fn list(listed: &Listed, format: Format) -> Result<()> {
+pub(crate) fn list(listed: &Listed, damaged: &[Damage], format: Format) -> Result<()> {
     let runs = &listed.runs;
     if format == Format::Json {
-        return json(runs);
+        return super::damage::json_list("runs", runs, damaged);
     }
     let keys: BTreeSet<&str> = runs
         .iter()
@@ -69,7 +69,7 @@ fn run_name(run: &Run) -> String {
 }
 
 /// `runs show`: attributes, then params, latest metrics, tags, inputs and artifacts.
-pub(crate) fn show(shown: &Shown, format: Format) -> Result<()> {
+pub(crate) fn show(shown: &Shown, damaged: &[Damage], format: Format) -> Result<()> {
     let run = &shown.run;
     if format == Format::Json {
         let files: Vec<Value> = shown
@@ -77,7 +77,7 @@ pub(crate) fn show(shown: &Shown, format: Format) -> Result<()> {
             .iter()
             .map(|f| json!({"path": f.path.as_str(), "size": f.size}))
             .collect();
-        return json(&json!({"run": run, "artifacts": files}));
+        return json(&json!({"run": run, "artifacts": files, "damaged": damaged}));
     }
     let info = &run.info;
     let experiment = match &shown.experiment {

@@ -27,6 +27,8 @@ pub struct CheckReport {
     pub unreadable_records: u64,
     /// Metric segments skipped because they cannot be read.
     pub unreadable_segments: usize,
+    /// Symbolic links found inside the store (never followed: the store writes none).
+    pub links: u64,
     /// How long the walk took.
     pub elapsed: Duration,
 }
@@ -37,6 +39,7 @@ impl CheckReport {
         self.unreadable_runs.is_empty()
             && self.unreadable_records == 0
             && self.unreadable_segments == 0
+            && self.links == 0
     }
 }
 
@@ -85,6 +88,9 @@ impl Inner {
             }
         }
         report.unreadable_runs.sort();
+        report.links = self
+            .links_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
         report.elapsed = started.elapsed();
         Ok(report)
     }

@@ -64,6 +64,8 @@ pub(crate) struct ExperimentLog {
     pub(crate) unreadable: u64,
     /// When the log was last listed.
     refreshed: Option<std::time::Instant>,
+    /// Whether an empty log was checked against the run markers.
+    empty_checked: bool,
 }
 
 impl ExperimentLog {
@@ -251,7 +253,13 @@ impl Inner {
         let mut txns = Vec::new();
         for (seq, key, bytes) in fetched {
             if seq > log.next_seq {
-                tracing::warn!(key = %key, expected = log.next_seq, "gap in the experiments log");
+                self.note_damage(
+                    key.as_ref(),
+                    &format!(
+                        "a gap in the experiments log: record {} is missing",
+                        log.next_seq
+                    ),
+                );
             }
             log.next_seq = seq + 1;
             let Some(bytes) = bytes else { continue };
@@ -262,11 +270,44 @@ impl Inner {
                 }
                 Err(reason) => {
                     log.unreadable += 1;
-                    tracing::warn!(key = %key, reason, "skipping an unreadable experiments-log record");
+                    self.note_damage(
+                        key.as_ref(),
+                        &format!("an unreadable experiments-log record: {reason}"),
+                    );
                 }
             }
         }
+        if log.entries.is_empty() && !log.empty_checked {
+            log.empty_checked = true;
+            self.check_empty_log().await?;
+        }
         Ok(txns)
+    }
+
+    /// An experiments log that holds no experiment while runs are filed under experiments
+    /// was emptied (or lost): report it rather than list an empty store.
+    async fn check_empty_log(&self) -> Result<()> {
+        let dir = self.keys.experiment_runs_root();
+        let markers = self.list(&dir, None).await?;
+        let mut experiments: Vec<String> = markers
+            .iter()
+            .filter_map(|m| m.location.prefix_match(&dir)?.next())
+            .map(|part| part.as_ref().to_owned())
+            .collect();
+        experiments.dedup();
+        if !experiments.is_empty() {
+            self.note_damage(
+                self.keys.experiment_log_dir().as_ref(),
+                &format!(
+                    "the experiments log holds no experiment, but {} run(s) are filed under {} \
+                     experiment(s) (first: {}); the log was emptied or lost",
+                    markers.len(),
+                    experiments.len(),
+                    experiments[0]
+                ),
+            );
+        }
+        Ok(())
     }
 
     async fn load_experiment_checkpoint(&self, log: &mut ExperimentLog) -> Result<()> {
@@ -291,7 +332,10 @@ impl Inner {
                     return Ok(());
                 }
                 Err(reason) => {
-                    tracing::warn!(key = %meta.location, reason, "skipping an unreadable experiments checkpoint");
+                    self.note_damage(
+                        meta.location.as_ref(),
+                        &format!("an unreadable experiments checkpoint: {reason}"),
+                    );
                 }
             }
         }

@@ -47,6 +47,11 @@ impl Keys {
         self.join(["experiments", "checkpoints", &seq_name(seq, "jsonl")])
     }
 
+    /// The folder of every experiment's run markers.
+    pub(crate) fn experiment_runs_root(&self) -> Path {
+        self.join(["experiments", "runs"])
+    }
+
     pub(crate) fn experiment_runs_dir(&self, experiment: &ExperimentId) -> Path {
         self.join(["experiments", "runs", experiment.as_str()])
     }

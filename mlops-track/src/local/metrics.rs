@@ -271,7 +271,10 @@ impl Inner {
                     st.add_segment(name, Arc::new(Segment::new(points)));
                 }
                 Err(reason) => {
-                    tracing::warn!(run = %run, segment = name, reason, "skipping an unreadable metric segment");
+                    self.note_damage(
+                        self.keys.metrics_file(run, &name).as_ref(),
+                        &format!("an unreadable metric segment: {reason}"),
+                    );
                     st.bad_segments.insert(name);
                 }
             }
@@ -389,7 +392,10 @@ impl Inner {
                             .filter(|p| &p.key == key && seen.insert(point_id(p))),
                     ),
                     Err(reason) => {
-                        tracing::warn!(key = %object, reason, "skipping an unreadable Parquet file");
+                        self.note_damage(
+                            object.as_ref(),
+                            &format!("an unreadable compacted-metrics file: {reason}"),
+                        );
                     }
                 }
             }

@@ -55,6 +55,7 @@
 mod artifacts;
 mod batch;
 mod check;
+mod disk;
 mod experiments;
 mod keys;
 mod lease;
@@ -190,7 +191,16 @@ pub(crate) struct Inner {
     /// The run ids of each experiment (from its markers), and when they were listed.
     run_ids: Mutex<HashMap<ExperimentId, (std::time::Instant, RunIds)>>,
     host: lease::HostInfo,
+    /// The folder of a root on a local disk, listed without following links (`disk.rs`).
+    disk: Option<std::path::PathBuf>,
+    /// Links met (and refused) inside the store by this process's listings.
+    links_refused: std::sync::atomic::AtomicU64,
+    /// What this process's reads skipped, by key (at most [`MAX_DAMAGE`]).
+    damage: Mutex<std::collections::BTreeMap<String, String>>,
 }
+
+/// The most damaged objects remembered; beyond that, only the warnings tell.
+const MAX_DAMAGE: usize = 10_000;
 
 impl fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -239,6 +249,12 @@ impl LocalStore {
     pub async fn open_with_options(root: StoreRoot, options: LocalStoreOptions) -> Result<Self> {
         let keys = Keys::new(root.prefix().clone());
         let base_uri = base_uri(&root);
+        let disk = match root.uri().map(StoreUri::backend) {
+            Some(mlops_core::Backend::Local(path)) if root.prefix().as_ref().is_empty() => {
+                Some(path.clone())
+            }
+            _ => None,
+        };
         let inner = Inner {
             store: Arc::clone(root.store()),
             root,
@@ -249,6 +265,9 @@ impl LocalStore {
             runs: Mutex::new(HashMap::new()),
             run_ids: Mutex::new(HashMap::new()),
             host: lease::HostInfo::current(),
+            disk,
+            links_refused: std::sync::atomic::AtomicU64::new(0),
+            damage: Mutex::new(std::collections::BTreeMap::new()),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)
@@ -437,6 +456,9 @@ impl Inner {
 
     /// Every object under `prefix` (after `offset`, when given), in key order.
     async fn list(&self, prefix: &Path, offset: Option<&Path>) -> Result<Vec<ObjectMeta>> {
+        if let Some(root) = &self.disk {
+            return self.list_disk(root.clone(), prefix, offset).await;
+        }
         let stream = match offset {
             Some(offset) => self.store.list_with_offset(Some(prefix), offset),
             None => self.store.list(Some(prefix)),
@@ -448,6 +470,56 @@ impl Inner {
         };
         items.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(items)
+    }
+
+    /// [`Self::list`] on a local disk: links are never followed, and each one met is
+    /// reported (a warning, and [`LocalStore::check`] counts them).
+    async fn list_disk(
+        &self,
+        root: std::path::PathBuf,
+        prefix: &Path,
+        offset: Option<&Path>,
+    ) -> Result<Vec<ObjectMeta>> {
+        let dir = prefix.clone();
+        let listing = tokio::task::spawn_blocking(move || disk::list(&root, &dir))
+            .await
+            .map_err(|e| TrackError::InvalidState(format!("listing {prefix} failed: {e}")))?
+            .map_err(|e| {
+                Self::storage(
+                    prefix,
+                    object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    },
+                )
+            })?;
+        for link in &listing.links {
+            self.links_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.note_damage(
+                link,
+                "a symbolic link inside the store (the store writes none): not followed",
+            );
+        }
+        let mut items: Vec<ObjectMeta> = listing
+            .objects
+            .into_iter()
+            .filter(|m| offset.is_none_or(|o| m.location > *o))
+            .collect();
+        items.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(items)
+    }
+
+    /// Records (and logs) a damaged object a read skipped; see [`LocalStore::damage`].
+    pub(crate) fn note_damage(&self, key: &str, reason: &str) {
+        tracing::warn!(key, "skipping damaged data: {reason}");
+        let mut damage = self
+            .damage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if damage.len() < MAX_DAMAGE {
+            damage.insert(key.to_owned(), reason.to_owned());
+        }
     }
 
     /// Deletes objects, logging (not returning) failures: used only for garbage whose removal
@@ -608,6 +680,16 @@ impl TrackingStore for LocalStore {
 
     async fn download_artifact(&self, run: &RunId, path: &ArtifactPath) -> Result<Bytes> {
         self.inner.download_artifact(run, path).await
+    }
+
+    fn damage(&self) -> Vec<crate::Damage> {
+        self.inner
+            .damage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(key, reason)| crate::Damage::new(key.clone(), reason.clone()))
+            .collect()
     }
 }
 

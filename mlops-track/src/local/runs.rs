@@ -40,6 +40,18 @@ pub(crate) enum Fresh {
     RecentFull,
 }
 
+/// `record` when it may be in `run`'s log: a creation record names the run it creates,
+/// which must be the run whose folder holds it (a record copied or linked from another run
+/// would otherwise make this run read as that one).
+fn belongs_to(run: &RunId, record: RunRecord) -> std::result::Result<RunRecord, String> {
+    match &record.op {
+        RunOp::Create { run_id, .. } if run_id != run => Err(format!(
+            "the record creates run {run_id}, but lies in the log of run {run}"
+        )),
+        _ => Ok(record),
+    }
+}
+
 impl Inner {
     /// Folds the meta records written since the last refresh; returns their `txn`s.
     pub(crate) async fn refresh_run_meta(
@@ -58,7 +70,7 @@ impl Inner {
             .into_iter()
             .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location, m.size)))
             .collect();
-        self.fold_meta(st, slots, Instant::now()).await
+        self.fold_meta(id, st, slots, Instant::now()).await
     }
 
     /// Reads and folds the records among `slots` (a listing of the run's meta log: slot,
@@ -66,6 +78,7 @@ impl Inner {
     /// `txn`s.
     pub(crate) async fn fold_meta(
         &self,
+        id: &RunId,
         st: &mut RunState,
         slots: Vec<(u64, object_store::path::Path, u64)>,
         listed_at: Instant,
@@ -86,18 +99,24 @@ impl Inner {
         let mut txns = Vec::new();
         for (seq, key, bytes) in fetched {
             if seq > st.next_seq {
-                tracing::warn!(key = %key, expected = st.next_seq, "gap in a run's meta log");
+                self.note_damage(
+                    key.as_ref(),
+                    &format!(
+                        "a gap in a run's meta log: record {} is missing",
+                        st.next_seq
+                    ),
+                );
             }
             st.next_seq = seq + 1;
             let Some(bytes) = bytes else { continue };
-            match decode_run_record(&bytes) {
+            match decode_run_record(&bytes).and_then(|record| belongs_to(id, record)) {
                 Ok(record) => {
                     st.apply(seq, &record, key.as_ref());
                     txns.push(record.txn);
                 }
                 Err(reason) => {
                     st.unreadable_records += 1;
-                    tracing::warn!(key = %key, reason, "skipping an unreadable run record");
+                    self.note_damage(key.as_ref(), &format!("an unreadable run record: {reason}"));
                 }
             }
         }
@@ -170,7 +189,7 @@ impl Inner {
         let Some(run) = listing.runs.get(id) else {
             return self.refresh_run_full(id, st).await;
         };
-        self.fold_meta(st, run.meta.clone(), listing.listed_at)
+        self.fold_meta(id, st, run.meta.clone(), listing.listed_at)
             .await?;
         if st.meta.is_none() {
             st.full_refreshed = st.refreshed;

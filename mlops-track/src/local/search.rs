@@ -174,13 +174,24 @@ impl Inner {
                 return None;
             }
             Err(e) => {
-                tracing::warn!(run = %id, error = %e, "skipping an unreadable run in a search");
+                self.note_damage(
+                    self.keys.run_meta_dir(&id).as_ref(),
+                    &format!("an unreadable run, left out of a search: {e}"),
+                );
                 return None;
             }
         }
         let run = st.view(Some(experiment), &self.base_uri)?;
         if run.info.experiment_id != experiment.experiment_id {
-            tracing::warn!(run = %id, "a run is listed under an experiment it does not belong to");
+            self.note_damage(
+                self.keys
+                    .run_marker(&experiment.experiment_id, &id)
+                    .as_ref(),
+                &format!(
+                    "run {id} is filed under experiment {}, but belongs to experiment {}",
+                    experiment.experiment_id, run.info.experiment_id
+                ),
+            );
             return None;
         }
         Some(run)
