@@ -95,6 +95,8 @@ async fn a_hole_in_a_model_log_is_reported_and_never_filled() {
     let err = fresh.resolve_alias(&name, &champion).await.unwrap_err();
     assert_names_slot_6(&err);
     assert_names_slot_6(&fresh.get_model(&name).await.unwrap_err());
+    assert_names_slot_6(&fresh.read_log(&name).await.unwrap_err());
+    assert_names_slot_6(&poller.read_log(&name).await.unwrap_err());
     // The next write must not take slot 6 (that would splice "- → v1" after "v1 → v2").
     let err = fresh
         .set_alias(&name, &champion, ModelVersion::new(1).unwrap(), &any())

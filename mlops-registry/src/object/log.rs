@@ -324,13 +324,20 @@ impl<S: Fold> CommitLog<S> {
         Ok(f(folded.seq, &folded.state))
     }
 
-    /// Every entry from `from` on, read from the store (for audits and checks).
+    /// Every entry from `from` on, read from the store (for audits and checks); a hole
+    /// anywhere in the log is an error naming it, as for [`CommitLog::read`].
     pub(crate) async fn entries(&self, from: u64) -> Result<Vec<Entry<S::Op>>> {
+        // Listed first: every listed entry is older than the reads below.
+        let seqs = self.listed_seqs().await?;
+        self.check_listing(&seqs).await?;
         let mut out = Vec::new();
         let mut seq = from.max(1);
         while let Some(entry) = self.read_entry(seq).await? {
             out.push(entry);
             seq += 1;
+        }
+        if let Some(&last) = seqs.last().filter(|&&last| last > seq) {
+            return Err(self.hole(seq, last));
         }
         Ok(out)
     }
