@@ -73,7 +73,9 @@ async fn experiment(
     name: &str,
 ) -> Result<mlops::track::ExperimentId, Error> {
     // Race-safe: another timing process creating it in between is fine.
-    Ok(store.get_or_create_experiment(&ExperimentName::parse(name)?).await?)
+    Ok(store
+        .get_or_create_experiment(&ExperimentName::parse(name)?)
+        .await?)
 }
 
 async fn log_metric_cost(calls: usize) -> Result<serde_json::Value, Error> {
