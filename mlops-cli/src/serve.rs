@@ -62,7 +62,8 @@ pub(crate) struct ServeArgs {
     /// keep-alive connection is closed after the same time.
     #[arg(long, default_value_t = 10_000)]
     header_timeout_ms: u64,
-    /// Connections served at once; more are closed as soon as they are accepted.
+    /// Connections served at once. At the cap a new connection replaces the one idle longest;
+    /// when all have a request in flight, it is closed.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
     /// After SIGTERM: how long to keep serving with readiness false, in milliseconds.

@@ -84,7 +84,12 @@ async fn half_request_lines_are_cut_after_the_header_timeout_and_health_answers_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_cap_are_refused_and_a_freed_slot_serves_again() {
+async fn at_the_cap_the_longest_idle_connection_makes_room_and_busy_ones_are_kept() {
+    use std::sync::Arc;
+
+    use mlops_serve::{Model, ModelOptions};
+    // Three connections that never finish a request head fill a cap of 3: a fresh one (a
+    // health probe) takes the slot of the oldest, which is closed.
     let server = Server::builder()
         .max_connections(3)
         .header_read_timeout(Duration::from_secs(120))
@@ -97,23 +102,63 @@ async fn connections_over_the_cap_are_refused_and_a_freed_slot_serves_again() {
         stream.write_all(b"GET /v2/hea").await.unwrap();
         held.push(stream);
     }
-    // The server may still be accepting the held ones: over the cap, a request is never
-    // answered, whatever the order.
     for _ in 0..5 {
-        let mut over = TcpStream::connect(addr).await.unwrap();
-        let _ = over
-            .write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await;
-        let received = closed_by_server(&mut over).await;
-        assert!(received.is_empty(), "over the cap: {received:?}");
+        assert_eq!(live(addr).await, Ok(200), "health at the cap");
     }
-    // Closing one held connection frees a slot for a fresh one (once the server sees EOF).
-    drop(held.pop());
-    let served = tokio::time::timeout(Duration::from_secs(30), async {
+    let received = closed_by_server(&mut held[0]).await;
+    assert!(received.is_empty(), "{received:?}");
+
+    // Three connections with a request in flight are never evicted: a fourth is closed
+    // unanswered, and is served once a slot frees.
+    let (model, gate) = crate::util::Gated::new("gated");
+    let server = Server::builder()
+        .model_with(
+            model as Arc<dyn Model>,
+            ModelOptions::default().capacity(4, 16),
+        )
+        .max_connections(3)
+        .build()
+        .unwrap();
+    let metrics = server.clone();
+    let (addr, _stop) = start(server).await;
+    let body = r#"{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP64","data":[1]}]}"#;
+    let request = format!(
+        "POST /v2/models/gated/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        busy.push(stream);
+    }
+    let in_flight = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            if live(addr).await == Ok(200) {
+            let text = metrics.metrics_text();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("mlops_serve_in_flight{") && l.contains("gated"));
+            if line.is_some_and(|l| l.ends_with(" 3")) {
                 break;
             }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(in_flight.is_ok(), "three requests never were in flight");
+    let mut over = TcpStream::connect(addr).await.unwrap();
+    let _ = over
+        .write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    assert!(closed_by_server(&mut over).await.is_empty());
+    drop(gate);
+    for stream in &mut busy {
+        let received = closed_by_server(stream).await;
+        assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+    }
+    let served = tokio::time::timeout(Duration::from_secs(30), async {
+        while live(addr).await != Ok(200) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

@@ -354,8 +354,9 @@ impl ServerBuilder {
         self
     }
 
-    /// How many connections [`serve`] serves at once (default 1024); connections over the
-    /// cap are closed as soon as they are accepted.
+    /// How many connections [`serve`] serves at once (default 1024). At the cap, a new
+    /// connection takes the slot of the connection idle longest (no request in flight);
+    /// when every connection has a request in flight, the new one is closed.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.connections.max_connections = connections;
         self
