@@ -11,3 +11,4 @@ mod migration;
 mod models;
 mod runs;
 mod serve;
+mod stale;

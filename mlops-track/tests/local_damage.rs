@@ -130,3 +130,27 @@ async fn unreadable_run_records_and_segments_are_reported() {
         store.damage()
     );
 }
+
+#[tokio::test]
+async fn a_damaged_compaction_record_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = one_run(dir.path()).await;
+    let store = open(dir.path()).await;
+    store.compact_run(&run, true).await.unwrap().unwrap();
+    let meta = dir.path().join("runs").join(run.as_str()).join("meta");
+    let mut records = files(&meta);
+    records.sort();
+    let last = records.pop().unwrap();
+    std::fs::write(&last, b"{\"mlops\":\"run-record\"").unwrap();
+
+    let store = open(dir.path()).await;
+    let got = store.get_run(&run).await.unwrap();
+    assert_eq!(
+        got.data.metric("loss"),
+        None,
+        "the compacted points are lost"
+    );
+    let damage = store.damage();
+    let name = last.file_name().unwrap().to_str().unwrap();
+    assert!(damage.iter().any(|d| d.key.ends_with(name)), "{damage:?}");
+}

@@ -14,6 +14,7 @@ mod local_damage;
 mod local_links;
 mod local_listing;
 mod local_multiprocess;
+mod local_stale;
 mod local_store;
 mod open;
 mod run_handle;

@@ -60,6 +60,23 @@ pub(crate) enum RunsCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// End runs left RUNNING by a writer that is gone (its process exited on this host, or
+    /// its lease was not renewed for --older-than-secs): each gets the status asked for, the
+    /// time its writer was last seen as end time, and the tag `mlops.stale` saying why.
+    /// Embedded stores only.
+    MarkStale {
+        #[command(flatten)]
+        store: TrackingArgs,
+        /// How long a lease may go unrenewed before its run counts as stale.
+        #[arg(long, default_value_t = 600)]
+        older_than_secs: u64,
+        /// The status the stale runs end with.
+        #[arg(long, value_enum, default_value_t)]
+        status: StaleStatus,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Copy experiments and runs (params, metric histories, tags, inputs, artifacts) from a
     /// local store to an MLflow server. Idempotent: a second sync copies nothing twice.
     Sync {
@@ -85,6 +102,25 @@ pub(crate) enum RunsCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+}
+
+/// How `runs mark-stale` ends a stale run.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum StaleStatus {
+    /// KILLED: the writer was stopped.
+    #[default]
+    Killed,
+    /// FAILED: the run did not complete.
+    Failed,
+}
+
+impl From<StaleStatus> for mlops::core::RunStatus {
+    fn from(status: StaleStatus) -> Self {
+        match status {
+            StaleStatus::Killed => Self::Killed,
+            StaleStatus::Failed => Self::Failed,
+        }
+    }
 }
 
 /// Which experiments or runs to list.

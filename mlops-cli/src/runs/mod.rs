@@ -5,6 +5,7 @@ pub(crate) mod args;
 pub(crate) mod damage;
 pub(crate) mod ops;
 mod print;
+mod stale;
 
 pub(crate) use args::RunsCommand;
 
@@ -23,7 +24,8 @@ pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
             format,
             allow_damaged,
         } => {
-            let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
+            let uri = store.tracking_uri();
+            let store = stores::tracking(&uri, Open::Existing).await?;
             let query = ops::ListQuery {
                 experiments: experiment,
                 filter,
@@ -31,7 +33,8 @@ pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
                 max_results,
                 view: view.into(),
             };
-            let listed = ops::list(store.as_ref(), query).await?;
+            let mut listed = ops::list(store.as_ref(), query).await?;
+            listed.stale = stale::stale_among(&uri, &listed.runs).await?;
             let damaged = store.damage();
             print::list(&listed, &damaged, format)?;
             return damage::verdict(&damaged, allow_damaged);
@@ -57,6 +60,17 @@ pub(crate) async fn run(command: RunsCommand) -> Result<u8> {
             let store = stores::tracking(&store.tracking_uri(), Open::Existing).await?;
             let runs = ops::runs(store.as_ref(), &run_ids).await?;
             print::compare(&runs, format)?;
+        }
+        RunsCommand::MarkStale {
+            store,
+            older_than_secs,
+            status,
+            format,
+        } => {
+            let status = status.into();
+            let older_than = std::time::Duration::from_secs(older_than_secs);
+            let marked = stale::mark(&store.tracking_uri(), older_than, status).await?;
+            stale::print(&marked, status, format)?;
         }
         RunsCommand::Sync {
             store,

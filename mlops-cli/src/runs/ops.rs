@@ -51,6 +51,8 @@ pub(crate) struct Listed {
     pub(crate) runs: Vec<Run>,
     /// The name of each experiment searched.
     pub(crate) experiments: HashMap<ExperimentId, String>,
+    /// The `RUNNING` runs whose writer is gone.
+    pub(crate) stale: std::collections::HashSet<RunId>,
 }
 
 /// What `runs list` asks for.
@@ -104,7 +106,11 @@ pub(crate) async fn list(store: &dyn TrackingStore, query: ListQuery) -> Result<
         }
         runs.truncate(query.max_results);
     }
-    Ok(Listed { runs, experiments })
+    Ok(Listed {
+        runs,
+        experiments,
+        stale: std::collections::HashSet::new(),
+    })
 }
 
 /// What `runs show` prints.

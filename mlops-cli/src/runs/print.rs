@@ -47,7 +47,11 @@ pub(crate) fn list(listed: &Listed, damaged: &[Damage], format: Format) -> Resul
                 .cloned()
                 .unwrap_or_else(|| r.info.experiment_id.to_string()),
             run_name(r),
-            r.info.status.to_string(),
+            if listed.stale.contains(&r.info.run_id) {
+                format!("{} (stale)", r.info.status)
+            } else {
+                r.info.status.to_string()
+            },
             time(r.info.start_time),
             duration(r.info.start_time, r.info.end_time),
         ];

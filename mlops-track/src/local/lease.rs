@@ -51,6 +51,22 @@ pub enum StaleReason {
     NoLease,
 }
 
+impl StaleReason {
+    /// The reason as the `mlops.stale` tag spells it: `writer-exited`, `lease-expired`,
+    /// `no-lease`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WriterExited => "writer-exited",
+            Self::LeaseExpired => "lease-expired",
+            Self::NoLease => "no-lease",
+        }
+    }
+}
+
+/// The tag [`LocalStore::mark_stale_runs`](super::LocalStore::mark_stale_runs) sets on the
+/// runs it ends: why the run was found stale.
+pub const STALE_TAG: &str = "mlops.stale";
+
 /// A run left `RUNNING` by a writer that is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -191,7 +207,11 @@ impl Inner {
     }
 
     /// Whether one run is stale, and why.
-    async fn stale_run(&self, run: RunId, max_age: Duration) -> Result<Option<StaleRun>> {
+    pub(crate) async fn stale_run(
+        &self,
+        run: RunId,
+        max_age: Duration,
+    ) -> Result<Option<StaleRun>> {
         let (experiment_id, start_time) = {
             let slot = self.run_slot(&run);
             let mut st = slot.state.lock().await;
@@ -249,7 +269,16 @@ impl Inner {
         Ok(stale)
     }
 
-    pub(crate) async fn mark_stale_runs_killed(&self, max_age: Duration) -> Result<Vec<RunId>> {
+    pub(crate) async fn mark_stale_runs(
+        &self,
+        max_age: Duration,
+        status: RunStatus,
+    ) -> Result<Vec<StaleRun>> {
+        if !matches!(status, RunStatus::Killed | RunStatus::Failed) {
+            return Err(crate::error::TrackError::InvalidArgument(format!(
+                "a stale run is marked KILLED or FAILED, not {status}"
+            )));
+        }
         let mut marked = Vec::new();
         for stale in self.stale_runs(max_age).await? {
             let run = &stale.run_id;
@@ -266,17 +295,25 @@ impl Inner {
                         .as_ref()
                         .filter(|m| m.status == RunStatus::Running)
                         .map(|_| RunOp::Update {
-                            status: Some(RunStatus::Killed),
+                            status: Some(status),
                             end_time: Some(end_time),
                             run_name: None,
                         }))
                 })
                 .await?;
             if written {
+                let tag = mlops_core::Tag::parse(STALE_TAG, stale.reason.as_str())?;
+                self.append_run(run, &mut st, |_, _| {
+                    Ok(Some(RunOp::Data {
+                        params: Vec::new(),
+                        tags: vec![tag.clone()],
+                    }))
+                })
+                .await?;
                 if let Err(e) = self.compact_locked(run, &mut st, true).await {
                     tracing::warn!(run = %run, error = %e, "could not compact a killed run's metrics");
                 }
-                marked.push(run.clone());
+                marked.push(stale.clone());
             }
         }
         Ok(marked)

@@ -84,7 +84,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use batch::check_batch;
 pub use check::CheckReport;
-pub use lease::{Lease, StaleReason, StaleRun};
+pub use lease::{Lease, STALE_TAG, StaleReason, StaleRun};
 pub use metrics::CompactionReport;
 
 use crate::entities::{DatasetInput, Experiment, Run, RunInfo};
@@ -331,7 +331,26 @@ impl LocalStore {
     /// Marks every [stale run](Self::stale_runs) `KILLED`, with the time its writer was last
     /// seen as the end time, and compacts it. Returns the runs marked.
     pub async fn mark_stale_runs_killed(&self, max_age: Duration) -> Result<Vec<RunId>> {
-        self.inner.mark_stale_runs_killed(max_age).await
+        let marked = self.mark_stale_runs(max_age, RunStatus::Killed).await?;
+        Ok(marked.into_iter().map(|stale| stale.run_id).collect())
+    }
+
+    /// Ends every [stale run](Self::stale_runs) with `status` (`KILLED` or `FAILED`), the
+    /// time its writer was last seen as the end time, and the tag [`STALE_TAG`] saying why;
+    /// compacts it. A run whose writer finishes it meanwhile is left as its writer ended it.
+    /// Returns the runs marked.
+    pub async fn mark_stale_runs(
+        &self,
+        max_age: Duration,
+        status: RunStatus,
+    ) -> Result<Vec<StaleRun>> {
+        self.inner.mark_stale_runs(max_age, status).await
+    }
+
+    /// Whether one run is stale (see [`Self::stale_runs`]): `None` for a run that is not
+    /// `RUNNING` or whose writer is alive or was seen within `max_age`.
+    pub async fn stale_run(&self, run: &RunId, max_age: Duration) -> Result<Option<StaleRun>> {
+        self.inner.stale_run(run.clone(), max_age).await
     }
 
     /// Reads every experiment and run and reports what it found, including damaged records and
