@@ -3,7 +3,7 @@
 //! they accept stays as small as what they read. `scripts/fuzz.sh` runs them for millions of
 //! cases (`PROPTEST_CASES`).
 
-use mlops_core::testing::run_fuzz;
+use mlops_core::testing::{mutate, mutate_json, run_fuzz, run_fuzz_with};
 use mlops_drift::{DriftOptions, ProfileOptions, ReferenceProfile};
 
 use crate::profile_common::mixed;
@@ -56,11 +56,24 @@ const JSON_DICT: &[&[u8]] = &[
 
 #[test]
 fn profile_json_reader_never_panics() {
-    let seeds: Vec<Vec<u8>> = seeds()
+    let seeds: Vec<serde_json::Value> = seeds()
         .iter()
-        .map(|p| p.to_json().unwrap().into_bytes())
+        .map(|p| serde_json::from_str(&p.to_json().unwrap()).unwrap())
         .collect();
-    run_fuzz("drift profile JSON", &seeds, JSON_DICT, |input| {
+    // Half the cases change the JSON tree (past the syntax, to the consistency checks), a
+    // quarter the text, a quarter are random bytes.
+    let generate = |rng: &mut mlops_core::testing::FuzzRng| {
+        let seed = rng.pick(&seeds);
+        match rng.below(4) {
+            0 => {
+                let n = rng.below(512);
+                rng.bytes(n)
+            }
+            1 => mutate(&serde_json::to_vec(seed).unwrap(), JSON_DICT, rng),
+            _ => serde_json::to_vec(&mutate_json(seed, rng)).unwrap(),
+        }
+    };
+    run_fuzz_with("drift profile JSON", generate, |input| {
         let Ok(text) = std::str::from_utf8(input) else {
             return;
         };

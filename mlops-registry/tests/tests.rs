@@ -6,6 +6,7 @@ mod bad_input;
 mod conformance_macro;
 mod faults;
 mod from_run;
+mod fuzz_records;
 mod log_hole;
 mod migration;
 mod multiprocess;
