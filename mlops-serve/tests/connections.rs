@@ -105,8 +105,25 @@ async fn at_the_cap_the_longest_idle_connection_makes_room_and_busy_ones_are_kep
     for _ in 0..5 {
         assert_eq!(live(addr).await, Ok(200), "health at the cap");
     }
-    let received = closed_by_server(&mut held[0]).await;
-    assert!(received.is_empty(), "{received:?}");
+    // One of the held connections made room, closed unanswered. Which one is the server's
+    // choice among equally idle connections: under load their accepts may be reordered.
+    let evicted = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            for (i, stream) in held.iter_mut().enumerate() {
+                let mut buf = [0u8; 64];
+                match tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await {
+                    Ok(Ok(0) | Err(_)) => return i,
+                    Ok(Ok(n)) => panic!("an evicted connection was answered: {:?}", &buf[..n]),
+                    Err(_) => {}
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        evicted.is_ok(),
+        "no held connection was closed to make room"
+    );
 
     // Three connections with a request in flight are never evicted: a fourth is closed
     // unanswered, and is served once a slot frees.
@@ -260,7 +277,13 @@ async fn bodies_in_flight_share_a_memory_budget() {
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.write_all(head.as_bytes()).await.unwrap();
             let mut buf = vec![0u8; 1024];
-            let n = stream.read(&mut buf).await.unwrap_or(0);
+            // If B got the budget first (A not reserved yet), B waits for its body: drop it
+            // after a while (releasing its reservation) and try again.
+            let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await;
+            let n = match read {
+                Ok(read) => read.unwrap_or(0),
+                Err(_) => continue,
+            };
             let text = String::from_utf8_lossy(&buf[..n]).to_string();
             if text.starts_with("HTTP/1.1 503") {
                 break text;
