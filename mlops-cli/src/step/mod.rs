@@ -172,6 +172,9 @@ fn finished_report(ending: &Ending<'_>) -> StepReport {
 /// are warnings: the command's own outcome stands.
 pub(crate) fn finish(ending: &Ending<'_>) {
     let report = finished_report(ending);
+    if !report.title.is_empty() {
+        tracing::info!("{}: {}", report.title, report.outcome);
+    }
     if let Some(github) = github::Github::from_env()
         && let Err(e) = github.write(&report)
     {
