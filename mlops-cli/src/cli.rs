@@ -15,6 +15,16 @@ pub(crate) struct Cli {
     /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides it).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+    /// What a "no" answer (a gate failed, drift with --fail-on-drift, an approval rejected)
+    /// exits with: fail = 3, skip = 99 (Airflow skips the task), ok = 0.
+    #[arg(
+        long,
+        value_enum,
+        env = "MLOPS_ON_REJECT",
+        default_value_t,
+        global = true
+    )]
+    pub(crate) on_reject: exit::OnReject,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

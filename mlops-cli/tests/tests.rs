@@ -4,6 +4,7 @@
 mod util;
 
 mod basics;
+mod contract;
 mod damage;
 mod drift;
 mod lifecycle;

@@ -91,10 +91,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod approval_status;
 mod checks;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod evaluate;
 mod ext;
 pub mod gates;
 pub mod mlflow;
@@ -110,8 +112,10 @@ mod types;
 mod update;
 pub mod webhook;
 
+pub use approval_status::{ApprovalStatus, approval_status, current_approval_status};
 pub use checks::{default_actor, sha256_hex};
 pub use error::{RegistryError, Result};
+pub use evaluate::{Evaluation, evaluate};
 pub use ext::RegistryExt;
 pub use gates::{Gate, GateContext};
 pub use object::ObjectRegistry;

@@ -2,13 +2,19 @@
 //! registry of the store root (`--store`) or the one `--registry` names (a store URI or an
 //! MLflow server). `args` parses, `ops` calls the registry, `print` prints.
 
+mod approval;
 mod args;
+mod notify;
 mod ops;
 mod print;
+mod report;
 
 pub(crate) use args::ModelsArgs;
 
-use args::ModelsCommand;
+use std::time::Duration;
+
+use args::{ApprovalCommand, ModelsCommand};
+use mlops::registry::ApprovalStatus;
 
 use crate::stores::{self, Open};
 use crate::{Result, exit};
@@ -25,6 +31,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
             name,
             path,
             run,
+            artifact_path,
             description,
             format,
         } => {
@@ -35,15 +42,21 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 }
                 None => None,
             };
+            let source = match (&path, &artifact_path) {
+                (Some(path), _) => ops::Source::Dir(path),
+                (None, Some(folder)) => ops::Source::RunArtifacts(folder),
+                (None, None) => return Err("give --path, or --run with --artifact-path".into()),
+            };
             let info = ops::register(
                 &registry,
                 tracking,
                 &name,
-                &path,
+                source,
                 run.as_deref(),
                 description,
             )
             .await?;
+            crate::step::report(report::registered(&info));
             print::registered(&info, format)?;
         }
         ModelsCommand::Promote {
@@ -64,8 +77,89 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 webhook: webhook.as_deref(),
             };
             let promotion = ops::promote(&registry, request).await?;
+            crate::step::report(report::promotion(&name, &promotion));
             print::promotion(&promotion, format)?;
             return Ok(verdict(promotion.promoted()));
+        }
+        ModelsCommand::Gate {
+            name,
+            version,
+            alias,
+            expect_current,
+            gates,
+            format,
+        } => {
+            let request = ops::GateRequest {
+                name: &name,
+                version: &version,
+                alias: &alias,
+                expect_current: &expect_current,
+                gates: &gates,
+            };
+            let evaluation = ops::gate(&registry, request).await?;
+            crate::step::report(report::evaluation(&name, &alias, &evaluation));
+            print::evaluation(&evaluation, format)?;
+            return Ok(verdict(evaluation.passed()));
+        }
+        ModelsCommand::Approval(ApprovalCommand::Request {
+            name,
+            version,
+            alias,
+            comment,
+            notify,
+            format,
+        }) => {
+            let args = approval::RequestArgs {
+                name: &name,
+                version: &version,
+                alias: &alias,
+                comment: comment.as_deref(),
+                notify: &notify,
+            };
+            let requested = approval::request(&registry, args).await?;
+            crate::step::report(report::requested(&name, &requested));
+            print::requested(&name, &requested, format)?;
+            let failed: Vec<String> = requested
+                .deliveries
+                .iter()
+                .filter_map(|d| d.error.as_ref().map(|e| format!("{:?}: {e}", d.chat)))
+                .collect();
+            if !failed.is_empty() {
+                // Recorded, but nobody may know: the step fails so that the run says so.
+                return Err(format!(
+                    "the request is recorded (log entry {}) but not every reviewer was notified: {}",
+                    requested.approval.seq,
+                    failed.join("; ")
+                )
+                .into());
+            }
+        }
+        ModelsCommand::Approval(ApprovalCommand::Wait {
+            name,
+            version,
+            alias,
+            timeout,
+            interval,
+            min_approvers,
+            format,
+        }) => {
+            if !(interval.is_finite() && interval > 0.0) {
+                return Err(
+                    format!("--interval {interval}: give a positive number of seconds").into(),
+                );
+            }
+            let args = approval::WaitArgs {
+                name: &name,
+                version: &version,
+                alias: &alias,
+                timeout: Duration::from_secs(timeout),
+                interval: Duration::from_secs_f64(interval),
+                min_approvers,
+            };
+            let status = approval::wait(&registry, args).await?;
+            crate::step::report(report::decided(&name, &version, &alias, &status));
+            print::decided(&status, format)?;
+            return Ok(verdict(matches!(status, ApprovalStatus::Approved { .. })));
         }
         ModelsCommand::Rollback {
             name,
@@ -73,6 +167,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
             webhook,
         } => {
             let promotion = ops::rollback(&registry, &name, &alias, webhook.as_deref()).await?;
+            crate::step::report(report::promotion(&name, &promotion));
             print::promotion(&promotion, crate::output::Format::Table)?;
             return Ok(verdict(promotion.promoted()));
         }

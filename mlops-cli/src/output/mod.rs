@@ -46,9 +46,13 @@ pub(crate) fn line(text: &str) -> Result<()> {
     }
 }
 
-/// Prints a value as one JSON document (the `--format json` result of a command).
+/// Prints a value as one compact JSON document on one line: the `--format json` result of a
+/// command, always its last line of stdout (Airflow hands that line on as the task's XCom).
+/// Kept as the step's `result` output too (`step`).
 pub(crate) fn json(value: &impl Serialize) -> Result<()> {
-    line(&serde_json::to_string_pretty(value)?)
+    let text = serde_json::to_string(value)?;
+    crate::step::result(&text);
+    line(&text)
 }
 
 /// A metric or param value as JSON: NaN and infinities as MLflow spells them.
