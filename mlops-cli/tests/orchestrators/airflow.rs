@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use mlops::registry::ApprovalState;
 use mlops_core::testing::require_env;
 use serde_json::Value;
 
@@ -199,6 +200,127 @@ async fn airflow_weekly_retrain_promotes_then_skips_deploy_on_a_worse_model() {
             version: "2".into(),
             promoted: false
         }
+    );
+}
+
+/// `reviewed_release` under `airflow dags test`: the DAG trains, requests a review and
+/// waits; only when a reviewer approves (here `mlops models approve` by "alice") does it
+/// promote, behind the approval and MAPE gates, and deploy.
+#[tokio::test(flavor = "multi_thread")]
+async fn airflow_reviewed_release_waits_for_the_approval_then_promotes() {
+    let venv = require_env("MLOPS_TEST_VENV_AIRFLOW");
+    let _turn = take_turn();
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, work) = (tmp.path().join("airflow"), tmp.path().join("work"));
+    link_binaries(&work);
+    let taxi = work.join("bin/taxi_fare");
+    let (store, data) = (work.join("store"), work.join("data"));
+    ok(&mut airflow(&venv, &home, &work, &["db", "migrate"]));
+    ok(&mut step(
+        &taxi,
+        &store,
+        &data,
+        &["generate", "--weeks", "4", "--rows", "3000"],
+    ));
+
+    let log_path = tmp.path().join("dags-test.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let started = Instant::now();
+    let mut dags_test = airflow(&venv, &home, &work, &["dags", "test", "reviewed_release"])
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    // Wait for the review request; the DAG must not promote before anyone approved.
+    let requested = loop {
+        let records = support::approvals(&store).await;
+        if !records.is_empty() {
+            break records;
+        }
+        if let Some(status) = dags_test.try_wait().unwrap() {
+            let log = std::fs::read(&log_path).unwrap();
+            panic!(
+                "dags test ended ({status}) before a review was requested:\n{}",
+                support::tail(&log)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no review requested"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let actor = "airflow:reviewed_release".to_owned();
+    assert_eq!(
+        requested,
+        [(actor.clone(), actor.clone(), ApprovalState::Requested)]
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        dags_test.try_wait().unwrap().is_none(),
+        "the DAG must wait for the review"
+    );
+    assert_eq!(
+        registry_state(&store).await.0,
+        None,
+        "nothing promoted before the approval"
+    );
+
+    let mut approve = Command::new(support::mlops());
+    approve.args(["models", "approve", "--name", "taxi-fare", "--version", "1"]);
+    approve.args(["--alias", "champion", "--by", "alice", "--actor", "alice"]);
+    ok(approve.env("MLOPS_STORE", &store));
+    let status = loop {
+        if let Some(status) = dags_test.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "dags test did not finish"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    eprintln!(
+        "[{:>6.1} s] airflow dags test reviewed_release (with the review)",
+        started.elapsed().as_secs_f64()
+    );
+    let log = String::from_utf8_lossy(&std::fs::read(&log_path).unwrap()).into_owned();
+    assert!(
+        status.success() && log.contains("state=success"),
+        "{}",
+        support::tail(log.as_bytes())
+    );
+    let tasks = [
+        "deploy",
+        "promote",
+        "request_review",
+        "train",
+        "wait_for_review",
+    ];
+    let expected = states(&tasks.map(|t| (t, "success")));
+    assert_eq!(
+        sorted(task_states(&venv, &home, &work, "reviewed_release", &log)),
+        expected
+    );
+
+    let (champion, decisions) = registry_state(&store).await;
+    assert_eq!(champion.as_deref(), Some("1"));
+    assert_eq!(
+        decisions,
+        [Decided {
+            actor: actor.clone(),
+            version: "1".into(),
+            promoted: true
+        }]
+    );
+    let records = support::approvals(&store).await;
+    assert_eq!(
+        records[1],
+        (
+            "alice".to_owned(),
+            "alice".to_owned(),
+            ApprovalState::Approved
+        )
     );
 }
 

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use mlops::registry::{AuditAction, ModelName, ModelRegistry};
+use mlops::registry::{ApprovalState, AuditAction, ModelName, ModelRegistry, RegistryError};
 use serde_json::Value;
 
 /// The model the taxi-fare template registers.
@@ -145,4 +145,22 @@ pub(crate) async fn registry_state(store: &Path) -> (Option<String>, Vec<Decided
         .collect();
     decisions.dedup();
     (holder, decisions)
+}
+
+/// The audit log's approval records as (who recorded, who decided, state), oldest first.
+/// Empty while the model is not registered yet.
+pub(crate) async fn approvals(store: &Path) -> Vec<(String, String, ApprovalState)> {
+    let registry = mlops::registry::open(store.to_str().unwrap()).unwrap();
+    let model = ModelName::parse(MODEL).unwrap();
+    let log = match registry.audit_log(&model).await {
+        Ok(log) => log,
+        Err(RegistryError::NotFound { .. }) => return Vec::new(),
+        Err(e) => panic!("{e}"),
+    };
+    (log.iter())
+        .filter_map(|e| match &e.action {
+            AuditAction::Approval(r) => Some((e.actor.clone(), r.by.clone(), r.state)),
+            _ => None,
+        })
+        .collect()
 }

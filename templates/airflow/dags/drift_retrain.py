@@ -52,16 +52,17 @@ def drift_retrain():
     @task.bash(append_env=True)
     def promote(trained: str) -> str:
         version = int(json.loads(trained)["version"])
+        # Exit 0 promoted; a refused gate is exit 3, which --on-reject skip makes 99.
         return (
-            f"{TAXI_FARE} promote --model {MODEL} --version {version} --alias champion"
-            " --gate metric:mape:lower --on-reject skip"
+            f"{MLOPS} models promote --name {MODEL} --version {version} --alias champion"
+            " --gate metric:mape:lower --on-reject skip --format json"
             ' --actor "airflow:$AIRFLOW_CTX_DAG_ID"'
         )
 
     @task.bash(append_env=True)
     def deploy(promoted: str) -> str:
-        version = int(json.loads(promoted)["version"])
-        return f"{MLOPS} models show --name {MODEL} --version {version} --format json | tail -n 1"
+        version = int(json.loads(promoted)["decision"]["version"])
+        return f"{MLOPS} models show --name {MODEL} --version {version} --format json"
 
     deploy(promote(retrain(cause())))
 

@@ -44,18 +44,19 @@ def weekly_retrain():
     @task.bash(append_env=True)
     def promote(trained: str) -> str:
         version = int(json.loads(trained)["version"])
+        # Exit 0 promoted; a refused gate is exit 3, which --on-reject skip makes 99.
         return (
-            f"{TAXI_FARE} promote --model {MODEL} --version {version} --alias champion"
-            " --gate metric:mape:lower --on-reject skip"
+            f"{MLOPS} models promote --name {MODEL} --version {version} --alias champion"
+            " --gate metric:mape:lower --on-reject skip --format json"
             ' --actor "airflow:$AIRFLOW_CTX_DAG_ID"'
         )
 
     @task.bash(append_env=True)
     def deploy(promoted: str) -> str:
-        # Servers started with `mlops serve --model taxi-fare@champion` follow the alias;
-        # this task records which version is now live.
-        version = int(json.loads(promoted)["version"])
-        return f"{MLOPS} models show --name {MODEL} --version {version} --format json | tail -n 1"
+        # Replace with your rollout (a serving job that loads the champion alias from the
+        # registry, a KServe patch, ...); here it records which version is now live.
+        version = int(json.loads(promoted)["decision"]["version"])
+        return f"{MLOPS} models show --name {MODEL} --version {version} --format json"
 
     deploy(promote(train()))
 
