@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mlops::registry::ApprovalState;
@@ -223,10 +224,17 @@ async fn airflow_reviewed_release_waits_for_the_approval_then_promotes() {
         &["generate", "--weeks", "4", "--rows", "3000"],
     ));
 
+    // The reviewers' chats: a loopback receiver standing in for Slack and Teams.
+    let (hooks, received) = receiver().await;
+    let approval_url = "https://mlops.example.com/approvals/taxi-fare/1";
     let log_path = tmp.path().join("dags-test.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
     let started = Instant::now();
     let mut dags_test = airflow(&venv, &home, &work, &["dags", "test", "reviewed_release"])
+        .env("MLOPS_SLACK_WEBHOOK", format!("{hooks}/slack"))
+        .env("MLOPS_TEAMS_WEBHOOK", format!("{hooks}/teams"))
+        .env("MLOPS_ALLOW_PRIVATE_WEBHOOKS", "1")
+        .env("APPROVAL_URL", approval_url)
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)
         .spawn()
@@ -260,6 +268,20 @@ async fn airflow_reviewed_release_waits_for_the_approval_then_promotes() {
         dags_test.try_wait().unwrap().is_none(),
         "the DAG must wait for the review"
     );
+    // Both chats were told, with the button to the approval page.
+    let told = received.lock().unwrap().clone();
+    let chats: Vec<&str> = told.iter().map(|(chat, _)| chat.as_str()).collect();
+    assert_eq!(chats.len(), 2, "{told:?}");
+    assert!(
+        chats.contains(&"slack") && chats.contains(&"teams"),
+        "{told:?}"
+    );
+    for (chat, body) in &told {
+        assert!(
+            body.contains("taxi-fare") && body.contains(approval_url),
+            "{chat}: {body}"
+        );
+    }
     assert_eq!(
         registry_state(&store).await.0,
         None,
@@ -322,6 +344,28 @@ async fn airflow_reviewed_release_waits_for_the_approval_then_promotes() {
             ApprovalState::Approved
         )
     );
+}
+
+/// Every POST body a loopback receiver got, by its path (`slack`, `teams`).
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// An HTTP receiver on a loopback port answering 200 to every POST; its base URL.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let state = Arc::clone(&got);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/{chat}",
+        axum::routing::post(
+            move |axum::extract::Path(chat): axum::extract::Path<String>, body: String| {
+                state.lock().unwrap().push((chat, body));
+                async { "ok" }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), got)
 }
 
 /// GETs `path` on the Airflow API with the service's token.

@@ -11,7 +11,8 @@ A reviewer approves from the dashboard or the command line::
 
 Configuration: as ``weekly_retrain``, plus optional ``MLOPS_SLACK_WEBHOOK`` (a Slack incoming
 webhook), ``MLOPS_TEAMS_WEBHOOK`` (a Teams Workflows webhook), ``APPROVAL_URL`` (the page
-reviewers open) and
+reviewers open), ``MLOPS_ALLOW_PRIVATE_WEBHOOKS`` (set it only for a receiver on a private
+address, such as a test's) and
 ``MLOPS_APPROVAL_TIMEOUT`` (seconds, default one day). Airflow's own ``ApprovalOperator``
 (Airflow 3.1+) can replace the wait; the registry then needs the decision recorded with
 ``mlops models approve`` so the approval gate sees it.
