@@ -99,6 +99,7 @@ mod error;
 mod evaluate;
 mod ext;
 pub mod gates;
+pub mod idempotency;
 pub mod mlflow;
 mod new_version;
 pub mod object;

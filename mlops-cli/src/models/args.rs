@@ -15,6 +15,11 @@ pub(crate) struct ModelsArgs {
     /// Who is acting, as recorded in the audit log (default: $USER).
     #[arg(long = "actor", env = "MLOPS_ACTOR", global = true)]
     pub(crate) actor: Option<String>,
+    /// Run the step at most once for this key (e.g. Airflow's `{{ run_id }}`): a retry with
+    /// the same key prints the first attempt's result and exits with its code, doing nothing
+    /// (register, promote, rollback, approve, approval request; object-store registries).
+    #[arg(long = "idempotency-key", value_name = "KEY", global = true)]
+    pub(crate) idempotency_key: Option<String>,
     #[command(subcommand)]
     pub(crate) command: ModelsCommand,
 }
@@ -252,6 +257,33 @@ pub(crate) struct NotifyArgs {
 }
 
 impl ModelsCommand {
+    /// For the commands that change the registry or notify: the model and the step name an
+    /// idempotency key is recorded under.
+    pub(crate) fn idempotent_step(&self) -> Option<(&str, &'static str)> {
+        match self {
+            ModelsCommand::Register { name, .. } => Some((name, "register")),
+            ModelsCommand::Promote { name, .. } => Some((name, "promote")),
+            ModelsCommand::Rollback { name, .. } => Some((name, "rollback")),
+            ModelsCommand::Approve {
+                name,
+                reject,
+                request,
+                ..
+            } => Some((
+                name,
+                match (reject, request) {
+                    (true, _) => "reject",
+                    (false, true) => "request",
+                    (false, false) => "approve",
+                },
+            )),
+            ModelsCommand::Approval(ApprovalCommand::Request { name, .. }) => {
+                Some((name, "approval-request"))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the command may start a new registry: only `register` writes into one that
     /// does not exist yet; every other command needs an existing one.
     pub(crate) fn creates(&self) -> bool {

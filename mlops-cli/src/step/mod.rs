@@ -12,10 +12,11 @@ pub(crate) mod pipes;
 
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// How serious an annotation is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Level {
     /// Worth a look; the step did not fail for it.
     Warning,
@@ -24,7 +25,7 @@ pub(crate) enum Level {
 }
 
 /// A gate's verdict, as the summary and the asset check show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct GateLine {
     /// The gate, e.g. `metric(accuracy)`.
     pub(crate) gate: String,
@@ -35,7 +36,7 @@ pub(crate) struct GateLine {
 }
 
 /// A drifted column, as the summary shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DriftedColumn {
     /// The column.
     pub(crate) column: String,
@@ -48,7 +49,7 @@ pub(crate) struct DriftedColumn {
 }
 
 /// A check the step made (a promotion gate, the drift gate): a Dagster asset check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Check {
     /// The check's name (`gate`, `drift`).
     pub(crate) name: String,
@@ -59,7 +60,7 @@ pub(crate) struct Check {
 }
 
 /// What one command reports about its outcome.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StepReport {
     /// What ran, e.g. `models promote churn v3 to champion`.
     pub(crate) title: String,
@@ -124,6 +125,12 @@ fn state() -> std::sync::MutexGuard<'static, State> {
 /// Records the command's report (the last one wins).
 pub(crate) fn report(report: StepReport) {
     state().report = Some(report);
+}
+
+/// The report and JSON result recorded so far (kept: the command has not ended).
+pub(crate) fn snapshot() -> (Option<StepReport>, Option<String>) {
+    let state = state();
+    (state.report.clone(), state.result.clone())
 }
 
 /// Records the compact JSON result the command printed.
