@@ -310,6 +310,38 @@ fn models_register_from_a_run_then_gate_without_moving() {
     // A version that does not exist is an error, whatever --on-reject says.
     assert_eq!(code(&gate(&root, "9", &["--on-reject", "ok"], &[])), 1);
 
+    // The deploy job promotes what the gate compared against; a rollback undoes it.
+    let deploy = step(
+        &root,
+        &[
+            "models",
+            "promote",
+            "--name",
+            "taxi",
+            "--version",
+            "3",
+            "--alias",
+            "champion",
+            "--expect-current",
+            "1",
+            "--gate",
+            "metric:mae:lower",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&deploy), 0, "{}", text(&deploy.stderr));
+    let rollback = step(
+        &root,
+        &[
+            "models", "rollback", "--name", "taxi", "--alias", "champion", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&rollback), 0, "{}", text(&rollback.stderr));
+    assert_eq!(last_json(&rollback)["decision"]["version"], "1");
+
     // runs show follows the contract too.
     let run = step(&root, &["runs", "show", &first, "--format", "json"], &[]);
     assert_eq!(last_json(&run)["run"]["info"]["run_id"], first.as_str());

@@ -117,6 +117,9 @@ pub(crate) enum ModelsCommand {
         /// POST a JSON event to this https URL when the alias moves.
         #[arg(long)]
         webhook: Option<String>,
+        /// Print the decision as JSON.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Record an approval (or with --reject, a rejection, or with --request, a request) of
     /// a version for an alias by a named person.
@@ -142,6 +145,9 @@ pub(crate) enum ModelsCommand {
         /// A comment.
         #[arg(long)]
         comment: Option<String>,
+        /// Print the record as JSON.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// List registered models.
     List {

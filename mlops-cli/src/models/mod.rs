@@ -175,10 +175,11 @@ async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
             name,
             alias,
             webhook,
+            format,
         } => {
             let promotion = ops::rollback(registry, &name, &alias, webhook.as_deref()).await?;
             crate::step::report(report::promotion(&name, &promotion));
-            print::promotion(&promotion, crate::output::Format::Table)?;
+            print::promotion(&promotion, format)?;
             return Ok(verdict(promotion.promoted()));
         }
         ModelsCommand::Approve {
@@ -189,6 +190,7 @@ async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
             reject,
             request,
             comment,
+            format,
         } => {
             let verdict = match (reject, request) {
                 (true, _) => ops::Verdict::Reject,
@@ -204,7 +206,8 @@ async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
                 comment: comment.as_deref(),
             };
             let approval = ops::approve(registry, request).await?;
-            print::approval(&name, &approval)?;
+            crate::step::report(report::approval(&name, &approval));
+            print::approval(&name, &approval, format)?;
         }
         ModelsCommand::List { filter, format } => {
             print::models(&ops::list(registry, filter).await?, format)?;
