@@ -247,7 +247,7 @@ pub(crate) enum ApprovalCommand {
 /// Where reviewers are notified.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct NotifyArgs {
-    /// A Slack incoming-webhook URL (https://hooks.slack.com/services/…).
+    /// A Slack incoming-webhook URL (`https://hooks.slack.com/services/…`).
     #[arg(long, env = "MLOPS_SLACK_WEBHOOK", value_name = "URL")]
     pub(crate) slack_webhook: Option<String>,
     /// A Microsoft Teams Workflows webhook URL ("When a Teams webhook request is
