@@ -656,6 +656,12 @@ fn an_approval_request_notifies_and_wait_returns_the_decision() {
         "{}",
         text(&refused.stderr)
     );
+    // The URL's path is the secret: messages name the host only.
+    assert!(
+        !text(&refused.stderr).contains(&slack),
+        "{}",
+        text(&refused.stderr)
+    );
     assert!(approval_history(&root).is_empty());
     assert!(got.lock().unwrap().is_empty());
 

@@ -247,12 +247,23 @@ pub(crate) enum ApprovalCommand {
 /// Where reviewers are notified.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct NotifyArgs {
-    /// A Slack incoming-webhook URL (`https://hooks.slack.com/services/…`).
-    #[arg(long, env = "MLOPS_SLACK_WEBHOOK", value_name = "URL")]
+    /// A Slack incoming-webhook URL (`https://hooks.slack.com/services/…`). The URL is a
+    /// secret: messages name only its host.
+    #[arg(
+        long,
+        env = "MLOPS_SLACK_WEBHOOK",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) slack_webhook: Option<String>,
     /// A Microsoft Teams Workflows webhook URL ("When a Teams webhook request is
     /// received"): an Adaptive Card is posted.
-    #[arg(long, env = "MLOPS_TEAMS_WEBHOOK", value_name = "URL")]
+    #[arg(
+        long,
+        env = "MLOPS_TEAMS_WEBHOOK",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) teams_webhook: Option<String>,
     /// The page where reviewers decide: the notification's button opens it.
     #[arg(long, value_name = "URL")]
