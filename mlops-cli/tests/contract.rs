@@ -1001,3 +1001,53 @@ fn a_retried_approval_request_notifies_once() {
     assert_eq!(got.lock().unwrap().len(), 1);
     assert_eq!(approval_history(&root).len(), 1);
 }
+
+#[test]
+fn under_github_actions_drift_lists_the_drifted_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("out");
+    let summary = dir.path().join("summary");
+    let out = mlops_in(
+        &crate::util::root(),
+        &[
+            "drift",
+            "--reference",
+            REFERENCE,
+            "--current",
+            CURRENT,
+            "--drift-share",
+            "0.3",
+            "--fail-on-drift",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    let pairs = github_outputs(&std::fs::read_to_string(&outputs).unwrap());
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(get("outcome"), "rejected");
+    assert_eq!(get("dataset_drift"), "true");
+    assert_eq!(get("exit_code"), "3");
+    let drifted: Vec<String> = get("drifted_columns")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(drifted.len().to_string(), get("n_drifted"));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("| drifted column | test | statistic | threshold |"),
+        "{md}"
+    );
+    for column in &drifted {
+        assert!(md.contains(&format!("| {column} |")), "{column}: {md}");
+    }
+    // Drift that fails the step is an error annotation.
+    assert!(
+        text(&out.stderr).contains("::error title=mlops drift"),
+        "{}",
+        text(&out.stderr)
+    );
+}
