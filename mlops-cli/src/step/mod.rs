@@ -148,6 +148,9 @@ pub(crate) struct Ending<'a> {
     pub(crate) error: Option<&'a (dyn std::error::Error + 'static)>,
 }
 
+/// The largest JSON result kept as the `result` output.
+const MAX_RESULT_OUTPUT: usize = 256 * 1024;
+
 /// The report and result recorded so far, with the outputs every step has (`outcome`,
 /// `exit_code`, `result`) added.
 fn finished_report(ending: &Ending<'_>) -> StepReport {
@@ -164,10 +167,19 @@ fn finished_report(ending: &Ending<'_>) -> StepReport {
     report
         .outputs
         .push(("exit_code".to_owned(), Value::from(ending.code)));
-    if let Some(result) = state.result.take() {
-        report
-            .outputs
-            .push(("result".to_owned(), Value::from(result)));
+    match state.result.take() {
+        Some(result) if result.len() <= MAX_RESULT_OUTPUT => {
+            report
+                .outputs
+                .push(("result".to_owned(), Value::from(result)));
+        }
+        // GitHub caps a job's outputs at 1 MB; a listing's result stays on stdout only.
+        Some(result) => tracing::warn!(
+            "the JSON result ({} bytes) is over {MAX_RESULT_OUTPUT} bytes: not kept as the \
+             `result` output (it is on stdout)",
+            result.len()
+        ),
+        None => {}
     }
     if let Some(error) = ending.error {
         report.annotations.push((Level::Error, error.to_string()));
@@ -214,5 +226,13 @@ mod tests {
         });
         assert_eq!(empty.outputs[0].1, "rejected");
         assert_eq!(empty.outputs.len(), 2);
+        // A result too large for GitHub's outputs stays on stdout only.
+        result(&"x".repeat(MAX_RESULT_OUTPUT + 1));
+        let big = finished_report(&Ending {
+            code: 0,
+            rejected: false,
+            error: None,
+        });
+        assert!(big.outputs.iter().all(|(name, _)| name != "result"));
     }
 }
