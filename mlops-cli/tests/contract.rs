@@ -639,7 +639,7 @@ fn an_approval_request_notifies_and_wait_returns_the_decision() {
             "--teams-webhook",
             &teams,
             "--approval-url",
-            "https://review.example.com/churn/1",
+            "https://review.example.com/{model}/{version}",
             "--comment",
             "weekly retrain",
         ];

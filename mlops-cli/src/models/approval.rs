@@ -63,7 +63,11 @@ pub(crate) async fn request(registry: &Registry, args: RequestArgs<'_>) -> Resul
             .iter()
             .flat_map(|run| run.metrics.iter().map(|m| (m.key.to_string(), m.value)))
             .collect(),
-        approval_url: args.notify.approval_url.clone(),
+        approval_url: args
+            .notify
+            .approval_url
+            .as_deref()
+            .map(|url| notify::fill_url(url, &name, version, &alias)),
     };
     let key = format!("{name}/approval/{}", approval.seq);
     let deliveries = notify::send(&targets, &notice, &key).await;

@@ -265,7 +265,8 @@ pub(crate) struct NotifyArgs {
         value_name = "URL"
     )]
     pub(crate) teams_webhook: Option<String>,
-    /// The page where reviewers decide: the notification's button opens it.
+    /// The page where reviewers decide: the notification's button opens it. `{model}`,
+    /// `{version}` and `{alias}` in it are replaced (percent-encoded).
     #[arg(long, value_name = "URL")]
     pub(crate) approval_url: Option<String>,
     /// Allow http:// and loopback or private webhook addresses (a receiver you run).

@@ -4,6 +4,7 @@
 //! facts, an `Action.OpenUrl` button). Sent through the registry's [`Webhook`] (https only,
 //! public addresses only unless `--allow-private-webhooks`, retries with backoff).
 
+use mlops::core::{AliasName, ModelName, ModelVersion};
 use mlops::registry::{Webhook, WebhookOptions};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -138,6 +139,31 @@ pub(crate) fn teams(notice: &ApprovalNotice) -> Value {
             "content": card,
         }],
     })
+}
+
+/// `url` with `{model}`, `{version}` and `{alias}` replaced, each percent-encoded (all but
+/// RFC 3986's unreserved characters), so one `--approval-url` serves every request.
+pub(crate) fn fill_url(
+    url: &str,
+    model: &ModelName,
+    version: ModelVersion,
+    alias: &AliasName,
+) -> String {
+    url.replace("{model}", &encode(model.as_str()))
+        .replace("{version}", &version.to_string())
+        .replace("{alias}", &encode(alias.as_str()))
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Which chat a target posts to.
@@ -282,6 +308,20 @@ mod tests {
     #[test]
     fn the_teams_card_is_golden() {
         assert_eq!(teams(&notice()), golden("teams-approval.json"));
+    }
+
+    #[test]
+    fn the_approval_url_is_filled_in() {
+        let url = fill_url(
+            "https://ui.example/models/{model}/versions/{version}?alias={alias}",
+            &ModelName::parse("taxi fare").unwrap(),
+            ModelVersion::new(3).unwrap(),
+            &AliasName::parse("champion").unwrap(),
+        );
+        assert_eq!(
+            url,
+            "https://ui.example/models/taxi%20fare/versions/3?alias=champion"
+        );
     }
 
     #[test]
