@@ -310,6 +310,38 @@ fn models_register_from_a_run_then_gate_without_moving() {
     // A version that does not exist is an error, whatever --on-reject says.
     assert_eq!(code(&gate(&root, "9", &["--on-reject", "ok"], &[])), 1);
 
+    // The deploy job promotes what the gate compared against; a rollback undoes it.
+    let deploy = step(
+        &root,
+        &[
+            "models",
+            "promote",
+            "--name",
+            "taxi",
+            "--version",
+            "3",
+            "--alias",
+            "champion",
+            "--expect-current",
+            "1",
+            "--gate",
+            "metric:mae:lower",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&deploy), 0, "{}", text(&deploy.stderr));
+    let rollback = step(
+        &root,
+        &[
+            "models", "rollback", "--name", "taxi", "--alias", "champion", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(code(&rollback), 0, "{}", text(&rollback.stderr));
+    assert_eq!(last_json(&rollback)["decision"]["version"], "1");
+
     // runs show follows the contract too.
     let run = step(&root, &["runs", "show", &first, "--format", "json"], &[]);
     assert_eq!(last_json(&run)["run"]["info"]["run_id"], first.as_str());
@@ -607,7 +639,7 @@ fn an_approval_request_notifies_and_wait_returns_the_decision() {
             "--teams-webhook",
             &teams,
             "--approval-url",
-            "https://review.example.com/churn/1",
+            "https://review.example.com/{model}/{version}",
             "--comment",
             "weekly retrain",
         ];
@@ -621,6 +653,12 @@ fn an_approval_request_notifies_and_wait_returns_the_decision() {
     assert!(
         text(&refused.stderr).contains("not a public address")
             || text(&refused.stderr).contains("only https"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // The URL's path is the secret: messages name the host only.
+    assert!(
+        !text(&refused.stderr).contains(&slack),
         "{}",
         text(&refused.stderr)
     );
@@ -744,4 +782,272 @@ fn an_approval_request_notifies_and_wait_returns_the_decision() {
     let log = approval_history(&root);
     let by: Vec<&str> = log.iter().map(|e| e["by"].as_str().unwrap()).collect();
     assert_eq!(by, ["ci", "ann", "ci", "bob"]);
+}
+
+/// The versions of model `name`, newest first.
+fn versions(root: &Path, name: &str) -> Vec<Value> {
+    let out = step(
+        root,
+        &["models", "versions", "--name", name, "--format", "json"],
+        &[],
+    );
+    last_json_array(&out)
+}
+
+#[test]
+fn an_idempotency_key_runs_a_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let folder = model_folder(dir.path(), "m1", "one");
+    let register = |key: &str, path: &str| {
+        step(
+            &root,
+            &[
+                "models",
+                "register",
+                "--name",
+                "churn",
+                "--path",
+                path,
+                "--idempotency-key",
+                key,
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    // A failed attempt releases the key: the retry runs.
+    assert_eq!(code(&register("airflow-run-1", "/no/such/folder")), 1);
+    let first = register("airflow-run-1", &folder);
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let retry = register("airflow-run-1", &folder);
+    assert_eq!(code(&retry), 0, "{}", text(&retry.stderr));
+    assert_eq!(text(&retry.stdout), text(&first.stdout));
+    assert_eq!(versions(&root, "churn").len(), 1);
+    // Another key is another step.
+    assert_eq!(
+        last_json(&register("airflow-run-2", &folder))["version"],
+        "2"
+    );
+
+    // Concurrent retries: one registers, every one prints its result.
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            let mut command = crate::util::command(dir.path());
+            command
+                .args([
+                    "models",
+                    "register",
+                    "--name",
+                    "churn",
+                    "--path",
+                    &folder,
+                    "--idempotency-key",
+                    "airflow-run-3",
+                    "--format",
+                    "json",
+                ])
+                .env("MLOPS_STORE", &root)
+                .env("MLOPS_ACTOR", "ci");
+            command.stdout(std::process::Stdio::piped());
+            command.stderr(std::process::Stdio::piped());
+            command.spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert_eq!(code(out), 0, "{}", text(&out.stderr));
+        assert_eq!(last_json(out)["version"], "3");
+    }
+    assert_eq!(versions(&root, "churn").len(), 3);
+
+    // A promotion's retry keeps the first decision and moves nothing again.
+    let promote = |version: &str| {
+        step(
+            &root,
+            &[
+                "models",
+                "promote",
+                "--name",
+                "churn",
+                "--version",
+                version,
+                "--alias",
+                "champion",
+                "--idempotency-key",
+                "deploy-7",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    assert_eq!(code(&promote("1")), 0);
+    let again = promote("2");
+    assert_eq!(code(&again), 0);
+    assert_eq!(
+        last_json(&again)["decision"]["version"],
+        "1",
+        "the first outcome"
+    );
+    let history = step(
+        &root,
+        &[
+            "models", "history", "--name", "churn", "--alias", "champion", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(last_json_array(&history).len(), 1);
+
+    // GitHub Actions sees the replay.
+    let outputs_file = dir.path().join("gh");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", outputs_file.to_str().unwrap()),
+    ];
+    let replayed = step(
+        &root,
+        &[
+            "models",
+            "promote",
+            "--name",
+            "churn",
+            "--version",
+            "1",
+            "--alias",
+            "champion",
+            "--idempotency-key",
+            "deploy-7",
+        ],
+        &env,
+    );
+    assert_eq!(code(&replayed), 0);
+    let pairs = github_outputs(&std::fs::read_to_string(&outputs_file).unwrap());
+    assert!(
+        pairs.contains(&("replayed".to_owned(), "true".to_owned())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("promoted".to_owned(), "true".to_owned())),
+        "{pairs:?}"
+    );
+
+    // Only steps that change something take a key.
+    let gate = step(
+        &root,
+        &[
+            "models",
+            "gate",
+            "--name",
+            "churn",
+            "--version",
+            "2",
+            "--alias",
+            "champion",
+            "--idempotency-key",
+            "k",
+        ],
+        &[],
+    );
+    assert_eq!(code(&gate), 1);
+    assert!(text(&gate.stderr).contains("--idempotency-key applies to"));
+}
+
+#[test]
+fn a_retried_approval_request_notifies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let folder = model_folder(dir.path(), "m1", "one");
+    step(
+        &root,
+        &["models", "register", "--name", "churn", "--path", &folder],
+        &[],
+    );
+    let (base, got) = receiver();
+    let slack = format!("{base}/slack");
+    let request = || {
+        step(
+            &root,
+            &[
+                "models",
+                "approval",
+                "request",
+                "--name",
+                "churn",
+                "--version",
+                "1",
+                "--alias",
+                "champion",
+                "--slack-webhook",
+                &slack,
+                "--allow-private-webhooks",
+                "--idempotency-key",
+                "weekly-2026-49",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    let first = request();
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let retry = request();
+    assert_eq!(code(&retry), 0, "{}", text(&retry.stderr));
+    assert_eq!(last_json(&retry), last_json(&first));
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(approval_history(&root).len(), 1);
+}
+
+#[test]
+fn under_github_actions_drift_lists_the_drifted_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("out");
+    let summary = dir.path().join("summary");
+    let out = mlops_in(
+        &crate::util::root(),
+        &[
+            "drift",
+            "--reference",
+            REFERENCE,
+            "--current",
+            CURRENT,
+            "--drift-share",
+            "0.3",
+            "--fail-on-drift",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    let pairs = github_outputs(&std::fs::read_to_string(&outputs).unwrap());
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(get("outcome"), "rejected");
+    assert_eq!(get("dataset_drift"), "true");
+    assert_eq!(get("exit_code"), "3");
+    let drifted: Vec<String> = get("drifted_columns")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(drifted.len().to_string(), get("n_drifted"));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("| drifted column | test | statistic | threshold |"),
+        "{md}"
+    );
+    for column in &drifted {
+        assert!(md.contains(&format!("| {column} |")), "{column}: {md}");
+    }
+    // Drift that fails the step is an error annotation.
+    assert!(
+        text(&out.stderr).contains("::error title=mlops drift"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -196,3 +196,166 @@ async fn models_commands_take_an_mlflow_url() {
     assert_eq!(history.as_array().unwrap().len(), 3, "{history:#}");
     assert!(ok(&models(&["show", "--name", &name])).contains("champion -> v1"));
 }
+
+/// The pipeline steps on an MLflow server (runs and registry both there): register from a
+/// run's artifacts, gate, approval request and wait; idempotency keys are refused there.
+#[tokio::test]
+async fn pipeline_steps_run_on_mlflow() {
+    use mlops::core::{ArtifactPath, Metric, MetricKey, Timestamp};
+    use mlops::track::{NewRun, TrackingStoreExt};
+
+    let uri = require_env(MLFLOW_URI);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MlflowStore::new(&uri).unwrap();
+    let experiment = store
+        .get_or_create_experiment(
+            &ExperimentName::parse(format!("cli-steps-{}", RunId::generate())).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for mae in [2.0, 3.0] {
+        let run = store
+            .create_run(NewRun {
+                experiment_id: experiment.clone(),
+                run_name: None,
+                user_id: "ci".into(),
+                start_time: Timestamp::now(),
+                tags: vec![],
+            })
+            .await
+            .unwrap()
+            .info
+            .run_id;
+        let point = Metric::new(MetricKey::parse("mae").unwrap(), mae, Timestamp::now(), 0);
+        store.log_batch(&run, &[point], &[], &[]).await.unwrap();
+        store
+            .log_artifact(
+                &run,
+                &ArtifactPath::parse("model/weights.bin").unwrap(),
+                bytes::Bytes::from(format!("w{mae}")),
+            )
+            .await
+            .unwrap();
+        runs.push(run.to_string());
+    }
+    let name = format!("cli-steps-{}", RunId::generate());
+    let step = |args: &[&str]| {
+        mlops_in(
+            tmp.path(),
+            args,
+            &[("MLOPS_STORE", uri.as_str()), ("MLOPS_ACTOR", "ci")],
+        )
+    };
+    let last = |out: &std::process::Output| -> serde_json::Value {
+        let stdout = ok(out);
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    for run in &runs {
+        let out = step(&[
+            "models",
+            "register",
+            "--name",
+            &name,
+            "--run",
+            run,
+            "--artifact-path",
+            "model/",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(last(&out)["artifacts"][0]["path"], "weights.bin");
+    }
+    ok(&step(&[
+        "models",
+        "promote",
+        "--name",
+        &name,
+        "--version",
+        "1",
+        "--alias",
+        "champion",
+    ]));
+    let gate = |version: &str| {
+        step(&[
+            "models",
+            "gate",
+            "--name",
+            &name,
+            "--version",
+            version,
+            "--alias",
+            "champion",
+            "--gate",
+            "metric:mae:lower",
+            "--format",
+            "json",
+        ])
+    };
+    let refused = gate("2");
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+
+    let request = step(&[
+        "models",
+        "approval",
+        "request",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(last(&request)["requested_by"], "ci");
+    ok(&step(&[
+        "models",
+        "approve",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--by",
+        "ann",
+    ]));
+    let waited = step(&[
+        "models",
+        "approval",
+        "wait",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--timeout",
+        "30",
+        "--interval",
+        "0.2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(last(&waited)["state"], "approved");
+
+    let keyed = step(&[
+        "models",
+        "register",
+        "--name",
+        &name,
+        "--run",
+        &runs[0],
+        "--artifact-path",
+        "model",
+        "--idempotency-key",
+        "k",
+    ]);
+    assert_eq!(keyed.status.code(), Some(1));
+    assert!(
+        text(&keyed.stderr).contains("MLflow server"),
+        "{}",
+        text(&keyed.stderr)
+    );
+}

@@ -27,7 +27,10 @@
 //!   ([`Expect`]) and every [`Gate`] passes (built in: [`gates::MetricGate`],
 //!   [`gates::SchemaGate`], [`gates::ApprovalGate`]); the decision and every gate's reason go
 //!   to the audit log either way. [`rollback`] returns to the previous holder. [`Promoter`]
-//!   adds a webhook.
+//!   adds a webhook. [`evaluate`] runs the gates and moves nothing (a pipeline's gate step);
+//!   [`approval_status`] says where a review stands.
+//! - **Pipeline steps run once**: [`idempotency`] records a step's outcome under a key with
+//!   a create-if-absent write, so a retried step returns the first outcome.
 //! - **Never loses an update.** On an object store every change is one entry of a per-model
 //!   commit log, claimed with a create-if-absent write at the next sequence number and
 //!   decided against everything before it; an ambiguous write is resolved by reading back
@@ -99,6 +102,7 @@ mod error;
 mod evaluate;
 mod ext;
 pub mod gates;
+pub mod idempotency;
 pub mod mlflow;
 mod new_version;
 pub mod object;

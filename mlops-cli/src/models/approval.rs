@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use mlops::core::{AliasName, Backoff, ModelName, ModelVersion};
-use mlops::registry::{Approval, ApprovalStatus, RegistryExt, current_approval_status};
+use mlops::registry::{
+    Approval, ApprovalStatus, RegistryError, RegistryExt, current_approval_status,
+};
 
 use crate::Result;
 use crate::models::args::NotifyArgs;
@@ -61,7 +63,11 @@ pub(crate) async fn request(registry: &Registry, args: RequestArgs<'_>) -> Resul
             .iter()
             .flat_map(|run| run.metrics.iter().map(|m| (m.key.to_string(), m.value)))
             .collect(),
-        approval_url: args.notify.approval_url.clone(),
+        approval_url: args
+            .notify
+            .approval_url
+            .as_deref()
+            .map(|url| notify::fill_url(url, &name, version, &alias)),
     };
     let key = format!("{name}/approval/{}", approval.seq);
     let deliveries = notify::send(&targets, &notice, &key).await;
@@ -100,11 +106,17 @@ pub(crate) async fn wait(registry: &Registry, args: WaitArgs<'_>) -> Result<Appr
     let mut look = 0;
     loop {
         look += 1;
-        let status = current_approval_status(r, &name, version, &alias, args.min_approvers).await?;
-        let approvers = match status {
-            ApprovalStatus::Pending { approvers } => approvers,
-            decided => return Ok(decided),
-        };
+        let approvers =
+            match current_approval_status(r, &name, version, &alias, args.min_approvers).await {
+                Ok(ApprovalStatus::Pending { approvers }) => approvers,
+                Ok(decided) => return Ok(decided),
+                // A wait spans minutes or hours: a storage or network hiccup is not the answer.
+                Err(e @ (RegistryError::Transport { .. } | RegistryError::Storage { .. })) => {
+                    tracing::warn!("cannot read the approvals now (will look again): {e}");
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            };
         let now = Instant::now();
         if now >= deadline {
             return Err(format!(

@@ -15,6 +15,11 @@ pub(crate) struct ModelsArgs {
     /// Who is acting, as recorded in the audit log (default: $USER).
     #[arg(long = "actor", env = "MLOPS_ACTOR", global = true)]
     pub(crate) actor: Option<String>,
+    /// Run the step at most once for this key (e.g. Airflow's `{{ run_id }}`): a retry with
+    /// the same key prints the first attempt's result and exits with its code, doing nothing
+    /// (register, promote, rollback, approve, approval request; object-store registries).
+    #[arg(long = "idempotency-key", value_name = "KEY", global = true)]
+    pub(crate) idempotency_key: Option<String>,
     #[command(subcommand)]
     pub(crate) command: ModelsCommand,
 }
@@ -112,6 +117,9 @@ pub(crate) enum ModelsCommand {
         /// POST a JSON event to this https URL when the alias moves.
         #[arg(long)]
         webhook: Option<String>,
+        /// Print the decision as JSON.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// Record an approval (or with --reject, a rejection, or with --request, a request) of
     /// a version for an alias by a named person.
@@ -137,6 +145,9 @@ pub(crate) enum ModelsCommand {
         /// A comment.
         #[arg(long)]
         comment: Option<String>,
+        /// Print the record as JSON.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
     },
     /// List registered models.
     List {
@@ -236,14 +247,26 @@ pub(crate) enum ApprovalCommand {
 /// Where reviewers are notified.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct NotifyArgs {
-    /// A Slack incoming-webhook URL (https://hooks.slack.com/services/…).
-    #[arg(long, env = "MLOPS_SLACK_WEBHOOK", value_name = "URL")]
+    /// A Slack incoming-webhook URL (`https://hooks.slack.com/services/…`). The URL is a
+    /// secret: messages name only its host.
+    #[arg(
+        long,
+        env = "MLOPS_SLACK_WEBHOOK",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) slack_webhook: Option<String>,
     /// A Microsoft Teams Workflows webhook URL ("When a Teams webhook request is
     /// received"): an Adaptive Card is posted.
-    #[arg(long, env = "MLOPS_TEAMS_WEBHOOK", value_name = "URL")]
+    #[arg(
+        long,
+        env = "MLOPS_TEAMS_WEBHOOK",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) teams_webhook: Option<String>,
-    /// The page where reviewers decide: the notification's button opens it.
+    /// The page where reviewers decide: the notification's button opens it. `{model}`,
+    /// `{version}` and `{alias}` in it are replaced (percent-encoded).
     #[arg(long, value_name = "URL")]
     pub(crate) approval_url: Option<String>,
     /// Allow http:// and loopback or private webhook addresses (a receiver you run).
@@ -252,6 +275,33 @@ pub(crate) struct NotifyArgs {
 }
 
 impl ModelsCommand {
+    /// For the commands that change the registry or notify: the model and the step name an
+    /// idempotency key is recorded under.
+    pub(crate) fn idempotent_step(&self) -> Option<(&str, &'static str)> {
+        match self {
+            ModelsCommand::Register { name, .. } => Some((name, "register")),
+            ModelsCommand::Promote { name, .. } => Some((name, "promote")),
+            ModelsCommand::Rollback { name, .. } => Some((name, "rollback")),
+            ModelsCommand::Approve {
+                name,
+                reject,
+                request,
+                ..
+            } => Some((
+                name,
+                match (reject, request) {
+                    (true, _) => "reject",
+                    (false, true) => "request",
+                    (false, false) => "approve",
+                },
+            )),
+            ModelsCommand::Approval(ApprovalCommand::Request { name, .. }) => {
+                Some((name, "approval-request"))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the command may start a new registry: only `register` writes into one that
     /// does not exist yet; every other command needs an existing one.
     pub(crate) fn creates(&self) -> bool {

@@ -4,6 +4,7 @@
 
 mod approval;
 mod args;
+mod idempotent;
 mod notify;
 mod ops;
 mod print;
@@ -25,7 +26,16 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
     } else {
         Open::Existing
     };
-    let registry = stores::registry(&args.stores.registry_uri(), args.actor.as_deref(), open)?;
+    let uri = args.stores.registry_uri();
+    let registry = stores::registry(&uri, args.actor.as_deref(), open)?;
+    match args.idempotency_key.clone() {
+        Some(key) => idempotent::run(&uri, &registry, &key, args).await,
+        None => execute(args, &registry).await,
+    }
+}
+
+/// Runs one `models` command on `registry`; its exit code.
+async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
     match args.command {
         ModelsCommand::Register {
             name,
@@ -48,7 +58,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 (None, None) => return Err("give --path, or --run with --artifact-path".into()),
             };
             let info = ops::register(
-                &registry,
+                registry,
                 tracking,
                 &name,
                 source,
@@ -76,7 +86,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 gates: &gates,
                 webhook: webhook.as_deref(),
             };
-            let promotion = ops::promote(&registry, request).await?;
+            let promotion = ops::promote(registry, request).await?;
             crate::step::report(report::promotion(&name, &promotion));
             print::promotion(&promotion, format)?;
             return Ok(verdict(promotion.promoted()));
@@ -96,7 +106,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 expect_current: &expect_current,
                 gates: &gates,
             };
-            let evaluation = ops::gate(&registry, request).await?;
+            let evaluation = ops::gate(registry, request).await?;
             crate::step::report(report::evaluation(&name, &alias, &evaluation));
             print::evaluation(&evaluation, format)?;
             return Ok(verdict(evaluation.passed()));
@@ -116,7 +126,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 comment: comment.as_deref(),
                 notify: &notify,
             };
-            let requested = approval::request(&registry, args).await?;
+            let requested = approval::request(registry, args).await?;
             crate::step::report(report::requested(&name, &requested));
             print::requested(&name, &requested, format)?;
             let failed: Vec<String> = requested
@@ -156,7 +166,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 interval: Duration::from_secs_f64(interval),
                 min_approvers,
             };
-            let status = approval::wait(&registry, args).await?;
+            let status = approval::wait(registry, args).await?;
             crate::step::report(report::decided(&name, &version, &alias, &status));
             print::decided(&status, format)?;
             return Ok(verdict(matches!(status, ApprovalStatus::Approved { .. })));
@@ -165,10 +175,11 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
             name,
             alias,
             webhook,
+            format,
         } => {
-            let promotion = ops::rollback(&registry, &name, &alias, webhook.as_deref()).await?;
+            let promotion = ops::rollback(registry, &name, &alias, webhook.as_deref()).await?;
             crate::step::report(report::promotion(&name, &promotion));
-            print::promotion(&promotion, crate::output::Format::Table)?;
+            print::promotion(&promotion, format)?;
             return Ok(verdict(promotion.promoted()));
         }
         ModelsCommand::Approve {
@@ -179,6 +190,7 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
             reject,
             request,
             comment,
+            format,
         } => {
             let verdict = match (reject, request) {
                 (true, _) => ops::Verdict::Reject,
@@ -193,29 +205,30 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 verdict,
                 comment: comment.as_deref(),
             };
-            let approval = ops::approve(&registry, request).await?;
-            print::approval(&name, &approval)?;
+            let approval = ops::approve(registry, request).await?;
+            crate::step::report(report::approval(&name, &approval));
+            print::approval(&name, &approval, format)?;
         }
         ModelsCommand::List { filter, format } => {
-            print::models(&ops::list(&registry, filter).await?, format)?;
+            print::models(&ops::list(registry, filter).await?, format)?;
         }
         ModelsCommand::Show {
             name,
             version,
             format,
         } => {
-            let shown = ops::show(&registry, &name, version.as_deref()).await?;
+            let shown = ops::show(registry, &name, version.as_deref()).await?;
             print::shown(&shown, format)?;
         }
         ModelsCommand::Versions { name, format } => {
-            print::versions(&ops::versions(&registry, &name).await?, format)?;
+            print::versions(&ops::versions(registry, &name).await?, format)?;
         }
         ModelsCommand::History {
             name,
             alias,
             format,
         } => {
-            let history = ops::history(&registry, &name, alias.as_deref()).await?;
+            let history = ops::history(registry, &name, alias.as_deref()).await?;
             print::history(&history, format)?;
         }
     }

@@ -4,6 +4,7 @@
 //! facts, an `Action.OpenUrl` button). Sent through the registry's [`Webhook`] (https only,
 //! public addresses only unless `--allow-private-webhooks`, retries with backoff).
 
+use mlops::core::{AliasName, ModelName, ModelVersion};
 use mlops::registry::{Webhook, WebhookOptions};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -140,6 +141,31 @@ pub(crate) fn teams(notice: &ApprovalNotice) -> Value {
     })
 }
 
+/// `url` with `{model}`, `{version}` and `{alias}` replaced, each percent-encoded (all but
+/// RFC 3986's unreserved characters), so one `--approval-url` serves every request.
+pub(crate) fn fill_url(
+    url: &str,
+    model: &ModelName,
+    version: ModelVersion,
+    alias: &AliasName,
+) -> String {
+    url.replace("{model}", &encode(model.as_str()))
+        .replace("{version}", &version.to_string())
+        .replace("{alias}", &encode(alias.as_str()))
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Which chat a target posts to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,6 +180,25 @@ pub(crate) enum Chat {
 pub(crate) struct Target {
     chat: Chat,
     hook: Webhook,
+    /// The URL as given, to take out of error messages.
+    url: String,
+}
+
+/// A webhook URL as messages may show it: the scheme and host, not the path that carries
+/// the secret (`https://hooks.slack.com/…`).
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            format!("{scheme}://{host}/…")
+        }
+        None => "(not a URL)".to_owned(),
+    }
+}
+
+/// `text` with every occurrence of `url` (errors tend to quote it) redacted.
+fn scrub(text: &str, url: &str) -> String {
+    text.replace(url, &redacted(url))
 }
 
 /// One notification's delivery.
@@ -188,8 +233,18 @@ pub(crate) async fn targets(args: &NotifyArgs) -> Result<Vec<Target>> {
         (Chat::Teams, &args.teams_webhook),
     ] {
         if let Some(url) = url {
-            let hook = Webhook::new(url, options.clone()).await?;
-            targets.push(Target { chat, hook });
+            let flag = match chat {
+                Chat::Slack => "--slack-webhook",
+                Chat::Teams => "--teams-webhook",
+            };
+            let hook = Webhook::new(url, options.clone())
+                .await
+                .map_err(|e| format!("{flag}: {}", scrub(&e.to_string(), url)))?;
+            targets.push(Target {
+                chat,
+                hook,
+                url: url.clone(),
+            });
         }
     }
     Ok(targets)
@@ -215,7 +270,7 @@ pub(crate) async fn send(targets: &[Target], notice: &ApprovalNotice, key: &str)
                 chat: target.chat,
                 delivered: false,
                 attempts: None,
-                error: Some(e.to_string()),
+                error: Some(scrub(&e.to_string(), &target.url)),
             },
         });
     }
@@ -253,6 +308,35 @@ mod tests {
     #[test]
     fn the_teams_card_is_golden() {
         assert_eq!(teams(&notice()), golden("teams-approval.json"));
+    }
+
+    #[test]
+    fn the_approval_url_is_filled_in() {
+        let url = fill_url(
+            "https://ui.example/models/{model}/versions/{version}?alias={alias}",
+            &ModelName::parse("taxi fare").unwrap(),
+            ModelVersion::new(3).unwrap(),
+            &AliasName::parse("champion").unwrap(),
+        );
+        assert_eq!(
+            url,
+            "https://ui.example/models/taxi%20fare/versions/3?alias=champion"
+        );
+    }
+
+    #[test]
+    fn secrets_in_webhook_urls_are_not_repeated() {
+        let url = "https://hooks.slack.com/services/T0/B0/secret";
+        assert_eq!(redacted(url), "https://hooks.slack.com/…");
+        assert_eq!(
+            scrub(&format!("error sending request for url ({url})"), url),
+            "error sending request for url (https://hooks.slack.com/…)"
+        );
+        assert_eq!(
+            redacted("http://127.0.0.1:8080?k=v"),
+            "http://127.0.0.1:8080/…"
+        );
+        assert_eq!(redacted("nonsense"), "(not a URL)");
     }
 
     #[test]

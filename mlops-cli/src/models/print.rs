@@ -99,7 +99,7 @@ pub(crate) fn requested(name: &str, requested: &Requested, format: Format) -> Re
             "notifications": requested.deliveries,
         })),
         Format::Table => {
-            approval(name, a)?;
+            approval(name, a, Format::Table)?;
             for d in &requested.deliveries {
                 match &d.error {
                     None => line(&format!("  notified {:?}", d.chat))?,
@@ -141,8 +141,13 @@ pub(crate) fn decided(status: &ApprovalStatus, format: Format) -> Result<()> {
 }
 
 /// `approve`: the record written for model `name`.
-pub(crate) fn approval(name: &str, approval: &Approval) -> Result<()> {
+pub(crate) fn approval(name: &str, approval: &Approval, format: Format) -> Result<()> {
     let r = &approval.record;
+    if format == Format::Json {
+        return json(
+            &json!({"model": name, "seq": approval.seq, "time": approval.time, "record": r}),
+        );
+    }
     line(&format!(
         "{:?} {name} v{} for {} by {} (log entry {})",
         r.state, r.version, r.alias, r.by, approval.seq

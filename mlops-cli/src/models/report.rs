@@ -1,7 +1,9 @@
 //! What `mlops models …` pipeline steps tell an orchestrator (`step`): outputs, metrics,
 //! gate verdicts, the gate check, annotations.
 
-use mlops::registry::{ApprovalStatus, Evaluation, GateReport, Outcome, Promotion, VersionInfo};
+use mlops::registry::{
+    Approval, ApprovalStatus, Evaluation, GateReport, Outcome, Promotion, VersionInfo,
+};
 
 use crate::models::approval::Requested;
 use crate::step::{Check, GateLine, Level, StepReport};
@@ -172,4 +174,20 @@ pub(crate) fn decided(
         blocking: true,
     });
     step
+}
+
+/// `approve`: the record written.
+pub(crate) fn approval(model: &str, approval: &Approval) -> StepReport {
+    let r = &approval.record;
+    let state = format!("{:?}", r.state).to_lowercase();
+    StepReport::new(
+        format!("models approve {model} v{} for {}", r.version, r.alias),
+        format!("{state} by {}", r.by),
+    )
+    .output("state", state)
+    .output("model", model)
+    .output("version", r.version.get())
+    .output("alias", r.alias.to_string())
+    .output("by", r.by.clone())
+    .output("seq", approval.seq)
 }

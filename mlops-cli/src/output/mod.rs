@@ -28,8 +28,31 @@ pub(crate) enum Format {
 /// Set once stdout's reader has gone away: nothing more is written.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// The lines printed since [`capture`] began, when capturing (an idempotent step keeps
+/// them to print again on a retry).
+static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+fn captured() -> std::sync::MutexGuard<'static, Option<Vec<String>>> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts keeping a copy of every line printed.
+pub(crate) fn capture() {
+    *captured() = Some(Vec::new());
+}
+
+/// The lines printed since [`capture`]; stops capturing.
+pub(crate) fn take_captured() -> Vec<String> {
+    captured().take().unwrap_or_default()
+}
+
 /// Prints one line to stdout.
 pub(crate) fn line(text: &str) -> Result<()> {
+    if let Some(lines) = captured().as_mut() {
+        lines.push(text.to_owned());
+    }
     if CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }

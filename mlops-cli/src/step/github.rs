@@ -34,11 +34,15 @@ impl Github {
         })
     }
 
-    /// Writes the report: annotations, outputs, summary.
+    /// Writes the report: annotations on stderr, outputs, summary.
     pub(crate) fn write(&self, report: &StepReport) -> std::io::Result<()> {
-        let mut stderr = std::io::stderr().lock();
+        self.write_to(report, &mut std::io::stderr().lock())
+    }
+
+    /// [`Github::write`] with the annotations written to `commands`.
+    fn write_to(&self, report: &StepReport, commands: &mut impl Write) -> std::io::Result<()> {
         for (level, text) in &report.annotations {
-            stderr.write_all(annotation(*level, &report.title, text).as_bytes())?;
+            commands.write_all(annotation(*level, &report.title, text).as_bytes())?;
         }
         if let Some(path) = &self.output {
             let values: Vec<String> = report.outputs.iter().map(|(_, v)| plain(v)).collect();
@@ -282,8 +286,15 @@ mod tests {
         };
         std::fs::write(dir.path().join("out"), "earlier=1\n").unwrap();
         let report = promotion();
-        github.write(&report).unwrap();
-        github.write(&report).unwrap();
+        let mut commands = Vec::new();
+        github.write_to(&report, &mut commands).unwrap();
+        github.write_to(&report, &mut commands).unwrap();
+        assert_eq!(
+            String::from_utf8(commands).unwrap(),
+            "::error title=mlops models promote churn v2 to champion::gate metric(accuracy) \
+             refused: 50%25 worse%0Asee log\n"
+                .repeat(2)
+        );
         let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
         assert!(out.starts_with("earlier=1\noutcome<<ghadelimiter_"));
         assert_eq!(out.matches("promoted<<").count(), 2);

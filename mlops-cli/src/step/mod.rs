@@ -12,10 +12,11 @@ pub(crate) mod pipes;
 
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// How serious an annotation is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Level {
     /// Worth a look; the step did not fail for it.
     Warning,
@@ -24,7 +25,7 @@ pub(crate) enum Level {
 }
 
 /// A gate's verdict, as the summary and the asset check show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct GateLine {
     /// The gate, e.g. `metric(accuracy)`.
     pub(crate) gate: String,
@@ -35,7 +36,7 @@ pub(crate) struct GateLine {
 }
 
 /// A drifted column, as the summary shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DriftedColumn {
     /// The column.
     pub(crate) column: String,
@@ -48,7 +49,7 @@ pub(crate) struct DriftedColumn {
 }
 
 /// A check the step made (a promotion gate, the drift gate): a Dagster asset check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Check {
     /// The check's name (`gate`, `drift`).
     pub(crate) name: String,
@@ -59,7 +60,7 @@ pub(crate) struct Check {
 }
 
 /// What one command reports about its outcome.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StepReport {
     /// What ran, e.g. `models promote churn v3 to champion`.
     pub(crate) title: String,
@@ -126,6 +127,12 @@ pub(crate) fn report(report: StepReport) {
     state().report = Some(report);
 }
 
+/// The report and JSON result recorded so far (kept: the command has not ended).
+pub(crate) fn snapshot() -> (Option<StepReport>, Option<String>) {
+    let state = state();
+    (state.report.clone(), state.result.clone())
+}
+
 /// Records the compact JSON result the command printed.
 pub(crate) fn result(json: &str) {
     state().result = Some(json.to_owned());
@@ -140,6 +147,9 @@ pub(crate) struct Ending<'a> {
     /// The error, when the command failed.
     pub(crate) error: Option<&'a (dyn std::error::Error + 'static)>,
 }
+
+/// The largest JSON result kept as the `result` output.
+const MAX_RESULT_OUTPUT: usize = 256 * 1024;
 
 /// The report and result recorded so far, with the outputs every step has (`outcome`,
 /// `exit_code`, `result`) added.
@@ -157,10 +167,19 @@ fn finished_report(ending: &Ending<'_>) -> StepReport {
     report
         .outputs
         .push(("exit_code".to_owned(), Value::from(ending.code)));
-    if let Some(result) = state.result.take() {
-        report
-            .outputs
-            .push(("result".to_owned(), Value::from(result)));
+    match state.result.take() {
+        Some(result) if result.len() <= MAX_RESULT_OUTPUT => {
+            report
+                .outputs
+                .push(("result".to_owned(), Value::from(result)));
+        }
+        // GitHub caps a job's outputs at 1 MB; a listing's result stays on stdout only.
+        Some(result) => tracing::warn!(
+            "the JSON result ({} bytes) is over {MAX_RESULT_OUTPUT} bytes: not kept as the \
+             `result` output (it is on stdout)",
+            result.len()
+        ),
+        None => {}
     }
     if let Some(error) = ending.error {
         report.annotations.push((Level::Error, error.to_string()));
@@ -207,5 +226,13 @@ mod tests {
         });
         assert_eq!(empty.outputs[0].1, "rejected");
         assert_eq!(empty.outputs.len(), 2);
+        // A result too large for GitHub's outputs stays on stdout only.
+        result(&"x".repeat(MAX_RESULT_OUTPUT + 1));
+        let big = finished_report(&Ending {
+            code: 0,
+            rejected: false,
+            error: None,
+        });
+        assert!(big.outputs.iter().all(|(name, _)| name != "result"));
     }
 }
