@@ -57,6 +57,8 @@ def drift_retrain():
             f"{MLOPS} models promote --name {MODEL} --version {version} --alias champion"
             " --gate metric:mape:lower --on-reject skip --format json"
             ' --actor "airflow:$AIRFLOW_CTX_DAG_ID"'
+            # A retried task replays the first attempt's decision instead of deciding again.
+            ' --idempotency-key "$AIRFLOW_CTX_DAG_RUN_ID"'
         )
 
     @task.bash(append_env=True)

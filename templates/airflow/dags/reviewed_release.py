@@ -31,6 +31,9 @@ TAXI_FARE = shlex.quote(os.environ.get("TAXI_FARE_BIN", "taxi_fare"))
 MLOPS = shlex.quote(os.environ.get("MLOPS_BIN", "mlops"))
 MODEL = "taxi-fare"
 ACTOR = '--actor "airflow:$AIRFLOW_CTX_DAG_ID"'
+# A retried task (same DAG run) replays the first attempt: no second request, no second
+# notification, no second promotion.
+ONCE = '--idempotency-key "$AIRFLOW_CTX_DAG_RUN_ID"'
 
 
 @dag(
@@ -55,7 +58,7 @@ def reviewed_release():
             " --alias champion --format json"
             ' ${APPROVAL_URL:+--approval-url "$APPROVAL_URL"}'
             ' ${MLOPS_ALLOW_PRIVATE_WEBHOOKS:+--allow-private-webhooks}'
-            f" {ACTOR}"
+            f" {ACTOR} {ONCE}"
         )
 
     @task.bash(append_env=True)
@@ -74,7 +77,7 @@ def reviewed_release():
         return (
             f"{MLOPS} models promote --name {MODEL} --version {version} --alias champion"
             " --gate approval --gate metric:mape:lower --on-reject skip --format json"
-            f" {ACTOR}"
+            f" {ACTOR} {ONCE}"
         )
 
     @task.bash(append_env=True)
