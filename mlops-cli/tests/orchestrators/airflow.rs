@@ -43,6 +43,15 @@ fn link_binaries(work: &Path) {
     }
 }
 
+/// The DAG run of a `dags test` log, which ends with "DagRun Finished: dag_id=...,
+/// run_id=<id>, ...".
+fn run_id(test_log: &str) -> &str {
+    (test_log.lines().rev())
+        .find_map(|l| l.split("run_id=").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no run id in the output of dags test:\n{test_log}"))
+}
+
 /// The state of each task of a DAG run, from `airflow tasks states-for-dag-run`.
 fn task_states(
     venv: &str,
@@ -51,11 +60,7 @@ fn task_states(
     dag: &str,
     test_log: &str,
 ) -> Vec<(String, String)> {
-    // `dags test` ends with "DagRun Finished: dag_id=..., run_id=<id>, ...".
-    let run_id = (test_log.lines().rev())
-        .find_map(|l| l.split("run_id=").nth(1))
-        .and_then(|rest| rest.split(',').next())
-        .unwrap_or_else(|| panic!("no run id in the output of dags test:\n{test_log}"));
+    let run_id = run_id(test_log);
     let out = ok(&mut airflow(
         venv,
         home,
@@ -150,6 +155,11 @@ async fn airflow_weekly_retrain_promotes_then_skips_deploy_on_a_worse_model() {
             promoted: true
         }]
     );
+    // A retried promote (the same DAG run, so the same --idempotency-key) replays the first
+    // attempt: no second decision in the audit log.
+    let retry = ["tasks", "test", "weekly_retrain", "promote", run_id(&log)];
+    ok(&mut airflow(&venv, &home, &work, &retry));
+    assert_eq!(registry_state(&store).await.1, decisions);
 
     // The fare increase arrives as week 5.
     ok(&mut step(

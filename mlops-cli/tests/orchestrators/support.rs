@@ -128,7 +128,7 @@ pub(crate) async fn registry_state(store: &Path) -> (Option<String>, Vec<Decided
     let holder = holder.get(&champion).map(|v| v.to_string());
     let log = registry.audit_log(&model).await.unwrap();
     // A promotion is an alias change (with its gates); a refusal a decision entry.
-    let mut decisions: Vec<Decided> = (log.iter())
+    let decisions: Vec<Decided> = (log.iter())
         .filter_map(|e| {
             let (version, promoted) = match &e.action {
                 AuditAction::AliasChanged { to: Some(v), .. } => (*v, true),
@@ -143,7 +143,6 @@ pub(crate) async fn registry_state(store: &Path) -> (Option<String>, Vec<Decided
             })
         })
         .collect();
-    decisions.dedup();
     (holder, decisions)
 }
 
