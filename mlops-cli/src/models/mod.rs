@@ -1,6 +1,8 @@
-//! `mlops models …`: register, promote, roll back, approve and inspect model versions in the
-//! registry of the store root (`--store`) or the one `--registry` names (a store URI or an
-//! MLflow server). `args` parses, `ops` calls the registry, `print` prints.
+//! `mlops models …`: register, gate, promote, roll back, review (approval request, approve,
+//! wait) and inspect model versions in the registry of the store root (`--store`) or the one
+//! `--registry` names (a store URI or an MLflow server). `args` parses, `ops` and `approval`
+//! call the registry, `notify` tells reviewers, `print` prints, `report` tells the
+//! orchestrator (`step`), `idempotent` runs a keyed step once.
 
 mod approval;
 mod args;
