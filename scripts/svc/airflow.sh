@@ -19,7 +19,9 @@ svc_airflow_env() {
     AIRFLOW_HOME="$dir"
     AIRFLOW__CORE__DAGS_FOLDER="$ROOT/templates/airflow/dags"
     AIRFLOW__CORE__LOAD_EXAMPLES=False
-    AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+    # Only drift_retrain is unpaused (svc_airflow_ready): the scheduled DAGs would otherwise
+    # start a run for their latest interval at once, in the tests' work folder.
+    AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
     AIRFLOW__CORE__EXECUTOR=LocalExecutor
     AIRFLOW__CORE__PARALLELISM=2
     AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$port/execution/"
@@ -70,6 +72,8 @@ svc_airflow_ready() {
   # The tests post events to the drift DAG's asset: wait until the DAG processor parsed it.
   for ((i = 0; i < 120; i++)); do
     if curl -fsS -o /dev/null --max-time 5 -H "Authorization: Bearer $token" "$url/api/v2/dags/drift_retrain"; then
+      curl -fsS -o /dev/null --max-time 10 -X PATCH -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' -d '{"is_paused": false}' "$url/api/v2/dags/drift_retrain" || return 1
       export MLOPS_TEST_AIRFLOW_URL=$url MLOPS_TEST_AIRFLOW_TOKEN=$token
       export MLOPS_TEST_AIRFLOW_WORKDIR=$dir/work
       return 0
