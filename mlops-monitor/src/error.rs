@@ -24,6 +24,10 @@ pub enum MonitorError {
     #[error(transparent)]
     Drift(#[from] mlops_drift::DriftError),
 
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] mlops_registry::RegistryError),
+
     /// A name, path or store URI was refused.
     #[error(transparent)]
     Core(#[from] mlops_core::Error),
@@ -73,4 +77,19 @@ pub enum MonitorError {
         /// What happened.
         reason: String,
     },
+}
+impl MonitorError {
+    pub(crate) fn store(key: &object_store::path::Path, source: object_store::Error) -> Self {
+        Self::Store {
+            key: key.to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn encode(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Encode {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
 }

@@ -33,7 +33,10 @@
 mod capture;
 mod error;
 mod features;
+mod history;
 mod metrics;
+mod registry;
+pub mod trigger;
 mod window;
 
 pub use capture::{
@@ -42,5 +45,7 @@ pub use capture::{
 };
 pub use error::{MonitorError, Result};
 pub use features::{FeatureMap, SignatureSchemas};
+pub use history::{History, HistoryLocation, HistoryRow, report_from_json};
 pub use metrics::MonitorMetrics;
+pub use registry::{RegistryAudit, RegistryReferences, TRIGGER_TAG, profile_from_bytes};
 pub use window::{VersionKey, VersionMonitor, WindowPolicy, WindowReport};

@@ -5,5 +5,8 @@
 
 mod capture;
 mod features;
+mod history;
+mod receiver;
+mod triggers;
 mod util;
 mod windows;
