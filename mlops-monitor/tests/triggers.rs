@@ -115,7 +115,7 @@ async fn an_event_is_signed_retried_acknowledged_and_names_its_report() {
     let triggers = Triggers::new(
         Rules::new(vec![], Rules::DEFAULT_COOLDOWN),
         vec![target(&receiver, TargetKind::Generic, Some("s3cret")).await],
-        Outbox::new(&root).unwrap(),
+        Outbox::new(root.child(&"outbox".parse().unwrap())),
     )
     .await
     .unwrap()
@@ -124,7 +124,7 @@ async fn an_event_is_signed_retried_acknowledged_and_names_its_report() {
     let w = windows(&[false, true, true]);
     let mut events = Vec::new();
     for window in &w {
-        events.extend(triggers.on_window(window).await.unwrap());
+        events.extend(triggers.on_window(window).await.unwrap().events);
     }
     assert_eq!(events.len(), 1);
     let posts = receiver.posts();
@@ -157,7 +157,10 @@ async fn an_event_is_signed_retried_acknowledged_and_names_its_report() {
     );
     let report = body["report"]["json"].as_str().unwrap();
     assert!(dir.path().join(report).is_file(), "{report}");
-    let deliveries = Outbox::new(&root).unwrap().deliveries().await.unwrap();
+    let deliveries = Outbox::new(root.child(&"outbox".parse().unwrap()))
+        .deliveries()
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].1, "acknowledged");
 }
@@ -176,7 +179,7 @@ async fn an_unacknowledged_event_is_resent_after_a_restart_with_the_same_id_and_
         Triggers::new(
             Rules::new(vec![], Rules::DEFAULT_COOLDOWN),
             vec![target(&receiver, TargetKind::Generic, None).await],
-            Outbox::new(&root).unwrap(),
+            Outbox::new(root.child(&"outbox".parse().unwrap())),
         )
         .await
         .unwrap()
@@ -184,7 +187,7 @@ async fn an_unacknowledged_event_is_resent_after_a_restart_with_the_same_id_and_
     };
     let w = windows(&[true, false, true]);
     let first = make().await;
-    let events = first.on_window(&w[0]).await.unwrap();
+    let events = first.on_window(&w[0]).await.unwrap().events;
     assert_eq!(events.len(), 1);
     assert_eq!(receiver.posts().len(), 2);
     drop(first);
@@ -193,7 +196,7 @@ async fn an_unacknowledged_event_is_resent_after_a_restart_with_the_same_id_and_
     assert_eq!(second.redeliver().await.unwrap(), 1);
     for window in &w[1..] {
         assert!(
-            second.on_window(window).await.unwrap().is_empty(),
+            second.on_window(window).await.unwrap().events.is_empty(),
             "within the cooldown"
         );
     }
@@ -274,12 +277,16 @@ async fn slack_and_airflow_payloads() {
     let triggers = Triggers::new(
         Rules::new(vec![], Duration::ZERO),
         vec![slack, airflow],
-        Outbox::new(&root).unwrap(),
+        Outbox::new(root.child(&"outbox".parse().unwrap())),
     )
     .await
     .unwrap()
     .with_retries(1, quick());
-    let events = triggers.on_window(&windows(&[true])[0]).await.unwrap();
+    let events = triggers
+        .on_window(&windows(&[true])[0])
+        .await
+        .unwrap()
+        .events;
     assert_eq!(events.len(), 1);
     let received = receiver.received();
     let slack = received.iter().find(|r| r.uri == "/hook").unwrap();
@@ -307,7 +314,10 @@ async fn slack_and_airflow_payloads() {
     let body = post.json();
     assert_eq!(body["asset_id"], 7);
     assert_eq!(body["extra"]["mlops_event"]["id"], events[0].id.as_str());
-    let deliveries = Outbox::new(&root).unwrap().deliveries().await.unwrap();
+    let deliveries = Outbox::new(root.child(&"outbox".parse().unwrap()))
+        .deliveries()
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 2);
     assert!(deliveries.iter().all(|(_, acked)| *acked));
 }

@@ -26,6 +26,8 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
             path,
             run,
             description,
+            drift_profile,
+            signature,
             format,
         } => {
             let tracking = match &run {
@@ -35,11 +37,16 @@ pub(crate) async fn run(args: ModelsArgs) -> Result<u8> {
                 }
                 None => None,
             };
+            let files = ops::VersionFiles {
+                path: &path,
+                drift_profile: drift_profile.as_deref(),
+                signature: signature.as_deref(),
+            };
             let info = ops::register(
                 &registry,
                 tracking,
                 &name,
-                &path,
+                files,
                 run.as_deref(),
                 description,
             )

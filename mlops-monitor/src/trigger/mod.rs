@@ -24,8 +24,17 @@ pub use target::{Target, TargetKind, is_global};
 
 use crate::capture::WindowSink;
 use crate::error::{MonitorError, Result};
-use crate::history::History;
+use crate::history::{History, HistoryLocation};
 use crate::window::WindowReport;
+
+/// What [`Triggers::on_window`] did with a window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handled {
+    /// Where the window's report was written, when a history is kept.
+    pub location: Option<HistoryLocation>,
+    /// The events fired.
+    pub events: Vec<TriggerEvent>,
+}
 
 /// Where fired events are recorded besides the outbox (the registry's audit log).
 #[async_trait::async_trait]
@@ -111,13 +120,14 @@ impl Triggers {
     }
 
     /// Handles one closed window: history, rules, then for each event the outbox, the
-    /// audit log and the deliveries. Returns the events fired.
+    /// audit log and the deliveries. Returns where the window was written and the events
+    /// fired.
     ///
     /// # Errors
     ///
     /// The history or the outbox cannot be written (then nothing is sent). A target that
     /// does not accept is logged; its delivery stays in the outbox.
-    pub async fn on_window(&self, window: &WindowReport) -> Result<Vec<TriggerEvent>> {
+    pub async fn on_window(&self, window: &WindowReport) -> Result<Handled> {
         let location = match &self.history {
             Some(history) => Some(history.append(window).await?),
             None => None,
@@ -143,7 +153,7 @@ impl Triggers {
             }
             events.push(event);
         }
-        Ok(events)
+        Ok(Handled { location, events })
     }
 
     /// Sends the outbox's unacknowledged deliveries to the targets they were for (after a

@@ -4,8 +4,8 @@
 //! means one more delivery of the same id, never a lost or a new one.
 //!
 //! ```text
-//! <root>/outbox/<model>/<event id>/<target id>.json   the event, written first
-//! <root>/outbox/<model>/<event id>/<target id>.ack    written once the target said 2xx
+//! <outbox>/<model>/<event id>/<target id>.json   the event, written first
+//! <outbox>/<model>/<event id>/<target id>.ack    written once the target said 2xx
 //! ```
 
 use std::collections::BTreeSet;
@@ -38,15 +38,9 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// The outbox in `root`'s `outbox/` folder.
-    ///
-    /// # Errors
-    ///
-    /// None in practice (the folder name is fixed).
-    pub fn new(root: &StoreRoot) -> Result<Self> {
-        Ok(Self {
-            root: root.child(&ArtifactPath::parse("outbox")?),
-        })
+    /// The outbox in the folder `root` (it owns the folder).
+    pub fn new(root: StoreRoot) -> Self {
+        Self { root }
     }
 
     fn path(event: &TriggerEvent, target: &str, ext: &str) -> Result<ArtifactPath> {

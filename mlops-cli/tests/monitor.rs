@@ -1,0 +1,331 @@
+//! `mlops monitor run` and `history`: windows equal to `mlops drift --profile` on the same
+//! rows, exit 3 when a trigger fires, and a kill -9 between an event's write and its
+//! acknowledgement that ends in the same delivery, once more, after the restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use serde_json::Value;
+
+use crate::util::{json, mlops, model_folder, ok, root, text};
+
+const REFERENCE: &str = "examples/data/reference.parquet";
+const CURRENT: &str = "examples/data/current.parquet";
+
+/// A store with model `churn` v1 (alias champion) registered with the profile of REFERENCE.
+fn registered(dir: &Path) -> (String, String) {
+    let store = dir.join("store").to_str().unwrap().to_owned();
+    let profile = dir.join("profile.json").to_str().unwrap().to_owned();
+    ok(&mlops(&[
+        "profile",
+        "build",
+        "--reference",
+        REFERENCE,
+        "--out",
+        &profile,
+    ]));
+    let folder = model_folder(dir, "model", "churn");
+    ok(&mlops(&[
+        "models",
+        "--store",
+        &store,
+        "register",
+        "--name",
+        "churn",
+        "--path",
+        &folder,
+        "--drift-profile",
+        &profile,
+    ]));
+    ok(&mlops(&[
+        "models",
+        "--store",
+        &store,
+        "promote",
+        "--name",
+        "churn",
+        "--version",
+        "1",
+        "--alias",
+        "champion",
+    ]));
+    (store, profile)
+}
+
+/// Rows `[offset, offset + rows)` of CURRENT written to `path`.
+fn window_file(path: &Path, offset: usize, rows: usize) {
+    let file = std::fs::File::open(root().join(CURRENT)).unwrap();
+    let selection = RowSelection::from(vec![RowSelector::skip(offset), RowSelector::select(rows)]);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = builder.schema().clone();
+    let reader = builder.with_row_selection(selection).build().unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    let mut written = 0;
+    for batch in reader {
+        let batch = batch.unwrap();
+        written += batch.num_rows();
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    assert_eq!(written, rows);
+}
+
+fn close(a: &Value, b: &Value, what: &str) {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => assert!(
+            x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            "{what}: {x} vs {y}"
+        ),
+        _ => assert_eq!(a, b, "{what}"),
+    }
+}
+
+#[test]
+fn each_window_equals_mlops_drift_on_its_rows_and_a_fired_trigger_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, profile) = registered(dir.path());
+    let run = mlops(&[
+        "monitor",
+        "--store",
+        &store,
+        "run",
+        "--model",
+        "churn@champion",
+        "--current",
+        CURRENT,
+        "--window-rows",
+        "1500",
+        "--trigger",
+        "drift_share>=0.3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let windows: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let windows = windows.as_array().unwrap();
+    let rows: Vec<u64> = windows
+        .iter()
+        .map(|w| w["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [1500, 1500, 1500, 500]);
+    assert_eq!(
+        windows[0]["events"].as_array().unwrap().len(),
+        1,
+        "{windows:?}"
+    );
+    for (i, window) in windows.iter().enumerate() {
+        let path = dir.path().join(format!("w{i}.parquet"));
+        window_file(&path, i * 1500, rows[i] as usize);
+        let offline = mlops(&[
+            "drift",
+            "--profile",
+            &profile,
+            "--current",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let offline = json(&offline);
+        let report = Path::new(&store)
+            .join("monitor")
+            .join(window["report"].as_str().unwrap());
+        let live: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        assert_eq!(
+            live["dataset"]["dataset_drift"],
+            offline["dataset"]["dataset_drift"]
+        );
+        close(
+            &live["dataset"]["share_drifted"],
+            &offline["dataset"]["share_drifted"],
+            "share",
+        );
+        let (l, o) = (
+            live["columns"].as_array().unwrap(),
+            offline["columns"].as_array().unwrap(),
+        );
+        assert_eq!(l.len(), o.len());
+        for (lc, oc) in l.iter().zip(o) {
+            let name = oc["column"].as_str().unwrap();
+            assert_eq!(lc["column"], oc["column"]);
+            assert_eq!(lc["drifted"], oc["drifted"], "window {i} {name}");
+            assert_eq!(lc["current"], oc["current"], "window {i} {name}");
+            for (lr, or) in lc["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(oc["results"].as_array().unwrap())
+            {
+                assert_eq!(lr["test"], or["test"]);
+                assert_eq!(lr["drifted"], or["drifted"]);
+                close(
+                    &lr["statistic"],
+                    &or["statistic"],
+                    &format!("window {i} {name} statistic"),
+                );
+                close(
+                    &lr["p_value"],
+                    &or["p_value"],
+                    &format!("window {i} {name} p-value"),
+                );
+            }
+        }
+    }
+    // The history lists the four windows with their drifted features.
+    let history = json(&mlops(&[
+        "monitor", "--store", &store, "history", "--model", "churn", "--format", "json",
+    ]));
+    let listed = history.as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    for (l, w) in listed.iter().zip(windows) {
+        assert_eq!(l["window"], w["window"]);
+        assert_eq!(l["drifted_features"], w["drifted_features"]);
+        assert_eq!(l["version"], "1");
+    }
+    // The event is in the model's audit log.
+    let audit = ok(&mlops(&[
+        "models", "--store", &store, "history", "--name", "churn",
+    ]));
+    assert!(audit.contains("mlops.monitor.trigger"), "{audit}");
+    // The default rule (dataset drift, share >= 0.5) does not fire on these windows.
+    let quiet = mlops(&[
+        "monitor",
+        "--store",
+        &store,
+        "run",
+        "--model",
+        "churn@1",
+        "--current",
+        CURRENT,
+        "--history",
+        dir.path().join("other").to_str().unwrap(),
+    ]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+}
+
+/// Reads one HTTP request from a connection; returns its delivery id.
+fn read_request(stream: &mut std::net::TcpStream) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut id = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("mlops-delivery-id:") {
+            id = v.trim().to_owned();
+        }
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    id
+}
+
+#[test]
+fn a_kill_between_write_and_acknowledgement_redelivers_the_same_id_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = registered(dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream.unwrap();
+                let id = read_request(&mut stream);
+                tx.send(id).unwrap();
+                if n == 0 {
+                    // The first delivery is never answered: the sender is killed meanwhile.
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                    return;
+                }
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .unwrap();
+            });
+        }
+    });
+    let args = [
+        "monitor",
+        "--store",
+        &store,
+        "run",
+        "--model",
+        "churn@champion",
+        "--current",
+        CURRENT,
+        "--window-rows",
+        "1500",
+        "--trigger",
+        "drift_share>=0.3",
+        "--trigger-webhook",
+        &url,
+        "--allow-private-webhooks",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let outbox = Path::new(&store).join("monitor/_outbox/churn");
+    let files = |ext: &str| {
+        walk(&outbox)
+            .into_iter()
+            .filter(|p| p.ends_with(ext))
+            .count()
+    };
+    assert_eq!(
+        (files(".json"), files(".ack")),
+        (1, 0),
+        "written, not acknowledged"
+    );
+    // The restart resends it (same id) and fires nothing new within the cooldown.
+    let again = mlops(&args);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let resent: Vec<String> = rx.try_iter().collect();
+    assert_eq!(resent, [first], "one more delivery, with the same id");
+    assert_eq!((files(".json"), files(".ack")), (1, 1));
+    // Acknowledged: a third run sends nothing.
+    let third = mlops(&args);
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(500))
+            .is_err()
+    );
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.to_str().unwrap().to_owned());
+        }
+    }
+    out
+}
