@@ -1,11 +1,13 @@
 //! The drift history on a store: each closed window appended as its report's Arrow rows in
 //! Parquet (with the window's id, start, end and rows), its JSON and its HTML page, under
-//! Hive-style partitions that DuckDB, pandas and Spark read as they are:
+//! Hive-style partitions that DuckDB, pandas and Spark read as they are
+//! (`pandas.read_parquet("<root>/rows")`, DuckDB's
+//! `read_parquet('<root>/rows/**/*.parquet', hive_partitioning = true)`):
 //!
 //! ```text
-//! <root>/model=<name>/version=<version>/date=<YYYY-MM-DD>/<window id>.parquet
-//!                                                        /<window id>.json
-//!                                                        /<window id>.html
+//! <root>/rows/model=<name>/version=<version>/date=<YYYY-MM-DD>/<window id>.parquet
+//! <root>/reports/model=<name>/version=<version>/date=<YYYY-MM-DD>/<window id>.json
+//!                                                               /<window id>.html
 //! ```
 //!
 //! Every object is written whole, create-if-absent (a window id is never reused); the
@@ -31,6 +33,12 @@ use serde::{Deserialize, Serialize};
 use crate::capture::WindowSink;
 use crate::error::{MonitorError, Result};
 use crate::window::{VersionKey, WindowReport};
+
+/// The folder of the Parquet rows.
+const ROWS: &str = "rows";
+
+/// The folder of the JSON and HTML reports.
+const REPORTS: &str = "reports";
 
 /// The largest history Parquet file read back.
 const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -83,13 +91,14 @@ impl History {
         Self { root }
     }
 
-    fn folder(key: &VersionKey, date: &str) -> Result<ArtifactPath> {
+    fn folder(tree: &str, key: &VersionKey, date: &str) -> Result<ArtifactPath> {
         let version = if key.version.is_empty() {
             "none"
         } else {
             key.version.as_str()
         };
         Ok(ArtifactPath::from_segments([
+            tree.to_owned(),
             format!("model={}", key.model),
             format!("version={version}"),
             format!("date={date}"),
@@ -103,11 +112,13 @@ impl History {
     /// A model or version that cannot be a path segment, a store error, or an encoding error.
     pub async fn append(&self, window: &WindowReport) -> Result<HistoryLocation> {
         let date = window.start.to_datetime().format("%Y-%m-%d").to_string();
-        let folder = Self::folder(&window.key, &date)?;
-        let file = |ext: &str| -> Result<ArtifactPath> {
+        let rows = Self::folder(ROWS, &window.key, &date)?;
+        let reports = Self::folder(REPORTS, &window.key, &date)?;
+        let file = |folder: &ArtifactPath, ext: &str| -> Result<ArtifactPath> {
             Ok(folder.join(&ArtifactPath::parse(format!("{}.{ext}", window.id))?)?)
         };
-        let (json, html, parquet) = (file("json")?, file("html")?, file("parquet")?);
+        let (json, html) = (file(&reports, "json")?, file(&reports, "html")?);
+        let parquet = file(&rows, "parquet")?;
         let title = format!(
             "Drift: {} v{} window {} ({} rows)",
             window.key.model, window.key.version, window.id, window.rows
@@ -136,7 +147,7 @@ impl History {
     ///
     /// A store error, or a history file that is not one (naming it).
     pub async fn list(&self, model: &str, since: Option<Timestamp>) -> Result<Vec<HistoryRow>> {
-        let folder = ArtifactPath::from_segments([format!("model={model}")])?;
+        let folder = ArtifactPath::from_segments([ROWS.to_owned(), format!("model={model}")])?;
         let prefix = self.root.key(&folder);
         let since_date = since.map(|t| t.to_datetime().format("%Y-%m-%d").to_string());
         let objects: Vec<object_store::ObjectMeta> = self
