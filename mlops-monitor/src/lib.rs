@@ -35,6 +35,7 @@ mod error;
 mod features;
 mod history;
 mod metrics;
+pub mod performance;
 mod registry;
 pub mod trigger;
 mod window;

@@ -6,6 +6,7 @@
 mod capture;
 mod features;
 mod history;
+mod performance;
 mod receiver;
 mod triggers;
 mod util;
