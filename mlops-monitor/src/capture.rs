@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_schema::Schema;
-use mlops_core::Timestamp;
+use mlops_core::{StoreRoot, Timestamp};
 use mlops_drift::{DriftOptions, ReferenceProfile};
 use mlops_serve::ModelMetadata;
 use mlops_serve::observe::{Observation, Observer};
 
 use crate::error::{MonitorError, Result};
 use crate::features::{FeatureMap, SignatureSchemas};
+use crate::inference_log::{InferenceLog, LogFile, LogOptions};
 use crate::metrics::MonitorMetrics;
 use crate::window::{VersionKey, VersionMonitor, WindowPolicy, WindowReport};
 
@@ -82,6 +83,7 @@ pub struct CaptureOptions {
     policy: WindowPolicy,
     drift: DriftOptions,
     tick: Duration,
+    log: Option<(StoreRoot, LogOptions)>,
 }
 
 impl Default for CaptureOptions {
@@ -94,6 +96,7 @@ impl Default for CaptureOptions {
             policy: WindowPolicy::default(),
             drift: DriftOptions::default(),
             tick: Duration::from_secs(1),
+            log: None,
         }
     }
 }
@@ -132,6 +135,13 @@ impl CaptureOptions {
     #[must_use]
     pub fn with_drift(mut self, options: DriftOptions) -> Self {
         self.drift = options;
+        self
+    }
+
+    /// Also writes every observed request to an inference log under `root`.
+    #[must_use]
+    pub fn with_inference_log(mut self, root: StoreRoot, options: LogOptions) -> Self {
+        self.log = Some((root, options));
         self
     }
 
@@ -251,7 +261,12 @@ pub fn start(
         metrics: Arc::clone(&metrics),
     });
     let stop = Arc::new(AtomicBool::new(false));
+    let log = options
+        .log
+        .clone()
+        .map(|(root, log_options)| InferenceLog::new(root, log_options));
     let worker = Worker {
+        log,
         options,
         references,
         sinks,
@@ -283,6 +298,7 @@ enum Slot {
 }
 
 struct Worker {
+    log: Option<InferenceLog>,
     options: CaptureOptions,
     references: Arc<dyn ReferenceSource>,
     sinks: Vec<Arc<dyn WindowSink>>,
@@ -312,6 +328,7 @@ impl Worker {
 
     fn observe(&mut self, observation: &Observation) {
         let key = key_of(&observation.metadata);
+        self.log_rows(&key, observation);
         if !self.versions.contains_key(&key) {
             let slot = self.open(&key, &observation.metadata);
             self.versions.insert(key.clone(), slot);
@@ -381,8 +398,41 @@ impl Worker {
         }
     }
 
+    /// Appends the observation to the inference log, storing what rolls.
+    fn log_rows(&mut self, key: &VersionKey, observation: &Observation) {
+        let Some(log) = &mut self.log else { return };
+        let time = Timestamp::from_datetime(observation.received.into())
+            .unwrap_or_else(|_| Timestamp::now());
+        let rolled = log.append(
+            key,
+            observation.request_id.as_deref(),
+            time,
+            &observation.inputs,
+            &observation.outputs,
+        );
+        self.store_log(rolled);
+    }
+
+    fn store_log(&self, rolled: Result<Vec<LogFile>>) {
+        let Some(log) = &self.log else { return };
+        match rolled {
+            Ok(files) => {
+                for file in files {
+                    if let Err(e) = self.runtime.block_on(log.store(file)) {
+                        tracing::warn!("inference log: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("inference log: {e}"),
+        }
+    }
+
     fn tick(&mut self) {
         let now = Timestamp::now();
+        if let Some(log) = &mut self.log {
+            let rolled = log.tick(now);
+            self.store_log(rolled);
+        }
         let mut closed = Vec::new();
         for slot in self.versions.values_mut() {
             if let Slot::Monitored(monitor) = slot {
@@ -397,6 +447,10 @@ impl Worker {
     }
 
     fn close_all(&mut self) {
+        if let Some(log) = &mut self.log {
+            let rolled = log.close();
+            self.store_log(rolled);
+        }
         let mut closed = Vec::new();
         for slot in self.versions.values_mut() {
             if let Slot::Monitored(monitor) = slot {

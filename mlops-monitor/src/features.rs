@@ -226,7 +226,10 @@ fn side(
 }
 
 /// Column `column` of a `[n, k]` tensor (or the whole of a `[n]` one) as an Arrow array.
-fn column_array(data: &TensorData, column: Option<usize>) -> std::result::Result<ArrayRef, String> {
+pub(crate) fn column_array(
+    data: &TensorData,
+    column: Option<usize>,
+) -> std::result::Result<ArrayRef, String> {
     macro_rules! values {
         ($array:expr, $map:expr) => {{
             let array = $array;

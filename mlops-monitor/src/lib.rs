@@ -34,6 +34,7 @@ mod capture;
 mod error;
 mod features;
 mod history;
+mod inference_log;
 mod metrics;
 pub mod performance;
 mod registry;
@@ -47,6 +48,7 @@ pub use capture::{
 pub use error::{MonitorError, Result};
 pub use features::{FeatureMap, SignatureSchemas};
 pub use history::{History, HistoryLocation, HistoryRow, report_from_json};
+pub use inference_log::{InferenceLog, LogFile, LogOptions, read_log};
 pub use metrics::MonitorMetrics;
 pub use registry::{RegistryAudit, RegistryReferences, TRIGGER_TAG, profile_from_bytes};
 pub use window::{VersionKey, VersionMonitor, WindowPolicy, WindowReport};

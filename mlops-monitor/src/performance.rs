@@ -10,9 +10,14 @@
 //!   `zero_division=0`), and `roc_auc_score` from scores (the trapezoidal ROC area, ties
 //!   counted half; undefined, `None`, when only one class is present).
 
+use std::collections::HashMap;
+
+use arrow_array::{Array, RecordBatch};
+use mlops_core::Timestamp;
 use serde::Serialize;
 
 use crate::error::{MonitorError, Result};
+use crate::window::VersionKey;
 
 /// Regression metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -172,4 +177,256 @@ fn roc_auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
     let p = positives as f64;
     let u = rank_sum - p * (p + 1.0) / 2.0;
     Some(u / (p * negatives as f64))
+}
+
+/// One labelled prediction: a logged row joined with its label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labelled {
+    /// The model version that answered.
+    pub key: VersionKey,
+    /// When the request arrived.
+    pub time: Timestamp,
+    /// The row's id.
+    pub id: String,
+    /// The ground truth.
+    pub label: f64,
+    /// The prediction (or score).
+    pub prediction: f64,
+}
+
+/// What the predictions are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Task {
+    /// Numbers: MAE, RMSE, R², MAPE.
+    Regression,
+    /// Scores of class 1, thresholded into classes.
+    Classification {
+        /// The score at and above which the class is 1.
+        threshold: f64,
+    },
+}
+
+/// One window's metrics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PerformanceWindow {
+    /// The model version.
+    pub model: String,
+    /// The version.
+    pub version: String,
+    /// The first request's time.
+    pub start: Timestamp,
+    /// The last request's time.
+    pub end: Timestamp,
+    /// Regression metrics (for [`Task::Regression`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regression: Option<RegressionMetrics>,
+    /// Classification metrics (for [`Task::Classification`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification: Option<ClassificationMetrics>,
+}
+
+/// A numeric Arrow column as `f64`s (nulls as NaN).
+fn numbers(array: &dyn Array, name: &str) -> Result<Vec<f64>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt64Type};
+    use arrow_schema::DataType;
+    let get = |i: usize, v: f64| if array.is_null(i) { f64::NAN } else { v };
+    let values: Vec<f64> = match array.data_type() {
+        DataType::Float64 => {
+            let a = array.as_primitive::<Float64Type>();
+            (0..a.len()).map(|i| get(i, a.value(i))).collect()
+        }
+        DataType::Float32 => {
+            let a = array.as_primitive::<Float32Type>();
+            (0..a.len())
+                .map(|i| get(i, f64::from(a.value(i))))
+                .collect()
+        }
+        DataType::Int64 => {
+            let a = array.as_primitive::<Int64Type>();
+            (0..a.len()).map(|i| get(i, a.value(i) as f64)).collect()
+        }
+        DataType::Int32 => {
+            let a = array.as_primitive::<Int32Type>();
+            (0..a.len())
+                .map(|i| get(i, f64::from(a.value(i))))
+                .collect()
+        }
+        DataType::UInt64 => {
+            let a = array.as_primitive::<UInt64Type>();
+            (0..a.len()).map(|i| get(i, a.value(i) as f64)).collect()
+        }
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            (0..a.len())
+                .map(|i| get(i, if a.value(i) { 1.0 } else { 0.0 }))
+                .collect()
+        }
+        other => {
+            return Err(MonitorError::InvalidArgument(format!(
+                "column {name:?} has type {other}, not a number"
+            )));
+        }
+    };
+    Ok(values)
+}
+
+/// Labels from batches: `id` column (text or integer) to `label` column (a number).
+///
+/// # Errors
+///
+/// [`MonitorError::InvalidArgument`] naming a missing column, a column of the wrong type, or
+/// an id that appears twice.
+pub fn labels_from(batches: &[RecordBatch], id: &str, label: &str) -> Result<HashMap<String, f64>> {
+    use arrow_array::cast::AsArray;
+    let mut out = HashMap::new();
+    for batch in batches {
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| {
+                MonitorError::InvalidArgument(format!("the labels have no column {name:?}"))
+            })
+        };
+        let ids = column(id)?;
+        let ids: Vec<Option<String>> = match ids.as_string_opt::<i32>() {
+            Some(s) => s.iter().map(|v| v.map(str::to_owned)).collect(),
+            None => numbers(ids.as_ref(), id)?
+                .into_iter()
+                .map(|v| v.is_finite().then(|| format!("{v}")))
+                .collect(),
+        };
+        let values = numbers(column(label)?.as_ref(), label)?;
+        for (id_value, value) in ids.into_iter().zip(values) {
+            let Some(id_value) = id_value else { continue };
+            if out.insert(id_value.clone(), value).is_some() {
+                return Err(MonitorError::InvalidArgument(format!(
+                    "id {id_value:?} has two labels"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Joins logged rows with `labels` by id; rows without a label are left out. `prediction`
+/// names the logged column to score (default: the only `out.` column).
+///
+/// # Errors
+///
+/// [`MonitorError::InvalidArgument`] when the prediction column is missing or ambiguous
+/// (the message lists the candidates).
+pub fn join(
+    log: &[(VersionKey, RecordBatch)],
+    labels: &HashMap<String, f64>,
+    prediction: Option<&str>,
+) -> Result<Vec<Labelled>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMillisecondType;
+    let mut out = Vec::new();
+    for (key, batch) in log {
+        let schema = batch.schema();
+        let name = match prediction {
+            Some(name) => name.to_owned(),
+            None => {
+                let outputs: Vec<&str> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .filter(|n| n.starts_with("out."))
+                    .collect();
+                match outputs.as_slice() {
+                    [one] => (*one).to_owned(),
+                    _ => {
+                        return Err(MonitorError::InvalidArgument(format!(
+                            "name the prediction column (--prediction): the log of {} has {}",
+                            key.model,
+                            if outputs.is_empty() {
+                                "no output column".to_owned()
+                            } else {
+                                outputs.join(", ")
+                            }
+                        )));
+                    }
+                }
+            }
+        };
+        let missing = |c: &str| {
+            MonitorError::InvalidArgument(format!("the log of {} has no column {c:?}", key.model))
+        };
+        let ids = batch.column_by_name("id").ok_or_else(|| missing("id"))?;
+        let ids = ids.as_string_opt::<i32>().ok_or_else(|| missing("id"))?;
+        let times = batch
+            .column_by_name("time")
+            .ok_or_else(|| missing("time"))?;
+        let times = times
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .ok_or_else(|| missing("time"))?;
+        let predictions = numbers(
+            batch
+                .column_by_name(&name)
+                .ok_or_else(|| missing(&name))?
+                .as_ref(),
+            &name,
+        )?;
+        for (i, p) in predictions.into_iter().enumerate() {
+            let id = ids.value(i);
+            if let Some(label) = labels.get(id) {
+                out.push(Labelled {
+                    key: key.clone(),
+                    time: Timestamp::from_millis(times.value(i))?,
+                    id: id.to_owned(),
+                    label: *label,
+                    prediction: p,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Metrics per model version over windows of `window_rows` labelled rows in time order
+/// (the last window may be shorter).
+///
+/// # Errors
+///
+/// [`MonitorError::InvalidArgument`] for a window size of 0, or a window whose values the
+/// metrics refuse (a NaN, a label other than 0/1 for classification).
+pub fn evaluate(
+    mut rows: Vec<Labelled>,
+    task: Task,
+    window_rows: usize,
+) -> Result<Vec<PerformanceWindow>> {
+    if window_rows == 0 {
+        return Err(MonitorError::InvalidArgument("a window of 0 rows".into()));
+    }
+    rows.sort_by(|a, b| (&a.key, a.time, &a.id).cmp(&(&b.key, b.time, &b.id)));
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let key = &rows[start].key;
+        let end_of_key = rows[start..]
+            .iter()
+            .position(|r| r.key != *key)
+            .map_or(rows.len(), |p| start + p);
+        for chunk in rows[start..end_of_key].chunks(window_rows) {
+            let labels: Vec<f64> = chunk.iter().map(|r| r.label).collect();
+            let predictions: Vec<f64> = chunk.iter().map(|r| r.prediction).collect();
+            let (regression, classification) = match task {
+                Task::Regression => (Some(regression(&labels, &predictions)?), None),
+                Task::Classification { threshold } => (
+                    None,
+                    Some(classification(&labels, &predictions, threshold)?),
+                ),
+            };
+            out.push(PerformanceWindow {
+                model: key.model.clone(),
+                version: key.version.clone(),
+                start: chunk[0].time,
+                end: chunk[chunk.len() - 1].time,
+                regression,
+                classification,
+            });
+        }
+        start = end_of_key;
+    }
+    Ok(out)
 }

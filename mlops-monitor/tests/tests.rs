@@ -6,6 +6,7 @@
 mod capture;
 mod features;
 mod history;
+mod inference_log;
 mod performance;
 mod receiver;
 mod triggers;
