@@ -329,3 +329,97 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// An inference log written as the server writes it, labels arriving later in a Parquet
+/// file: `mlops monitor performance` prints each window's classification metrics.
+#[tokio::test]
+async fn performance_joins_the_log_with_labels_per_window() {
+    use std::sync::Arc;
+
+    use mlops::core::{StoreUri, Timestamp};
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch, StringArray};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+    use mlops::serve::{Tensor, TensorData};
+    use mlops_monitor::performance::classification;
+    use mlops_monitor::{InferenceLog, LogOptions, VersionKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let root = StoreUri::parse(log_dir.to_str().unwrap())
+        .unwrap()
+        .open()
+        .unwrap();
+    let mut log = InferenceLog::new(root, LogOptions::default());
+    let key = VersionKey {
+        model: "churn".into(),
+        version: "2".into(),
+    };
+    let scores = [0.9, 0.2, 0.7, 0.4, 0.55, 0.1];
+    let truth = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0];
+    for (i, s) in scores.iter().enumerate() {
+        let inputs = [Tensor::new(
+            "x",
+            TensorData::from_vec(&[1], vec![i as f64]).unwrap(),
+        )];
+        let outputs = [Tensor::new(
+            "score",
+            TensorData::from_vec(&[1, 1], vec![*s]).unwrap(),
+        )];
+        let time = Timestamp::from_millis(1_767_225_600_000 + i as i64).unwrap();
+        assert!(
+            log.append(&key, Some(&format!("q{i}")), time, &inputs, &outputs)
+                .unwrap()
+                .is_empty()
+        );
+    }
+    for file in log.close().unwrap() {
+        log.store(file).await.unwrap();
+    }
+    let labels = dir.path().join("labels.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("request", DataType::Utf8, false),
+        Field::new("churned", DataType::Float64, false),
+    ]));
+    let ids: Vec<String> = (0..6).map(|i| format!("q{i}")).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(Float64Array::from(truth.to_vec())),
+        ],
+    )
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&labels).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let out = json(&mlops(&[
+        "monitor",
+        "performance",
+        "--log",
+        log_dir.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--id",
+        "request",
+        "--label",
+        "churned",
+        "--task",
+        "classification",
+        "--window-rows",
+        "3",
+        "--format",
+        "json",
+    ]));
+    let windows = out.as_array().unwrap();
+    assert_eq!(windows.len(), 2);
+    for (w, range) in windows.iter().zip([0..3, 3..6]) {
+        let expected = classification(&truth[range.clone()], &scores[range], 0.5).unwrap();
+        let m = &w["classification"];
+        assert_eq!(w["model"], "churn");
+        assert_eq!(w["version"], "2");
+        assert_eq!(m["accuracy"].as_f64().unwrap(), expected.accuracy);
+        assert_eq!(m["f1"].as_f64().unwrap(), expected.f1);
+        assert_eq!(m["roc_auc"].as_f64(), expected.roc_auc);
+    }
+}

@@ -271,6 +271,31 @@ fn numbers(array: &dyn Array, name: &str) -> Result<Vec<f64>> {
     Ok(values)
 }
 
+/// A text column (plain, large, or dictionary-encoded as Parquet readers give it).
+fn strings(array: &dyn Array) -> Option<Vec<Option<String>>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    if let Some(s) = array.as_string_opt::<i32>() {
+        return Some(s.iter().map(|v| v.map(str::to_owned)).collect());
+    }
+    if let Some(s) = array.as_string_opt::<i64>() {
+        return Some(s.iter().map(|v| v.map(str::to_owned)).collect());
+    }
+    let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+    let values = dictionary.values().as_string_opt::<i32>()?;
+    Some(
+        dictionary
+            .keys()
+            .iter()
+            .map(|k| {
+                k.and_then(|k| usize::try_from(k).ok())
+                    .filter(|&k| k < values.len())
+                    .map(|k| values.value(k).to_owned())
+            })
+            .collect(),
+    )
+}
+
 /// Labels from batches: `id` column (text or integer) to `label` column (a number).
 ///
 /// # Errors
@@ -278,7 +303,6 @@ fn numbers(array: &dyn Array, name: &str) -> Result<Vec<f64>> {
 /// [`MonitorError::InvalidArgument`] naming a missing column, a column of the wrong type, or
 /// an id that appears twice.
 pub fn labels_from(batches: &[RecordBatch], id: &str, label: &str) -> Result<HashMap<String, f64>> {
-    use arrow_array::cast::AsArray;
     let mut out = HashMap::new();
     for batch in batches {
         let column = |name: &str| {
@@ -287,8 +311,8 @@ pub fn labels_from(batches: &[RecordBatch], id: &str, label: &str) -> Result<Has
             })
         };
         let ids = column(id)?;
-        let ids: Vec<Option<String>> = match ids.as_string_opt::<i32>() {
-            Some(s) => s.iter().map(|v| v.map(str::to_owned)).collect(),
+        let ids: Vec<Option<String>> = match strings(ids.as_ref()) {
+            Some(s) => s,
             None => numbers(ids.as_ref(), id)?
                 .into_iter()
                 .map(|v| v.is_finite().then(|| format!("{v}")))

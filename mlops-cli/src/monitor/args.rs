@@ -25,6 +25,56 @@ pub(crate) enum MonitorCommand {
     Run(RunArgs),
     /// A model's drift windows, oldest first: drift share and drifted features.
     History(HistoryArgs),
+    /// Join an inference log with delayed labels and print each window's metrics
+    /// (regression: MAE, RMSE, R², MAPE; classification: accuracy, precision, recall, F1,
+    /// ROC AUC), as scikit-learn computes them.
+    Performance(PerformanceArgs),
+}
+
+/// `mlops monitor performance`.
+#[derive(Args, Debug)]
+pub(crate) struct PerformanceArgs {
+    /// The inference log (a store URI, as given to `mlops serve --inference-log`).
+    #[arg(long, value_name = "URI")]
+    pub(crate) log: String,
+    /// The labels (Parquet): one row per logged row id.
+    #[arg(long)]
+    pub(crate) labels: PathBuf,
+    /// The labels' id column (matches the log's `id`: the request id, or `<request id>:<row>`
+    /// for a row of a request of several).
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The labels' ground-truth column.
+    #[arg(long)]
+    pub(crate) label: String,
+    /// Only this model's log.
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// The logged column that holds the prediction [default: the only `out.` column].
+    #[arg(long)]
+    pub(crate) prediction: Option<String>,
+    /// Regression metrics, or binary classification metrics (labels 0/1, predictions are
+    /// scores of class 1).
+    #[arg(long, value_enum, default_value_t = TaskArg::Regression)]
+    pub(crate) task: TaskArg,
+    /// Classification: the score at and above which the predicted class is 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub(crate) threshold: f64,
+    /// Labelled rows per window.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) window_rows: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+}
+
+/// `--task`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum TaskArg {
+    /// MAE, RMSE, R², MAPE.
+    Regression,
+    /// Accuracy, precision, recall, F1, ROC AUC.
+    Classification,
 }
 
 /// `mlops monitor run`.

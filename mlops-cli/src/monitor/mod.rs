@@ -6,6 +6,7 @@
 
 mod args;
 mod history;
+mod performance;
 mod run;
 pub(crate) mod triggers;
 
@@ -20,5 +21,6 @@ pub(crate) async fn run(args: MonitorArgs) -> Result<u8> {
     match args.command {
         MonitorCommand::Run(run) => run::run(&args.stores, run).await,
         MonitorCommand::History(history) => history::run(&args.stores, history).await,
+        MonitorCommand::Performance(performance) => performance::run(performance).await,
     }
 }
