@@ -193,6 +193,18 @@ impl Observer for Capture {
         (z ^ (z >> 31)) < self.threshold
     }
 
+    fn encode_metrics(&self, openmetrics: bool) -> String {
+        if openmetrics {
+            let text = self.metrics.encode();
+            match text.rfind("# EOF") {
+                Some(at) => text[..at].to_owned(),
+                None => text,
+            }
+        } else {
+            self.metrics.encode_prometheus()
+        }
+    }
+
     fn observe(&self, observation: Observation) {
         match self.sender.try_send(observation) {
             Ok(()) => {

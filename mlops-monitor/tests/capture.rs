@@ -134,7 +134,28 @@ async fn served_rows_become_windows_and_shifted_rows_drift_on_exactly_the_shifte
     assert!(windows[1].drifted_features().is_empty());
     assert_eq!(windows[2].drifted_features(), ["x", "output"]);
     assert_eq!((capture.queued(), capture.dropped()), (12, 0));
-    let text = metrics.encode_prometheus();
+    // The server's /metrics carries the monitor's families, in both formats.
+    let get = |accept: &'static str| {
+        let request = Request::get("/metrics")
+            .header("host", "localhost")
+            .header("accept", accept)
+            .body(Body::empty())
+            .unwrap();
+        let router = server.router();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    let text = get("text/plain").await;
+    assert!(text.contains("mlops_serve_requests_total"), "{text}");
+    let openmetrics = get("application/openmetrics-text").await;
+    assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
+    assert_eq!(openmetrics.matches("# EOF").count(), 1);
+    assert!(openmetrics.contains("mlops_drift_share{"), "{openmetrics}");
     let share = windows[2].report.dataset.share_drifted;
     assert!(
         text.contains(&format!(
