@@ -423,3 +423,279 @@ async fn performance_joins_the_log_with_labels_per_window() {
         assert_eq!(m["roc_auc"].as_f64(), expected.roc_auc);
     }
 }
+
+/// One HTTP/1.1 request on a fresh connection (std only); (status, body).
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// Rows (x, z) of a fixed pseudo-random normal stream, x shifted by `shift`.
+fn normal_rows(seed: u64, n: usize, shift: f64) -> Vec<[f32; 2]> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xdead_beef;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (u, v) = (uniform(), uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    (0..n)
+        .map(|_| [(normal() + shift) as f32, (2.0 * normal()) as f32])
+        .collect()
+}
+
+/// The acceptance run: real traffic through `mlops serve` with monitoring on.
+#[test]
+fn served_traffic_drifts_on_the_shifted_feature_and_one_signed_webhook_arrives() {
+    use std::sync::Arc;
+
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    // The model: output = x + 0.5 z; the reference: its inputs and predictions.
+    let model = dir.path().join("lin.json");
+    std::fs::write(
+        &model,
+        r#"{"format":"mlops-linear/1","coefficients":[[1.0,0.5]],"intercept":[0.0]}"#,
+    )
+    .unwrap();
+    let reference = normal_rows(1, 4000, 0.0);
+    let col = |f: &dyn Fn(&[f32; 2]) -> f32| {
+        Arc::new(Float64Array::from(
+            reference
+                .iter()
+                .map(|r| f64::from(f(r)))
+                .collect::<Vec<_>>(),
+        )) as _
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("z", DataType::Float64, false),
+        Field::new("output", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![col(&|r| r[0]), col(&|r| r[1]), col(&|r| r[0] + 0.5 * r[1])],
+    )
+    .unwrap();
+    let data = dir.path().join("reference.parquet");
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&data).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let profile = dir.path().join("profile.json");
+    ok(&mlops(&[
+        "profile",
+        "build",
+        "--reference",
+        data.to_str().unwrap(),
+        "--out",
+        profile.to_str().unwrap(),
+    ]));
+    // The webhook receiver.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel::<(String, String, String, Vec<u8>)>();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut id, mut signature, mut timestamp, mut length) =
+                (String::new(), String::new(), String::new(), 0);
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let line = line.trim_end().to_owned();
+                if line.is_empty() {
+                    break;
+                }
+                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                match name.to_ascii_lowercase().as_str() {
+                    "mlops-delivery-id" => id = value.trim().to_owned(),
+                    "mlops-signature" => signature = value.trim().to_owned(),
+                    "mlops-timestamp" => timestamp = value.trim().to_owned(),
+                    "content-length" => length = value.trim().parse().unwrap(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            tx.send((id, signature, timestamp, body)).unwrap();
+        }
+    });
+    let history = dir.path().join("history");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--version",
+            "1",
+            "--drain-delay-ms",
+            "0",
+        ])
+        .arg("--model")
+        .arg(format!("lin={}", model.display()))
+        .arg("--monitor-profile")
+        .arg(format!("lin={}", profile.display()))
+        .args([
+            "--monitor-window-rows",
+            "1000",
+            "--monitor-history",
+            history.to_str().unwrap(),
+        ])
+        .args([
+            "--trigger-webhook",
+            &hook,
+            "--trigger-secret",
+            "s3cret",
+            "--allow-private-webhooks",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap()
+        .to_owned();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    let send = |seed: u64, shift: f64| {
+        let rows = normal_rows(seed, 250, shift);
+        let data: Vec<f32> = rows.iter().flatten().copied().collect();
+        let body = serde_json::json!({"inputs": [{"name": "input", "shape": [250, 2], "datatype": "FP32", "data": data}]});
+        let (status, _) = http(
+            &addr,
+            "POST",
+            "/v2/models/lin/infer",
+            &serde_json::to_vec(&body).unwrap(),
+        );
+        assert_eq!(status, 200);
+    };
+    let windows_closed = |n: u32| {
+        let want = format!("mlops_monitor_windows_total{{model=\"lin\",version=\"1\"}} {n}");
+        for _ in 0..500 {
+            let (_, text) = http(&addr, "GET", "/metrics", b"");
+            if text.contains(&want) {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("{want} never appeared");
+    };
+    // Two windows from the reference distribution: no drift, no webhook.
+    for seed in 10..18 {
+        send(seed, 0.0);
+    }
+    let metrics = windows_closed(2);
+    assert!(
+        metrics.contains("mlops_drift_dataset_drift{model=\"lin\",version=\"1\"} 0"),
+        "{metrics}"
+    );
+    assert!(rx.try_recv().is_err());
+    // A shifted window: drift on exactly x (and the prediction), one signed webhook.
+    for seed in 20..24 {
+        send(seed, 2.0);
+    }
+    let metrics = windows_closed(3);
+    for (feature, drifted) in [("x", 1), ("z", 0), ("output", 1)] {
+        let series = format!(
+            "mlops_drift_feature_drifted{{model=\"lin\",version=\"1\",feature=\"{feature}\"}} {drifted}"
+        );
+        assert!(metrics.contains(&series), "{series}\n{metrics}");
+    }
+    assert!(
+        metrics.contains(
+            "mlops_drift_score{model=\"lin\",version=\"1\",feature=\"x\",test=\"wasserstein\"}"
+        ),
+        "{metrics}"
+    );
+    let (id, signature, timestamp, body) =
+        rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let expected = openssl_signature("s3cret", &id, &timestamp, &body);
+    assert_eq!(signature, expected);
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        event["drifted_features"],
+        serde_json::json!(["x", "output"])
+    );
+    assert_eq!(event["id"], id.as_str());
+    // Two more drifted windows inside the cooldown: nothing more is sent.
+    for seed in 30..38 {
+        send(seed, 2.0);
+    }
+    windows_closed(5);
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(500))
+            .is_err()
+    );
+    // SIGTERM: the server stops cleanly; the history has the five windows.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let listed = json(&mlops(&[
+        "monitor",
+        "history",
+        "--history",
+        history.to_str().unwrap(),
+        "--model",
+        "lin",
+        "--format",
+        "json",
+    ]));
+    let drifted: Vec<bool> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["dataset_drift"].as_bool().unwrap())
+        .collect();
+    assert_eq!(drifted, [false, false, true, true, true]);
+}
+
+/// `Mlops-Signature` recomputed by openssl (an implementation independent of ours).
+fn openssl_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut message = format!("{id}.{timestamp}.").into_bytes();
+    message.extend_from_slice(body);
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new("openssl")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap().stdout
+    };
+    let mac = run(&["dgst", "-sha256", "-hmac", secret, "-binary"], &message);
+    let encoded = run(&["base64", "-A"], &mac);
+    format!("v1,{}", String::from_utf8(encoded).unwrap().trim())
+}

@@ -8,9 +8,11 @@ mod args;
 mod history;
 mod performance;
 mod run;
+mod serve;
 pub(crate) mod triggers;
 
 pub(crate) use args::MonitorArgs;
+pub(crate) use serve::ServeMonitorArgs;
 
 use args::MonitorCommand;
 
