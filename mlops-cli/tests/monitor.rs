@@ -699,3 +699,39 @@ fn openssl_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> St
     let encoded = run(&["base64", "-A"], &mac);
     format!("v1,{}", String::from_utf8(encoded).unwrap().trim())
 }
+
+/// The default binary speaks https: a webhook to an https URL opens with a TLS handshake
+/// (a ClientHello record, 0x16 0x03), on the rustls stack, with no extra feature.
+#[test]
+fn https_webhooks_need_no_extra_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = registered(dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut first = [0u8; 3];
+        stream.read_exact(&mut first).unwrap();
+        tx.send(first).unwrap();
+    });
+    let run = mlops(&[
+        "monitor",
+        "--store",
+        &store,
+        "run",
+        "--model",
+        "churn@champion",
+        "--current",
+        CURRENT,
+        "--trigger",
+        "drift_share>=0.3",
+        "--trigger-webhook",
+        &url,
+        "--allow-private-webhooks",
+    ]);
+    // The handshake fails (no TLS server here): the event stays in the outbox, the trigger fired.
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let first = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    assert_eq!(&first[..2], &[0x16, 0x03], "a TLS handshake record");
+}
