@@ -6,6 +6,21 @@
 //!   windows by rows and/or time, each compared with the version's reference profile by
 //!   mlops-drift's accumulator, so a window's report is the report `mlops drift --profile P
 //!   --current W.parquet` gives on the same rows. [`FeatureMap`] names tensor columns.
+//! - **Capture from `mlops-serve`** ([`capture`]): [`Capture`] is the server's observer
+//!   (sampling, a bounded queue, overflow dropped and counted, never a wait); a worker thread
+//!   fills each served version's windows against its [`ReferenceSource`] (the registry:
+//!   [`RegistryReferences`]) and hands closed windows to the [`MonitorMetrics`] (Prometheus,
+//!   appended to the server's `/metrics`) and the [`WindowSink`]s.
+//! - **History** ([`History`]): each window's report rows as Hive-partitioned Parquet, its
+//!   JSON and HTML, on any store.
+//! - **Triggers** ([`trigger`]): rules with debounce and cooldown, an outbox written before
+//!   sending, signed webhooks (generic, Slack, Airflow) retried until acknowledged, resent
+//!   after a restart with the same delivery id, recorded in the registry's audit log.
+//! - **Inference log and performance** ([`InferenceLog`], [`performance`]): request rows as
+//!   Parquet, joined later with labels; regression and classification metrics equal to
+//!   scikit-learn's.
+//!
+//! See `docs/MONITOR.md` for the stored layouts and the exact webhook requests.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -30,16 +45,16 @@
 //! # Ok::<(), mlops_monitor::MonitorError>(())
 //! ```
 
-mod capture;
+pub mod capture;
 mod error;
-mod features;
-mod history;
-mod inference_log;
-mod metrics;
+pub mod features;
+pub mod history;
+pub mod inference_log;
+pub mod metrics;
 pub mod performance;
-mod registry;
+pub mod registry;
 pub mod trigger;
-mod window;
+pub mod window;
 
 pub use capture::{
     Capture, CaptureOptions, CaptureWorker, FixedReferences, ReferenceSource, VersionReference,

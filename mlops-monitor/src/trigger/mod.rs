@@ -4,11 +4,11 @@
 //! resent after a restart with the same delivery id, and recorded in the model's audit log
 //! through an [`AuditLog`].
 
-mod event;
-mod outbox;
-mod rule;
+pub mod event;
+pub mod outbox;
+pub mod rule;
 mod sign;
-mod target;
+pub mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
