@@ -359,10 +359,9 @@ impl Worker {
                 }
                 result
             }
-            _ => {
-                self.metrics.dropped(&key, 1);
-                return;
-            }
+            // Not monitored (no profile, or tensors that map to no feature): said once when
+            // the version was first seen; its rows may still be in the inference log.
+            _ => return,
         };
         match result {
             Ok(windows) => self.publish(windows),
