@@ -464,52 +464,8 @@ fn normal_rows(seed: u64, n: usize, shift: f64) -> Vec<[f32; 2]> {
 /// The acceptance run: real traffic through `mlops serve` with monitoring on.
 #[test]
 fn served_traffic_drifts_on_the_shifted_feature_and_one_signed_webhook_arrives() {
-    use std::sync::Arc;
-
-    use mlops::drift::arrow_array::{Float64Array, RecordBatch};
-    use mlops::drift::arrow_schema::{DataType, Field, Schema};
-
     let dir = tempfile::tempdir().unwrap();
-    // The model: output = x + 0.5 z; the reference: its inputs and predictions.
-    let model = dir.path().join("lin.json");
-    std::fs::write(
-        &model,
-        r#"{"format":"mlops-linear/1","coefficients":[[1.0,0.5]],"intercept":[0.0]}"#,
-    )
-    .unwrap();
-    let reference = normal_rows(1, 4000, 0.0);
-    let col = |f: &dyn Fn(&[f32; 2]) -> f32| {
-        Arc::new(Float64Array::from(
-            reference
-                .iter()
-                .map(|r| f64::from(f(r)))
-                .collect::<Vec<_>>(),
-        )) as _
-    };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("x", DataType::Float64, false),
-        Field::new("z", DataType::Float64, false),
-        Field::new("output", DataType::Float64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![col(&|r| r[0]), col(&|r| r[1]), col(&|r| r[0] + 0.5 * r[1])],
-    )
-    .unwrap();
-    let data = dir.path().join("reference.parquet");
-    let mut writer =
-        ArrowWriter::try_new(std::fs::File::create(&data).unwrap(), schema, None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let profile = dir.path().join("profile.json");
-    ok(&mlops(&[
-        "profile",
-        "build",
-        "--reference",
-        data.to_str().unwrap(),
-        "--out",
-        profile.to_str().unwrap(),
-    ]));
+    let (model, profile) = linear_model_and_profile(dir.path());
     // The webhook receiver.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -545,48 +501,18 @@ fn served_traffic_drifts_on_the_shifted_feature_and_one_signed_webhook_arrives()
         }
     });
     let history = dir.path().join("history");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--version",
-            "1",
-            "--drain-delay-ms",
-            "0",
-        ])
-        .arg("--model")
-        .arg(format!("lin={}", model.display()))
-        .arg("--monitor-profile")
-        .arg(format!("lin={}", profile.display()))
-        .args([
-            "--monitor-window-rows",
-            "1000",
-            "--monitor-history",
-            history.to_str().unwrap(),
-        ])
-        .args([
-            "--trigger-webhook",
-            &hook,
-            "--trigger-secret",
-            "s3cret",
-            "--allow-private-webhooks",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("mlops serve: listening on http://")
-        .unwrap()
-        .to_owned();
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stdout.read_to_string(&mut rest);
-    });
+    let flags = [
+        "--monitor-window-rows",
+        "1000",
+        "--monitor-history",
+        history.to_str().unwrap(),
+        "--trigger-webhook",
+        &hook,
+        "--trigger-secret",
+        "s3cret",
+        "--allow-private-webhooks",
+    ];
+    let (mut child, addr) = spawn_monitored(&model, &profile, &flags);
     let send = |seed: u64, shift: f64| {
         let rows = normal_rows(seed, 250, shift);
         let data: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -734,4 +660,170 @@ fn https_webhooks_need_no_extra_feature() {
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
     let first = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
     assert_eq!(&first[..2], &[0x16, 0x03], "a TLS handshake record");
+}
+
+/// A served linear model (output = x + 0.5 z) and the profile of its reference inputs and
+/// predictions.
+fn linear_model_and_profile(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::sync::Arc;
+
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+
+    let model = dir.join("lin.json");
+    std::fs::write(
+        &model,
+        r#"{"format":"mlops-linear/1","coefficients":[[1.0,0.5]],"intercept":[0.0]}"#,
+    )
+    .unwrap();
+    let reference = normal_rows(1, 4000, 0.0);
+    let col = |f: &dyn Fn(&[f32; 2]) -> f32| {
+        Arc::new(Float64Array::from(
+            reference
+                .iter()
+                .map(|r| f64::from(f(r)))
+                .collect::<Vec<_>>(),
+        )) as _
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("z", DataType::Float64, false),
+        Field::new("output", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![col(&|r| r[0]), col(&|r| r[1]), col(&|r| r[0] + 0.5 * r[1])],
+    )
+    .unwrap();
+    let data = dir.join("reference.parquet");
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&data).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let profile = dir.join("profile.json");
+    ok(&mlops(&[
+        "profile",
+        "build",
+        "--reference",
+        data.to_str().unwrap(),
+        "--out",
+        profile.to_str().unwrap(),
+    ]));
+    (model, profile)
+}
+
+/// `mlops serve` of the linear model, monitored, with `extra` flags; the child and its address.
+fn spawn_monitored(model: &Path, profile: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--version",
+            "1",
+            "--drain-delay-ms",
+            "0",
+        ])
+        .arg("--model")
+        .arg(format!("lin={}", model.display()))
+        .arg("--monitor-profile")
+        .arg(format!("lin={}", profile.display()))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap()
+        .to_owned();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    (child, addr)
+}
+
+/// Kill -9 of `mlops serve` after an event was written and sent but before the receiver
+/// answered: the restarted server sends it again with the same delivery id, once.
+#[test]
+fn a_killed_server_redelivers_the_unacknowledged_event_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, profile) = linear_model_and_profile(dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream.unwrap();
+                let id = read_request(&mut stream);
+                tx.send(id).unwrap();
+                if n == 0 {
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                    return;
+                }
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .unwrap();
+            });
+        }
+    });
+    let history = dir.path().join("history");
+    let flags = [
+        "--monitor-window-rows",
+        "1000",
+        "--monitor-history",
+        history.to_str().unwrap(),
+        "--trigger-webhook",
+        &hook,
+        "--allow-private-webhooks",
+    ];
+    let (mut child, addr) = spawn_monitored(&model, &profile, &flags);
+    for seed in 40..44 {
+        let rows = normal_rows(seed, 250, 2.0);
+        let data: Vec<f32> = rows.iter().flatten().copied().collect();
+        let body = serde_json::json!({"inputs": [{"name": "input", "shape": [250, 2], "datatype": "FP32", "data": data}]});
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                "/v2/models/lin/infer",
+                &serde_json::to_vec(&body).unwrap()
+            )
+            .0,
+            200
+        );
+    }
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    child.kill().unwrap(); // SIGKILL: written, sent, never acknowledged
+    child.wait().unwrap();
+    let outbox = history.join("_outbox/lin");
+    let count = |ext: &str| {
+        walk(&outbox)
+            .into_iter()
+            .filter(|p| p.ends_with(ext))
+            .count()
+    };
+    assert_eq!((count(".json"), count(".ack")), (1, 0));
+    // The restart resends the pending delivery before serving.
+    let (mut child, _) = spawn_monitored(&model, &profile, &flags);
+    for _ in 0..500 {
+        if count(".ack") == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!((count(".json"), count(".ack")), (1, 1));
+    let resent: Vec<String> = rx.try_iter().collect();
+    assert_eq!(resent, [first], "one more delivery, with the same id");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }
