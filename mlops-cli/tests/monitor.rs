@@ -821,9 +821,125 @@ fn a_killed_server_redelivers_the_unacknowledged_event_after_restart() {
     assert_eq!((count(".json"), count(".ack")), (1, 1));
     let resent: Vec<String> = rx.try_iter().collect();
     assert_eq!(resent, [first], "one more delivery, with the same id");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// `--gate` compares each window's metric with the baseline version's registered run metric:
+/// exit 3 when a window is worse by more than the margin.
+#[tokio::test]
+async fn performance_gates_compare_with_the_registered_run_metric() {
+    use std::sync::Arc;
+
+    use mlops::core::{ExperimentName, StoreUri, Timestamp};
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch, StringArray};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+    use mlops::serve::{Tensor, TensorData};
+    use mlops_monitor::{InferenceLog, LogOptions, VersionKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let tracking = crate::util::local(&store).await;
+    // Run alpha's `loss` ends at 0.25: the registered value the gate compares with.
+    let (alpha, _) =
+        crate::util::populate(&tracking, &ExperimentName::parse("churn").unwrap()).await;
+    let store = store.to_str().unwrap().to_owned();
+    let folder = model_folder(dir.path(), "model", "churn");
+    ok(&mlops(&[
+        "models",
+        "--store",
+        &store,
+        "register",
+        "--name",
+        "churn",
+        "--path",
+        &folder,
+        "--run",
+        alpha.as_str(),
+    ]));
+    let log_dir = dir.path().join("log");
+    let root = StoreUri::parse(log_dir.to_str().unwrap())
+        .unwrap()
+        .open()
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    let mut log = InferenceLog::new(root, LogOptions::default());
+    let key = VersionKey {
+        model: "churn".into(),
+        version: "1".into(),
+    };
+    // Window 1 errs by 0.1 (RMSE 0.1), window 2 by 0.5 (RMSE 0.5).
+    let predictions = [1.1, 2.1, 3.1, 4.5, 5.5, 6.5];
+    for (i, p) in predictions.iter().enumerate() {
+        let inputs = [Tensor::new(
+            "x",
+            TensorData::from_vec(&[1], vec![i as f64]).unwrap(),
+        )];
+        let outputs = [Tensor::new(
+            "y",
+            TensorData::from_vec(&[1], vec![*p]).unwrap(),
+        )];
+        let time = Timestamp::from_millis(1_767_225_600_000 + i as i64).unwrap();
+        log.append(&key, Some(&format!("q{i}")), time, &inputs, &outputs)
+            .unwrap();
+    }
+    for file in log.close().unwrap() {
+        log.store(file).await.unwrap();
+    }
+    let labels = dir.path().join("labels.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("request", DataType::Utf8, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let ids: Vec<String> = (0..6).map(|i| format!("q{i}")).collect();
+    let truth: Vec<f64> = (1..=6).map(f64::from).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(Float64Array::from(truth)),
+        ],
+    )
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&labels).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let gate = |gate: &str| {
+        mlops(&[
+            "monitor",
+            "--store",
+            &store,
+            "performance",
+            "--log",
+            log_dir.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "--id",
+            "request",
+            "--label",
+            "y",
+            "--window-rows",
+            "3",
+            "--baseline",
+            "churn@1",
+            "--gate",
+            gate,
+        ])
+    };
+    // 0.5 > 0.25 + 0.1: the second window fails.
+    let failed = gate("rmse=loss:lower:0.1");
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    assert!(
+        text(&failed.stderr).contains("rmse 0.5"),
+        "{}",
+        text(&failed.stderr)
+    );
+    assert_eq!(gate("rmse=loss:lower:0.3").status.code(), Some(0));
+    let missing = gate("rmse=val_rmse:lower");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("val_rmse"),
+        "{}",
+        text(&missing.stderr)
+    );
 }

@@ -454,3 +454,110 @@ pub fn evaluate(
     }
     Ok(out)
 }
+
+/// A performance gate: a window's metric must not be worse than the version's registered
+/// value (its training run's metric snapshot) by more than a margin. Written
+/// `METRIC[=RUN_METRIC]:higher|lower[:MARGIN]`: `higher` when higher is better
+/// (`accuracy:higher:0.02` fails a window whose accuracy is below the registered one minus
+/// 0.02), `lower` when lower is better (`rmse=val_rmse:lower`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricGate {
+    /// The window metric: mae, rmse, r2, mape, accuracy, precision, recall, f1, roc_auc.
+    pub metric: String,
+    /// The registered metric's key (default: the same name).
+    pub registered: String,
+    /// Whether higher values are better.
+    pub higher_is_better: bool,
+    /// How much worse is tolerated.
+    pub margin: f64,
+}
+
+/// The metric names a [`MetricGate`] can read.
+const GATE_METRICS: [&str; 9] = [
+    "mae",
+    "rmse",
+    "r2",
+    "mape",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+];
+
+impl std::str::FromStr for MetricGate {
+    type Err = MonitorError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |why: &str| MonitorError::InvalidArgument(format!("gate {text:?}: {why}"));
+        let mut parts = text.split(':');
+        let (Some(names), Some(direction)) = (parts.next(), parts.next()) else {
+            return Err(bad("expected METRIC[=RUN_METRIC]:higher|lower[:MARGIN]"));
+        };
+        let margin = match parts.next() {
+            Some(m) => m
+                .parse::<f64>()
+                .ok()
+                .filter(|m| m.is_finite() && *m >= 0.0)
+                .ok_or_else(|| bad("the margin must be a number >= 0"))?,
+            None => 0.0,
+        };
+        if parts.next().is_some() {
+            return Err(bad("too many parts"));
+        }
+        let (metric, registered) = names.split_once('=').unwrap_or((names, names));
+        if !GATE_METRICS.contains(&metric) {
+            return Err(bad(&format!(
+                "metric {metric:?} is not one of {}",
+                GATE_METRICS.join(", ")
+            )));
+        }
+        if registered.is_empty() {
+            return Err(bad("the registered metric's name is empty"));
+        }
+        let higher_is_better = match direction {
+            "higher" => true,
+            "lower" => false,
+            _ => return Err(bad("say higher or lower (which is better)")),
+        };
+        Ok(Self {
+            metric: metric.to_owned(),
+            registered: registered.to_owned(),
+            higher_is_better,
+            margin,
+        })
+    }
+}
+
+impl MetricGate {
+    /// The window's value of the gate's metric, when the window has it.
+    pub fn value(&self, window: &PerformanceWindow) -> Option<f64> {
+        if let Some(m) = &window.regression {
+            return match self.metric.as_str() {
+                "mae" => Some(m.mae),
+                "rmse" => Some(m.rmse),
+                "r2" => Some(m.r2),
+                "mape" => Some(m.mape),
+                _ => None,
+            };
+        }
+        let m = window.classification.as_ref()?;
+        match self.metric.as_str() {
+            "accuracy" => Some(m.accuracy),
+            "precision" => Some(m.precision),
+            "recall" => Some(m.recall),
+            "f1" => Some(m.f1),
+            "roc_auc" => m.roc_auc,
+            _ => None,
+        }
+    }
+
+    /// Whether `value` is worse than `registered` by more than the margin.
+    pub fn fails(&self, value: f64, registered: f64) -> bool {
+        if self.higher_is_better {
+            value < registered - self.margin
+        } else {
+            value > registered + self.margin
+        }
+    }
+}

@@ -61,3 +61,26 @@ fn bad_pairs_are_refused_naming_the_value() {
     let e = classification(&[2.0], &[0.5], 0.5).unwrap_err().to_string();
     assert!(e.contains("label 2"), "{e}");
 }
+
+#[test]
+fn metric_gates_parse_and_compare_with_their_margin() {
+    use mlops_monitor::performance::MetricGate;
+    let gate: MetricGate = "rmse=val_rmse:lower:0.1".parse().unwrap();
+    assert_eq!(
+        (gate.metric.as_str(), gate.registered.as_str()),
+        ("rmse", "val_rmse")
+    );
+    assert!(!gate.fails(1.05, 1.0) && gate.fails(1.2, 1.0));
+    let gate: MetricGate = "accuracy:higher".parse().unwrap();
+    assert!(gate.fails(0.89, 0.9) && !gate.fails(0.9, 0.9));
+    for bad in [
+        "accuracy",
+        "loss:lower",
+        "f1:better",
+        "f1:higher:-1",
+        "f1:higher:1:2",
+    ] {
+        let e = bad.parse::<MetricGate>().unwrap_err().to_string();
+        assert!(e.contains(bad), "{e}");
+    }
+}

@@ -63,6 +63,15 @@ pub(crate) struct PerformanceArgs {
     /// Labelled rows per window.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) window_rows: usize,
+    /// A gate on each window: METRIC[=RUN_METRIC]:higher|lower[:MARGIN], against the
+    /// --baseline version's registered run metric; exit 3 when a window is worse by more
+    /// than the margin. Repeatable.
+    #[arg(long = "gate", value_name = "GATE", requires = "baseline")]
+    pub(crate) gates: Vec<String>,
+    /// The version whose registered metrics the gates compare with: NAME@ALIAS or
+    /// NAME@VERSION (in the registry of --store or --registry).
+    #[arg(long, value_name = "NAME@ALIAS")]
+    pub(crate) baseline: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,

@@ -23,6 +23,8 @@ pub(crate) async fn run(args: MonitorArgs) -> Result<u8> {
     match args.command {
         MonitorCommand::Run(run) => run::run(&args.stores, run).await,
         MonitorCommand::History(history) => history::run(&args.stores, history).await,
-        MonitorCommand::Performance(performance) => performance::run(performance).await,
+        MonitorCommand::Performance(performance) => {
+            performance::run(&args.stores, performance).await
+        }
     }
 }

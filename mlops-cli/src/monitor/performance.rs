@@ -1,15 +1,51 @@
 //! `mlops monitor performance`: an inference log joined with delayed labels.
 
 use mlops::core::StoreUri;
-use mlops_monitor::performance::{Task, evaluate, join, labels_from};
+use mlops_monitor::performance::{MetricGate, Task, evaluate, join, labels_from};
 use mlops_monitor::read_log;
 
 use super::args::{PerformanceArgs, TaskArg};
+use super::run::resolve;
+use crate::layout::RegistryArgs;
 use crate::output::Format;
 use crate::output::table::Table;
+use crate::stores::{self, Open};
 use crate::{Result, exit};
 
-pub(crate) async fn run(args: PerformanceArgs) -> Result<u8> {
+/// The gates with their registered values, from the baseline version's run snapshot.
+async fn gates(stores: &RegistryArgs, args: &PerformanceArgs) -> Result<Vec<(MetricGate, f64)>> {
+    let Some(baseline) = &args.baseline else {
+        return Ok(Vec::new());
+    };
+    let gates: Vec<MetricGate> = args
+        .gates
+        .iter()
+        .map(|g| g.parse())
+        .collect::<std::result::Result<_, _>>()?;
+    let registry = stores::registry(&stores.registry_uri(), None, Open::Existing)?;
+    let (name, version) = resolve(registry.registry.as_ref(), baseline).await?;
+    let info = registry.registry.get_version(&name, version).await?;
+    gates
+        .into_iter()
+        .map(|gate| {
+            let value = info
+                .run
+                .as_ref()
+                .and_then(|run| run.metric(&gate.registered))
+                .ok_or_else(|| {
+                    format!(
+                        "{name} v{version} has no registered metric {:?} (its run's metrics \
+                         snapshot)",
+                        gate.registered
+                    )
+                })?;
+            Ok((gate, value))
+        })
+        .collect()
+}
+
+pub(crate) async fn run(stores: &RegistryArgs, args: PerformanceArgs) -> Result<u8> {
+    let gates = gates(stores, &args).await?;
     let (reader, _, _) = crate::data::open_parquet(
         &args.labels,
         Some(&[args.id.clone(), args.label.clone()]),
@@ -80,5 +116,29 @@ pub(crate) async fn run(args: PerformanceArgs) -> Result<u8> {
             table.print()?;
         }
     }
-    Ok(exit::OK)
+    let mut failed = false;
+    for window in &windows {
+        for (gate, registered) in &gates {
+            let Some(value) = gate.value(window) else {
+                return Err(format!(
+                    "gate {:?}: the windows have no {} (see --task)",
+                    gate.metric, gate.metric
+                )
+                .into());
+            };
+            if gate.fails(value, *registered) {
+                failed = true;
+                tracing::warn!(
+                    "{} v{} window from {}: {} {value} is worse than the registered {registered} \
+                     by more than {}",
+                    window.model,
+                    window.version,
+                    window.start,
+                    gate.metric,
+                    gate.margin
+                );
+            }
+        }
+    }
+    Ok(if failed { exit::NEGATIVE } else { exit::OK })
 }
