@@ -943,3 +943,100 @@ async fn performance_gates_compare_with_the_registered_run_metric() {
         text(&missing.stderr)
     );
 }
+
+/// `--monitor-registry`: the served version's registered profile and signature; the
+/// signature names the tensor's columns. Here it names them in the opposite order of the
+/// profile's, so traffic drawn from the reference distribution drifts on both inputs (each
+/// is compared with the other's reference) and not on the prediction; by the profile's
+/// order it would not drift at all.
+#[test]
+fn served_versions_are_monitored_against_their_registered_profile_and_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, profile) = linear_model_and_profile(dir.path());
+    let store = dir.path().join("store").to_str().unwrap().to_owned();
+    let signature = dir.path().join("signature.json");
+    let spec = |names: &[&str]| {
+        let cols: Vec<Value> = names
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "type": "double"}))
+            .collect();
+        serde_json::to_string(&cols).unwrap()
+    };
+    let sig = serde_json::json!({"inputs": spec(&["z", "x"]), "outputs": spec(&["output"])});
+    std::fs::write(&signature, sig.to_string()).unwrap();
+    let folder = model_folder(dir.path(), "files", "lin");
+    ok(&mlops(&[
+        "models",
+        "--store",
+        &store,
+        "register",
+        "--name",
+        "lin",
+        "--path",
+        &folder,
+        "--drift-profile",
+        profile.to_str().unwrap(),
+        "--signature",
+        signature.to_str().unwrap(),
+    ]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--version",
+            "1",
+            "--drain-delay-ms",
+            "0",
+        ])
+        .arg("--model")
+        .arg(format!("lin={}", model.display()))
+        .args([
+            "--monitor-registry",
+            &store,
+            "--monitor-window-rows",
+            "1000",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap()
+        .to_owned();
+    for seed in 50..54 {
+        let rows = normal_rows(seed, 250, 0.0);
+        let data: Vec<f32> = rows.iter().flatten().copied().collect();
+        let body = serde_json::json!({"inputs": [{"name": "input", "shape": [250, 2], "datatype": "FP32", "data": data}]});
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                "/v2/models/lin/infer",
+                &serde_json::to_vec(&body).unwrap()
+            )
+            .0,
+            200
+        );
+    }
+    let mut metrics = String::new();
+    for _ in 0..500 {
+        metrics = http(&addr, "GET", "/metrics", b"").1;
+        if metrics.contains("mlops_monitor_windows_total{model=\"lin\",version=\"1\"} 1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (feature, drifted) in [("z", 1), ("x", 1), ("output", 0)] {
+        let series = format!(
+            "mlops_drift_feature_drifted{{model=\"lin\",version=\"1\",feature=\"{feature}\"}} {drifted}"
+        );
+        assert!(metrics.contains(&series), "{series}\n{metrics}");
+    }
+}
