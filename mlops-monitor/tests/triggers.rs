@@ -9,7 +9,7 @@ use mlops_drift::{DriftOptions, ReferenceProfile};
 use mlops_monitor::trigger::{Outbox, Rule, Rules, Target, TargetKind, Triggers};
 use mlops_monitor::{History, VersionKey, VersionMonitor, WindowPolicy, WindowReport};
 
-use crate::receiver::{Receiver, openssl_signature};
+use crate::receiver::{Receiver, expected_signature};
 use crate::util::{Shift, rows};
 
 /// Windows of 1000 rows, one per entry of `shifts`, one minute apart.
@@ -139,7 +139,7 @@ async fn an_event_is_signed_retried_acknowledged_and_names_its_report() {
         .collect();
     assert!(ids.iter().all(|id| *id == events[0].id), "{ids:?}");
     let last = &posts[2];
-    let expected = openssl_signature(
+    let expected = expected_signature(
         "s3cret",
         &events[0].id,
         last.header("mlops-timestamp"),
