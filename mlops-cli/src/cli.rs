@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{drift, exit, experiments, models, runs, serve, store};
+use crate::{drift, exit, experiments, models, monitor, runs, serve, store};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -49,6 +49,8 @@ pub(crate) enum Command {
     Models(models::ModelsArgs),
     /// Serve model files over the Open Inference Protocol (KServe V2 / Triton REST).
     Serve(serve::ServeArgs),
+    /// Drift windows against a registered version's profile, their history, and triggers.
+    Monitor(monitor::MonitorArgs),
 }
 
 /// Runs one command; its exit code.
@@ -63,5 +65,6 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Runs(command) => runs::run(command).await,
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Monitor(args) => monitor::run(args).await,
     }
 }

@@ -10,6 +10,7 @@ mod experiments;
 mod layout;
 mod logging;
 mod models;
+mod monitor;
 mod output;
 mod runs;
 mod serve;

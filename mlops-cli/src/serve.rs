@@ -72,6 +72,8 @@ pub(crate) struct ServeArgs {
     /// After the drain delay: how long to wait for in-flight requests, in milliseconds.
     #[arg(long, default_value_t = 25_000)]
     shutdown_timeout_ms: u64,
+    #[command(flatten)]
+    monitor: Box<crate::monitor::ServeMonitorArgs>,
 }
 
 fn parse_model(text: &str) -> std::result::Result<(String, PathBuf), String> {
@@ -117,6 +119,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
     for (name, path) in &args.models {
         builder = builder.model_file(path, name, args.version.as_deref())?;
     }
+    let (builder, monitoring) = args.monitor.attach(builder).await?;
     let server = builder.build()?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -127,6 +130,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
         line(&format!("  model {name} from {}", path.display()))?;
     }
     mlops::serve::serve(listener, server, mlops::serve::shutdown_signal()).await?;
+    if let Some(monitoring) = monitoring {
+        monitoring.stop().await?;
+    }
     line("mlops serve: stopped")?;
     Ok(exit::OK)
 }

@@ -10,6 +10,7 @@ mod drift;
 mod lifecycle;
 mod migration;
 mod models;
+mod monitor;
 mod runs;
 mod serve;
 mod stale;

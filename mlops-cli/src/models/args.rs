@@ -47,6 +47,14 @@ pub(crate) enum ModelsCommand {
         /// A description of the version.
         #[arg(long)]
         description: Option<String>,
+        /// A reference drift profile (`mlops profile build`, JSON or Parquet) stored with the
+        /// version: what `mlops monitor` and `mlops serve --monitor` compare its traffic with.
+        #[arg(long)]
+        drift_profile: Option<PathBuf>,
+        /// The version's signature: MLflow's signature JSON (`{"inputs": "[...]",
+        /// "outputs": "[...]"}`), naming the columns of its tensors.
+        #[arg(long)]
+        signature: Option<PathBuf>,
         /// `table` prints the number; `json` the whole version.
         #[arg(long, value_enum, default_value_t)]
         format: Format,

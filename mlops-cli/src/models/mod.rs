@@ -45,6 +45,8 @@ async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
             run,
             artifact_path,
             description,
+            drift_profile,
+            signature,
             format,
         } => {
             let tracking = match &run {
@@ -59,11 +61,16 @@ async fn execute(args: ModelsArgs, registry: &stores::Registry) -> Result<u8> {
                 (None, Some(folder)) => ops::Source::RunArtifacts(folder),
                 (None, None) => return Err("give --path, or --run with --artifact-path".into()),
             };
+            let files = ops::VersionFiles {
+                source,
+                drift_profile: drift_profile.as_deref(),
+                signature: signature.as_deref(),
+            };
             let info = ops::register(
                 registry,
                 tracking,
                 &name,
-                source,
+                files,
                 run.as_deref(),
                 description,
             )

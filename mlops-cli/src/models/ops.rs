@@ -26,16 +26,36 @@ pub(crate) enum Source<'a> {
     RunArtifacts(&'a str),
 }
 
-/// Registers the files of `source` as a new version of `name` (creating the model if
-/// needed), linked to `run` (looked up in `tracking`) when given.
+/// The largest signature file read.
+const SIGNATURE_MAX_BYTES: u64 = 4 << 20;
+
+/// The files of a new version: where they come from, and optionally its reference drift
+/// profile and signature (local files).
+pub(crate) struct VersionFiles<'a> {
+    /// The version's files.
+    pub(crate) source: Source<'a>,
+    /// `--drift-profile`.
+    pub(crate) drift_profile: Option<&'a Path>,
+    /// `--signature`.
+    pub(crate) signature: Option<&'a Path>,
+}
+
+/// Registers the files of `files.source` as a new version of `name` (creating the model if
+/// needed), with its drift profile and signature when given, linked to `run` (looked up in
+/// `tracking`) when given.
 pub(crate) async fn register(
     registry: &Registry,
     tracking: Option<Arc<dyn TrackingStore>>,
     name: &str,
-    source: Source<'_>,
+    files: VersionFiles<'_>,
     run: Option<&str>,
     description: Option<String>,
 ) -> Result<VersionInfo> {
+    let VersionFiles {
+        source,
+        drift_profile,
+        signature,
+    } = files;
     let name = ModelName::parse(name)?;
     let run = run.map(RunId::parse).transpose()?;
     let mut new = match (&source, &run, &tracking) {
@@ -60,6 +80,22 @@ pub(crate) async fn register(
         (Source::RunArtifacts(_), _, _) => return Err("--artifact-path needs --run".into()),
     };
     new.description = description;
+    if let Some(file) = drift_profile {
+        // Checked as a profile before it is stored: a registry holds no unreadable one.
+        crate::data::read_profile(file, crate::data::DEFAULT_MAX_PROFILE_BYTES)?;
+        let bytes = mlops::core::read_local_file(file, crate::data::DEFAULT_MAX_PROFILE_BYTES)
+            .map_err(|e| format!("cannot read --drift-profile: {e}"))?;
+        new.drift_profile = Some(bytes.into());
+    }
+    if let Some(file) = signature {
+        let bytes = mlops::core::read_local_file(file, SIGNATURE_MAX_BYTES)
+            .map_err(|e| format!("cannot read --signature: {e}"))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("--signature {}: not UTF-8 text", file.display()))?;
+        let parsed = mlops::registry::Signature::from_mlflow_json(&text)
+            .map_err(|e| format!("--signature {}: {e}", file.display()))?;
+        new.signature = Some(parsed);
+    }
     if let (Source::Dir(_), Some(run_id), Some(store)) = (&source, &run, &tracking) {
         let found = store.get_run(run_id).await?;
         new.run = Some(RunLink {

@@ -345,7 +345,7 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
-    let (content_type, text) = if openmetrics {
+    let (content_type, mut text) = if openmetrics {
         (
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             inner.metrics.encode(),
@@ -356,6 +356,18 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
             inner.metrics.encode_prometheus(),
         )
     };
+    // The observer's families go before OpenMetrics' closing `# EOF`.
+    if let Some(observer) = &inner.observer.0
+        && let Some(extra) =
+            crate::observe::guarded(&inner.metrics, || observer.encode_metrics(openmetrics))
+        && !extra.is_empty()
+    {
+        let eof = openmetrics.then(|| text.rfind("# EOF")).flatten();
+        match eof {
+            Some(at) => text.insert_str(at, &extra),
+            None => text.push_str(&extra),
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
