@@ -1,25 +1,48 @@
-//! `mlops serve`: serve model files over the Open Inference Protocol until SIGTERM/Ctrl-C.
+//! `mlops serve`: serve model files, or registry versions by alias (following the alias as
+//! it moves), over the Open Inference Protocol until SIGTERM/Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mlops::serve::{ModelOptions, Server};
+use mlops::serve::follow::FollowOptions;
+use mlops::serve::source::RegistrySource;
+use mlops::serve::{ModelOptions, ModelSource, Selector, Server};
 
+use crate::layout::RegistryArgs;
 use crate::output::line;
+use crate::stores::{self, Open};
 use crate::{Result, exit};
+
+/// One `--model`: a file, or a registry version by alias or number.
+#[derive(Clone, Debug)]
+enum ModelArg {
+    /// `NAME=PATH`.
+    File(String, PathBuf),
+    /// `NAME@ALIAS` or `NAME@VERSION`.
+    Registry(String, Selector),
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
-    /// A model to serve, as NAME=PATH (repeatable). PATH is an `.onnx` file (with the `onnx`
-    /// feature) or a built-in linear/logistic `.json` file.
-    #[arg(long = "model", required = true, value_name = "NAME=PATH", value_parser = parse_model)]
-    models: Vec<(String, PathBuf)>,
+    /// A model to serve (repeatable): NAME=PATH serves a file (an `.onnx` file, with the
+    /// `onnx` feature, or a built-in linear/logistic `.json` file); NAME@ALIAS serves the
+    /// version an alias of the registry names and follows it when it moves; NAME@VERSION
+    /// serves one registry version.
+    #[arg(long = "model", required = true, value_name = "NAME=PATH|NAME@ALIAS|NAME@VERSION", value_parser = parse_model)]
+    models: Vec<ModelArg>,
+    /// The registry NAME@ALIAS models come from (`--registry`, else the root's).
+    #[command(flatten)]
+    stores: RegistryArgs,
+    /// How often each followed alias is read, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    poll_interval_ms: u64,
     /// The address to listen on. Port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// The version the models are served as (`/v2/models/NAME/versions/VERSION/...`).
+    /// The version NAME=PATH models are served as (`/v2/models/NAME/versions/VERSION/...`).
     #[arg(long)]
     version: Option<String>,
     /// Most rows per batch; 1 turns batching off.
@@ -74,11 +97,19 @@ pub(crate) struct ServeArgs {
     shutdown_timeout_ms: u64,
 }
 
-fn parse_model(text: &str) -> std::result::Result<(String, PathBuf), String> {
-    text.split_once('=')
-        .filter(|(name, path)| !name.is_empty() && !path.is_empty())
-        .map(|(name, path)| (name.to_owned(), PathBuf::from(path)))
-        .ok_or_else(|| format!("expected NAME=PATH, got `{text}`"))
+/// `NAME=PATH` or `NAME@SELECTOR`, whichever separator comes first (a path may hold `@`).
+fn parse_model(text: &str) -> std::result::Result<ModelArg, String> {
+    let usage = || format!("expected NAME=PATH, NAME@ALIAS or NAME@VERSION, got `{text}`");
+    let at = text.find(['=', '@']).ok_or_else(usage)?;
+    let (name, rest) = (&text[..at], &text[at + 1..]);
+    if name.is_empty() || rest.is_empty() {
+        return Err(usage());
+    }
+    if text[at..].starts_with('=') {
+        return Ok(ModelArg::File(name.to_owned(), PathBuf::from(rest)));
+    }
+    let selector: Selector = rest.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(ModelArg::Registry(name.to_owned(), selector))
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
@@ -114,19 +145,55 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
     if !args.allowed_hosts.is_empty() {
         builder = builder.allowed_hosts(args.allowed_hosts);
     }
-    for (name, path) in &args.models {
-        builder = builder.model_file(path, name, args.version.as_deref())?;
+    for model in &args.models {
+        if let ModelArg::File(name, path) = model {
+            builder = builder.model_file(path, name, args.version.as_deref())?;
+        }
     }
     let server = builder.build()?;
+    let mut described = Vec::new();
+    let mut followers = Vec::new();
+    let followed: Vec<_> = args
+        .models
+        .iter()
+        .filter_map(|m| match m {
+            ModelArg::Registry(name, selector) => Some((name, selector)),
+            ModelArg::File(..) => None,
+        })
+        .collect();
+    if !followed.is_empty() {
+        let uri = args.stores.registry_uri();
+        let registry = stores::registry(&uri, None, Open::Existing)?;
+        let source: Arc<dyn ModelSource> = Arc::new(RegistrySource::new(registry.registry));
+        let options = FollowOptions::default()
+            .poll_interval(Duration::from_millis(args.poll_interval_ms.max(1)));
+        for (name, selector) in followed {
+            let follower = server
+                .models()
+                .follow(Arc::clone(&source), name, selector.clone(), options.clone())
+                .await?;
+            described.push(format!(
+                "  model {name} version {} ({selector} of {uri})",
+                follower.served().version
+            ));
+            followers.push(follower);
+        }
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr()?;
     line(&format!("mlops serve: listening on http://{local}"))?;
-    for (name, path) in &args.models {
-        line(&format!("  model {name} from {}", path.display()))?;
+    for model in &args.models {
+        if let ModelArg::File(name, path) = model {
+            line(&format!("  model {name} from {}", path.display()))?;
+        }
+    }
+    for text in &described {
+        line(text)?;
     }
     mlops::serve::serve(listener, server, mlops::serve::shutdown_signal()).await?;
+    drop(followers);
     line("mlops serve: stopped")?;
     Ok(exit::OK)
 }

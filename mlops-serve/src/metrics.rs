@@ -11,6 +11,21 @@
 //!
 //! | `mlops_serve_observer_panics_total` | counter | |
 //!
+//! Models that follow a registry alias ([`crate::follow`]) add:
+//!
+//! | family | type | labels |
+//! | --- | --- | --- |
+//! | `mlops_serve_model_info` | gauge (1) | `model`, `version`, `alias`, `role` |
+//! | `mlops_serve_model_swaps_total` | counter | `model`, `outcome` |
+//! | `mlops_serve_swap_seconds` | histogram | `model` |
+//! | `mlops_serve_source_errors_total` | counter | `model` |
+//!
+//! `role` is `stable` (the alias's version, on the unversioned routes) or `previous` (the
+//! version it replaced, kept loaded at `/versions/N` for a rollback). Swap `outcome` is
+//! `success`, `fetch_failed` (download or digest), `load_failed` or `warmup_failed`; a failed
+//! swap leaves the old version serving. `swap_seconds` runs from the alias move (as the source
+//! records it, else from the poll that saw it) to the new version taking traffic.
+//!
 //! `outcome` is one of `success`, `invalid` (4xx other than 429), `rejected` (429),
 //! `unavailable` (503), `timeout` (504) and `error` (5xx). The handles for each model are
 //! resolved once when the model enters the [`crate::ModelTable`], so the request path does no
@@ -42,6 +57,28 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Labels of `model_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    model: String,
+    version: String,
+    alias: String,
+    role: &'static str,
+}
+
+/// Labels of the swap counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SwapLabels {
+    model: String,
+    outcome: &'static str,
+}
+
+/// Labels of per-name series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NameLabels {
+    model: String,
+}
+
 /// The registry and its families.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -53,11 +90,20 @@ pub(crate) struct Metrics {
     batch: Family<ModelLabels, Histogram, fn() -> Histogram>,
     in_flight: Family<ModelLabels, Gauge>,
     pub(crate) observer_panics: Counter,
+    info: Family<InfoLabels, Gauge>,
+    swaps: Family<SwapLabels, Counter>,
+    swap_seconds: Family<NameLabels, Histogram, fn() -> Histogram>,
+    source_errors: Family<NameLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
     // 50 µs .. ~26 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+fn swap_histogram() -> Histogram {
+    // 10 ms .. ~330 s.
+    Histogram::new(exponential_buckets(0.01, 2.0, 16))
 }
 
 fn batch_histogram() -> Histogram {
@@ -104,6 +150,55 @@ impl Outcome {
             504 => Outcome::Timeout,
             400..=499 => Outcome::Invalid,
             _ => Outcome::Error,
+        }
+    }
+}
+
+/// What a followed version is to its alias, for `model_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The alias's version: the unversioned routes serve it.
+    Stable,
+    /// The version it replaced, kept loaded for a rollback.
+    Previous,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Stable => "stable",
+            Role::Previous => "previous",
+        }
+    }
+}
+
+/// How a swap attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SwapOutcome {
+    /// The new version serves.
+    Success,
+    /// Its files could not be downloaded or did not match their digests.
+    FetchFailed,
+    /// The runtime refused the files.
+    LoadFailed,
+    /// The warm-up inference failed or answered something the metadata does not declare.
+    WarmupFailed,
+}
+
+impl SwapOutcome {
+    const ALL: [SwapOutcome; 4] = [
+        SwapOutcome::Success,
+        SwapOutcome::FetchFailed,
+        SwapOutcome::LoadFailed,
+        SwapOutcome::WarmupFailed,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            SwapOutcome::Success => "success",
+            SwapOutcome::FetchFailed => "fetch_failed",
+            SwapOutcome::LoadFailed => "load_failed",
+            SwapOutcome::WarmupFailed => "warmup_failed",
         }
     }
 }
@@ -172,6 +267,30 @@ impl Metrics {
             "Calls to the inference observer that panicked (the requests were answered)",
             observer_panics.clone(),
         );
+        let info = Family::<InfoLabels, Gauge>::default();
+        registry.register(
+            "model_info",
+            "Model versions served for an alias (1): the alias's version (role stable) and the one it replaced (role previous)",
+            info.clone(),
+        );
+        let swaps = Family::<SwapLabels, Counter>::default();
+        registry.register(
+            "model_swaps",
+            "Attempts to serve the version an alias moved to, by outcome (a failure keeps the old version serving)",
+            swaps.clone(),
+        );
+        let swap_seconds = Family::new_with_constructor(swap_histogram as fn() -> Histogram);
+        registry.register(
+            "swap_seconds",
+            "Time from an alias move to its version taking traffic",
+            swap_seconds.clone(),
+        );
+        let source_errors = Family::<NameLabels, Counter>::default();
+        registry.register(
+            "source_errors",
+            "Polls of a model source that failed (the served version stays)",
+            source_errors.clone(),
+        );
         Self {
             registry,
             requests,
@@ -181,7 +300,69 @@ impl Metrics {
             batch,
             in_flight,
             observer_panics,
+            info,
+            swaps,
+            swap_seconds,
+            source_errors,
         }
+    }
+
+    /// Marks `version` of `name` as served for `alias` in `role` (`None` removes the series).
+    pub(crate) fn set_info(&self, name: &str, version: &str, alias: &str, role: Option<Role>) {
+        for each in [Role::Stable, Role::Previous] {
+            let labels = InfoLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                alias: alias.to_owned(),
+                role: each.label(),
+            };
+            if role == Some(each) {
+                self.info.get_or_create(&labels).set(1);
+            } else {
+                self.info.remove(&labels);
+            }
+        }
+    }
+
+    /// Counts one swap attempt of `name`.
+    pub(crate) fn swap(&self, name: &str, outcome: SwapOutcome) {
+        self.swaps
+            .get_or_create(&SwapLabels {
+                model: name.to_owned(),
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// Records the time from an alias move of `name` to serving its version.
+    pub(crate) fn swap_time(&self, name: &str, seconds: f64) {
+        self.swap_seconds
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one failed poll of `name`'s source.
+    pub(crate) fn source_error(&self, name: &str) {
+        self.source_errors
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Creates the swap series of `name` at zero, so that a failure shows as a change.
+    pub(crate) fn follow_started(&self, name: &str) {
+        for outcome in SwapOutcome::ALL {
+            drop(self.swaps.get_or_create(&SwapLabels {
+                model: name.to_owned(),
+                outcome: outcome.label(),
+            }));
+        }
+        drop(self.source_errors.get_or_create(&NameLabels {
+            model: name.to_owned(),
+        }));
     }
 
     /// The series of one model (created at zero so they show up before the first request).

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod connections;
+mod follow;
 mod fuzz_oip;
 mod http_errors;
 mod http_protocol;

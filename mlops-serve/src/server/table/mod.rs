@@ -91,6 +91,11 @@ impl ModelTable {
         }
     }
 
+    /// The metrics the table's models report to.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
     /// The current table, to read without holding any lock.
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(
