@@ -249,3 +249,172 @@ fn serve_flags_bound_slow_clients_and_connections() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Starts `mlops serve ARGS` on a free port (no store variables from the caller); returns
+/// the child and its address, read from the first stdout line.
+fn spawn_serve(cwd: &std::path::Path, args: &[&str]) -> (Child, String) {
+    let mut child = crate::util::command(cwd)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    (child, addr)
+}
+
+/// Issue 12: `mlops serve --model NAME@ALIAS` serves the alias's version from the registry
+/// and follows `mlops models promote` without a restart while a client keeps sending
+/// requests (none fails); `NAME@VERSION` pins a version next to it; a missing alias stops
+/// the server before it listens.
+#[test]
+fn serve_follows_a_registry_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registry = d.join("root");
+    let mlops = |args: &[&str]| {
+        let out = crate::util::command(d)
+            .args(args)
+            .env("MLOPS_REGISTRY", &registry)
+            .env("MLOPS_ACTOR", "cli-test")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (name, slope) in [("price", 1), ("price", 2), ("fixed", 7)] {
+        let file = d.join(format!("{name}{slope}"));
+        std::fs::create_dir_all(&file).unwrap();
+        std::fs::write(
+            file.join("model.json"),
+            format!(r#"{{"format":"mlops-linear/1","coefficients":[[{slope},0,0]]}}"#),
+        )
+        .unwrap();
+        mlops(&[
+            "models",
+            "register",
+            "--name",
+            name,
+            "--path",
+            file.to_str().unwrap(),
+        ]);
+    }
+    mlops(&[
+        "models",
+        "promote",
+        "--name",
+        "price",
+        "--version",
+        "1",
+        "--alias",
+        "champion",
+    ]);
+    let uri = registry.to_str().unwrap();
+
+    // A missing alias: an error, before listening.
+    let out = crate::util::command(d)
+        .args(["serve", "--addr", "127.0.0.1:0", "--registry", uri])
+        .args(["--model", "fixed@champion"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("champion"));
+
+    let (mut child, addr) = spawn_serve(
+        d,
+        &[
+            "--registry",
+            uri,
+            "--model",
+            "price@champion",
+            "--model",
+            "fixed@1",
+            "--poll-interval-ms",
+            "50",
+        ],
+    );
+    let body = br#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,0,0]}]}"#;
+    let mut conn = Conn::open(&addr);
+    let (status, answer) = conn
+        .request("POST", "/v2/models/fixed/infer", body)
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains(r#""model_version":"1""#), "{answer}");
+    assert!(answer.contains("[7.0]"), "{answer}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let (addr, stop) = (addr.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut conn = Conn::open(&addr);
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                answers.push(
+                    conn.request("POST", "/v2/models/price/infer", body)
+                        .unwrap(),
+                );
+            }
+            answers
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    mlops(&[
+        "models",
+        "promote",
+        "--name",
+        "price",
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+    ]);
+    let mut swapped = false;
+    for _ in 0..600 {
+        let (status, answer) = conn
+            .request("POST", "/v2/models/price/infer", body)
+            .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        if answer.contains(r#""model_version":"2""#) {
+            assert!(answer.contains("[2.0]"), "{answer}");
+            swapped = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(swapped, "the server never followed the promotion");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    stop.store(true, Ordering::SeqCst);
+    let answers = client.join().unwrap();
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert!(
+        answers
+            .iter()
+            .any(|(_, a)| a.contains(r#""model_version":"1""#))
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(_, a)| a.contains(r#""model_version":"2""#))
+    );
+    let (_, metrics) = conn.request("GET", "/metrics", b"").unwrap();
+    assert!(
+        metrics.contains(r#"mlops_serve_model_swaps_total{model="price",outcome="success"} 1"#),
+        "{metrics}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

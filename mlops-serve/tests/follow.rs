@@ -399,3 +399,152 @@ async fn under_load_every_request_after_a_switch_comes_from_the_new_version() {
     assert_eq!(versions_seen.len(), 3, "every version answered");
     assert!(records.len() > 32, "{} requests", records.len());
 }
+
+/// The object registry on a local folder as the source, with replicas that each open it.
+#[cfg(feature = "registry")]
+mod registry {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mlops_core::{AliasName, ArtifactPath, ModelName, StoreUri};
+    use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt};
+    use mlops_serve::runtime::linear::LinearFile;
+    use mlops_serve::source::RegistrySource;
+    use mlops_serve::{ModelSource, Server};
+    use sha2::{Digest, Sha256};
+
+    use super::{fast, wait_version};
+    use crate::util::sample;
+
+    fn open(dir: &Path) -> Arc<ObjectRegistry> {
+        let uri = StoreUri::parse(dir.to_str().unwrap()).unwrap();
+        Arc::new(ObjectRegistry::open_uri(&uri).unwrap())
+    }
+
+    fn model_json(slope: f64) -> Vec<u8> {
+        serde_json::to_vec(&LinearFile::linear(vec![vec![slope, 0.0, 0.0]], vec![0.0])).unwrap()
+    }
+
+    async fn promote(registry: &ObjectRegistry, version: u64) {
+        let (name, alias) = (
+            ModelName::parse("price").unwrap(),
+            AliasName::parse("champion").unwrap(),
+        );
+        registry
+            .set_alias(
+                &name,
+                &alias,
+                mlops_core::ModelVersion::new(version).unwrap(),
+                &AliasChange::default(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Versions 1..=3 of "price" (version v answers v), champion on 1.
+    async fn registry_with_versions(dir: &Path) -> Arc<ObjectRegistry> {
+        let registry = open(dir);
+        let name = ModelName::parse("price").unwrap();
+        registry.create_model(&name, None, &[]).await.unwrap();
+        for slope in [1.0, 2.0, 3.0] {
+            let files = NewVersion::new().with_artifact(
+                ArtifactPath::parse("model.json").unwrap(),
+                model_json(slope),
+            );
+            registry.create_version(&name, files).await.unwrap();
+        }
+        promote(&registry, 1).await;
+        registry
+    }
+
+    /// Every file under `dir` whose name is `name`.
+    fn find(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(find(&path, name));
+            } else if path.file_name().is_some_and(|n| n == name) {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn replicas_converge_and_a_corrupted_blob_is_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = registry_with_versions(dir.path()).await;
+        let mut replicas = Vec::new();
+        for _ in 0..3 {
+            let source = Arc::new(RegistrySource::new(
+                open(dir.path()) as Arc<dyn ModelRegistry>
+            ));
+            let server = Server::builder().build().unwrap();
+            let follower = server
+                .models()
+                .follow(
+                    source as Arc<dyn ModelSource>,
+                    "price",
+                    "champion".parse().unwrap(),
+                    fast(),
+                )
+                .await
+                .unwrap();
+            replicas.push((server, follower));
+        }
+        promote(&admin, 2).await;
+        for (server, follower) in &replicas {
+            wait_version(follower, "2").await;
+            assert_eq!(
+                server.models().default_version("price").as_deref(),
+                Some("2")
+            );
+            // The registry records the move: the swap is timed from it.
+            let text = server.metrics_text();
+            assert_eq!(
+                sample(&text, "mlops_serve_swap_seconds_count", r#"model="price""#),
+                Some(1.0)
+            );
+        }
+
+        // Version 3's blob changes on disk after registration: the digest check refuses it
+        // on every replica, which keep serving 2.
+        let digest: String = Sha256::digest(model_json(3.0))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let blobs = find(dir.path(), &digest);
+        assert_eq!(blobs.len(), 1, "{blobs:?}");
+        std::fs::write(&blobs[0], model_json(30.0)).unwrap();
+        promote(&admin, 3).await;
+        for (server, follower) in &replicas {
+            let failed = || {
+                sample(
+                    &server.metrics_text(),
+                    "mlops_serve_model_swaps_total",
+                    r#"model="price",outcome="fetch_failed""#,
+                )
+                .is_some_and(|n| n >= 1.0)
+            };
+            for _ in 0..3000 {
+                if failed() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(failed(), "{}", server.metrics_text());
+            assert_eq!(follower.served().version, "2");
+            assert_eq!(
+                server.models().default_version("price").as_deref(),
+                Some("2")
+            );
+        }
+        // Rolled back to 1 (still loaded on every replica as the previous version).
+        promote(&admin, 1).await;
+        for (_, follower) in &replicas {
+            wait_version(follower, "1").await;
+        }
+    }
+}
