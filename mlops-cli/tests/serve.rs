@@ -358,7 +358,7 @@ fn serve_follows_a_registry_alias() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let client = {
-        let (addr, stop) = (addr.clone(), stop.clone());
+        let stop = stop.clone();
         std::thread::spawn(move || {
             let mut conn = Conn::open(&addr);
             let mut answers = Vec::new();
