@@ -3,6 +3,8 @@
 //! path follows an alias that MLflow's own Python client moves
 //! (`MlflowClient().set_registered_model_alias`) on a real MLflow server.
 
+#![allow(clippy::print_stderr)] // The measured convergence times are printed (measured, never asserted).
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
