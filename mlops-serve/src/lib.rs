@@ -148,10 +148,11 @@ mod protocol;
 pub mod runtime;
 pub mod server;
 pub mod source;
+mod stats;
 pub mod tensor;
 
 pub use error::{Error, Result};
-pub use follow::{FollowOptions, Follower, Served};
+pub use follow::{FollowOptions, Follower, RollbackPolicy, Rollout, Served};
 pub use model::{AsyncModel, Model, ModelMetadata, Servable};
 pub use observe::{Observation, Observer};
 pub use server::{

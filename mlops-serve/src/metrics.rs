@@ -19,9 +19,20 @@
 //! | `mlops_serve_model_swaps_total` | counter | `model`, `outcome` |
 //! | `mlops_serve_swap_seconds` | histogram | `model` |
 //! | `mlops_serve_source_errors_total` | counter | `model` |
+//! | `mlops_serve_rollbacks_total` | counter | `model`, `version`, `kind`, `reason` |
+//! | `mlops_serve_shadow_requests_total` | counter | `model`, `version`, `outcome` |
+//! | `mlops_serve_shadow_dropped_total` | counter | `model` |
+//! | `mlops_serve_shadow_difference` | histogram | `model`, `version` |
+//! | `mlops_serve_shadow_mismatch` | histogram | `model`, `version` |
 //!
-//! `role` is `stable` (the alias's version, on the unversioned routes) or `previous` (the
-//! version it replaced, kept loaded at `/versions/N` for a rollback). Swap `outcome` is
+//! Rollouts: `kind` is `canary` (its share set to 0) or `stable` (the alias moved back in
+//! the registry), `reason` `errors` or `latency`. A shadow copy's `outcome` is `answered` or
+//! `error`; `dropped` counts copies the full queue refused; `difference` is the mean absolute
+//! difference of a copy's numeric outputs from the served ones, `mismatch` the share of its
+//! label outputs that differ (their `_sum / _count` is the mean over copies).
+//!
+//! `role` is `stable` (the alias's version, on the unversioned routes), `previous` (the
+//! version it replaced, kept loaded at `/versions/N` for a rollback), `canary` or `shadow`. Swap `outcome` is
 //! `success`, `fetch_failed` (download or digest), `load_failed` or `warmup_failed`; a failed
 //! swap leaves the old version serving. `swap_seconds` runs from the alias move (as the source
 //! records it, else from the poll that saw it) to the new version taking traffic.
@@ -79,6 +90,23 @@ struct NameLabels {
     model: String,
 }
 
+/// Labels of the rollback counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RollbackLabels {
+    model: String,
+    version: String,
+    kind: &'static str,
+    reason: &'static str,
+}
+
+/// Labels of the shadow counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
+    model: String,
+    version: String,
+    outcome: &'static str,
+}
+
 /// The registry and its families.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -94,6 +122,11 @@ pub(crate) struct Metrics {
     swaps: Family<SwapLabels, Counter>,
     swap_seconds: Family<NameLabels, Histogram, fn() -> Histogram>,
     source_errors: Family<NameLabels, Counter>,
+    rollbacks: Family<RollbackLabels, Counter>,
+    shadow_requests: Family<ShadowLabels, Counter>,
+    shadow_dropped: Family<NameLabels, Counter>,
+    shadow_difference: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    shadow_mismatch: Family<ModelLabels, Histogram, fn() -> Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -104,6 +137,16 @@ fn latency_histogram() -> Histogram {
 fn swap_histogram() -> Histogram {
     // 10 ms .. ~330 s.
     Histogram::new(exponential_buckets(0.01, 2.0, 16))
+}
+
+fn share_histogram() -> Histogram {
+    // 0 (exact agreement) and 0.1 % .. 100 %.
+    Histogram::new(std::iter::once(0.0).chain(exponential_buckets(0.001, 2.0, 11)))
+}
+
+fn difference_histogram() -> Histogram {
+    // 0, then 1e-6 .. ~1e5 by decades.
+    Histogram::new(std::iter::once(0.0).chain(exponential_buckets(1e-6, 10.0, 12)))
 }
 
 fn batch_histogram() -> Histogram {
@@ -161,6 +204,10 @@ pub(crate) enum Role {
     Stable,
     /// The version it replaced, kept loaded for a rollback.
     Previous,
+    /// A canary: a share of the unversioned requests.
+    Canary,
+    /// A shadow: copies of a share of the unversioned requests.
+    Shadow,
 }
 
 impl Role {
@@ -168,6 +215,8 @@ impl Role {
         match self {
             Role::Stable => "stable",
             Role::Previous => "previous",
+            Role::Canary => "canary",
+            Role::Shadow => "shadow",
         }
     }
 }
@@ -212,6 +261,8 @@ pub(crate) struct ModelMetrics {
     pub(crate) total: Histogram,
     pub(crate) batch: Histogram,
     pub(crate) in_flight: Gauge,
+    /// What the rollout checks read (this entry's traffic only).
+    pub(crate) stats: std::sync::Arc<crate::stats::Stats>,
 }
 
 impl ModelMetrics {
@@ -291,6 +342,37 @@ impl Metrics {
             "Polls of a model source that failed (the served version stays)",
             source_errors.clone(),
         );
+        let rollbacks = Family::<RollbackLabels, Counter>::default();
+        registry.register(
+            "rollbacks",
+            "Automatic rollbacks: a canary set to 0 %, or an alias moved back in the registry",
+            rollbacks.clone(),
+        );
+        let shadow_requests = Family::<ShadowLabels, Counter>::default();
+        registry.register(
+            "shadow_requests",
+            "Request copies run on a shadow version, by outcome",
+            shadow_requests.clone(),
+        );
+        let shadow_dropped = Family::<NameLabels, Counter>::default();
+        registry.register(
+            "shadow_dropped",
+            "Request copies for a shadow version dropped because its queue was full",
+            shadow_dropped.clone(),
+        );
+        let shadow_difference =
+            Family::new_with_constructor(difference_histogram as fn() -> Histogram);
+        registry.register(
+            "shadow_difference",
+            "Mean absolute difference of a shadow copy's numeric outputs from the served answer",
+            shadow_difference.clone(),
+        );
+        let shadow_mismatch = Family::new_with_constructor(share_histogram as fn() -> Histogram);
+        registry.register(
+            "shadow_mismatch",
+            "Share of a shadow copy's label outputs that differ from the served answer",
+            shadow_mismatch.clone(),
+        );
         Self {
             registry,
             requests,
@@ -304,12 +386,17 @@ impl Metrics {
             swaps,
             swap_seconds,
             source_errors,
+            rollbacks,
+            shadow_requests,
+            shadow_dropped,
+            shadow_difference,
+            shadow_mismatch,
         }
     }
 
     /// Marks `version` of `name` as served for `alias` in `role` (`None` removes the series).
     pub(crate) fn set_info(&self, name: &str, version: &str, alias: &str, role: Option<Role>) {
-        for each in [Role::Stable, Role::Previous] {
+        for each in [Role::Stable, Role::Previous, Role::Canary, Role::Shadow] {
             let labels = InfoLabels {
                 model: name.to_owned(),
                 version: version.to_owned(),
@@ -341,6 +428,73 @@ impl Metrics {
                 model: name.to_owned(),
             })
             .observe(seconds);
+    }
+
+    /// Counts one automatic rollback of `version` of `name`.
+    pub(crate) fn rollback(
+        &self,
+        name: &str,
+        version: &str,
+        kind: &'static str,
+        reason: &'static str,
+    ) {
+        self.rollbacks
+            .get_or_create(&RollbackLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                kind,
+                reason,
+            })
+            .inc();
+    }
+
+    /// Counts a shadow copy refused by the full queue.
+    pub(crate) fn shadow_dropped(&self, name: &str) {
+        self.shadow_dropped
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .inc();
+    }
+
+    fn shadow_count(&self, name: &str, version: &str, outcome: &'static str) {
+        self.shadow_requests
+            .get_or_create(&ShadowLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Records a shadow copy's answer and how far it was from the served one.
+    pub(crate) fn shadow_answered(
+        &self,
+        name: &str,
+        version: &str,
+        difference: Option<f64>,
+        mismatch: Option<f64>,
+    ) {
+        self.shadow_count(name, version, "answered");
+        let labels = ModelLabels {
+            model: name.to_owned(),
+            version: version.to_owned(),
+        };
+        if let Some(difference) = difference {
+            self.shadow_difference
+                .get_or_create(&labels)
+                .observe(difference);
+        }
+        if let Some(mismatch) = mismatch {
+            self.shadow_mismatch
+                .get_or_create(&labels)
+                .observe(mismatch);
+        }
+    }
+
+    /// Counts a shadow copy whose inference failed.
+    pub(crate) fn shadow_failed(&self, name: &str, version: &str) {
+        self.shadow_count(name, version, "error");
     }
 
     /// Counts one failed poll of `name`'s source.
@@ -387,6 +541,7 @@ impl Metrics {
             total: self.total.get_or_create(&labels).clone(),
             batch: self.batch.get_or_create(&labels).clone(),
             in_flight: self.in_flight.get_or_create(&labels).clone(),
+            stats: std::sync::Arc::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod production;
+mod rollout;
 mod source;
 mod table;
 mod util;

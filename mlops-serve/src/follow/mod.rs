@@ -65,12 +65,79 @@ use std::time::{Duration, Instant};
 use mlops_core::Backoff;
 use tokio::sync::watch;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::server::{ModelOptions, ModelTable};
-use crate::source::{ModelSource, Selector};
+use crate::source::{ModelFile, ModelSource, Selector};
+
+/// Loads a version from its files instead of [`crate::runtime::load_files`]: your own formats,
+/// or a wrapper around the built-in runtimes. Called on the blocking pool with the files,
+/// the model name and the version.
+pub type Loader = Arc<dyn Fn(&[ModelFile], &str, &str) -> Result<Arc<dyn Model>> + Send + Sync>;
+
+/// What the followed version is to the name's traffic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Rollout {
+    /// It serves the name's unversioned routes (the default).
+    Stable,
+    /// It gets this percentage (0 to 100) of the name's unversioned requests, sticky by the
+    /// `Mlops-Route-Key` header, random without it; the rest go to the stable version.
+    Canary(f64),
+    /// It gets a copy of this percentage of the name's unversioned requests; its answers are
+    /// compared with the served ones and dropped, never delaying or failing a caller.
+    Shadow(f64),
+}
+
+/// When to roll back automatically (see [`FollowOptions::auto_rollback`]): once the new
+/// version (a new stable version, or a canary) has answered `min_requests` requests, it is
+/// bad when more than `max_error_share` of them were server errors (5xx), or when its p99
+/// latency exceeds `max_p99_ratio` times the reference's (the previous stable version's, or
+/// the stable version's over the same window for a canary).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RollbackPolicy {
+    /// The largest acceptable share of 5xx answers (default 0.05).
+    pub max_error_share: f64,
+    /// The largest acceptable p99 latency relative to the reference (default 2.0; p99 is
+    /// measured in power-of-two buckets, so ratios under 2 are coarse).
+    pub max_p99_ratio: f64,
+    /// Requests to wait for before judging (default 200).
+    pub min_requests: u64,
+}
+
+impl Default for RollbackPolicy {
+    fn default() -> Self {
+        Self {
+            max_error_share: 0.05,
+            max_p99_ratio: 2.0,
+            min_requests: 200,
+        }
+    }
+}
+
+impl RollbackPolicy {
+    /// Sets [`RollbackPolicy::max_error_share`].
+    pub fn max_error_share(mut self, share: f64) -> Self {
+        self.max_error_share = share;
+        self
+    }
+
+    /// Sets [`RollbackPolicy::max_p99_ratio`].
+    pub fn max_p99_ratio(mut self, ratio: f64) -> Self {
+        self.max_p99_ratio = ratio;
+        self
+    }
+
+    /// Sets [`RollbackPolicy::min_requests`] (at least 1).
+    pub fn min_requests(mut self, requests: u64) -> Self {
+        self.min_requests = requests.max(1);
+        self
+    }
+}
 
 /// How a followed model is watched and served.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct FollowOptions {
     /// How often the alias is read (default 1 s).
@@ -80,6 +147,28 @@ pub struct FollowOptions {
     pub retry: Backoff,
     /// The serving options of every version (default: the table's).
     pub model_options: Option<ModelOptions>,
+    /// What the version is to the traffic (default [`Rollout::Stable`]).
+    pub rollout: Rollout,
+    /// Automatic rollback (default off). A bad canary gets 0 % of the traffic; a bad new
+    /// stable version is rolled back *in the source*: the alias moves back to the previous
+    /// version if it still names the bad one, with the reason recorded (the registry's audit
+    /// log), so every replica follows.
+    pub rollback: Option<RollbackPolicy>,
+    /// A custom loader (default: [`crate::runtime::load_files`]).
+    pub loader: Option<Loader>,
+}
+
+impl fmt::Debug for FollowOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FollowOptions")
+            .field("poll_interval", &self.poll_interval)
+            .field("retry", &self.retry)
+            .field("model_options", &self.model_options)
+            .field("rollout", &self.rollout)
+            .field("rollback", &self.rollback)
+            .field("loader", &self.loader.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for FollowOptions {
@@ -89,6 +178,9 @@ impl Default for FollowOptions {
             retry: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60))
                 .with_jitter(),
             model_options: None,
+            rollout: Rollout::Stable,
+            rollback: None,
+            loader: None,
         }
     }
 }
@@ -109,6 +201,24 @@ impl FollowOptions {
     /// Sets [`FollowOptions::model_options`].
     pub fn model_options(mut self, options: ModelOptions) -> Self {
         self.model_options = Some(options);
+        self
+    }
+
+    /// Sets [`FollowOptions::rollout`].
+    pub fn rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout = rollout;
+        self
+    }
+
+    /// Turns automatic rollback on with `policy` ([`FollowOptions::rollback`]).
+    pub fn auto_rollback(mut self, policy: RollbackPolicy) -> Self {
+        self.rollback = Some(policy);
+        self
+    }
+
+    /// Sets [`FollowOptions::loader`].
+    pub fn loader(mut self, loader: Loader) -> Self {
+        self.loader = Some(loader);
         self
     }
 }
@@ -197,6 +307,17 @@ impl ModelTable {
         selector: Selector,
         options: FollowOptions,
     ) -> Result<Follower> {
+        let percent = match options.rollout {
+            Rollout::Stable => None,
+            Rollout::Canary(p) | Rollout::Shadow(p) => Some(p),
+        };
+        if let Some(p) = percent
+            && !(0.0..=100.0).contains(&p)
+        {
+            return Err(Error::Config(format!(
+                "a rollout share of {p} % of {name:?} is not within 0 to 100"
+            )));
+        }
         let mut watcher = task::Watcher::new(self.clone(), source, name, selector.clone(), options);
         let first = watcher.start().await?;
         let (tx, rx) = watch::channel(first);

@@ -7,12 +7,13 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use super::{FollowOptions, Served, warm};
+use super::{FollowOptions, Rollout, Served, warm};
 use crate::error::{Error, Result};
 use crate::metrics::{Role, SwapOutcome};
 use crate::model::Servable;
 use crate::server::{ModelEntry, ModelTable};
 use crate::source::{LoadedModel, ModelSource, Selector};
+use crate::stats::Counts;
 
 /// A version that failed, and when it may be tried again.
 struct Failing {
@@ -32,6 +33,24 @@ pub(super) struct Watcher {
     previous: Option<String>,
     failing: Option<Failing>,
     swaps: u64,
+    probation: Option<Probation>,
+}
+
+/// A version on trial for automatic rollback: its traffic since `baseline`, against a
+/// reference.
+struct Probation {
+    version: String,
+    baseline: Counts,
+    reference: Reference,
+}
+
+/// What a version on trial is compared with.
+enum Reference {
+    /// The previous stable version's traffic over its whole time in the table, frozen at the
+    /// swap (a new stable version; it is the one rolled back to).
+    Previous { version: String, counts: Counts },
+    /// The stable version's traffic over the same window (a canary).
+    Stable { version: String, baseline: Counts },
 }
 
 impl Watcher {
@@ -52,6 +71,7 @@ impl Watcher {
             previous: None,
             failing: None,
             swaps: 0,
+            probation: None,
         }
     }
 
@@ -71,15 +91,26 @@ impl Watcher {
             .resolve(&self.name, &self.selector)
             .await?
             .version;
-        let entry = match self.prepare(&version).await {
-            Ok(entry) => entry,
-            Err((outcome, error)) => {
-                self.table.metrics().swap(&self.name, outcome);
-                return Err(error);
+        let present = self
+            .table
+            .versions(&self.name)
+            .contains(&Some(version.clone()));
+        let entry = if present {
+            None
+        } else {
+            match self.prepare(&version).await {
+                Ok(entry) => Some(entry),
+                Err((outcome, error)) => {
+                    self.table.metrics().swap(&self.name, outcome);
+                    return Err(error);
+                }
             }
         };
-        let since = self.switch(&version, Some(entry))?;
-        tracing::info!(model = %self.name, version = %version, selector = %self.selector, "serving");
+        let since = self.switch(&version, entry)?;
+        if !matches!(self.options.rollout, Rollout::Stable) {
+            self.start_probation(&version);
+        }
+        tracing::info!(model = %self.name, version = %version, selector = %self.selector, rollout = ?self.options.rollout, "serving");
         Ok(Served {
             version,
             since,
@@ -97,6 +128,7 @@ impl Watcher {
             if served.is_closed() {
                 return;
             }
+            self.judge().await;
             if let Some(now) = self.poll().await {
                 served.send_replace(now);
             }
@@ -150,6 +182,7 @@ impl Watcher {
         };
         let switched = SystemTime::now();
         self.failing = None;
+        self.start_probation(&version);
         self.swaps += 1;
         let metrics = self.table.metrics();
         metrics.swap(&self.name, SwapOutcome::Success);
@@ -193,9 +226,14 @@ impl Watcher {
             .fetch(&self.name, version)
             .await
             .map_err(|e| (SwapOutcome::FetchFailed, e))?;
-        let (name, owned) = (self.name.clone(), version.to_owned());
-        let model = tokio::task::spawn_blocking(move || {
-            crate::runtime::load_files(&files, &name, Some(&owned))
+        let (name, owned, loader) = (
+            self.name.clone(),
+            version.to_owned(),
+            self.options.loader.clone(),
+        );
+        let model = tokio::task::spawn_blocking(move || match loader {
+            Some(loader) => loader(&files, &name, &owned),
+            None => crate::runtime::load_files(&files, &name, Some(&owned)),
         })
         .await
         .map_err(|_| {
@@ -216,24 +254,50 @@ impl Watcher {
         Ok(ModelEntry::from(loaded).with_options(self.options.model_options.clone()))
     }
 
-    /// Puts `version` on the name's unversioned routes in one edit (adding `entry` first),
-    /// keeps the version it replaces, and retires the one before; returns when it took over.
+    /// Puts `version` in its place in one edit (adding `entry` first): the name's
+    /// unversioned routes for a stable version (keeping the version it replaces and
+    /// retiring the one before), the canary or shadow route otherwise (retiring the version
+    /// it replaces). A version the name still uses otherwise (default, routed) is never
+    /// retired. Returns when it took over.
     fn switch(&mut self, version: &str, entry: Option<ModelEntry>) -> Result<Instant> {
-        let stale = self
-            .previous
-            .clone()
-            .filter(|p| p != version && self.current.as_deref() != Some(p.as_str()));
-        self.table.edit(|table| {
+        let stable = self.options.rollout == Rollout::Stable;
+        let stale = if stable {
+            self.previous
+                .clone()
+                .filter(|p| p != version && self.current.as_deref() != Some(p.as_str()))
+        } else {
+            self.current.clone().filter(|c| c != version)
+        };
+        let name = self.name.clone();
+        let rollout = self.options.rollout;
+        let retired = self.table.edit(|table| {
+            let default = self.table_default(table);
             if let Some(entry) = entry {
                 table.replace(entry)?;
             }
-            table.set_default(&self.name, Some(version))?;
-            if let Some(stale) = &stale
-                && table.versions(&self.name).contains(&Some(stale.clone()))
-            {
-                table.remove(&self.name, Some(stale))?;
+            match rollout {
+                Rollout::Stable => table.set_default(&name, Some(version))?,
+                Rollout::Canary(percent) | Rollout::Shadow(percent) => {
+                    // Inserting made the new version the default: the stable one stays.
+                    if let Some(default) = default.as_deref() {
+                        table.set_default(&name, Some(default))?;
+                    }
+                    if matches!(rollout, Rollout::Canary(_)) {
+                        table.set_canary(&name, Some((version, percent)))?;
+                    } else {
+                        table.set_shadow(&name, Some((version, percent)))?;
+                    }
+                }
             }
-            Ok(())
+            let mut retired = None;
+            if let Some(stale) = &stale
+                && table.versions(&name).contains(&Some(stale.clone()))
+                && !table.in_use(&name, stale)
+            {
+                table.remove(&name, Some(stale))?;
+                retired = Some(stale.clone());
+            }
+            Ok(retired)
         })?;
         let since = Instant::now();
         let metrics = Arc::clone(self.table.metrics());
@@ -241,13 +305,167 @@ impl Watcher {
         if let Some(stale) = &stale {
             metrics.set_info(&self.name, stale, &alias, None);
         }
+        if retired.is_some() && !stable {
+            tracing::debug!(model = %self.name, version = ?retired, "retired");
+        }
+        let role = match rollout {
+            Rollout::Stable => Role::Stable,
+            Rollout::Canary(_) => Role::Canary,
+            Rollout::Shadow(_) => Role::Shadow,
+        };
         let replaced = self.current.replace(version.to_owned());
-        if let Some(old) = replaced.as_deref().filter(|old| *old != version) {
+        if stable && let Some(old) = replaced.as_deref().filter(|old| *old != version) {
             metrics.set_info(&self.name, old, &alias, Some(Role::Previous));
             self.previous = Some(old.to_owned());
         }
-        metrics.set_info(&self.name, version, &alias, Some(Role::Stable));
+        metrics.set_info(&self.name, version, &alias, Some(role));
         Ok(since)
+    }
+
+    /// The version the name's unversioned routes serve, inside an edit.
+    fn table_default(&self, table: &crate::server::TableEdit<'_>) -> Option<String> {
+        table.default_version(&self.name)
+    }
+
+    /// Puts a version that just took over on trial, when automatic rollback is on.
+    fn start_probation(&mut self, version: &str) {
+        if self.options.rollback.is_none() {
+            return;
+        }
+        let Some(baseline) = self.table.counts(&self.name, version) else {
+            return;
+        };
+        let reference = match self.options.rollout {
+            Rollout::Stable => {
+                let Some(previous) = self.previous.clone() else {
+                    return;
+                };
+                let Some(counts) = self.table.counts(&self.name, &previous) else {
+                    return;
+                };
+                Reference::Previous {
+                    version: previous,
+                    counts,
+                }
+            }
+            Rollout::Canary(_) => {
+                let Some(stable) = self.table.default_version(&self.name) else {
+                    return;
+                };
+                let Some(baseline) = self.table.counts(&self.name, &stable) else {
+                    return;
+                };
+                Reference::Stable {
+                    version: stable,
+                    baseline,
+                }
+            }
+            Rollout::Shadow(_) => return,
+        };
+        self.probation = Some(Probation {
+            version: version.to_owned(),
+            baseline,
+            reference,
+        });
+    }
+
+    /// Judges the version on trial once it has had enough traffic: a bad canary gets 0 %, a
+    /// bad stable version is rolled back in the source (conditionally: if the alias still
+    /// names it).
+    async fn judge(&mut self) {
+        let (Some(policy), Some(probation)) = (self.options.rollback, &self.probation) else {
+            return;
+        };
+        let Some(now) = self.table.counts(&self.name, &probation.version) else {
+            self.probation = None;
+            return;
+        };
+        let seen = now.since(&probation.baseline);
+        if seen.requests < policy.min_requests {
+            return;
+        }
+        let (reference_version, reference) = match &probation.reference {
+            Reference::Previous { version, counts } => (version.clone(), Some(counts.clone())),
+            Reference::Stable { version, baseline } => (
+                version.clone(),
+                self.table
+                    .counts(&self.name, version)
+                    .map(|c| c.since(baseline)),
+            ),
+        };
+        let reference_p99 = reference.as_ref().and_then(Counts::p99);
+        let verdict = if seen.error_share() > policy.max_error_share {
+            Some((
+                "errors",
+                format!(
+                    "{:.1} % of {} requests answered 5xx (limit {:.1} %)",
+                    seen.error_share() * 100.0,
+                    seen.requests,
+                    policy.max_error_share * 100.0
+                ),
+            ))
+        } else if let (Some(p99), Some(limit)) = (seen.p99(), reference_p99)
+            && p99.as_secs_f64() > limit.as_secs_f64() * policy.max_p99_ratio
+        {
+            Some((
+                "latency",
+                format!(
+                    "p99 {:?} over {} requests, above {} × version {reference_version}'s {limit:?}",
+                    p99, seen.requests, policy.max_p99_ratio
+                ),
+            ))
+        } else {
+            None
+        };
+        let version = probation.version.clone();
+        self.probation = None;
+        let Some((reason, detail)) = verdict else {
+            tracing::info!(model = %self.name, version = %version, requests = seen.requests, "passed the automatic rollback checks");
+            return;
+        };
+        let metrics = Arc::clone(self.table.metrics());
+        match self.options.rollout {
+            Rollout::Canary(_) => {
+                let name = self.name.clone();
+                let result = self
+                    .table
+                    .edit(|table| table.set_canary(&name, Some((version.as_str(), 0.0))));
+                match result {
+                    Ok(()) => {
+                        metrics.rollback(&self.name, &version, "canary", reason);
+                        tracing::warn!(model = %self.name, version = %version, %detail, "canary rolled back to 0 %");
+                    }
+                    Err(error) => {
+                        tracing::warn!(model = %self.name, %error, "cannot stop the canary");
+                    }
+                }
+            }
+            _ => {
+                let note = format!(
+                    "automatic rollback by mlops serve: version {version} {detail}; back to version {reference_version}"
+                );
+                let moved = self
+                    .source
+                    .move_alias(
+                        &self.name,
+                        self.alias(),
+                        &reference_version,
+                        &version,
+                        &note,
+                    )
+                    .await;
+                match moved {
+                    Ok(()) => {
+                        metrics.rollback(&self.name, &version, "stable", reason);
+                        tracing::warn!(model = %self.name, alias = self.alias(), from = %version, to = %reference_version, %detail, "rolled back in the registry");
+                    }
+                    // Another replica moved it first, or a person moved it on: nothing to do.
+                    Err(error) => {
+                        tracing::warn!(model = %self.name, %error, "the alias was not moved back");
+                    }
+                }
+            }
+        }
     }
 
     /// Counts and logs a version that cannot be served, and schedules its retry.

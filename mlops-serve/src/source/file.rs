@@ -119,6 +119,39 @@ impl ModelSource for FileSource {
             .map(|(_, moved)| *moved))
     }
 
+    /// Moves the alias if it names `expected`; the reason is logged (there is no audit log).
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.path(name, to)?;
+        let mut models = self.write();
+        let slot = models
+            .get_mut(name)
+            .and_then(|m| m.aliases.get_mut(alias))
+            .ok_or_else(|| Error::source(name, format!("no alias {alias:?} of {name:?}")))?;
+        if slot.0 != expected {
+            return Err(Error::source(
+                name,
+                format!("alias {alias:?} names version {}, not {expected}", slot.0),
+            ));
+        }
+        *slot = (to.to_owned(), SystemTime::now());
+        tracing::info!(
+            model = name,
+            alias,
+            from = expected,
+            to,
+            reason,
+            "alias moved back"
+        );
+        Ok(())
+    }
+
     async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>> {
         let path = self.path(name, version)?;
         tokio::task::spawn_blocking(move || read_version(&path))

@@ -132,6 +132,21 @@ pub trait ModelSource: fmt::Debug + Send + Sync + 'static {
         let _ = (name, alias, version);
         Ok(None)
     }
+
+    /// Moves `alias` of `name` to `to` if it still names `expected` (else nothing changes and
+    /// the result is an error), recording `reason`: what an automatic rollback calls. A source
+    /// that cannot move aliases refuses (the default).
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let _ = (alias, to, expected, reason);
+        Err(Error::source(name, "this model source cannot move aliases"))
+    }
 }
 
 /// A model loaded from a [`ModelSource`], not yet served: insert it into a

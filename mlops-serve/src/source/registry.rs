@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use mlops_core::{AliasName, ModelName, ModelVersion};
-use mlops_registry::{ModelRegistry, RegistryExt};
+use mlops_registry::{AliasChange, AliasChangeKind, Expect, ModelRegistry, RegistryExt};
 
 use super::{ModelFile, ModelSource, Resolved, Selector};
 use crate::error::{Error, Result};
@@ -84,6 +84,31 @@ impl<R: ModelRegistry + ?Sized> ModelSource for RegistrySource<R> {
             .filter(|event| event.to.is_some_and(|to| to.to_string() == version))
             .and_then(|event| u64::try_from(event.time.as_millis()).ok())
             .map(|millis| SystemTime::UNIX_EPOCH + Duration::from_millis(millis)))
+    }
+
+    /// A conditional move (`change_alias` expecting `expected`), recorded as a rollback with
+    /// `reason` as its note in the audit log.
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let model = model_name(name)?;
+        let alias = AliasName::parse(alias).map_err(|e| Error::source(name, e))?;
+        let change = AliasChange {
+            expected: Expect::Version(version_number(name, expected)?),
+            kind: AliasChangeKind::Rollback,
+            note: Some(reason.to_owned()),
+            ..AliasChange::default()
+        };
+        self.registry
+            .change_alias(&model, &alias, Some(version_number(name, to)?), &change)
+            .await
+            .map_err(|e| Error::source(name, e))?;
+        Ok(())
     }
 
     async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>> {
