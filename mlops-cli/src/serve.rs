@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mlops::serve::follow::FollowOptions;
+use mlops::serve::follow::{FollowOptions, RollbackPolicy, Rollout};
 use mlops::serve::source::RegistrySource;
 use mlops::serve::{ModelOptions, ModelSource, Selector, Server};
 
@@ -39,6 +39,30 @@ pub(crate) struct ServeArgs {
     /// How often each followed alias is read, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     poll_interval_ms: u64,
+    /// A canary (repeatable): PERCENT of NAME's unversioned requests go to the version ALIAS
+    /// names, sticky by the `Mlops-Route-Key` header (random without it). NAME must be served
+    /// with --model NAME@....
+    #[arg(long = "canary", value_name = "NAME@ALIAS:PERCENT", value_parser = parse_canary)]
+    canaries: Vec<Rolled>,
+    /// A shadow (repeatable): a copy of PERCENT (default 100) of NAME's unversioned requests
+    /// goes to the version ALIAS names; its answers are compared and dropped.
+    #[arg(long = "shadow", value_name = "NAME@ALIAS[:PERCENT]", value_parser = parse_shadow)]
+    shadows: Vec<Rolled>,
+    /// Roll back automatically: a canary that fails the checks gets 0 %; a new version of a
+    /// followed alias that fails them is rolled back in the registry (the alias moves back to
+    /// the previous version if it still names the bad one; the reason goes to the audit log).
+    #[arg(long)]
+    auto_rollback: bool,
+    /// With --auto-rollback: the largest acceptable share of 5xx answers.
+    #[arg(long, default_value_t = 0.05)]
+    rollback_max_error_share: f64,
+    /// With --auto-rollback: the largest acceptable p99 latency relative to the previous (or
+    /// the stable) version's.
+    #[arg(long, default_value_t = 2.0)]
+    rollback_max_p99_ratio: f64,
+    /// With --auto-rollback: requests a new version answers before it is judged.
+    #[arg(long, default_value_t = 200)]
+    rollback_min_requests: u64,
     /// The address to listen on. Port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -95,6 +119,40 @@ pub(crate) struct ServeArgs {
     /// After the drain delay: how long to wait for in-flight requests, in milliseconds.
     #[arg(long, default_value_t = 25_000)]
     shutdown_timeout_ms: u64,
+}
+
+/// A `--canary` or `--shadow`: a model, an alias and a percentage.
+#[derive(Clone, Debug)]
+struct Rolled {
+    name: String,
+    alias: Selector,
+    percent: f64,
+}
+
+fn parse_rolled(text: &str, default: Option<f64>) -> std::result::Result<Rolled, String> {
+    let usage = || format!("expected NAME@ALIAS:PERCENT, got `{text}`");
+    let (name, rest) = text.split_once('@').ok_or_else(usage)?;
+    let (alias, percent) = match rest.rsplit_once(':') {
+        Some((alias, percent)) => (alias, percent.parse::<f64>().map_err(|_| usage())?),
+        None => (rest, default.ok_or_else(usage)?),
+    };
+    if name.is_empty() || alias.is_empty() || !(0.0..=100.0).contains(&percent) {
+        return Err(usage());
+    }
+    let alias: Selector = alias.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(Rolled {
+        name: name.to_owned(),
+        alias,
+        percent,
+    })
+}
+
+fn parse_canary(text: &str) -> std::result::Result<Rolled, String> {
+    parse_rolled(text, None)
+}
+
+fn parse_shadow(text: &str) -> std::result::Result<Rolled, String> {
+    parse_rolled(text, Some(100.0))
 }
 
 /// `NAME=PATH` or `NAME@SELECTOR`, whichever separator comes first (a path may hold `@`).
@@ -161,19 +219,54 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
             ModelArg::File(..) => None,
         })
         .collect();
-    if !followed.is_empty() {
+    if !followed.is_empty() || !args.canaries.is_empty() || !args.shadows.is_empty() {
         let uri = args.stores.registry_uri();
         let registry = stores::registry(&uri, None, Open::Existing)?;
         let source: Arc<dyn ModelSource> = Arc::new(RegistrySource::new(registry.registry));
-        let options = FollowOptions::default()
+        let mut options = FollowOptions::default()
             .poll_interval(Duration::from_millis(args.poll_interval_ms.max(1)));
-        for (name, selector) in followed {
+        if args.auto_rollback {
+            options = options.auto_rollback(
+                RollbackPolicy::default()
+                    .max_error_share(args.rollback_max_error_share)
+                    .max_p99_ratio(args.rollback_max_p99_ratio)
+                    .min_requests(args.rollback_min_requests),
+            );
+        }
+        let stable = followed
+            .into_iter()
+            .map(|(name, selector)| (name, selector, Rollout::Stable));
+        let canaries = args
+            .canaries
+            .iter()
+            .map(|c| (&c.name, &c.alias, Rollout::Canary(c.percent)));
+        let shadows = args
+            .shadows
+            .iter()
+            .map(|s| (&s.name, &s.alias, Rollout::Shadow(s.percent)));
+        for (name, selector, rollout) in stable.chain(canaries).chain(shadows) {
+            if rollout != Rollout::Stable && server.models().default_version(name).is_none() {
+                return Err(format!(
+                    "--canary and --shadow need {name} served first (--model {name}@ALIAS)"
+                )
+                .into());
+            }
             let follower = server
                 .models()
-                .follow(Arc::clone(&source), name, selector.clone(), options.clone())
+                .follow(
+                    Arc::clone(&source),
+                    name,
+                    selector.clone(),
+                    options.clone().rollout(rollout),
+                )
                 .await?;
+            let role = match rollout {
+                Rollout::Canary(p) => format!(", canary {p} %"),
+                Rollout::Shadow(p) => format!(", shadow {p} %"),
+                _ => String::new(),
+            };
             described.push(format!(
-                "  model {name} version {} ({selector} of {uri})",
+                "  model {name} version {} ({selector} of {uri}{role})",
                 follower.served().version
             ));
             followers.push(follower);

@@ -418,3 +418,125 @@ fn serve_follows_a_registry_alias() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Issue 12: `--canary NAME@ALIAS:PERCENT` splits the unversioned requests (sticky by
+/// `Mlops-Route-Key`) and `--shadow NAME@ALIAS` mirrors them, both from the registry.
+#[test]
+fn serve_canary_and_shadow_from_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registry = d.join("root");
+    let mlops = |args: &[&str]| {
+        let out = crate::util::command(d)
+            .args(args)
+            .env("MLOPS_REGISTRY", &registry)
+            .env("MLOPS_ACTOR", "cli-test")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for slope in [1, 2, 3] {
+        let folder = d.join(format!("v{slope}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("model.json"),
+            format!(r#"{{"format":"mlops-linear/1","coefficients":[[{slope},0,0]]}}"#),
+        )
+        .unwrap();
+        let path = folder.to_str().unwrap();
+        mlops(&["models", "register", "--name", "price", "--path", path]);
+    }
+    for (version, alias) in [("1", "champion"), ("2", "challenger"), ("3", "candidate")] {
+        mlops(&[
+            "models",
+            "promote",
+            "--name",
+            "price",
+            "--version",
+            version,
+            "--alias",
+            alias,
+        ]);
+    }
+    let uri = registry.to_str().unwrap();
+    let (mut child, addr) = spawn_serve(
+        d,
+        &[
+            "--registry",
+            uri,
+            "--model",
+            "price@champion",
+            "--canary",
+            "price@challenger:30",
+            "--shadow",
+            "price@candidate",
+            "--auto-rollback",
+        ],
+    );
+    let mut conn = Conn::open(&addr);
+    let mut canary_keys = 0;
+    for key in 0..100 {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let head = format!(
+                "POST /v2/models/price/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nMlops-Route-Key: k{key}\r\nContent-Length: "
+            );
+            let body =
+                r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,0,0]}]}"#;
+            conn.writer
+                .write_all(format!("{head}{}\r\n\r\n{body}", body.len()).as_bytes())
+                .unwrap();
+            let mut status = String::new();
+            conn.reader.read_line(&mut status).unwrap();
+            assert!(status.contains(" 200 "), "{status}");
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                conn.reader.read_line(&mut line).unwrap();
+                if line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut answer = vec![0; length];
+            conn.reader.read_exact(&mut answer).unwrap();
+            let answer = String::from_utf8(answer).unwrap();
+            seen.push(answer.contains(r#""model_version":"2""#));
+        }
+        assert!(seen.iter().all(|&c| c == seen[0]), "key k{key} moved");
+        canary_keys += usize::from(seen[0]);
+    }
+    assert!(
+        (10..=60).contains(&canary_keys),
+        "{canary_keys} of 100 keys on the canary"
+    );
+    let mut copies = 0.0;
+    for _ in 0..200 {
+        let (_, metrics) = conn.request("GET", "/metrics", b"").unwrap();
+        copies = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    r#"mlops_serve_shadow_requests_total{model="price",version="3",outcome="answered"} "#,
+                )
+            })
+            .map_or(0.0, |v| v.trim().parse().unwrap());
+        if copies > 0.0 {
+            assert!(
+                metrics.contains(r#"alias="challenger",role="canary"} 1"#),
+                "{metrics}"
+            );
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(copies > 0.0, "no shadow copy answered");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
