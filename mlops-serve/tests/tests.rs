@@ -16,4 +16,6 @@ mod production;
 mod rollout;
 mod source;
 mod table;
+#[cfg(feature = "transform")]
+mod transformed;
 mod util;
