@@ -293,9 +293,14 @@ async fn main() -> Result<(), Failure> {
         let Some(first) = switches.iter().rposition(|s| s.since <= record.sent) else {
             continue;
         };
-        let possible = switches[first..]
+        // `since` is taken just after a switch is published: the first switch recorded
+        // after the answer may have been published before it.
+        let later = switches[first + 1..]
             .iter()
-            .take_while(|s| s.since <= record.answered)
+            .position(|s| s.since > record.answered)
+            .map_or(switches.len(), |i| first + 1 + i + 1);
+        let possible = switches[first..later]
+            .iter()
             .any(|s| Some(s.version.as_str()) == record.version.as_deref());
         if !possible {
             wrong += 1;

@@ -291,9 +291,9 @@ struct Record {
 }
 
 /// 32 clients on a real socket while the alias moves 30 times among three versions (moves
-/// back to the previous version switch at once, others load): no request fails, and each
-/// came from a version that was the alias's version at some instant while it was in flight,
-/// so every request sent after a switch came from the new version (or a later one).
+/// back to the previous version switch at once, others load): no request fails, and every
+/// request sent after a switch came from the new version (or a later one), never from one
+/// it replaced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_load_every_request_after_a_switch_comes_from_the_new_version() {
     let dir = tempfile::tempdir().unwrap();
@@ -381,19 +381,30 @@ async fn under_load_every_request_after_a_switch_comes_from_the_new_version() {
     for record in &records {
         let version = record.version.as_deref().unwrap();
         versions_seen.insert(version.to_owned());
-        // The switch in force when it was sent, and every switch before its answer.
+        // The switch in force when it was sent, and every switch that may have been
+        // published before its answer: `since` is taken just after a switch is published,
+        // so the first switch recorded after the answer may have been published before it.
         let first = switches
             .iter()
             .rposition(|s| s.since <= record.sent)
             .unwrap();
-        let possible: Vec<&str> = switches[first..]
+        let later = switches[first + 1..]
             .iter()
-            .take_while(|s| s.since <= record.answered)
+            .position(|s| s.since > record.answered)
+            .map_or(switches.len(), |i| first + 1 + i + 1);
+        let possible: Vec<&str> = switches[first..later]
+            .iter()
             .map(|s| s.version.as_str())
             .collect();
         assert!(
             possible.contains(&version),
-            "a request sent after the switch to {possible:?} was answered by {version}"
+            "a request sent after the switch to {possible:?} was answered by {version}: sent {:?} answered {:?} after the start; switches {:?}",
+            record.sent - switches[0].since,
+            record.answered - switches[0].since,
+            switches
+                .iter()
+                .map(|s| (s.version.clone(), s.since - switches[0].since))
+                .collect::<Vec<_>>()
         );
     }
     assert_eq!(versions_seen.len(), 3, "every version answered");

@@ -229,8 +229,9 @@ impl FollowOptions {
 pub struct Served {
     /// The version on the name's unversioned routes.
     pub version: String,
-    /// When it started taking traffic: every request that reaches the table after this
-    /// instant is answered by it (or by a later version).
+    /// Taken just after it started taking traffic: every request that reaches the table
+    /// after this instant is answered by it (or by a later version). Requests may reach it a
+    /// little earlier (the switch is published first, then this instant is read).
     pub since: Instant,
     /// Swaps so far (0 for the first version).
     pub swaps: u64,
