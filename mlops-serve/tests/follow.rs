@@ -226,6 +226,10 @@ async fn a_version_that_fails_is_never_served() {
     source.add_version("price", "4", &overflow);
     // Registered, then gone: the fetch fails.
     source.add_version("price", "5", dir.path().join("missing.json"));
+    // Protobuf-looking bytes that are no ONNX model: the ONNX runtime refuses them.
+    let invalid_onnx = dir.path().join("model.onnx");
+    std::fs::write(&invalid_onnx, b"\x08\x07\x12\xff\xff\xff not a model").unwrap();
+    source.add_version("price", "6", &invalid_onnx);
 
     let server = Server::builder().build().unwrap();
     let follower = follow(&server, source.clone()).await;
@@ -243,19 +247,24 @@ async fn a_version_that_fails_is_never_served() {
             answers
         }));
     }
+    // Version 6 fails to load with or without the onnx feature (no runtime for it then).
     for (version, outcome) in [
         ("3", "load_failed"),
         ("4", "warmup_failed"),
         ("5", "fetch_failed"),
+        ("6", "load_failed"),
     ] {
+        let label = format!(r#"model="price",outcome="{outcome}""#);
+        let before = sample(
+            &server.metrics_text(),
+            "mlops_serve_model_swaps_total",
+            &label,
+        )
+        .unwrap_or(0.0);
         source.set_alias("price", "champion", version);
         let text = wait_for_metrics(&app, |text| {
-            sample(
-                text,
-                "mlops_serve_model_swaps_total",
-                &format!(r#"model="price",outcome="{outcome}""#),
-            )
-            .is_some_and(|n| n >= 2.0)
+            // Failed, and retried after a pause.
+            sample(text, "mlops_serve_model_swaps_total", &label).is_some_and(|n| n >= before + 2.0)
         })
         .await;
         assert!(text.contains("mlops_serve_model_swaps_total"), "{text}");
