@@ -1,6 +1,7 @@
 //! The hot-swap load program (issue 12): constant load on a model served by alias from an
-//! object registry on a local folder, first without alias moves, then with MOVES moves back
-//! and forth between two versions. Prints the throughput of both runs and their ratio, the
+//! object registry on a local folder, first without alias moves, then with every request
+//! copied to a shadow (p50 latency with and without), then with MOVES moves back and forth
+//! between two versions. Prints the throughput of both runs and their ratio, the
 //! p50/p99 of alias move → serving time, and checks that no request failed and that every
 //! request sent after a switch was answered by the new version (or a later one).
 //!
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreUri};
 use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt};
-use mlops_serve::follow::{FollowOptions, Served};
+use mlops_serve::follow::{FollowOptions, Rollout, Served};
 use mlops_serve::runtime::linear::LinearFile;
 use mlops_serve::source::RegistrySource;
 use mlops_serve::{ModelSource, Server};
@@ -254,6 +255,32 @@ async fn main() -> Result<(), Failure> {
     let (quiet, _) = run(&args, &base, &body, no_move, 0).await?;
     eprintln!("run without moves: {} requests", quiet.len());
 
+    // The same load with a shadow: every request copied to version 2 (then stopped).
+    registry
+        .set_alias(
+            &name,
+            &AliasName::parse("shadow")?,
+            ModelVersion::new(2)?,
+            &AliasChange::default(),
+        )
+        .await?;
+    let shadow = server
+        .models()
+        .follow(
+            Arc::new(RegistrySource::new(registry.clone())) as Arc<dyn ModelSource>,
+            "m",
+            "shadow".parse()?,
+            FollowOptions::default()
+                .poll_interval(args.poll)
+                .rollout(Rollout::Shadow(100.0)),
+        )
+        .await?;
+    let no_move = |_| tokio::spawn(async { Ok(Instant::now()) });
+    let (shadowed, _) = run(&args, &base, &body, no_move, 0).await?;
+    shadow.stop();
+    server.models().edit(|table| table.set_shadow("m", None))?;
+    eprintln!("run with a shadow: {} requests", shadowed.len());
+
     let mover = |step: usize| {
         let (registry, name, champion, follower_rx) = (
             Arc::clone(&registry),
@@ -314,6 +341,21 @@ async fn main() -> Result<(), Failure> {
         .collect();
     move_to_serving.sort_by(f64::total_cmp);
     let (quiet_rps, busy_rps) = (throughput(&quiet), throughput(&busy));
+    let p50 = |records: &[Record]| {
+        let mut latencies: Vec<f64> = records
+            .iter()
+            .map(|r| (r.answered - r.sent).as_secs_f64() * 1000.0)
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        percentile(&latencies, 0.5)
+    };
+    println!(
+        "shadow (100 % copied to version 2): p50 {:.3} ms without, {:.3} ms with; {:.0} vs {:.0} req/s",
+        p50(&quiet),
+        p50(&shadowed),
+        quiet_rps,
+        throughput(&shadowed)
+    );
     println!(
         "requests: {} without moves, {} with {} moves; failed or non-200: {failed}; answered by a version not in force: {wrong}",
         quiet.len(),
