@@ -12,6 +12,8 @@ mod loading;
 mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "registry")]
+mod poll_cost;
 mod production;
 mod rollout;
 mod source;
