@@ -540,3 +540,97 @@ fn serve_canary_and_shadow_from_the_registry() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Issue 12: two `mlops serve` processes on one registry folder follow the same promotion.
+#[test]
+fn two_serve_processes_converge_on_a_promotion() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registry = d.join("root");
+    let mlops = |args: &[&str]| {
+        let out = crate::util::command(d)
+            .args(args)
+            .env("MLOPS_REGISTRY", &registry)
+            .env("MLOPS_ACTOR", "cli-test")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for slope in [1, 2] {
+        let folder = d.join(format!("v{slope}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("model.json"),
+            format!(r#"{{"format":"mlops-linear/1","coefficients":[[{slope},0,0]]}}"#),
+        )
+        .unwrap();
+        mlops(&[
+            "models",
+            "register",
+            "--name",
+            "price",
+            "--path",
+            folder.to_str().unwrap(),
+        ]);
+    }
+    mlops(&[
+        "models",
+        "promote",
+        "--name",
+        "price",
+        "--version",
+        "1",
+        "--alias",
+        "champion",
+    ]);
+    let uri = registry.to_str().unwrap();
+    let args = [
+        "--registry",
+        uri,
+        "--model",
+        "price@champion",
+        "--poll-interval-ms",
+        "50",
+    ];
+    let mut replicas = vec![spawn_serve(d, &args), spawn_serve(d, &args)];
+    let body = br#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,0,0]}]}"#;
+    let version = |addr: &str| {
+        let (status, answer) = Conn::open(addr)
+            .request("POST", "/v2/models/price/infer", body)
+            .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    for (_, addr) in &replicas {
+        assert!(version(addr).contains(r#""model_version":"1""#));
+    }
+    mlops(&[
+        "models",
+        "promote",
+        "--name",
+        "price",
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+    ]);
+    for (_, addr) in &replicas {
+        let mut followed = false;
+        for _ in 0..600 {
+            if version(addr).contains(r#""model_version":"2""#) {
+                followed = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(followed, "a replica never followed the promotion");
+    }
+    for (child, _) in &mut replicas {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
