@@ -40,13 +40,33 @@ impl Model for FailsOnData {
     }
 }
 
+/// Answers like the model it wraps, 30 ms late.
+struct SlowOnData(Arc<dyn Model>);
+
+impl Model for SlowOnData {
+    fn metadata(&self) -> &ModelMetadata {
+        self.0.metadata()
+    }
+    fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        std::thread::sleep(Duration::from_millis(30));
+        self.0.infer(inputs)
+    }
+}
+
 /// The built-in loader, except that a file starting with `fail:` loads the model after it
-/// wrapped in [`FailsOnData`].
+/// wrapped in [`FailsOnData`], and one starting with `slow:` in [`SlowOnData`].
 fn loader() -> Loader {
     Arc::new(|files, name, version| {
-        if let Some(file) = files.iter().find(|f| f.bytes.starts_with(b"fail:")) {
+        for file in files {
+            let wrap: fn(Arc<dyn Model>) -> Arc<dyn Model> = if file.bytes.starts_with(b"fail:") {
+                |m| Arc::new(FailsOnData(m))
+            } else if file.bytes.starts_with(b"slow:") {
+                |m| Arc::new(SlowOnData(m))
+            } else {
+                continue;
+            };
             let inner = runtime::load_bytes(&file.bytes[5..], "model.json", name, Some(version))?;
-            return Ok(Arc::new(FailsOnData(inner)) as Arc<dyn Model>);
+            return Ok(wrap(inner));
         }
         runtime::load_files(files, name, Some(version))
     })
@@ -55,14 +75,15 @@ fn loader() -> Loader {
 /// Version files: `v{n}.json` answers `slope` for the row `[1, 0, 0]`; `broken` ones fail
 /// on real rows.
 fn write(dir: &Path, version: &str, slope: f64, broken: bool) -> std::path::PathBuf {
+    write_with(dir, version, slope, if broken { "fail:" } else { "" })
+}
+
+/// A version file behind `prefix` (`""`, `fail:` or `slow:`).
+fn write_with(dir: &Path, version: &str, slope: f64, prefix: &str) -> std::path::PathBuf {
     let path = dir.join(format!("v{version}.json"));
     let json =
         serde_json::to_vec(&LinearFile::linear(vec![vec![slope, 0.0, 0.0]], vec![0.0])).unwrap();
-    let bytes = if broken {
-        [b"fail:".as_slice(), &json].concat()
-    } else {
-        json
-    };
+    let bytes = [prefix.as_bytes(), &json].concat();
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -347,6 +368,58 @@ async fn a_failing_champion_is_rolled_back_in_the_source() {
             &text,
             "mlops_serve_rollbacks_total",
             r#"model="price",version="2",kind="stable",reason="errors""#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+}
+
+/// A new champion a thousand times slower than the one it replaced (30 ms against tens of
+/// microseconds: far beyond the p99 ratio of 2 whatever the machine's noise) is rolled back
+/// for latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_champion_is_rolled_back_for_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(FileSource::new());
+    source.add_version("price", "1", write(dir.path(), "1", 1.0, false));
+    source.add_version("price", "2", write_with(dir.path(), "2", 2.0, "slow:"));
+    source.set_alias("price", "champion", "1");
+    let server = Server::builder().build().unwrap();
+    let policy = RollbackPolicy::default().min_requests(20);
+    let follower = follow(
+        &server,
+        &source,
+        "champion",
+        options(Rollout::Stable).auto_rollback(policy),
+    )
+    .await;
+    let app = app(server.clone());
+    // The reference: version 1's latency over real traffic.
+    for _ in 0..200 {
+        assert_eq!(ask(&app, None).await, (200, Some("1".to_owned())));
+    }
+    source.set_alias("price", "champion", "2");
+    follower
+        .subscribe()
+        .wait_for(|s| s.version == "2")
+        .await
+        .unwrap();
+    let mut back = false;
+    for _ in 0..500 {
+        let (status, version) = ask(&app, None).await;
+        assert_eq!(status, 200);
+        if version.as_deref() == Some("1") {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "never rolled back");
+    let text = server.metrics_text();
+    assert_eq!(
+        sample(
+            &text,
+            "mlops_serve_rollbacks_total",
+            r#"model="price",version="2",kind="stable",reason="latency""#
         ),
         Some(1.0),
         "{text}"
