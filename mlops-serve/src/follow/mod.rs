@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+mod judge;
 mod task;
 mod warm;
 
