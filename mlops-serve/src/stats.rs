@@ -5,8 +5,32 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Latency buckets: bucket `i` holds latencies below 2^i µs (the last one everything above).
-const BUCKETS: usize = 32;
+/// Latency buckets per doubling: four, so a bucket spans at most 19 % (2^¼).
+const PER_OCTAVE: usize = 4;
+
+/// Latency buckets: 1 µs to about 70 minutes (2^32 µs), the last one everything above.
+const BUCKETS: usize = 32 * PER_OCTAVE;
+
+/// The bucket of a latency in µs: four per power of two (the two bits after the leading one).
+fn bucket(micros: u64) -> usize {
+    if micros < 2 {
+        return 0;
+    }
+    let octave = (u64::BITS - 1 - micros.leading_zeros()) as usize;
+    let quarter = if octave >= 2 {
+        ((micros >> (octave - 2)) & 3) as usize
+    } else {
+        ((micros << (2 - octave)) & 3) as usize
+    };
+    (octave * PER_OCTAVE + quarter).min(BUCKETS - 1)
+}
+
+/// The upper bound of bucket `index`, in µs.
+fn upper(index: usize) -> u64 {
+    let (octave, quarter) = (index / PER_OCTAVE, (index % PER_OCTAVE) as u64);
+    // [2^o · (4 + q) / 4, 2^o · (5 + q) / 4)
+    ((1u64 << octave.min(62)) * (5 + quarter)).div_ceil(4)
+}
 
 /// Counters of one served model version.
 #[derive(Debug)]
@@ -52,8 +76,7 @@ impl Stats {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let bucket = (u64::BITS - micros.leading_zeros()) as usize;
-        self.latency[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        self.latency[bucket(micros)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn counts(&self) -> Counts {
@@ -86,7 +109,7 @@ impl Counts {
     }
 
     /// The 99th percentile latency, as the upper bound of its bucket (`None` without
-    /// requests): coarse (a factor of 2), which is what a relative threshold needs.
+    /// requests): within 19 % (four buckets per doubling), enough for a relative threshold.
     pub(crate) fn p99(&self) -> Option<Duration> {
         let total: u64 = self.latency.iter().sum();
         if total == 0 {
@@ -97,9 +120,36 @@ impl Counts {
         for (i, &n) in self.latency.iter().enumerate() {
             seen += n;
             if seen >= rank {
-                return Some(Duration::from_micros(1u64 << i.min(62)));
+                return Some(Duration::from_micros(upper(i)));
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_hold_their_latencies() {
+        for micros in [1u64, 2, 3, 5, 7, 8, 100, 1000, 12_345, 999_999, 1 << 31] {
+            let index = bucket(micros);
+            assert!(micros < upper(index), "{micros} above bucket {index}");
+            if index > 0 {
+                assert!(micros >= upper(index - 1), "{micros} below bucket {index}");
+            }
+        }
+        let stats = Stats::default();
+        for ms in 1..=100u64 {
+            stats.record(ms == 100, Duration::from_millis(ms));
+        }
+        let counts = stats.counts();
+        assert_eq!((counts.requests, counts.errors), (100, 1));
+        let p99 = counts.p99().unwrap();
+        assert!(
+            p99 >= Duration::from_millis(99) && p99 <= Duration::from_millis(118),
+            "{p99:?}"
+        );
     }
 }

@@ -101,7 +101,7 @@ pub struct RollbackPolicy {
     /// The largest acceptable share of 5xx answers (default 0.05).
     pub max_error_share: f64,
     /// The largest acceptable p99 latency relative to the reference (default 2.0; p99 is
-    /// measured in power-of-two buckets, so ratios under 2 are coarse).
+    /// measured in buckets of 19 %, so ratios under about 1.2 cannot be told apart).
     pub max_p99_ratio: f64,
     /// Requests to wait for before judging (default 200).
     pub min_requests: u64,
