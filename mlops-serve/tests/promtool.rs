@@ -187,8 +187,51 @@ async fn follow_metrics_pass_promtool_check() {
     }
     source.set_alias("price", "champion", "2");
     served.wait_for(|s| s.version == "2").await.unwrap();
+    // A canary and a shadow on version 1, and traffic: their families get samples too.
+    source.set_alias("price", "canary", "1");
+    let _canary = server
+        .models()
+        .follow(
+            source.clone(),
+            "price",
+            "canary".parse().unwrap(),
+            FollowOptions::default().rollout(mlops_serve::Rollout::Canary(50.0)),
+        )
+        .await
+        .unwrap();
+    source.add_version("price", "4", dir.path().join("v2.json"));
+    source.set_alias("price", "shadow", "4");
+    let _shadow = server
+        .models()
+        .follow(
+            source.clone(),
+            "price",
+            "shadow".parse().unwrap(),
+            FollowOptions::default().rollout(mlops_serve::Rollout::Shadow(100.0)),
+        )
+        .await
+        .unwrap();
+    let running = app(server.clone());
+    for _ in 0..20 {
+        let r = running
+            .client
+            .post(running.url("/v2/models/price/infer"))
+            .json(&linear_request(&[[1.0, 0.0, 0.0]]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    for _ in 0..3000 {
+        if server
+            .metrics_text()
+            .contains("mlops_serve_shadow_difference_count")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
-    let running = app(server);
     let response = running
         .client
         .get(running.url("/metrics"))
@@ -205,6 +248,10 @@ async fn follow_metrics_pass_promtool_check() {
         r#"mlops_serve_model_info{model="price",version="1",alias="champion",role="previous"} 1"#,
         r#"mlops_serve_swap_seconds_count{model="price"} 1"#,
         r#"mlops_serve_source_errors_total{model="price"} 0"#,
+        r#"mlops_serve_model_info{model="price",version="1",alias="canary",role="canary"} 1"#,
+        r#"mlops_serve_model_info{model="price",version="4",alias="shadow",role="shadow"} 1"#,
+        "mlops_serve_shadow_difference_count{",
+        "mlops_serve_shadow_requests_total{",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
