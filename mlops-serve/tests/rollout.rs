@@ -529,3 +529,63 @@ async fn a_rollback_decided_by_one_replica_is_followed_by_the_others() {
     });
     assert!(noted, "{log:#?}");
 }
+
+/// Followers of one name never retire a version another keeps: a canary moving off a
+/// version leaves it loaded while it is the stable follower's previous version.
+#[tokio::test]
+async fn followers_of_one_name_keep_each_others_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(FileSource::new());
+    for v in 1..=3 {
+        let slope = f64::from(v);
+        source.add_version(
+            "price",
+            &v.to_string(),
+            write(dir.path(), &v.to_string(), slope, false),
+        );
+    }
+    source.set_alias("price", "champion", "1");
+    source.set_alias("price", "challenger", "2");
+    let server = Server::builder().build().unwrap();
+    let stable = follow(&server, &source, "champion", options(Rollout::Stable)).await;
+    let canary = follow(
+        &server,
+        &source,
+        "challenger",
+        options(Rollout::Canary(20.0)),
+    )
+    .await;
+    let wait = |follower: &Follower, version: &'static str| {
+        let mut served = follower.subscribe();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                served.wait_for(|s| s.version == version),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        }
+    };
+    // The canary's version is promoted: the stable follower reuses the loaded entry.
+    source.set_alias("price", "champion", "2");
+    wait(&stable, "2").await;
+    // The canary moves to 1 (the stable's previous), then on to 3.
+    source.set_alias("price", "challenger", "1");
+    wait(&canary, "1").await;
+    source.set_alias("price", "challenger", "3");
+    wait(&canary, "3").await;
+    let versions = server.models().versions("price");
+    assert!(versions.contains(&Some("1".to_owned())), "{versions:?}");
+    assert_eq!(
+        server.models().canary("price"),
+        Some(("3".to_owned(), 20.0))
+    );
+    // And the stable follower's rollback target is still there: moving back loads nothing.
+    source.set_alias("price", "champion", "1");
+    wait(&stable, "1").await;
+    assert_eq!(
+        server.models().default_version("price").as_deref(),
+        Some("1")
+    );
+}

@@ -253,6 +253,15 @@ impl Watcher {
         };
         let name = self.name.clone();
         let rollout = self.options.rollout;
+        let held: Vec<String> = if stable {
+            [&self.current, &self.previous]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect()
+        } else {
+            self.current.iter().cloned().collect()
+        };
         let retired = self.table.edit(|table| {
             let default = self.table_default(table);
             if let Some(entry) = entry {
@@ -272,8 +281,14 @@ impl Watcher {
                     }
                 }
             }
+            // What this follower keeps: stable, its version and the previous one; canary and
+            // shadow, their version. A version another follower keeps is never retired.
+            if !held.iter().any(|h| h == version) {
+                table.hold(&name, version);
+            }
             let mut retired = None;
             if let Some(stale) = &stale
+                && table.release(&name, stale)
                 && table.versions(&name).contains(&Some(stale.clone()))
                 && !table.in_use(&name, stale)
             {

@@ -151,6 +151,38 @@ impl TableEdit<'_> {
         }
     }
 
+    /// Records that a follower keeps `version` of `name` (its served or previous version),
+    /// so that another follower of the name never retires it.
+    pub(crate) fn hold(&mut self, name: &str, version: &str) {
+        *self
+            .shared
+            .holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((name.to_owned(), version.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// Undoes one [`TableEdit::hold`]; whether no follower keeps the version any more.
+    pub(crate) fn release(&mut self, name: &str, version: &str) -> bool {
+        let mut holds = self
+            .shared
+            .holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (name.to_owned(), version.to_owned());
+        match holds.get_mut(&key) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => {
+                holds.remove(&key);
+                true
+            }
+        }
+    }
+
     /// Whether `version` of `name` is the default or the target of a canary or shadow route.
     pub(crate) fn in_use(&self, name: &str, version: &str) -> bool {
         let default = match self.defaults.get(name) {

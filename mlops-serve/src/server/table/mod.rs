@@ -35,6 +35,8 @@ struct Shared {
     writer: Mutex<()>,
     metrics: Arc<Metrics>,
     defaults: ModelOptions,
+    /// How many followers keep each name and version (see [`TableEdit::hold`]).
+    holds: Mutex<std::collections::HashMap<(String, String), usize>>,
 }
 
 /// The models a server serves, changed while it serves: a cheap, cloneable handle
@@ -88,6 +90,7 @@ impl ModelTable {
                 writer: Mutex::new(()),
                 metrics,
                 defaults,
+                holds: Mutex::default(),
             }),
         }
     }
