@@ -1,0 +1,1 @@
+//! mlops-data's tests against moto (S3) and Azurite.
