@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{drift, exit, experiments, models, runs, serve, store};
+use crate::{datasets, drift, exit, experiments, models, runs, serve, store};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -39,6 +39,9 @@ pub(crate) enum Command {
     Models(models::ModelsArgs),
     /// Serve model files over the Open Inference Protocol (KServe V2 / Triton REST).
     Serve(serve::ServeArgs),
+    /// Versioned datasets: add, list, show, get, diff, alias, import from DVC.
+    #[command(subcommand)]
+    Data(datasets::DataCommand),
 }
 
 /// Runs one command; its exit code.
@@ -53,5 +56,6 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Runs(command) => runs::run(command).await,
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Data(command) => datasets::run(command).await,
     }
 }

@@ -5,6 +5,7 @@ mod util;
 
 mod basics;
 mod damage;
+mod datasets;
 mod drift;
 mod lifecycle;
 mod migration;
