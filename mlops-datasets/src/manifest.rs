@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, Utc};
 use mlops_core::DatasetDigest;
@@ -45,10 +47,38 @@ impl Manifest {
         format!("{}@{}", self.name, self.version)
     }
 
+    /// The run input that records this version (`ActiveRun::log_input` in mlops-track):
+    /// the dataset's name, its rows' digest, schema and row count, and the source
+    /// `mlops-data://NAME@VERSION`, which MLflow shows as the source type `mlops-data`.
+    ///
+    /// # Errors
+    ///
+    /// Never for a manifest read from a store (its name is always a valid dataset name).
+    pub fn dataset_ref(&self) -> Result<mlops_core::DatasetRef, mlops_core::Error> {
+        mlops_core::DatasetRef::new(
+            self.name.as_str(),
+            format!("{SOURCE_SCHEME}://{}", self.label()),
+            Arc::clone(&self.schema),
+            self.digest,
+            self.rows,
+        )
+    }
+
     /// The bytes of all files.
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
+}
+
+/// The scheme of a run input's source that names a dataset version.
+pub const SOURCE_SCHEME: &str = "mlops-data";
+
+/// The dataset version a run input's source names (`mlops-data://NAME@VERSION`), if any.
+pub fn parse_source(source: &str) -> Option<(DatasetName, u64)> {
+    let rest = source.strip_prefix(SOURCE_SCHEME)?.strip_prefix("://")?;
+    let (name, version) = rest.split_once('@')?;
+    let version = version.parse().ok().filter(|v| *v > 0)?;
+    Some((DatasetName::parse(name).ok()?, version))
 }
 
 fn digest_text<S: serde::Serializer>(digest: &DatasetDigest, s: S) -> Result<S::Ok, S::Error> {

@@ -1,5 +1,8 @@
 //! Parquet files and byte counts for the tests.
 
+// Shared by both test binaries, each using a part.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
