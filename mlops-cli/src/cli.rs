@@ -42,6 +42,9 @@ pub(crate) enum Command {
     /// Versioned datasets: add, list, show, get, diff, alias, import from DVC.
     #[command(subcommand)]
     Data(datasets::DataCommand),
+    /// Lineage: what used a dataset version, or where a model alias's version came from.
+    #[command(subcommand)]
+    Lineage(datasets::lineage::LineageCommand),
 }
 
 /// Runs one command; its exit code.
@@ -57,5 +60,6 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Data(command) => datasets::run(command).await,
+        Command::Lineage(command) => datasets::lineage::run(command).await,
     }
 }

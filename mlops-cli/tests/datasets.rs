@@ -241,3 +241,144 @@ fn four_processes_adding_different_content_get_distinct_versions() {
         ]
     );
 }
+
+/// A model version number, as JSON writes it (a number or MLflow's string).
+fn number(value: &serde_json::Value) -> u64 {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a version number: {value}"))
+}
+
+/// `mlops lineage` both ways on an embedded root, with an alias moved twice, and `runs show`
+/// printing the dataset version and the run environment.
+#[test]
+fn lineage_both_ways() {
+    use std::sync::Arc;
+
+    use mlops::core::{AliasName, ExperimentName, ModelName, ModelVersion, RunStatus, StoreUri};
+    use mlops::registry::{
+        AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt, RunLink,
+    };
+    use mlops::track::{ActiveRun, LocalStore, RunOptions, TrackingStore};
+    use mlops_data::{AddOptions, DatasetName, Datasets};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("root");
+    let first = tmp.path().join("a.parquet");
+    let second = tmp.path().join("b.parquet");
+    slice_of_reference(&first, 0, 400);
+    slice_of_reference(&second, 400, 400);
+    let run_id = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let uri = StoreUri::parse(store.to_str().unwrap()).unwrap();
+        let root = uri.open().unwrap();
+        let datasets = Datasets::new(&root);
+        let name = DatasetName::parse("sales").unwrap();
+        let v1 = datasets
+            .add(&name, &[first], AddOptions::default())
+            .await
+            .unwrap()
+            .manifest;
+        let v2 = datasets
+            .add(&name, &[second], AddOptions::default())
+            .await
+            .unwrap()
+            .manifest;
+        let tracking = Arc::new(LocalStore::open_uri(&uri).await.unwrap());
+        let registry = ObjectRegistry::new(root);
+        let exp = tracking
+            .create_experiment(&ExperimentName::parse("sales").unwrap(), &[])
+            .await
+            .unwrap();
+        let mut runs = Vec::new();
+        for manifest in [&v1, &v2] {
+            let run = ActiveRun::start(
+                tracking.clone(),
+                &exp,
+                None,
+                RunOptions::default().with_git_dirty_check(false),
+            )
+            .await
+            .unwrap();
+            run.log_input(&manifest.dataset_ref().unwrap(), Some("training"))
+                .await
+                .unwrap();
+            runs.push(run.run_id().clone());
+            run.finish(RunStatus::Finished).await.unwrap();
+        }
+        let model = ModelName::parse("forecast").unwrap();
+        registry.ensure_model(&model, None, &[]).await.unwrap();
+        for run in [&runs[0], &runs[1], &runs[0]] {
+            let link = RunLink::read(tracking.as_ref(), run, None).await.unwrap();
+            registry
+                .create_version(&model, NewVersion::new().with_run(link))
+                .await
+                .unwrap();
+        }
+        let champion = AliasName::parse("champion").unwrap();
+        for v in [1, 2, 3] {
+            registry
+                .set_alias(
+                    &model,
+                    &champion,
+                    ModelVersion::new(v).unwrap(),
+                    &AliasChange::default(),
+                )
+                .await
+                .unwrap();
+        }
+        runs[0].clone()
+    });
+    let store_arg = store.to_str().unwrap();
+    let run = |args: &[&str]| {
+        command(&root())
+            .args(args)
+            .args(["--store", store_arg])
+            .output()
+            .unwrap()
+    };
+    let used = json(&run(&["lineage", "dataset", "sales@1", "--format", "json"]));
+    assert_eq!(used["versions"][0], "sales@1");
+    assert_eq!(used["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(used["runs"][0]["run_id"], run_id.to_string());
+    let models: Vec<u64> = used["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| number(&m["version"]))
+        .collect();
+    assert_eq!(models, [1, 3]);
+    assert_eq!(used["models"][1]["aliases"][0]["alias"], "champion");
+    let digest = used["digest"].as_str().unwrap().to_owned();
+    let by_digest = ok(&run(&["lineage", "dataset", &digest]));
+    assert!(
+        by_digest.contains("forecast") && by_digest.contains("champion"),
+        "{by_digest}"
+    );
+
+    let back = json(&run(&[
+        "lineage",
+        "model",
+        "forecast@champion",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(number(&back["version"]), 3);
+    assert_eq!(back["history"].as_array().unwrap().len(), 3);
+    assert_eq!(back["inputs"][0]["version"]["version"], 1);
+    assert_eq!(
+        back["inputs"][0]["version"]["files"][0]["path"],
+        "a.parquet"
+    );
+    let table = ok(&run(&["lineage", "model", "forecast@champion"]));
+    assert!(
+        table.contains("sales@1") && table.contains("mlops.rustc.version"),
+        "{table}"
+    );
+
+    let shown = ok(&run(&["runs", "show", &run_id.to_string()]));
+    assert!(
+        shown.contains("mlops-data://sales@1") && shown.contains("mlops.target"),
+        "{shown}"
+    );
+}

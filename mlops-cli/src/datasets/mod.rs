@@ -1,6 +1,7 @@
 //! `mlops data …`: versioned datasets under the store root's `datasets/` folder
 //! (`mlops_data`): add, list, versions, show, get, diff, alias, import-dvc.
 
+pub(crate) mod lineage;
 mod print;
 
 use std::collections::BTreeMap;
