@@ -376,7 +376,7 @@ fn lineage_both_ways() {
         "{table}"
     );
 
-    let shown = ok(&run(&["runs", "show", &run_id.to_string()]));
+    let shown = ok(&run(&["runs", "show", run_id.as_str()]));
     assert!(
         shown.contains("mlops-data://sales@1") && shown.contains("mlops.target"),
         "{shown}"
