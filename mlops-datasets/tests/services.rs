@@ -226,3 +226,135 @@ async fn import_dvc_reads_a_remote_made_by_dvc() {
         "{err}"
     );
 }
+
+/// Lineage on MLflow: runs' dataset inputs and the model registry, an alias moved twice.
+#[tokio::test]
+async fn lineage_on_mlflow() {
+    use mlops_core::{AliasName, ExperimentName, ModelName, ModelVersion, RunId, RunStatus};
+    use mlops_data::lineage::{dataset_lineage, model_lineage};
+    use mlops_registry::{AliasChange, ModelRegistry, NewVersion, RegistryExt, RunLink};
+    use mlops_track::{ActiveRun, RunOptions, TrackingStoreExt};
+
+    let uri = require_env(MLOPS_URI_GUARD);
+    let tracking = mlops_track::open(&uri).await.unwrap();
+    let registry = mlops_registry::open(&uri).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let datasets = Datasets::new(
+        &mlops_core::StoreUri::parse(tmp.path().join("root").to_str().unwrap())
+            .unwrap()
+            .open()
+            .unwrap(),
+    );
+    let unique = RunId::generate();
+    // Data no other test logs: the offset comes from a fresh id.
+    let offset = f64::from(u32::from_str_radix(&unique.as_str()[24..], 16).unwrap());
+    let name = DatasetName::parse("mlflow-trips").unwrap();
+    let mut manifests = Vec::new();
+    for i in 0..2 {
+        let file = write_parquet(
+            &tmp.path().join(format!("{i}/t.parquet")),
+            200,
+            offset + f64::from(i),
+            false,
+        );
+        manifests.push(
+            datasets
+                .add(&name, &[file], AddOptions::default())
+                .await
+                .unwrap()
+                .manifest,
+        );
+    }
+    let exp = tracking
+        .get_or_create_experiment(&ExperimentName::parse(format!("lineage-{unique}")).unwrap())
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for m in &manifests {
+        let run = ActiveRun::start(
+            tracking.clone(),
+            &exp,
+            None,
+            RunOptions::default().with_git_dirty_check(false),
+        )
+        .await
+        .unwrap();
+        run.log_input(&m.dataset_ref().unwrap(), Some("training"))
+            .await
+            .unwrap();
+        runs.push(run.run_id().clone());
+        run.finish(RunStatus::Finished).await.unwrap();
+    }
+    let model = ModelName::parse(format!("lineage-{unique}")).unwrap();
+    registry.ensure_model(&model, None, &[]).await.unwrap();
+    for run in [&runs[0], &runs[1], &runs[0]] {
+        let link = RunLink::read(tracking.as_ref(), run, None).await.unwrap();
+        registry
+            .create_version(&model, NewVersion::new().with_run(link))
+            .await
+            .unwrap();
+    }
+    let champion = AliasName::parse("champion").unwrap();
+    for v in [1, 2, 3] {
+        registry
+            .set_alias(
+                &model,
+                &champion,
+                ModelVersion::new(v).unwrap(),
+                &AliasChange::default(),
+            )
+            .await
+            .unwrap();
+    }
+
+    let used = dataset_lineage(
+        Some(&datasets),
+        tracking.as_ref(),
+        registry.as_ref(),
+        manifests[0].digest,
+    )
+    .await
+    .unwrap();
+    assert_eq!(used.versions, ["mlflow-trips@1"]);
+    assert_eq!(
+        used.runs
+            .iter()
+            .map(|r| r.run_id.clone())
+            .collect::<Vec<_>>(),
+        [runs[0].clone()]
+    );
+    let versions: Vec<u64> = used
+        .models
+        .iter()
+        .filter(|m| m.model == model)
+        .map(|m| m.version.get())
+        .collect();
+    assert_eq!(versions, [1, 3]);
+    let v3 = used
+        .models
+        .iter()
+        .find(|m| m.model == model && m.version.get() == 3)
+        .unwrap();
+    assert_eq!(v3.aliases[0].alias, champion);
+
+    let back = model_lineage(
+        Some(&datasets),
+        tracking.as_ref(),
+        registry.as_ref(),
+        &model,
+        &champion,
+    )
+    .await
+    .unwrap();
+    assert_eq!(back.version.get(), 3);
+    assert_eq!(back.run.as_ref().unwrap().run_id, runs[0]);
+    assert_eq!(back.inputs.len(), 1);
+    assert_eq!(
+        back.inputs[0].version.as_ref().unwrap().label(),
+        "mlflow-trips@1"
+    );
+    assert_eq!(back.inputs[0].context.as_deref(), Some("training"));
+    assert!(!back.history.is_empty(), "{:?}", back.history);
+}
+
+const MLOPS_URI_GUARD: &str = mlops_core::testing::MLFLOW_URI;
