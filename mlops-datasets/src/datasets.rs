@@ -138,60 +138,70 @@ impl Datasets {
                 bytes_written: 0,
             });
         }
-        // Read the rows before writing anything: a file that is not Parquet stores nothing.
-        let scanned = locals.clone();
-        let summary = tokio::task::spawn_blocking(move || scan::summarise(&scanned))
-            .await
-            .map_err(|e| DataError::argument("input", "", e.to_string()))??;
-        let uploads: Vec<(PathBuf, String, u64)> = locals
-            .into_iter()
-            .zip(hashed.iter().cloned())
-            .map(|(local, (sha256, size))| (local, sha256, size))
-            .collect();
-        let written: Vec<u64> = futures::stream::iter(uploads)
-            .map(|(local, sha256, size)| {
-                let store = Arc::clone(&self.store);
-                let key = self.keys.object(&sha256);
-                async move {
-                    if objects::exists(store.as_ref(), &key, size).await? {
-                        Ok(0)
-                    } else {
-                        objects::upload_file(&store, &key, &local, &sha256).await
+        // A failed add releases its claim, so that a retry need not wait for it to go stale.
+        let claimed = content_id.clone();
+        let outcome: Result<Added> = async {
+            // Read the rows before writing anything: a file that is not Parquet stores nothing.
+            let scanned = locals.clone();
+            let summary = tokio::task::spawn_blocking(move || scan::summarise(&scanned))
+                .await
+                .map_err(|e| DataError::argument("input", "", e.to_string()))??;
+            let uploads: Vec<(PathBuf, String, u64)> = locals
+                .into_iter()
+                .zip(hashed.iter().cloned())
+                .map(|(local, (sha256, size))| (local, sha256, size))
+                .collect();
+            let written: Vec<u64> = futures::stream::iter(uploads)
+                .map(|(local, sha256, size)| {
+                    let store = Arc::clone(&self.store);
+                    let key = self.keys.object(&sha256);
+                    async move {
+                        if objects::exists(store.as_ref(), &key, size).await? {
+                            Ok(0)
+                        } else {
+                            objects::upload_file(&store, &key, &local, &sha256).await
+                        }
                     }
+                })
+                .buffered(PARALLEL_FILES)
+                .try_collect()
+                .await?;
+            let profile = match &summary.profile {
+                Some(p) => {
+                    let json = p.to_json()?;
+                    let size = json.len() as u64;
+                    let sha256 =
+                        objects::put_bytes(self.store.as_ref(), &self.keys, Bytes::from(json))
+                            .await?;
+                    Some(StoredObject { sha256, size })
                 }
+                None => None,
+            };
+            let manifest = Manifest {
+                name: name.clone(),
+                version: 0,
+                created: Utc::now(),
+                description: options.description,
+                tags: options.tags,
+                content_id,
+                digest: summary.digest,
+                rows: summary.rows,
+                schema: summary.schema,
+                files: entries,
+                profile,
+            };
+            let manifest = self.create_version(manifest).await?;
+            Ok(Added {
+                manifest,
+                created: true,
+                bytes_written: written.iter().sum(),
             })
-            .buffered(PARALLEL_FILES)
-            .try_collect()
-            .await?;
-        let profile = match &summary.profile {
-            Some(p) => {
-                let json = p.to_json()?;
-                let size = json.len() as u64;
-                let sha256 =
-                    objects::put_bytes(self.store.as_ref(), &self.keys, Bytes::from(json)).await?;
-                Some(StoredObject { sha256, size })
-            }
-            None => None,
-        };
-        let manifest = Manifest {
-            name: name.clone(),
-            version: 0,
-            created: Utc::now(),
-            description: options.description,
-            tags: options.tags,
-            content_id,
-            digest: summary.digest,
-            rows: summary.rows,
-            schema: summary.schema,
-            files: entries,
-            profile,
-        };
-        let manifest = self.create_version(manifest).await?;
-        Ok(Added {
-            manifest,
-            created: true,
-            bytes_written: written.iter().sum(),
-        })
+        }
+        .await;
+        if outcome.is_err() {
+            self.release_claim(name, &claimed).await;
+        }
+        outcome
     }
 
     /// Writes `manifest` as the next free version number (create-if-absent, so concurrent
@@ -288,6 +298,15 @@ impl Datasets {
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Deletes this writer's claim of `content_id` after a failed add (best effort: a claim
+    /// left behind only makes a retry wait until it is stale).
+    pub(crate) async fn release_claim(&self, name: &DatasetName, content_id: &str) {
+        let key = self.keys.content_claim(name, content_id);
+        if let Err(e) = self.store.delete(&key).await {
+            tracing::warn!(key = %key, error = %e, "could not release a content claim");
         }
     }
 

@@ -262,38 +262,48 @@ impl Datasets {
                 bytes_written: 0,
             });
         }
-        let summary = tokio::task::spawn_blocking(move || scan::summarise(&locals))
-            .await
-            .map_err(|e| DataError::argument("import", "", e.to_string()))??;
-        let profile = match &summary.profile {
-            Some(p) => {
-                let json = p.to_json()?;
-                let size = json.len() as u64;
-                let sha256 =
-                    objects::put_bytes(self.store.as_ref(), &self.keys, Bytes::from(json)).await?;
-                Some(StoredObject { sha256, size })
-            }
-            None => None,
-        };
-        let manifest = Manifest {
-            name: name.clone(),
-            version: 0,
-            created: Utc::now(),
-            description: options.description,
-            tags: options.tags,
-            content_id,
-            digest: summary.digest,
-            rows: summary.rows,
-            schema: summary.schema,
-            files: entries,
-            profile,
-        };
-        let manifest = self.create_version(manifest).await?;
-        Ok(Added {
-            manifest,
-            created: true,
-            bytes_written: 0,
-        })
+        // A failed add releases its claim, so that a retry need not wait for it to go stale.
+        let claimed = content_id.clone();
+        let outcome: Result<Added> = async {
+            let summary = tokio::task::spawn_blocking(move || scan::summarise(&locals))
+                .await
+                .map_err(|e| DataError::argument("import", "", e.to_string()))??;
+            let profile = match &summary.profile {
+                Some(p) => {
+                    let json = p.to_json()?;
+                    let size = json.len() as u64;
+                    let sha256 =
+                        objects::put_bytes(self.store.as_ref(), &self.keys, Bytes::from(json))
+                            .await?;
+                    Some(StoredObject { sha256, size })
+                }
+                None => None,
+            };
+            let manifest = Manifest {
+                name: name.clone(),
+                version: 0,
+                created: Utc::now(),
+                description: options.description,
+                tags: options.tags,
+                content_id,
+                digest: summary.digest,
+                rows: summary.rows,
+                schema: summary.schema,
+                files: entries,
+                profile,
+            };
+            let manifest = self.create_version(manifest).await?;
+            Ok(Added {
+                manifest,
+                created: true,
+                bytes_written: 0,
+            })
+        }
+        .await;
+        if outcome.is_err() {
+            self.release_claim(name, &claimed).await;
+        }
+        outcome
     }
 }
 

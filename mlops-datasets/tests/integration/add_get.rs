@@ -173,6 +173,8 @@ async fn bad_inputs_write_nothing() {
     assert!(matches!(err, DataError::Parquet { .. }), "{err}");
     assert!(files_under(&store, "objects").is_empty());
     assert!(files_under(&store, "versions").is_empty());
+    // The failed add released its claim of the content: a retry does not wait for it.
+    assert!(files_under(&store, "content").is_empty());
 
     // Two files with other schemas cannot be one version.
     let a = write_parquet(&tmp.path().join("x/a.parquet"), 10, 0.0, false);
