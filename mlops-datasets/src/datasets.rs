@@ -263,23 +263,24 @@ impl Datasets {
         content_id: &str,
     ) -> Result<Option<Manifest>> {
         let key = self.keys.content_claim(name, content_id);
-        let body = Utc::now().to_rfc3339();
-        match put_if_absent(self.store.as_ref(), &key, body)
-            .await
-            .map_err(|e| DataError::storage(&key, e))?
-        {
-            Created::Won => return Ok(None),
-            Created::Taken => {}
-        }
         let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
         let mut pause = Duration::from_millis(50);
         loop {
+            let body = Utc::now().to_rfc3339();
+            match put_if_absent(self.store.as_ref(), &key, body)
+                .await
+                .map_err(|e| DataError::storage(&key, e))?
+            {
+                Created::Won => return Ok(None),
+                Created::Taken => {}
+            }
             if let Some(m) = self.by_content(name, content_id).await? {
                 return Ok(Some(m));
             }
             let meta = match self.store.head(&key).await {
                 Ok(meta) => meta,
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                // Its writer failed and released it: claim it again.
+                Err(object_store::Error::NotFound { .. }) => continue,
                 Err(e) => return Err(DataError::storage(&key, e)),
             };
             if Utc::now() - meta.last_modified > STALE_CLAIM {

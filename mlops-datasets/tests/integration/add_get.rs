@@ -227,3 +227,30 @@ async fn concurrent_adds_of_different_content_get_distinct_versions() {
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
     assert_eq!(open(&store).versions(&name).await.unwrap().len(), 8);
 }
+
+#[tokio::test]
+async fn concurrent_adds_of_the_same_content_make_one_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let name = DatasetName::parse("trips").unwrap();
+    let file = write_parquet(&tmp.path().join("same.parquet"), 20_000, 0.0, false);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let datasets = open(&store);
+        let (name, file) = (name.clone(), file.clone());
+        tasks.push(tokio::spawn(async move {
+            datasets
+                .add(&name, &[file], AddOptions::default())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let added = task.await.unwrap();
+        assert_eq!(added.manifest.version, 1);
+        created += usize::from(added.created);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(open(&store).versions(&name).await.unwrap().len(), 1);
+}
