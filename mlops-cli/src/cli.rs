@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{drift, exit, experiments, models, monitor, runs, serve, store};
+use crate::{datasets, drift, exit, experiments, models, monitor, runs, serve, store};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -51,6 +51,12 @@ pub(crate) enum Command {
     Serve(serve::ServeArgs),
     /// Drift windows against a registered version's profile, their history, and triggers.
     Monitor(monitor::MonitorArgs),
+    /// Versioned datasets: add, list, show, get, diff, alias, import from DVC.
+    #[command(subcommand)]
+    Data(datasets::DataCommand),
+    /// Lineage: what used a dataset version, or where a model alias's version came from.
+    #[command(subcommand)]
+    Lineage(datasets::lineage::LineageCommand),
 }
 
 /// Runs one command; its exit code.
@@ -66,5 +72,7 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Monitor(args) => monitor::run(args).await,
+        Command::Data(command) => datasets::run(command).await,
+        Command::Lineage(command) => datasets::lineage::run(command).await,
     }
 }

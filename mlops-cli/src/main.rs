@@ -4,6 +4,7 @@
 
 mod cli;
 mod data;
+mod datasets;
 mod drift;
 mod exit;
 mod experiments;

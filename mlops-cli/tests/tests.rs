@@ -6,6 +6,7 @@ mod util;
 mod basics;
 mod contract;
 mod damage;
+mod datasets;
 mod drift;
 mod lifecycle;
 mod migration;
