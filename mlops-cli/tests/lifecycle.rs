@@ -65,8 +65,14 @@ fn prediction(out: &str) -> f64 {
 fn predict(file: &[u8], transform: &[u8], raw: [f64; 2]) -> f64 {
     use mlops::drift::arrow_array::{ArrayRef, Float64Array, RecordBatch};
     let batch = RecordBatch::try_from_iter([
-        ("age", Arc::new(Float64Array::from(vec![raw[0]])) as ArrayRef),
-        ("tenure_months", Arc::new(Float64Array::from(vec![raw[1]])) as ArrayRef),
+        (
+            "age",
+            Arc::new(Float64Array::from(vec![raw[0]])) as ArrayRef,
+        ),
+        (
+            "tenure_months",
+            Arc::new(Float64Array::from(vec![raw[1]])) as ArrayRef,
+        ),
     ])
     .unwrap();
     let x = mlops::transform::FittedTransform::from_json(transform)
@@ -153,7 +159,10 @@ async fn lifecycle_example_runs_twice_on_one_folder() {
         .await
         .unwrap();
     let file = |name: &str| {
-        let (_, bytes) = files.iter().find(|(path, _)| path.as_str() == name).unwrap();
+        let (_, bytes) = files
+            .iter()
+            .find(|(path, _)| path.as_str() == name)
+            .unwrap();
         bytes.clone()
     };
     let (served, transform) = (file("model.json"), file("transform.json"));
@@ -163,7 +172,10 @@ async fn lifecycle_example_runs_twice_on_one_folder() {
         "{first}"
     );
     // The example's own check: training code and server agree bit for bit.
-    assert!(line(&first, "parity: ").ends_with("identical to the server: true"), "{first}");
+    assert!(
+        line(&first, "parity: ").ends_with("identical to the server: true"),
+        "{first}"
+    );
     assert_eq!(line(&first, "drift: "), drift);
     let report = std::fs::read_to_string(folder.join("drift-report.html")).unwrap();
     assert!(report.contains("<html") && report.contains("country"));
