@@ -3,7 +3,9 @@
 //!
 //! [`load`] reads an `.onnx` file, takes the model metadata from the ONNX graph, and builds an
 //! optimized tract plan once. The plan is shared by every call: each inference runs on its
-//! own state, so concurrent calls are safe and need no lock.
+//! own state, so concurrent calls are safe. States are kept in a small pool and reused
+//! (tract resets them after each run): building one allocates per graph node, which cost
+//! more than the whole inference of a small model.
 //!
 //! # Metadata
 //!
@@ -33,7 +35,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::ArrayD;
 use tract_onnx::pb;
@@ -43,6 +45,7 @@ use tract_onnx::pb::type_proto::Value as TypeValue;
 use tract_onnx::prelude::{
     Datum, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue,
     IntoTensor, TDim, TValue, TVec, Tensor as TractTensor, ToDim, TypedRunnableModel,
+    TypedSimpleState,
 };
 
 use crate::error::{Error, Result};
@@ -82,10 +85,16 @@ pub fn load_bytes(
     Ok(Arc::new(model))
 }
 
+/// Idle run states kept per model: enough for every worker of a busy server; more states than
+/// this only exist while that many calls run at once.
+const POOLED_STATES: usize = 64;
+
 /// An ONNX model with its optimized tract plan.
 pub struct OnnxModel {
     metadata: ModelMetadata,
     plan: Arc<TypedRunnableModel>,
+    /// Idle states of `plan`, reset, ready for the next call.
+    states: Mutex<Vec<TypedSimpleState>>,
     small: bool,
 }
 
@@ -249,8 +258,34 @@ impl OnnxModel {
                 outputs,
             },
             plan,
+            states: Mutex::new(Vec::new()),
             small: parameters <= CHEAP_PARAMETERS && nodes <= CHEAP_NODES,
         })
+    }
+
+    /// Runs the plan on a pooled state (or a new one when all are in use). A state whose run
+    /// failed is dropped, not pooled: tract resets a state only after a successful run.
+    fn run_plan(&self, values: TVec<TValue>) -> Result<TVec<TValue>> {
+        let pooled = self
+            .states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self
+                .plan
+                .spawn()
+                .map_err(|e| self.inference_error(format!("{e:#}")))?,
+        };
+        let results = state
+            .run(values)
+            .map_err(|e| self.inference_error(format!("{e:#}")))?;
+        let mut pool = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < POOLED_STATES {
+            pool.push(state);
+        }
+        Ok(results)
     }
 
     fn inference_error(&self, message: impl std::fmt::Display) -> Error {
@@ -284,10 +319,7 @@ impl Model for OnnxModel {
             }
             values.push(to_tract(tensor.data, &spec.name)?);
         }
-        let results = self
-            .plan
-            .run(values)
-            .map_err(|e| self.inference_error(format!("{e:#}")))?;
+        let results = self.run_plan(values)?;
         if results.len() != self.metadata.outputs.len() {
             return Err(self.inference_error(format!(
                 "the plan returned {} outputs, expected {}",
