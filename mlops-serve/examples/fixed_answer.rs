@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use axum::serve::ListenerExt;
 
 /// What `mlops serve` answers for the benchmark's linear model, byte for byte.
 const ANSWER: &str = r#"{"model_name":"linear","outputs":[{"name":"output","datatype":"FP32","shape":[1,1],"data":[5.25]}]}"#;
@@ -30,7 +31,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let app = Router::new().route("/v2/models/{name}/infer", post(infer));
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    // TCP_NODELAY, as `mlops serve` sets it: the limit must not pay Nagle's delay.
+    let listener = tokio::net::TcpListener::bind(&addr).await?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -113,7 +113,8 @@ async fn wait_in_flight(running: &App, model: &str, count: usize) {
 }
 
 /// The scikit-learn regression (skl2onnx, tract) batched: each caller gets exactly what the
-/// same model answers it unbatched, and what scikit-learn's coefficients give.
+/// same model answers it unbatched (single rows through the one-row plan, several through
+/// the general one), and what scikit-learn's coefficients give.
 #[cfg(feature = "onnx")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn onnx_batched_answers_equal_unbatched_ones() {
@@ -123,8 +124,13 @@ async fn onnx_batched_answers_equal_unbatched_ones() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/linear_regressor.onnx"
     );
+    let model = onnx::OnnxModel::load(std::path::Path::new(path), "single", None).unwrap();
+    assert!(
+        model.has_single_row_plan(),
+        "a small batchable model gets a one-row plan"
+    );
     let batched = onnx::load(std::path::Path::new(path), "batched", None).unwrap();
-    let single = onnx::load(std::path::Path::new(path), "single", None).unwrap();
+    let single: Arc<dyn Model> = Arc::new(model);
     let (gated, gate) = GateFirst::new(batched);
     let server = Server::builder()
         .model_with(
@@ -317,19 +323,25 @@ async fn a_leader_that_gives_up_does_not_wedge_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_batch_ends_its_window() {
     let (model, gate) = Gated::new("gated");
-    drop(gate);
     let server = Server::builder()
         .model_with(
             Arc::clone(&model) as Arc<dyn Model>,
             ModelOptions::default()
-                .capacity(2, 64)
+                .capacity(1, 64)
                 .batching(6, Duration::from_secs(3600)),
         )
         .build()
         .unwrap();
     let running = app(server);
+    let path = "/v2/models/gated/infer";
+    // Alone in the model, the first request runs at once and holds the only worker.
+    let blocker = send_all(&running, path, vec![fp64_request(&[0.5])]).await;
+    wait_in_flight(&running, "gated", 1).await;
     let bodies = (0..6).map(|i| fp64_request(&[f64::from(i)])).collect();
-    let tasks = send_all(&running, "/v2/models/gated/infer", bodies).await;
+    let tasks = send_all(&running, path, bodies).await;
+    wait_in_flight(&running, "gated", 7).await;
+    drop(gate);
+    assert_eq!(blocker.into_iter().next().unwrap().await.unwrap().0, 200);
     let all = async {
         let mut answers = Vec::new();
         for task in tasks {
@@ -346,7 +358,7 @@ async fn a_full_batch_ends_its_window() {
         let expected = json!([2.0 * i as f64]);
         assert_eq!(answer["outputs"][0]["data"], expected);
     }
-    assert_eq!(*model.batches.lock().unwrap(), vec![6]);
+    assert_eq!(*model.batches.lock().unwrap(), vec![1, 6]);
 }
 
 /// Requests that fail validation never reach the queue; the bad one gets its 400 and the

@@ -3,8 +3,10 @@
 //! Every model has `workers` permits (how many inferences run at once) and a bounded number
 //! of admitted requests (`workers + queue_capacity`); one more is refused with 429.
 //!
-//! With `max_batch_size > 1` and a batchable model (dimension 0 of every tensor is `-1`),
-//! every request joins the model's queue. The request that finds the queue without a leader
+//! With `max_batch_size > 1` and a batchable model (dimension 0 of every tensor is `-1`), a
+//! request alone in the model (no other admitted) runs at once on a free worker, as without
+//! batching. Any other request joins the model's queue. The request that finds the queue
+//! without a leader
 //! leads the next batch: it lets the batch fill, then waits for a free worker (requests keep
 //! joining while all are busy), takes up to `max_batch_size` rows of requests with the same
 //! trailing dimensions, concatenates their inputs along dimension 0, runs the model once and
@@ -12,8 +14,8 @@
 //!
 //! - with `max_batch_delay == 0` (the default), one pass of the async scheduler: the leader
 //!   yields, and every request that is ready to run meanwhile (read, decoded, admitted) joins.
-//!   An idle model pays one yield (microseconds); under load the batch is every request that
-//!   arrived while the previous one ran, with no timer and no tuning;
+//!   Under load the batch is every request that arrived while the previous one ran, with no
+//!   timer and no tuning;
 //! - otherwise until the oldest request has waited `max_batch_delay` or the batch is full.
 //!
 //! A batch of one runs on the leader's task as an unbatched request would; a larger batch
@@ -142,13 +144,20 @@ impl Scheduler {
     ) -> Result<Vec<Tensor>> {
         let arrived = Instant::now();
         let batcher = &self.batcher;
-        if batcher.max_rows > 1 && servable.metadata().batchable() {
-            return batcher.submit(servable, inputs, rows, arrived).await;
-        }
-        let permit = Arc::clone(&batcher.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Draining)?;
+        let permit = if batcher.max_rows > 1 && servable.metadata().batchable() {
+            // Alone in the model (no other request admitted, so none queued): no one to wait
+            // for, and an idle model pays nothing for batching.
+            let alone = self.admitted.load(Ordering::Acquire) <= 1;
+            match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
+                Some(Ok(permit)) => permit,
+                _ => return batcher.submit(servable, inputs, rows, arrived).await,
+            }
+        } else {
+            Arc::clone(&batcher.permits)
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::Draining)?
+        };
         let metrics = &batcher.metrics;
         metrics.queue.observe(arrived.elapsed().as_secs_f64());
         metrics.batch.observe(1.0);
