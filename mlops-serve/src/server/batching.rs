@@ -5,7 +5,9 @@
 //!
 //! With `max_batch_size > 1` and a batchable model (dimension 0 of every tensor is `-1`), a
 //! request alone in the model (no other admitted) runs at once on a free worker, as without
-//! batching. Any other request joins the model's queue. The request that finds the queue
+//! batching, unless the last batches the queue formed had company (load: a model that runs
+//! inline answers within one poll, so under load a request rarely sees another admitted).
+//! Any other request joins the model's queue. The request that finds the queue
 //! without a leader
 //! leads the next batch: it lets the batch fill, then waits for a free worker (requests keep
 //! joining while all are busy), takes up to `max_batch_size` rows of requests with the same
@@ -66,7 +68,13 @@ struct Batcher {
     queue: Mutex<Queue>,
     /// Woken when the queue holds a full batch (ends a `max_delay` window early).
     full: Notify,
+    /// Batches in a row that the queue formed with one request (saturates at [`LONELY`]).
+    lonely: AtomicUsize,
 }
+
+/// After this many batches of one in a row, a request alone in the model skips the queue
+/// again; a batch of more than one sends every request back through it.
+const LONELY: usize = 8;
 
 /// Requests waiting for a batch, and whether a collector task is on them.
 #[derive(Default)]
@@ -118,6 +126,7 @@ impl Scheduler {
                 metrics,
                 queue: Mutex::new(Queue::default()),
                 full: Notify::new(),
+                lonely: AtomicUsize::new(LONELY),
             }),
         }
     }
@@ -145,9 +154,12 @@ impl Scheduler {
         let arrived = Instant::now();
         let batcher = &self.batcher;
         let permit = if batcher.max_rows > 1 && servable.metadata().batchable() {
-            // Alone in the model (no other request admitted, so none queued): no one to wait
-            // for, and an idle model pays nothing for batching.
-            let alone = self.admitted.load(Ordering::Acquire) <= 1;
+            // Alone in the model (no other request admitted, so none queued) while recent
+            // batches found no company: no one to wait for, an idle model pays nothing. Under
+            // load a request that runs inline rarely sees another admitted, so the queue's
+            // recent batches, not the admitted count alone, say whether to wait.
+            let alone = self.admitted.load(Ordering::Acquire) <= 1
+                && batcher.lonely.load(Ordering::Relaxed) >= LONELY;
             match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
                 Some(Ok(permit)) => permit,
                 _ => return batcher.submit(servable, inputs, rows, arrived).await,
@@ -322,6 +334,12 @@ impl Batcher {
         queue.jobs = kept;
         let more = !queue.jobs.is_empty();
         queue.collecting = more;
+        let lonely = match jobs.len() {
+            0 => self.lonely.load(Ordering::Relaxed),
+            1 => (self.lonely.load(Ordering::Relaxed) + 1).min(LONELY),
+            _ => 0,
+        };
+        self.lonely.store(lonely, Ordering::Relaxed);
         (jobs, rows, more)
     }
 
