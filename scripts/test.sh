@@ -139,28 +139,44 @@ preflight() {
 }
 
 # --- tool installs ----------------------------------------------------------------
-# The venv is rebuilt only when requirements.txt changes: a stamp inside it holds
-# the sha256 of the requirements it was installed from.
-ensure_venv() {
-  local want stamp="$VENV_DIR/.requirements.sha256"
-  want=$(sha256_of "$REQUIREMENTS")
-  if [[ -f "$VENV_DIR/pyvenv.cfg" ]] && "$VENV_DIR/bin/python" -c '' 2>/dev/null; then
+# A venv is rebuilt only when its requirements change: a stamp inside it holds the
+# sha256 of the requirements it was installed from.
+ensure_venv_at() {
+  local dir=$1 req=$2 want stamp="$1/.requirements.sha256"
+  want=$(sha256_of "$req")
+  if [[ -f "$dir/pyvenv.cfg" ]] && "$dir/bin/python" -c '' 2>/dev/null; then
     if [[ -f $stamp && "$(<"$stamp")" == "$want" ]]; then
-      log "venv $VENV_DIR is up to date"
+      log "venv $dir is up to date"
       return 0
     fi
-    log "requirements changed (or no stamp): updating $VENV_DIR"
-  elif [[ -e $VENV_DIR && ! -f "$VENV_DIR/pyvenv.cfg" ]]; then
-    die "$VENV_DIR exists but is not a venv; move it away"
+    log "requirements changed (or no stamp): updating $dir"
+  elif [[ -e $dir && ! -f "$dir/pyvenv.cfg" ]]; then
+    die "$dir exists but is not a venv; move it away"
   else
-    log "creating venv $VENV_DIR"
+    log "creating venv $dir"
     # --clear: a venv whose interpreter vanished (python upgraded) is rebuilt.
-    python3 -m venv --clear "$VENV_DIR" ||
+    python3 -m venv --clear "$dir" ||
       die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
   fi
   rm -f "$stamp"
-  "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
   echo "$want" >"$stamp"
+}
+
+ensure_venv() { ensure_venv_at "$VENV_DIR" "$REQUIREMENTS"; }
+
+# Each scripts/venvs/NAME.txt is a tool with pins of its own (Airflow, dagster, dvc, ...):
+# its own venv $VENV_DIR-NAME, so its pins never fight MLflow's, exported to the tests as
+# MLOPS_TEST_VENV_NAME (upper case, '-' -> '_').
+ensure_extra_venvs() {
+  local req name var
+  for req in "$ROOT"/scripts/venvs/*.txt; do
+    [[ -f $req ]] || continue
+    name=$(basename "$req" .txt)
+    ensure_venv_at "$VENV_DIR-$name" "$req"
+    var="MLOPS_TEST_VENV_$(tr 'a-z-' 'A-Z_' <<<"$name")"
+    export "$var=$VENV_DIR-$name"
+  done
 }
 
 # node_modules is reinstalled (npm ci) only when package-lock.json changes.
@@ -196,6 +212,43 @@ ensure_promtool() {
   export MLOPS_TEST_PROMTOOL
 }
 
+# Debian's chromium + chromium-driver drive the UI's browser tests (no browser download).
+# As root they are installed with apt-get when missing, like promtool.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [[ $(id -u) != 0 ]]; then
+      die "'chromium'/'chromedriver' not found on PATH: install the Debian packages chromium and chromium-driver"
+    fi
+    log "installing chromium and chromium-driver (Debian packages)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >"$RUN_DIR/apt-chromium.log" 2>&1 || {
+      log "apt-get install failed; updating the package lists and retrying"
+      apt-get update >>"$RUN_DIR/apt-chromium.log" 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver >>"$RUN_DIR/apt-chromium.log" 2>&1
+    } || { tail -n 20 "$RUN_DIR/apt-chromium.log" >&2; die "could not install chromium and chromium-driver"; }
+  fi
+  MLOPS_TEST_CHROMIUM=$(command -v chromium)
+  MLOPS_TEST_CHROMEDRIVER=$(command -v chromedriver)
+  export MLOPS_TEST_CHROMIUM MLOPS_TEST_CHROMEDRIVER
+}
+
+# Plug-in services: each scripts/svc/NAME.sh defines svc_NAME_cmd PORT DIR (sets the array
+# `cmd`), svc_NAME_probe PORT DIR, optionally svc_NAME_ready PORT DIR (set up, export
+# MLOPS_TEST_*) and SVC_NAME_TIMEOUT (seconds, default 120). NAME uses [a-z0-9_].
+PLUGINS=()
+load_plugins() {
+  local f name
+  for f in "$ROOT"/scripts/svc/*.sh; do
+    [[ -f $f ]] || continue
+    name=$(basename "$f" .sh)
+    [[ $name =~ ^[a-z0-9_]+$ ]] || die "plug-in $f: name must be [a-z0-9_]+"
+    # shellcheck disable=SC1090
+    source "$f"
+    declare -F "svc_${name}_cmd" >/dev/null || die "plug-in $f defines no svc_${name}_cmd"
+    declare -F "svc_${name}_probe" >/dev/null || die "plug-in $f defines no svc_${name}_probe"
+    PLUGINS+=("$name")
+  done
+}
+
 # --- services -------------------------------------------------------------------
 free_ports() { "$VENV_DIR/bin/python" "$ROOT/scripts/services.py" free-ports "$1"; }
 
@@ -220,7 +273,11 @@ launch() {
       --backend-store-uri "sqlite:///$dir/mlflow.db" --artifacts-destination "$dir/artifacts"
       --workers 1)
     ;;
-  *) die "unknown service $name" ;;
+  *)
+    declare -F "svc_${name}_cmd" >/dev/null || die "unknown service $name"
+    mkdir -p "$dir/data"
+    "svc_${name}_cmd" "$port" "$dir/data"
+    ;;
   esac
   echo "### $(date -Is) port $port: ${cmd[*]}" >>"$dir/log"
   # A background job of a non-interactive shell is not a group leader, so setsid
@@ -240,6 +297,7 @@ probe() {
   # Any HTTP answer (403 without a signature) means Azurite is serving.
   azurite) curl -sS -o /dev/null --max-time 2 "$url/devstoreaccount1?comp=list" 2>/dev/null ;;
   mlflow) [[ "$(curl -fsS --max-time 2 "$url/health" 2>/dev/null)" == OK ]] ;;
+  *) "svc_${1}_probe" "${PORT[$1]}" "$RUN_DIR/$1/data" ;;
   esac
 }
 
@@ -286,13 +344,17 @@ bring_up() {
 }
 
 start_services() {
-  local ports p_moto p_azurite p_mlflow
-  ports=$(free_ports 3)
-  read -r p_moto p_azurite p_mlflow <<<"$ports"
-  # Launch all three first: their start-ups overlap, MLflow's dominates.
+  local ports p_moto p_azurite p_mlflow p_plugins_rest name timeout timeout_var
+  local -a p_plugins
+  ports=$(free_ports $((3 + ${#PLUGINS[@]})))
+  read -r p_moto p_azurite p_mlflow p_plugins_rest <<<"$ports"
+  read -r -a p_plugins <<<"${p_plugins_rest:-}"
+  # Launch all first: their start-ups overlap, MLflow's (or a plug-in's) dominates.
   launch moto "$p_moto"
   launch azurite "$p_azurite"
   launch mlflow "$p_mlflow"
+  local i
+  for i in "${!PLUGINS[@]}"; do launch "${PLUGINS[i]}" "${p_plugins[i]}"; done
 
   bring_up moto "$TIMEOUT_MOTO"
   # moto needs no auth: a plain PUT creates the bucket.
@@ -307,6 +369,16 @@ start_services() {
 
   bring_up mlflow "$TIMEOUT_MLFLOW"
 
+  for name in "${PLUGINS[@]}"; do
+    timeout_var="SVC_$(tr 'a-z' 'A-Z' <<<"$name")_TIMEOUT"
+    timeout=${!timeout_var:-120}
+    bring_up "$name" "$timeout"
+    if declare -F "svc_${name}_ready" >/dev/null; then
+      "svc_${name}_ready" "${PORT[$name]}" "$RUN_DIR/$name/data" ||
+        fail_service "$name" "failed its set-up (svc_${name}_ready)"
+    fi
+  done
+
   export MLOPS_TEST_S3_ENDPOINT="http://127.0.0.1:${PORT[moto]}"
   export MLOPS_TEST_S3_BUCKET="$BUCKET"
   export MLOPS_TEST_AZURE_ENDPOINT="http://127.0.0.1:${PORT[azurite]}"
@@ -318,10 +390,9 @@ start_services() {
 
 print_env() {
   local v
-  for v in MLOPS_TEST_S3_ENDPOINT MLOPS_TEST_S3_BUCKET MLOPS_TEST_AZURE_ENDPOINT \
-    AZURITE_BLOB_STORAGE_URL MLOPS_TEST_AZURE_CONTAINER MLOPS_TEST_MLFLOW_URI MLOPS_TEST_PYTHON \
-    MLOPS_TEST_PROMTOOL; do
-    printf 'export %s=%q\n' "$v" "${!v}"
+  for v in AZURITE_BLOB_STORAGE_URL $(compgen -v MLOPS_TEST_); do
+    printf 'export %s=%q
+' "$v" "${!v}"
   done
 }
 
@@ -494,7 +565,10 @@ main() {
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mlops-test.XXXXXX")
   step venv ensure_venv
   step npm ensure_node_modules
+  step venvs ensure_extra_venvs
   step promtool ensure_promtool
+  step chromium ensure_chromium
+  load_plugins
 
   if [[ $mode == full ]]; then
     run_full

@@ -5,6 +5,7 @@
 
 mod batching;
 mod connections;
+mod follow;
 mod fuzz_oip;
 mod http_errors;
 mod http_protocol;
@@ -12,7 +13,12 @@ mod loading;
 mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "registry")]
+mod poll_cost;
 mod production;
+mod rollout;
 mod source;
 mod table;
+#[cfg(feature = "transform")]
+mod transformed;
 mod util;
