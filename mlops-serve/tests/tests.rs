@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod batching;
 mod connections;
 mod follow;
 mod fuzz_oip;
