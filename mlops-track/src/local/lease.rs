@@ -12,10 +12,10 @@ use futures::StreamExt;
 use mlops_core::{ExperimentId, RunId, RunStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::Inner;
 use super::records::{RunOp, decode_lease, encode_lease};
 use super::run_state::RunState;
 use super::runs::Fresh;
+use super::{Inner, limits};
 use crate::error::Result;
 
 /// Who writes a run, as recorded in its lease.
@@ -194,7 +194,7 @@ impl Inner {
 
     pub(crate) async fn read_lease(&self, run: &RunId) -> Result<Option<Lease>> {
         let key = self.keys.lease(run);
-        let Some(bytes) = self.get_opt(&key).await? else {
+        let Some(bytes) = self.get_opt(&key, "a lease", limits::SMALL).await? else {
             return Ok(None);
         };
         match decode_lease(&bytes) {
