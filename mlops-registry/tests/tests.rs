@@ -13,6 +13,7 @@ mod multiprocess;
 mod multiprocess_folder;
 mod object_conformance;
 mod open;
+mod oversize;
 mod tamper;
 mod util;
 mod webhook;

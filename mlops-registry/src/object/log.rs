@@ -33,7 +33,10 @@ use object_store::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::io::{Claim, Io, RETRY};
+use super::io::{Claim, ENTRY_LIMIT, Io, RETRY, SNAPSHOT_LIMIT};
+
+/// A log entry, as errors name it.
+const ENTRY: &str = "a log entry";
 use crate::error::{RegistryError, Result};
 use crate::records;
 
@@ -184,7 +187,12 @@ impl<S: Fold> CommitLog<S> {
         let mut expected = 1;
         for &seq in seqs {
             while expected < seq {
-                if self.io.get_opt(&self.key(expected)).await?.is_none() {
+                if self
+                    .io
+                    .get_opt(&self.key(expected), ENTRY, ENTRY_LIMIT)
+                    .await?
+                    .is_none()
+                {
                     return Err(self.hole(expected, last));
                 }
                 expected += 1;
@@ -211,7 +219,7 @@ impl<S: Fold> CommitLog<S> {
     /// Reads the entry at `seq`, if present.
     async fn read_entry(&self, seq: u64) -> Result<Option<Entry<S::Op>>> {
         let key = self.key(seq);
-        let Some(bytes) = self.io.get_opt(&key).await? else {
+        let Some(bytes) = self.io.get_opt(&key, ENTRY, ENTRY_LIMIT).await? else {
             return Ok(None);
         };
         records::check_format(&bytes, key.as_ref())?;
@@ -269,7 +277,10 @@ impl<S: Fold> CommitLog<S> {
                 Some(seqs) => seqs.last().copied().filter(|&last| last > next),
                 None => {
                     let probe = self.key(next + 1);
-                    self.io.get_opt(&probe).await?.map(|_| next + 1)
+                    self.io
+                        .get_opt(&probe, ENTRY, ENTRY_LIMIT)
+                        .await?
+                        .map(|_| next + 1)
                 }
             };
             let Some(present) = beyond else {
@@ -277,7 +288,12 @@ impl<S: Fold> CommitLog<S> {
             };
             // `next` may have been written between the two reads (then `next + 1` too):
             // a hole only if it is still missing now that a later entry is present.
-            if self.io.get_opt(&self.key(next)).await?.is_none() {
+            if self
+                .io
+                .get_opt(&self.key(next), ENTRY, ENTRY_LIMIT)
+                .await?
+                .is_none()
+            {
                 return Err(self.hole(next, present));
             }
         }
@@ -286,8 +302,15 @@ impl<S: Fold> CommitLog<S> {
     async fn load_snapshot(&self, folded: &mut Folded<S>) -> Result<()> {
         let keys = self.io.list_keys(&self.snapshot_dir).await?;
         for key in keys.iter().rev() {
-            let Some(bytes) = self.io.get_opt(key).await? else {
-                continue;
+            // A snapshot is an optimisation: one that cannot be used is skipped.
+            let bytes = match self.io.get_opt(key, "a snapshot", SNAPSHOT_LIMIT).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(e @ RegistryError::TooLarge { .. }) => {
+                    tracing::warn!(key = %key, error = %e, "skipping an oversized snapshot");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if let Err(e) = records::check_format(&bytes, key.as_ref()) {
                 tracing::warn!(key = %key, error = %e, "skipping a snapshot of a newer format");
@@ -366,6 +389,15 @@ impl<S: Fold> CommitLog<S> {
                 RegistryError::InvalidArgument(format!("cannot encode a log entry: {e}"))
             })?);
             let key = self.key(entry.seq);
+            // Never write an entry every reader would refuse.
+            if bytes.len() as u64 > ENTRY_LIMIT {
+                return Err(RegistryError::TooLarge {
+                    path: key.to_string(),
+                    what: ENTRY,
+                    size: bytes.len() as u64,
+                    limit: ENTRY_LIMIT,
+                });
+            }
             loop {
                 match self.io.claim(&key, bytes.clone()).await {
                     Claim::Won => break,
@@ -420,7 +452,9 @@ impl<S: Fold> CommitLog<S> {
             attempt += 1;
             match self.read_entry(seq).await {
                 Ok(found) => return Ok(found),
-                Err(e @ RegistryError::Corrupt { .. }) => return Err(e),
+                Err(e @ (RegistryError::Corrupt { .. } | RegistryError::TooLarge { .. })) => {
+                    return Err(e);
+                }
                 Err(e) if attempt >= 4 => return Err(e),
                 Err(_) => tokio::time::sleep(READ_BACK.delay(attempt)).await,
             }
@@ -438,6 +472,9 @@ impl<S: Fold> CommitLog<S> {
             .clone()
             .join(seq_name(folded.seq).as_str());
         match serde_json::to_vec(&snapshot) {
+            Ok(bytes) if bytes.len() as u64 > SNAPSHOT_LIMIT => {
+                tracing::warn!(key = %key, size = bytes.len(), "not writing an oversized snapshot");
+            }
             Ok(bytes) => {
                 if let Err(e) = self.io.put_idempotent(&key, Bytes::from(bytes)).await {
                     tracing::warn!(key = %key, error = %e, "could not write a snapshot");
