@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance_macro;
+mod disk_full;
 mod faults;
 mod from_run;
 mod fuzz_records;

@@ -26,19 +26,35 @@ pub(crate) const ATTEMPTS: u32 = 8;
 pub(crate) const RETRY: Backoff =
     Backoff::exponential(Duration::from_millis(10), Duration::from_millis(200)).with_jitter();
 
+/// Whether the store is out of space (a full disk under a local root): the write did not
+/// happen, and trying again at once will not help.
+pub(crate) fn is_out_of_space(e: &object_store::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// Errors that say something definite about the object, never worth retrying.
 fn is_definite(e: &object_store::Error) -> bool {
-    matches!(
-        e,
-        object_store::Error::NotFound { .. }
-            | object_store::Error::AlreadyExists { .. }
-            | object_store::Error::Precondition { .. }
-            | object_store::Error::InvalidPath { .. }
-            | object_store::Error::NotSupported { .. }
-            | object_store::Error::NotImplemented { .. }
-            | object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. }
-    )
+    is_out_of_space(e)
+        || matches!(
+            e,
+            object_store::Error::NotFound { .. }
+                | object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::NotSupported { .. }
+                | object_store::Error::NotImplemented { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        )
 }
 
 pub(crate) fn storage(path: &Path, source: object_store::Error) -> RegistryError {

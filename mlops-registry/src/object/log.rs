@@ -410,6 +410,10 @@ impl<S: Fold> CommitLog<S> {
                         // Taken but unreadable now: read again after a pause.
                         None => tokio::time::sleep(RETRY.delay(1)).await,
                     },
+                    // A full disk refused the write: nothing was written.
+                    Claim::Unknown(e) if super::io::is_out_of_space(&e) => {
+                        return Err(super::io::storage(&key, e));
+                    }
                     Claim::Unknown(e) => {
                         unknown += 1;
                         self.count(|s| s.ambiguous += 1);
