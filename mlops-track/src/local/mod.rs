@@ -445,6 +445,30 @@ impl Inner {
         }
     }
 
+    /// [`Self::get_opt`] of a key no listing gave (a lease, `FORMAT.json`): on a local root a
+    /// link anywhere on its path is [`TrackError::Corrupt`], never followed.
+    async fn get_unlisted_opt(
+        &self,
+        key: &Path,
+        what: &'static str,
+        limit: u64,
+    ) -> Result<Option<Bytes>> {
+        if let Some(root) = &self.disk {
+            let (root, at) = (root.clone(), key.clone());
+            let link = tokio::task::spawn_blocking(move || disk::link_on_path(&root, &at))
+                .await
+                .map_err(|e| Self::corrupt(key, format!("cannot inspect the path: {e}")))?
+                .map_err(|e| Self::corrupt(key, format!("cannot inspect the path: {e}")))?;
+            if let Some(link) = link {
+                return Err(Self::corrupt(
+                    key,
+                    format!("{link} is a symbolic link; the store never follows links"),
+                ));
+            }
+        }
+        self.get_opt(key, what, limit).await
+    }
+
     fn too_large(key: &Path, what: &'static str, size: u64, limit: u64) -> TrackError {
         TrackError::TooLarge {
             path: key.to_string(),
@@ -597,12 +621,15 @@ impl Inner {
 
     async fn check_format(&self) -> Result<()> {
         let key = self.keys.format_marker();
-        let existing = match self.get_opt(&key, FORMAT_MARKER, limits::SMALL).await? {
+        let existing = match self
+            .get_unlisted_opt(&key, FORMAT_MARKER, limits::SMALL)
+            .await?
+        {
             Some(bytes) => bytes,
             None => match self.claim(&key, records::encode_marker()).await? {
                 Claim::Won => return Ok(()),
                 Claim::Taken => self
-                    .get_opt(&key, FORMAT_MARKER, limits::SMALL)
+                    .get_unlisted_opt(&key, FORMAT_MARKER, limits::SMALL)
                     .await?
                     .unwrap_or_default(),
             },
