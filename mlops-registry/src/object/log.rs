@@ -19,7 +19,8 @@
 //! every read and every write of that log, and never filled (a write there would splice
 //! history). A fresh handle lists the log once to find holes anywhere; after that each
 //! catch-up that finds `n+1` absent also probes `n+2` (one more GET, no listing), which
-//! catches a hole that appears above the cached position.
+//! catches a one-entry hole above the cached position at once, and the handle lists again
+//! at most every `RELIST` (2 s), which catches a wider one.
 //!
 //! Every `SNAPSHOT_EVERY` entries the writer of the entry stores the folded state in
 //! `snapshots/<seq:020>.json`; a fresh reader starts from the newest snapshot and probes
@@ -39,6 +40,14 @@ use super::io::{Claim, ENTRY_LIMIT, Io, RETRY, SNAPSHOT_LIMIT};
 const ENTRY: &str = "a log entry";
 use crate::error::{RegistryError, Result};
 use crate::records;
+
+/// How often a long-lived handle lists the log again while catching up. The probe one slot
+/// past the end catches a hole of one entry at once; a listing catches a wider one (two or
+/// more entries lost above the cached position), at the cost of one LIST per model per
+/// interval. A hole found is found again by every later read and write (the handle lists
+/// again after any failed catch-up); one that appears less than this long after the last
+/// listing can be missed by a write in that window.
+const RELIST: Duration = Duration::from_secs(2);
 
 /// Entries between snapshots.
 pub(crate) const SNAPSHOT_EVERY: u64 = 64;
@@ -99,6 +108,8 @@ struct Folded<S> {
     seq: u64,
     state: S,
     loaded: bool,
+    /// When the log was last listed (see [`RELIST`]).
+    listed_at: Option<std::time::Instant>,
 }
 
 /// Counters of what appends met, for tests and benches.
@@ -146,6 +157,7 @@ impl<S: Fold> CommitLog<S> {
                 seq: 0,
                 state: S::default(),
                 loaded: false,
+                listed_at: None,
             }),
             stats: std::sync::Mutex::new(LogStats::default()),
         }
@@ -245,11 +257,16 @@ impl<S: Fold> CommitLog<S> {
     async fn catch_up(&self, folded: &mut Folded<S>) -> Result<()> {
         let first = !folded.loaded;
         let result = self.fold_forward(folded).await;
+        if result.is_err() {
+            // Damage found stays found: the next catch-up lists the log again.
+            folded.listed_at = None;
+        }
         if first && result.is_err() {
             *folded = Folded {
                 seq: 0,
                 state: S::default(),
                 loaded: false,
+                listed_at: None,
             };
         }
         result
@@ -257,8 +274,15 @@ impl<S: Fold> CommitLog<S> {
 
     async fn fold_forward(&self, folded: &mut Folded<S>) -> Result<()> {
         let listed = if folded.loaded {
-            None
+            if folded.listed_at.is_some_and(|t| t.elapsed() < RELIST) {
+                None
+            } else {
+                let seqs = self.listed_seqs().await?;
+                folded.listed_at = Some(std::time::Instant::now());
+                Some(seqs)
+            }
         } else {
+            folded.listed_at = Some(std::time::Instant::now());
             // Listed before anything is read, so every listed entry is older than the reads
             // below: an entry listed past the point where reading stops is past a hole.
             let seqs = self.listed_seqs().await?;
