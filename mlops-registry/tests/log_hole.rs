@@ -257,3 +257,44 @@ async fn a_wide_hole_above_a_cached_position_is_found() {
     assert_names_slot_6(&err);
     assert!(!log.join(SLOT_6).exists(), "a write filled the hole");
 }
+
+/// A store written before digits alone were refused as aliases (`5`) stays readable: the
+/// model, its versions and the alias read back (with a warning), nothing fails.
+#[tokio::test]
+async fn a_stored_digit_only_alias_stays_readable() {
+    let (registry, dir) = folder_registry();
+    let name = ModelName::parse("legacy").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    registry.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..2 {
+        registry
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    let v1 = ModelVersion::new(1).unwrap();
+    registry
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap();
+    // Rewrite the alias as an older release would have stored `5`.
+    let mut entries = Vec::new();
+    walk(dir.path(), &mut entries);
+    let mut rewritten = 0;
+    for path in entries {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("\"champion\"") {
+            std::fs::write(&path, text.replace("\"champion\"", "\"5\"")).unwrap();
+            rewritten += 1;
+        }
+    }
+    assert!(rewritten >= 1);
+
+    let fresh = reopen(dir.path());
+    let model = fresh.get_model(&name).await.unwrap();
+    let aliases: Vec<String> = model.aliases.keys().map(ToString::to_string).collect();
+    assert_eq!(aliases, ["5"], "{model:?}");
+    let version = fresh.get_version(&name, v1).await.unwrap();
+    assert!(version.aliases.iter().any(|a| a.is_digits()), "{version:?}");
+    fresh.read_log(&name).await.unwrap();
+}
