@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod connections;
+mod follow;
 mod fuzz_oip;
 mod http_errors;
 mod http_protocol;
@@ -11,7 +12,10 @@ mod loading;
 mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "registry")]
+mod poll_cost;
 mod production;
+mod rollout;
 mod source;
 mod table;
 #[cfg(feature = "transform")]
