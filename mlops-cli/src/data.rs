@@ -210,10 +210,20 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     ));
     let mut file =
         File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    file.write_all(contents)?;
-    file.sync_all()?;
+    // A full disk fails here: the error names the output, and no temporary file is left.
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()));
     drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write {}: {e}", path.display()).into());
+    }
     Ok(())
 }
 

@@ -31,6 +31,27 @@ async fn runs_left_running_are_listed_stale_and_marked() {
         .find(|l| l.starts_with(beta.as_str()))
         .unwrap();
     assert!(line.contains("RUNNING (stale)"), "{table}");
+    // The same in JSON: a `stale` field on every run, true for beta only.
+    let listed = json(&mlops_in(
+        tmp.path(),
+        &["runs", "list", "--store", store, "--format", "json"],
+        &[],
+    ));
+    let stale: Vec<(&str, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["info"]["run_id"].as_str().unwrap(),
+                r["stale"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stale.len(), 2, "{listed}");
+    for (id, is_stale) in stale {
+        assert_eq!(is_stale, id == beta.as_str(), "{listed}");
+    }
 
     let marked = json(&mlops_in(
         tmp.path(),

@@ -57,6 +57,7 @@
 
 mod artifact_path;
 mod backoff;
+mod bounded_get;
 mod create;
 mod dataset;
 mod error;
@@ -70,6 +71,8 @@ mod store_uri;
 #[cfg(feature = "test-util")]
 pub mod testing;
 #[cfg(feature = "test-util")]
+mod testing_disk;
+#[cfg(feature = "test-util")]
 mod testing_fuzz;
 #[cfg(feature = "test-util")]
 mod testing_proxy;
@@ -78,6 +81,7 @@ mod validate;
 
 pub use artifact_path::ArtifactPath;
 pub use backoff::Backoff;
+pub use bounded_get::{Bounded, get_bounded};
 pub use create::{Created, put_if_absent};
 pub use dataset::{DatasetDigest, DatasetDigester, DatasetRef};
 pub use error::{Error, Result, Rule};

@@ -33,7 +33,7 @@ use crate::validate::Spec;
 
 /// Defines a string newtype validated by a [`Spec`], with its conversions and serde.
 macro_rules! validated_name {
-    ($(#[$doc:meta])* $name:ident, $spec:expr $(, extra = $extra:path)?) => {
+    ($(#[$doc:meta])* $name:ident, $spec:expr $(, extra = $extra:path)? $(, stored = $stored:path)?) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -114,6 +114,15 @@ macro_rules! validated_name {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let value = String::deserialize(deserializer)?;
+                // What stores hold may predate a rule (`stored` relaxes it); input goes
+                // through `parse`.
+                $(
+                    Self::SPEC.check(&value).map_err(serde::de::Error::custom)?;
+                    $stored(&value).map_err(serde::de::Error::custom)?;
+                    #[allow(clippy::needless_return)]
+                    return Ok(Self(value));
+                )?
+                #[allow(unreachable_code)]
                 Self::parse(value).map_err(serde::de::Error::custom)
             }
         }
@@ -210,8 +219,28 @@ validated_name!(
         unicode: false,
         allowed: "ASCII letters, digits, `_` and `-`",
     },
-    extra = alias_not_reserved
+    extra = alias_not_reserved,
+    stored = alias_not_reserved_when_stored
 );
+
+impl AliasName {
+    /// Whether the alias is digits alone (`5`, `0005`): refused by [`AliasName::parse`] since
+    /// a version reference shadows it, but read back from stores written before that rule so
+    /// they stay readable (readers report it).
+    ///
+    /// ```
+    /// use mlops_core::AliasName;
+    /// assert!(AliasName::parse("5").is_err());
+    /// let stored: AliasName = serde_json::from_str("\"5\"")?;
+    /// assert!(stored.is_digits());
+    /// assert!(serde_json::from_str::<AliasName>("\"latest\"").is_err());
+    /// assert!(serde_json::from_str::<AliasName>("\"v3\"").is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn is_digits(&self) -> bool {
+        self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+}
 
 validated_name!(
     /// A param key: up to 250 bytes, MLflow's key rule (`/`-separated segments of letters,
@@ -343,6 +372,15 @@ fn alias_not_reserved(value: &str) -> Result<()> {
         return Ok(());
     };
     Err(Error::invalid("alias", value, Rule::Reserved { why }))
+}
+
+/// [`alias_not_reserved`] for an alias read back from a store: digits alone were accepted
+/// before they were reserved, so a stored one still reads (the other rules are older).
+fn alias_not_reserved_when_stored(value: &str) -> Result<()> {
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    alias_not_reserved(value)
 }
 
 /// Decimal (MLflow) or 32-hex (generated) experiment ids.

@@ -128,6 +128,21 @@ pub enum RegistryError {
         reason: String,
     },
 
+    /// A stored object is larger than this registry reads for its kind (damage or
+    /// tampering), refused before its bytes are held.
+    #[error("{path} is {size} bytes, over the {limit}-byte limit for {what}")]
+    TooLarge {
+        /// The key involved.
+        path: String,
+        /// What kind of object it is (`"a log entry"`, …).
+        what: &'static str,
+        /// Its size as seen (as the store reported it, or the bytes received when the read
+        /// stopped).
+        size: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// Stored data is in a format newer than this release reads (written by a later
     /// mlops-registry): upgrade rather than guess at it.
     #[error("{path} is in storage format {format}; this release reads formats up to {supported}")]

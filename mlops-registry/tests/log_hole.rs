@@ -214,3 +214,87 @@ fn reopen(dir: &Path) -> mlops_registry::ObjectRegistry {
         .with_actor("tests")
         .unwrap()
 }
+
+/// A hole of two entries above a long-lived handle's cached position (slots 6 and 7 lost,
+/// 8 present): the probe one slot past the end finds 7 absent too, so the handle lists the
+/// log again (at most every two seconds) and reports the hole instead of stopping before it.
+#[tokio::test]
+async fn a_wide_hole_above_a_cached_position_is_found() {
+    let (poller, dir) = folder_registry();
+    let name = ModelName::parse("wide").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    poller.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..3 {
+        poller
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    let v1 = ModelVersion::new(1).unwrap();
+    poller
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap(); // entry 5
+    let writer = reopen(dir.path());
+    for v in [2, 3, 1] {
+        let version = ModelVersion::new(v).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any())
+            .await
+            .unwrap(); // 6, 7, 8
+    }
+    let log = log_with_slot_7(dir.path());
+    std::fs::remove_file(log.join(SLOT_6)).unwrap();
+    std::fs::remove_file(log.join("00000000000000000007.json")).unwrap();
+
+    // Past the relisting interval the long-lived handle lists again.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_names_slot_6(&poller.resolve_alias(&name, &champion).await.unwrap_err());
+    let err = poller
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap_err();
+    assert_names_slot_6(&err);
+    assert!(!log.join(SLOT_6).exists(), "a write filled the hole");
+}
+
+/// A store written before digits alone were refused as aliases (`5`) stays readable: the
+/// model, its versions and the alias read back (with a warning), nothing fails.
+#[tokio::test]
+async fn a_stored_digit_only_alias_stays_readable() {
+    let (registry, dir) = folder_registry();
+    let name = ModelName::parse("legacy").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    registry.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..2 {
+        registry
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    let v1 = ModelVersion::new(1).unwrap();
+    registry
+        .set_alias(&name, &champion, v1, &any())
+        .await
+        .unwrap();
+    // Rewrite the alias as an older release would have stored `5`.
+    let mut entries = Vec::new();
+    walk(dir.path(), &mut entries);
+    let mut rewritten = 0;
+    for path in entries {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("\"champion\"") {
+            std::fs::write(&path, text.replace("\"champion\"", "\"5\"")).unwrap();
+            rewritten += 1;
+        }
+    }
+    assert!(rewritten >= 1);
+
+    let fresh = reopen(dir.path());
+    let model = fresh.get_model(&name).await.unwrap();
+    let aliases: Vec<String> = model.aliases.keys().map(ToString::to_string).collect();
+    assert_eq!(aliases, ["5"], "{model:?}");
+    let version = fresh.get_version(&name, v1).await.unwrap();
+    assert!(version.aliases.iter().any(|a| a.is_digits()), "{version:?}");
+    fresh.read_log(&name).await.unwrap();
+}

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance_macro;
+mod disk_full;
 mod faults;
 mod from_run;
 mod fuzz_records;
@@ -13,6 +14,7 @@ mod multiprocess;
 mod multiprocess_folder;
 mod object_conformance;
 mod open;
+mod oversize;
 mod tamper;
 mod util;
 mod webhook;

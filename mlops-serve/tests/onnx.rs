@@ -31,3 +31,25 @@ fn files_that_are_not_onnx_are_refused() {
     };
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }
+
+/// Issue 17: the ONNX loader read its file with `std::fs::read`, so a FIFO blocked it forever
+/// and a device never ended. It reads through the bounded local read: refused with the reason.
+#[test]
+fn a_fifo_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.onnx");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let Err(err) = onnx::load(&fifo, "f", None) else {
+        panic!("a FIFO loaded")
+    };
+    assert!(matches!(err, Error::Load { .. }), "{err}");
+    assert!(err.to_string().contains("FIFO"), "{err}");
+    let Err(err) = onnx::load(std::path::Path::new("/dev/zero"), "z", None) else {
+        panic!("/dev/zero loaded")
+    };
+    assert!(matches!(err, Error::Load { .. }), "{err}");
+}

@@ -108,6 +108,21 @@ pub enum TrackError {
         reason: String,
     },
 
+    /// A stored object is larger than this store reads (or writes) for its kind: damage or
+    /// tampering, refused before its bytes are held.
+    #[error("{path} is {size} bytes, over the {limit}-byte limit for {what}")]
+    TooLarge {
+        /// The key involved.
+        path: String,
+        /// What kind of object it is (`"a run record"`, …).
+        what: &'static str,
+        /// Its size as seen (as the store reported it, or the bytes received when the read
+        /// stopped).
+        size: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// The background logger stopped (its task panicked or the runtime shut down) before
     /// the points were written.
     #[error("the background logger stopped: {0}")]

@@ -106,3 +106,40 @@ async fn a_link_loop_does_not_break_reads() {
     let report = store.check().await.unwrap();
     assert!(report.links >= 1, "{report:?}");
 }
+
+/// Keys no listing gives (a run's lease, the root's `FORMAT.json`) are read by name; a link
+/// there, or on the way there, is refused and reported, never followed (issue 17).
+#[tokio::test]
+async fn a_linked_lease_or_format_marker_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a, b) = two_runs(dir.path()).await;
+    let runs = dir.path().join("runs");
+    let lease_a = runs.join(a.as_str()).join("lease.json");
+    assert!(lease_a.exists());
+    std::fs::remove_file(&lease_a).unwrap();
+    std::os::unix::fs::symlink(runs.join(b.as_str()).join("lease.json"), &lease_a).unwrap();
+    let store = open(dir.path()).await;
+    assert!(
+        store
+            .stale_run(&a, std::time::Duration::from_secs(3600))
+            .await
+            .is_ok()
+    );
+    let damage = store.damage();
+    assert!(
+        damage
+            .iter()
+            .any(|d| d.key.ends_with("lease.json") && d.reason.contains("symbolic link")),
+        "{damage:?}"
+    );
+
+    // FORMAT.json linked to another store's marker: the store does not open.
+    let other = tempfile::tempdir().unwrap();
+    open(other.path()).await;
+    let marker = dir.path().join("FORMAT.json");
+    std::fs::remove_file(&marker).unwrap();
+    std::os::unix::fs::symlink(other.path().join("FORMAT.json"), &marker).unwrap();
+    let uri = StoreUri::parse(dir.path().to_str().unwrap()).unwrap();
+    let err = LocalStore::open_uri(&uri).await.err().unwrap();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+}

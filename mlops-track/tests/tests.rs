@@ -11,6 +11,8 @@ mod fuzz_filter;
 mod fuzz_records;
 mod local_conformance;
 mod local_damage;
+mod local_disk_full;
+mod local_limits;
 mod local_links;
 mod local_listing;
 mod local_multiprocess;

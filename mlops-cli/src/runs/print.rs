@@ -15,11 +15,21 @@ use crate::runs::ops::{Listed, Shown};
 /// The most metric columns `runs list` shows.
 const METRIC_COLUMNS: usize = 6;
 
-/// `runs list`: one row per run with up to six metric columns, or the runs as JSON.
+/// `runs list`: one row per run with up to six metric columns, or the runs as JSON (each
+/// with `"stale"`: whether it is RUNNING with its writer gone).
 pub(crate) fn list(listed: &Listed, damaged: &[Damage], format: Format) -> Result<()> {
     let runs = &listed.runs;
     if format == Format::Json {
-        return super::damage::json_list("runs", runs, damaged);
+        let mut items = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut item = serde_json::to_value(run)?;
+            if let Value::Object(fields) = &mut item {
+                let stale = listed.stale.contains(&run.info.run_id);
+                fields.insert("stale".to_owned(), Value::Bool(stale));
+            }
+            items.push(item);
+        }
+        return super::damage::json_list("runs", &items, damaged);
     }
     let keys: BTreeSet<&str> = runs
         .iter()

@@ -26,19 +26,22 @@ impl ObjectRegistry {
         Ok(BlobInfo { sha256, size })
     }
 
-    /// Reads a blob of version `info` (`what` names it in errors) and checks its digest.
+    /// Reads a blob of version `info` (`what` names it in errors) of `size` bytes and checks
+    /// its digest.
     pub(super) async fn get_blob(
         &self,
         id: &str,
         info: &VersionInfo,
         what: &str,
         expected: &str,
+        size: u64,
     ) -> Result<Bytes> {
         let key = self.blob_key(id, expected);
+        // The version records the size: a longer object is refused before it is held.
         let bytes = self
             .inner
             .io
-            .get_opt(&key)
+            .get_opt(&key, "a blob", size)
             .await?
             .ok_or_else(|| RegistryError::Corrupt {
                 path: key.to_string(),

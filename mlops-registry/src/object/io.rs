@@ -5,11 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mlops_core::{Backoff, Created, put_if_absent};
+use mlops_core::{Backoff, Bounded, Created, get_bounded, put_if_absent};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::error::{RegistryError, Result};
+
+/// The largest log entry read: a version's entry (files, metrics snapshot, signature) is far
+/// smaller.
+pub(crate) const ENTRY_LIMIT: u64 = 32 << 20;
+
+/// The largest snapshot read: a model's or the catalog's folded state.
+pub(crate) const SNAPSHOT_LIMIT: u64 = 256 << 20;
 
 /// How many times a read or an idempotent write is tried.
 pub(crate) const ATTEMPTS: u32 = 8;
@@ -19,19 +26,35 @@ pub(crate) const ATTEMPTS: u32 = 8;
 pub(crate) const RETRY: Backoff =
     Backoff::exponential(Duration::from_millis(10), Duration::from_millis(200)).with_jitter();
 
+/// Whether the store is out of space (a full disk under a local root): the write did not
+/// happen, and trying again at once will not help.
+pub(crate) fn is_out_of_space(e: &object_store::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// Errors that say something definite about the object, never worth retrying.
 fn is_definite(e: &object_store::Error) -> bool {
-    matches!(
-        e,
-        object_store::Error::NotFound { .. }
-            | object_store::Error::AlreadyExists { .. }
-            | object_store::Error::Precondition { .. }
-            | object_store::Error::InvalidPath { .. }
-            | object_store::Error::NotSupported { .. }
-            | object_store::Error::NotImplemented { .. }
-            | object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. }
-    )
+    is_out_of_space(e)
+        || matches!(
+            e,
+            object_store::Error::NotFound { .. }
+                | object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::NotSupported { .. }
+                | object_store::Error::NotImplemented { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        )
 }
 
 pub(crate) fn storage(path: &Path, source: object_store::Error) -> RegistryError {
@@ -59,18 +82,28 @@ pub(crate) struct Io {
 }
 
 impl Io {
-    /// The bytes of an object, or `None` if absent; transient errors are retried.
-    pub(crate) async fn get_opt(&self, key: &Path) -> Result<Option<Bytes>> {
+    /// The bytes of an object of at most `limit` bytes (`what` names its kind in the error),
+    /// or `None` if absent; transient errors are retried.
+    pub(crate) async fn get_opt(
+        &self,
+        key: &Path,
+        what: &'static str,
+        limit: u64,
+    ) -> Result<Option<Bytes>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = match self.store.get(key).await {
-                Ok(got) => got.bytes().await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(bytes) => return Ok(Some(bytes)),
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            match get_bounded(&*self.store, key, limit).await {
+                Ok(Bounded::Bytes(bytes)) => return Ok(Some(bytes)),
+                Ok(Bounded::Missing) => return Ok(None),
+                Ok(Bounded::TooLarge { size, limit }) => {
+                    return Err(RegistryError::TooLarge {
+                        path: key.to_string(),
+                        what,
+                        size,
+                        limit,
+                    });
+                }
                 Err(e) if is_definite(&e) || attempt >= ATTEMPTS => return Err(storage(key, e)),
                 Err(e) => {
                     tracing::debug!(key = %key, error = %e, attempt, "retrying a read");

@@ -19,7 +19,8 @@
 //! every read and every write of that log, and never filled (a write there would splice
 //! history). A fresh handle lists the log once to find holes anywhere; after that each
 //! catch-up that finds `n+1` absent also probes `n+2` (one more GET, no listing), which
-//! catches a hole that appears above the cached position.
+//! catches a one-entry hole above the cached position at once, and the handle lists again
+//! at most every `RELIST` (2 s), which catches a wider one.
 //!
 //! Every `SNAPSHOT_EVERY` entries the writer of the entry stores the folded state in
 //! `snapshots/<seq:020>.json`; a fresh reader starts from the newest snapshot and probes
@@ -33,9 +34,20 @@ use object_store::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::io::{Claim, Io, RETRY};
+use super::io::{Claim, ENTRY_LIMIT, Io, RETRY, SNAPSHOT_LIMIT};
+
+/// A log entry, as errors name it.
+const ENTRY: &str = "a log entry";
 use crate::error::{RegistryError, Result};
 use crate::records;
+
+/// How often a long-lived handle lists the log again while catching up. The probe one slot
+/// past the end catches a hole of one entry at once; a listing catches a wider one (two or
+/// more entries lost above the cached position), at the cost of one LIST per model per
+/// interval. A hole found is found again by every later read and write (the handle lists
+/// again after any failed catch-up); one that appears less than this long after the last
+/// listing can be missed by a write in that window.
+const RELIST: Duration = Duration::from_secs(2);
 
 /// Entries between snapshots.
 pub(crate) const SNAPSHOT_EVERY: u64 = 64;
@@ -96,6 +108,8 @@ struct Folded<S> {
     seq: u64,
     state: S,
     loaded: bool,
+    /// When the log was last listed (see [`RELIST`]).
+    listed_at: Option<std::time::Instant>,
 }
 
 /// Counters of what appends met, for tests and benches.
@@ -143,6 +157,7 @@ impl<S: Fold> CommitLog<S> {
                 seq: 0,
                 state: S::default(),
                 loaded: false,
+                listed_at: None,
             }),
             stats: std::sync::Mutex::new(LogStats::default()),
         }
@@ -184,7 +199,12 @@ impl<S: Fold> CommitLog<S> {
         let mut expected = 1;
         for &seq in seqs {
             while expected < seq {
-                if self.io.get_opt(&self.key(expected)).await?.is_none() {
+                if self
+                    .io
+                    .get_opt(&self.key(expected), ENTRY, ENTRY_LIMIT)
+                    .await?
+                    .is_none()
+                {
                     return Err(self.hole(expected, last));
                 }
                 expected += 1;
@@ -211,7 +231,7 @@ impl<S: Fold> CommitLog<S> {
     /// Reads the entry at `seq`, if present.
     async fn read_entry(&self, seq: u64) -> Result<Option<Entry<S::Op>>> {
         let key = self.key(seq);
-        let Some(bytes) = self.io.get_opt(&key).await? else {
+        let Some(bytes) = self.io.get_opt(&key, ENTRY, ENTRY_LIMIT).await? else {
             return Ok(None);
         };
         records::check_format(&bytes, key.as_ref())?;
@@ -237,11 +257,16 @@ impl<S: Fold> CommitLog<S> {
     async fn catch_up(&self, folded: &mut Folded<S>) -> Result<()> {
         let first = !folded.loaded;
         let result = self.fold_forward(folded).await;
+        if result.is_err() {
+            // Damage found stays found: the next catch-up lists the log again.
+            folded.listed_at = None;
+        }
         if first && result.is_err() {
             *folded = Folded {
                 seq: 0,
                 state: S::default(),
                 loaded: false,
+                listed_at: None,
             };
         }
         result
@@ -249,8 +274,15 @@ impl<S: Fold> CommitLog<S> {
 
     async fn fold_forward(&self, folded: &mut Folded<S>) -> Result<()> {
         let listed = if folded.loaded {
-            None
+            if folded.listed_at.is_some_and(|t| t.elapsed() < RELIST) {
+                None
+            } else {
+                let seqs = self.listed_seqs().await?;
+                folded.listed_at = Some(std::time::Instant::now());
+                Some(seqs)
+            }
         } else {
+            folded.listed_at = Some(std::time::Instant::now());
             // Listed before anything is read, so every listed entry is older than the reads
             // below: an entry listed past the point where reading stops is past a hole.
             let seqs = self.listed_seqs().await?;
@@ -269,7 +301,10 @@ impl<S: Fold> CommitLog<S> {
                 Some(seqs) => seqs.last().copied().filter(|&last| last > next),
                 None => {
                     let probe = self.key(next + 1);
-                    self.io.get_opt(&probe).await?.map(|_| next + 1)
+                    self.io
+                        .get_opt(&probe, ENTRY, ENTRY_LIMIT)
+                        .await?
+                        .map(|_| next + 1)
                 }
             };
             let Some(present) = beyond else {
@@ -277,7 +312,12 @@ impl<S: Fold> CommitLog<S> {
             };
             // `next` may have been written between the two reads (then `next + 1` too):
             // a hole only if it is still missing now that a later entry is present.
-            if self.io.get_opt(&self.key(next)).await?.is_none() {
+            if self
+                .io
+                .get_opt(&self.key(next), ENTRY, ENTRY_LIMIT)
+                .await?
+                .is_none()
+            {
                 return Err(self.hole(next, present));
             }
         }
@@ -286,8 +326,15 @@ impl<S: Fold> CommitLog<S> {
     async fn load_snapshot(&self, folded: &mut Folded<S>) -> Result<()> {
         let keys = self.io.list_keys(&self.snapshot_dir).await?;
         for key in keys.iter().rev() {
-            let Some(bytes) = self.io.get_opt(key).await? else {
-                continue;
+            // A snapshot is an optimisation: one that cannot be used is skipped.
+            let bytes = match self.io.get_opt(key, "a snapshot", SNAPSHOT_LIMIT).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(e @ RegistryError::TooLarge { .. }) => {
+                    tracing::warn!(key = %key, error = %e, "skipping an oversized snapshot");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if let Err(e) = records::check_format(&bytes, key.as_ref()) {
                 tracing::warn!(key = %key, error = %e, "skipping a snapshot of a newer format");
@@ -366,6 +413,15 @@ impl<S: Fold> CommitLog<S> {
                 RegistryError::InvalidArgument(format!("cannot encode a log entry: {e}"))
             })?);
             let key = self.key(entry.seq);
+            // Never write an entry every reader would refuse.
+            if bytes.len() as u64 > ENTRY_LIMIT {
+                return Err(RegistryError::TooLarge {
+                    path: key.to_string(),
+                    what: ENTRY,
+                    size: bytes.len() as u64,
+                    limit: ENTRY_LIMIT,
+                });
+            }
             loop {
                 match self.io.claim(&key, bytes.clone()).await {
                     Claim::Won => break,
@@ -378,6 +434,10 @@ impl<S: Fold> CommitLog<S> {
                         // Taken but unreadable now: read again after a pause.
                         None => tokio::time::sleep(RETRY.delay(1)).await,
                     },
+                    // A full disk refused the write: nothing was written.
+                    Claim::Unknown(e) if super::io::is_out_of_space(&e) => {
+                        return Err(super::io::storage(&key, e));
+                    }
                     Claim::Unknown(e) => {
                         unknown += 1;
                         self.count(|s| s.ambiguous += 1);
@@ -420,7 +480,9 @@ impl<S: Fold> CommitLog<S> {
             attempt += 1;
             match self.read_entry(seq).await {
                 Ok(found) => return Ok(found),
-                Err(e @ RegistryError::Corrupt { .. }) => return Err(e),
+                Err(e @ (RegistryError::Corrupt { .. } | RegistryError::TooLarge { .. })) => {
+                    return Err(e);
+                }
                 Err(e) if attempt >= 4 => return Err(e),
                 Err(_) => tokio::time::sleep(READ_BACK.delay(attempt)).await,
             }
@@ -438,6 +500,9 @@ impl<S: Fold> CommitLog<S> {
             .clone()
             .join(seq_name(folded.seq).as_str());
         match serde_json::to_vec(&snapshot) {
+            Ok(bytes) if bytes.len() as u64 > SNAPSHOT_LIMIT => {
+                tracing::warn!(key = %key, size = bytes.len(), "not writing an oversized snapshot");
+            }
             Ok(bytes) => {
                 if let Err(e) = self.io.put_idempotent(&key, Bytes::from(bytes)).await {
                     tracing::warn!(key = %key, error = %e, "could not write a snapshot");

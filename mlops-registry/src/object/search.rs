@@ -64,7 +64,7 @@ pub(super) async fn models(
             .await
         {
             Ok(item) => item,
-            Err(e @ RegistryError::Corrupt { .. }) => {
+            Err(e @ (RegistryError::Corrupt { .. } | RegistryError::TooLarge { .. })) => {
                 tracing::warn!(model = %model.name, error = %e, "a damaged model");
                 ObjectRegistry::damaged(model, &e)
             }
@@ -119,7 +119,9 @@ pub(super) async fn versions(
             Ok(versions) => all.extend(versions),
             // A search over every model skips (and reports) a damaged one; a search of
             // one model fails with its damage.
-            Err(e @ RegistryError::Corrupt { .. }) if query.model.is_none() => {
+            Err(e @ (RegistryError::Corrupt { .. } | RegistryError::TooLarge { .. }))
+                if query.model.is_none() =>
+            {
                 tracing::warn!(model = %model.name, error = %e, "skipping a damaged model");
             }
             Err(e) => return Err(e),

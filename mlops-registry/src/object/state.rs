@@ -318,6 +318,15 @@ impl Fold for ModelState {
                 gates,
                 note,
             } => {
+                if alias.is_digits() {
+                    // Written before digits alone were refused: kept readable, but a version
+                    // reference shadows it, so say so.
+                    tracing::warn!(
+                        alias = %alias,
+                        "alias {alias} is digits alone: version {alias} shadows it wherever a \
+                         reference may be either; move it to a name with `models alias set`"
+                    );
+                }
                 match to {
                     Some(v) => {
                         self.aliases.insert(alias.clone(), *v);

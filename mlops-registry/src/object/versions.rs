@@ -228,7 +228,7 @@ pub(super) async fn download_artifact(
             RegistryError::not_found("artifact", format!("{path} of {name} v{version}"))
         })?;
     registry
-        .get_blob(&id, &info, path.as_str(), &entry.sha256)
+        .get_blob(&id, &info, path.as_str(), &entry.sha256, entry.size)
         .await
 }
 
@@ -241,7 +241,7 @@ pub(super) async fn download_drift_profile(
     match &info.drift_profile {
         None => Ok(None),
         Some(blob) => registry
-            .get_blob(&id, &info, "drift profile", &blob.sha256)
+            .get_blob(&id, &info, "drift profile", &blob.sha256, blob.size)
             .await
             .map(Some),
     }

@@ -150,10 +150,9 @@ impl std::fmt::Debug for OnnxModel {
 impl OnnxModel {
     /// Reads, checks and optimizes the ONNX model at `path`.
     pub fn load(path: &Path, name: &str, version: Option<&str>) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Protobuf caps a message at 2 GiB (larger models keep tensors in external data), so
+        // no valid ONNX file is larger; a FIFO or device is refused, not waited on.
+        let bytes = super::read_model_file(path, 2 << 30)?;
         let dir = path.parent().and_then(Path::to_str);
         Self::from_bytes(&bytes, dir, name, version).map_err(|reason| Error::Load {
             path: path.to_path_buf(),

@@ -85,7 +85,8 @@ impl Inner {
         path: &ArtifactPath,
     ) -> Result<Bytes> {
         self.require_run(run).await?;
-        self.get_opt(&self.keys.artifact(run, path))
+        // An artifact is handed over whole, never parsed: the caller asked for all of it.
+        self.get_opt(&self.keys.artifact(run, path), "an artifact", u64::MAX)
             .await?
             .ok_or_else(|| TrackError::NotFound {
                 what: "artifact",

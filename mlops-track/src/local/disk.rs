@@ -45,6 +45,25 @@ pub(crate) fn list(root: &FsPath, prefix: &Path) -> std::io::Result<DiskListing>
     Ok(listing)
 }
 
+/// The first symbolic link on the way from `root` to the object `key` (the object itself
+/// included), as a key: for reads of keys no listing gave (a lease, `FORMAT.json`), which
+/// object_store would follow.
+pub(crate) fn link_on_path(root: &FsPath, key: &Path) -> std::io::Result<Option<String>> {
+    let mut path = root.to_path_buf();
+    let mut at = Path::default();
+    for part in key.parts() {
+        path.push(part.as_ref());
+        at = at.clone().join(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return Ok(Some(at.to_string())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// Adds the files under `dir` (named `key`) to `listing`, depth first.
 fn walk(dir: &PathBuf, key: &Path, listing: &mut DiskListing) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
@@ -131,6 +150,18 @@ mod tests {
         let through = list(base, &Path::from("a/b/loop/b")).unwrap();
         assert!(through.objects.is_empty());
         assert_eq!(through.links, ["a/b/loop"]);
+        assert_eq!(
+            link_on_path(base, &Path::from("a/b/y.jsonl")).unwrap(),
+            Some("a/b/y.jsonl".to_owned())
+        );
+        assert_eq!(
+            link_on_path(base, &Path::from("a/b/loop/b/x.jsonl")).unwrap(),
+            Some("a/b/loop".to_owned())
+        );
+        assert_eq!(
+            link_on_path(base, &Path::from("a/b/x.jsonl")).unwrap(),
+            None
+        );
         assert!(
             list(base, &Path::from("missing"))
                 .unwrap()

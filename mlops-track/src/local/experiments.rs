@@ -15,7 +15,10 @@ use super::records::{
     ExperimentOp, ExperimentRecord, decode_checkpoint, decode_experiment_record, encode_checkpoint,
     encode_experiment_record, millis, new_txn, tick,
 };
-use super::{Claim, Inner};
+use super::{Claim, Inner, limits, or_damage};
+
+/// The experiments-log checkpoint, as errors name it.
+const CHECKPOINT: &str = "an experiments checkpoint";
 use crate::entities::Experiment;
 use crate::error::{Result, TrackError};
 use futures::{StreamExt, TryStreamExt};
@@ -240,15 +243,18 @@ impl Inner {
             .filter_map(|m| parse_seq(&m.location).map(|seq| (seq, m.location)))
             .filter(|(seq, _)| *seq >= log.next_seq)
             .collect();
-        let fetched: Vec<(u64, object_store::path::Path, Option<bytes::Bytes>)> =
-            futures::stream::iter(slots)
-                .map(|(seq, key)| async move {
-                    let bytes = self.get_opt(&key).await?;
-                    Ok::<_, TrackError>((seq, key, bytes))
-                })
-                .buffered(self.options.concurrency)
-                .try_collect()
-                .await?;
+        type Fetched = Option<Result<bytes::Bytes, String>>;
+        let fetched: Vec<(u64, object_store::path::Path, Fetched)> = futures::stream::iter(slots)
+            .map(|(seq, key)| async move {
+                let bytes = or_damage(
+                    self.get_opt(&key, "an experiments-log record", limits::RECORD)
+                        .await,
+                )?;
+                Ok::<_, TrackError>((seq, key, bytes))
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
         log.refreshed = Some(std::time::Instant::now());
         let mut txns = Vec::new();
         for (seq, key, bytes) in fetched {
@@ -263,7 +269,7 @@ impl Inner {
             }
             log.next_seq = seq + 1;
             let Some(bytes) = bytes else { continue };
-            match decode_experiment_record(&bytes) {
+            match bytes.and_then(|bytes| decode_experiment_record(&bytes)) {
                 Ok(record) => {
                     log.apply(&record, key.as_ref());
                     txns.push(record.txn);
@@ -318,10 +324,13 @@ impl Inner {
             if parse_seq(&meta.location).is_none() {
                 continue;
             }
-            let Some(bytes) = self.get_opt(&meta.location).await? else {
+            let read = self
+                .get_opt(&meta.location, CHECKPOINT, limits::CHECKPOINT)
+                .await;
+            let Some(bytes) = or_damage(read)? else {
                 continue;
             };
-            match decode_checkpoint(&bytes) {
+            match bytes.and_then(|bytes| decode_checkpoint(&bytes)) {
                 Ok((seq, experiments)) => {
                     log.next_seq = seq + 1;
                     for entry in experiments {
@@ -364,7 +373,9 @@ impl Inner {
             };
             let seq = log.next_seq;
             let key = self.keys.experiment_record(seq);
-            match self.claim(&key, encode_experiment_record(&record)).await? {
+            let bytes = encode_experiment_record(&record);
+            Self::check_size(&key, &bytes, "an experiments-log record", limits::RECORD)?;
+            match self.claim(&key, bytes).await? {
                 Claim::Won => {
                     log.apply(&record, key.as_ref());
                     log.next_seq = seq + 1;
@@ -387,10 +398,13 @@ impl Inner {
 
     async fn write_experiment_checkpoint(&self, log: &ExperimentLog, seq: u64) {
         let key = self.keys.experiment_checkpoint(seq);
-        if let Err(e) = self
-            .claim(&key, encode_checkpoint(seq, log.entries.values()))
-            .await
-        {
+        let bytes = encode_checkpoint(seq, log.entries.values());
+        // A checkpoint is an optimisation: one its readers would refuse is not written.
+        let written = match Self::check_size(&key, &bytes, CHECKPOINT, limits::CHECKPOINT) {
+            Ok(()) => self.claim(&key, bytes).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             tracing::warn!(key = %key, error = %e, "could not write an experiments checkpoint");
         }
     }

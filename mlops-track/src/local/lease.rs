@@ -12,11 +12,11 @@ use futures::StreamExt;
 use mlops_core::{ExperimentId, RunId, RunStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::Inner;
 use super::records::{RunOp, decode_lease, encode_lease};
 use super::run_state::RunState;
 use super::runs::Fresh;
-use crate::error::Result;
+use super::{Inner, limits};
+use crate::error::{Result, TrackError};
 
 /// Who writes a run, as recorded in its lease.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,8 +194,16 @@ impl Inner {
 
     pub(crate) async fn read_lease(&self, run: &RunId) -> Result<Option<Lease>> {
         let key = self.keys.lease(run);
-        let Some(bytes) = self.get_opt(&key).await? else {
-            return Ok(None);
+        let read = self.get_unlisted_opt(&key, "a lease", limits::SMALL).await;
+        let bytes = match read {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            // A linked or oversized lease is damage, ignored as an unreadable one is.
+            Err(e @ (TrackError::Corrupt { .. } | TrackError::TooLarge { .. })) => {
+                self.note_damage(key.as_ref(), &e.to_string());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         match decode_lease(&bytes) {
             Ok(lease) => Ok(Some(lease)),

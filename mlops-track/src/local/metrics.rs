@@ -26,7 +26,10 @@ use super::keys::new_metrics_name;
 use super::records::{Compaction, RunOp, decode_segment, encode_segment};
 use super::run_state::RunState;
 use super::runs::Fresh;
-use super::{Claim, Inner};
+use super::{Claim, Inner, limits, or_damage};
+
+/// A compacted-metrics file, as errors name it.
+const COMPACTED: &str = "a compacted-metrics file";
 use crate::entities::latest_point;
 use crate::error::{Result, TrackError};
 
@@ -210,7 +213,9 @@ impl Inner {
         metrics: &[Metric],
     ) -> Result<Arc<Segment>> {
         let key = self.keys.metrics_file(run, name);
-        match self.claim(&key, encode_segment(metrics)).await? {
+        let bytes = encode_segment(metrics);
+        Self::check_size(&key, &bytes, "a metric segment", limits::SEGMENT)?;
+        match self.claim(&key, bytes).await? {
             Claim::Won => Ok(Arc::new(Segment::new(metrics.to_vec()))),
             Claim::Taken => Err(TrackError::InvalidState(format!(
                 "metric segment {key} exists already"
@@ -252,21 +257,26 @@ impl Inner {
             })
             .collect();
         new.sort();
-        let fetched: Vec<(String, Option<Bytes>)> = futures::stream::iter(new)
-            .map(|name| async move {
-                let bytes = self.get_opt(&self.keys.metrics_file(run, &name)).await?;
-                Ok::<_, TrackError>((name, bytes))
-            })
-            .buffered(self.options.concurrency)
-            .try_collect()
-            .await?;
+        let fetched: Vec<(String, Option<std::result::Result<Bytes, String>>)> =
+            futures::stream::iter(new)
+                .map(|name| async move {
+                    let key = self.keys.metrics_file(run, &name);
+                    let bytes = or_damage(
+                        self.get_opt(&key, "a metric segment", limits::SEGMENT)
+                            .await,
+                    )?;
+                    Ok::<_, TrackError>((name, bytes))
+                })
+                .buffered(self.options.concurrency)
+                .try_collect()
+                .await?;
         let mut consistent = true;
         for (name, bytes) in fetched {
             let Some(bytes) = bytes else {
                 consistent = false;
                 continue;
             };
-            match decode_segment(&bytes) {
+            match bytes.and_then(|bytes| decode_segment(&bytes)) {
                 Ok(points) => {
                     st.add_segment(name, Arc::new(Segment::new(points)));
                 }
@@ -323,9 +333,12 @@ impl Inner {
         let mut points = Vec::new();
         for file in &replaces {
             let key = self.keys.metrics_file(run, file);
-            let bytes = self.get_opt(&key).await?.ok_or_else(|| {
-                TrackError::InvalidState(format!("{key} vanished (a concurrent compaction?)"))
-            })?;
+            let bytes = self
+                .get_opt(&key, COMPACTED, limits::PARQUET)
+                .await?
+                .ok_or_else(|| {
+                    TrackError::InvalidState(format!("{key} vanished (a concurrent compaction?)"))
+                })?;
             points.extend(decode_parquet(bytes).map_err(|reason| Self::corrupt(&key, reason))?);
         }
         for (_, segment) in &segments {
@@ -381,11 +394,12 @@ impl Inner {
             let mut seen = HashSet::new();
             for file in files {
                 let object = self.keys.metrics_file(run, &file);
-                let Some(bytes) = self.get_opt(&object).await? else {
+                let read = self.get_opt(&object, COMPACTED, limits::PARQUET).await;
+                let Some(bytes) = or_damage(read)? else {
                     // Replaced by a compaction this process has not folded yet.
                     continue 'attempt;
                 };
-                match decode_parquet(bytes) {
+                match bytes.and_then(decode_parquet) {
                     Ok(points) => out.extend(
                         points
                             .into_iter()

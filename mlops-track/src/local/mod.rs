@@ -59,6 +59,7 @@ mod disk;
 mod experiments;
 mod keys;
 mod lease;
+mod limits;
 mod listing;
 mod metrics;
 mod records;
@@ -76,8 +77,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use mlops_core::{
-    ArtifactPath, Created, ExperimentId, ExperimentName, LifecycleStage, Metric, MetricKey, Param,
-    RunId, RunName, RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp, put_if_absent,
+    ArtifactPath, Bounded, Created, ExperimentId, ExperimentName, LifecycleStage, Metric,
+    MetricKey, Param, RunId, RunName, RunStatus, StoreRoot, StoreUri, Tag, TagKey, Timestamp,
+    put_if_absent,
 };
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
@@ -396,6 +398,19 @@ fn base_uri(root: &StoreRoot) -> String {
     }
 }
 
+/// The root's marker, as errors name it.
+const FORMAT_MARKER: &str = "the format marker";
+
+/// A read for a reader that reports damage and goes on: an object over its limit is
+/// `Some(Err(reason))`, as an undecodable one would be.
+fn or_damage(read: Result<Option<Bytes>>) -> Result<Option<Result<Bytes, String>>> {
+    match read {
+        Ok(bytes) => Ok(bytes.map(Ok)),
+        Err(e @ TrackError::TooLarge { .. }) => Ok(Some(Err(e.to_string()))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The outcome of a create-if-absent put.
 pub(crate) enum Claim {
     /// The object is ours.
@@ -419,26 +434,67 @@ impl Inner {
         }
     }
 
-    /// The bytes of an object, or `None` if there is none.
-    async fn get_opt(&self, key: &Path) -> Result<Option<Bytes>> {
-        match self.store.get(key).await {
-            Ok(result) => match result.bytes().await {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(Self::storage(key, e)),
-            },
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+    /// The bytes of an object of at most `limit` bytes (`what` names its kind in the error),
+    /// or `None` if there is none.
+    async fn get_opt(&self, key: &Path, what: &'static str, limit: u64) -> Result<Option<Bytes>> {
+        match mlops_core::get_bounded(&*self.store, key, limit).await {
+            Ok(Bounded::Bytes(bytes)) => Ok(Some(bytes)),
+            Ok(Bounded::Missing) => Ok(None),
+            Ok(Bounded::TooLarge { size, limit }) => Err(Self::too_large(key, what, size, limit)),
             Err(e) => Err(Self::storage(key, e)),
+        }
+    }
+
+    /// [`Self::get_opt`] of a key no listing gave (a lease, `FORMAT.json`): on a local root a
+    /// link anywhere on its path is [`TrackError::Corrupt`], never followed.
+    async fn get_unlisted_opt(
+        &self,
+        key: &Path,
+        what: &'static str,
+        limit: u64,
+    ) -> Result<Option<Bytes>> {
+        if let Some(root) = &self.disk {
+            let (root, at) = (root.clone(), key.clone());
+            let link = tokio::task::spawn_blocking(move || disk::link_on_path(&root, &at))
+                .await
+                .map_err(|e| Self::corrupt(key, format!("cannot inspect the path: {e}")))?
+                .map_err(|e| Self::corrupt(key, format!("cannot inspect the path: {e}")))?;
+            if let Some(link) = link {
+                return Err(Self::corrupt(
+                    key,
+                    format!("{link} is a symbolic link; the store never follows links"),
+                ));
+            }
+        }
+        self.get_opt(key, what, limit).await
+    }
+
+    fn too_large(key: &Path, what: &'static str, size: u64, limit: u64) -> TrackError {
+        TrackError::TooLarge {
+            path: key.to_string(),
+            what,
+            size,
+            limit,
         }
     }
 
     /// [`Self::get_opt`] of a write-once object whose size a listing gave: one ranged read,
     /// which a local file system serves with a single hand-off to a blocking thread instead
     /// of two (open, then read). A write-once object never changes size; were it to differ
-    /// anyway, the frame check of what was read reports it.
-    async fn get_listed_opt(&self, key: &Path, size: u64) -> Result<Option<Bytes>> {
+    /// anyway, the frame check of what was read reports it. A listed size over `limit` is
+    /// refused unread.
+    async fn get_listed_opt(
+        &self,
+        key: &Path,
+        size: u64,
+        what: &'static str,
+        limit: u64,
+    ) -> Result<Option<Bytes>> {
+        if size > limit {
+            return Err(Self::too_large(key, what, size, limit));
+        }
         if size == 0 {
-            return self.get_opt(key).await;
+            return self.get_opt(key, what, limit).await;
         }
         let whole = std::ops::Range {
             start: 0,
@@ -453,6 +509,15 @@ impl Inner {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(Self::storage(key, e)),
         }
+    }
+
+    /// Refuses to write an object its readers would refuse as too large.
+    fn check_size(key: &Path, bytes: &[u8], what: &'static str, limit: u64) -> Result<()> {
+        let size = bytes.len() as u64;
+        if size > limit {
+            return Err(Self::too_large(key, what, size, limit));
+        }
+        Ok(())
     }
 
     /// Creates an object if absent.
@@ -556,11 +621,17 @@ impl Inner {
 
     async fn check_format(&self) -> Result<()> {
         let key = self.keys.format_marker();
-        let existing = match self.get_opt(&key).await? {
+        let existing = match self
+            .get_unlisted_opt(&key, FORMAT_MARKER, limits::SMALL)
+            .await?
+        {
             Some(bytes) => bytes,
             None => match self.claim(&key, records::encode_marker()).await? {
                 Claim::Won => return Ok(()),
-                Claim::Taken => self.get_opt(&key).await?.unwrap_or_default(),
+                Claim::Taken => self
+                    .get_unlisted_opt(&key, FORMAT_MARKER, limits::SMALL)
+                    .await?
+                    .unwrap_or_default(),
             },
         };
         let marker = records::decode_marker(&existing).map_err(|e| Self::corrupt(&key, e))?;

@@ -21,10 +21,13 @@ use super::listing::StoreListing;
 use super::records::{RunOp, RunRecord, decode_run_record, encode_run_record, new_txn, tick};
 use super::run_name_generator::random_run_name;
 use super::run_state::{RunState, has_input};
-use super::{Claim, Inner, RunIds, RunSlot};
+use super::{Claim, Inner, RunIds, RunSlot, limits, or_damage};
 use crate::entities::{DatasetInput, RUN_NAME_TAG, Run, RunInfo};
 use crate::error::{Result, TrackError};
 use crate::store::NewRun;
+
+/// A run's meta-log record, as errors name it.
+const RUN_RECORD: &str = "a run record";
 
 /// How fresh a run's view must be before an operation.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,15 +90,18 @@ impl Inner {
             .into_iter()
             .filter(|(seq, _, _)| *seq >= st.next_seq)
             .collect();
-        let fetched: Vec<(u64, object_store::path::Path, Option<bytes::Bytes>)> =
-            futures::stream::iter(slots)
-                .map(|(seq, key, size)| async move {
-                    let bytes = self.get_listed_opt(&key, size).await?;
-                    Ok::<_, TrackError>((seq, key, bytes))
-                })
-                .buffered(self.options.concurrency)
-                .try_collect()
-                .await?;
+        type Fetched = Option<Result<bytes::Bytes, String>>;
+        let fetched: Vec<(u64, object_store::path::Path, Fetched)> = futures::stream::iter(slots)
+            .map(|(seq, key, size)| async move {
+                let bytes = or_damage(
+                    self.get_listed_opt(&key, size, RUN_RECORD, limits::RECORD)
+                        .await,
+                )?;
+                Ok::<_, TrackError>((seq, key, bytes))
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
         let mut txns = Vec::new();
         for (seq, key, bytes) in fetched {
             if seq > st.next_seq {
@@ -109,7 +115,10 @@ impl Inner {
             }
             st.next_seq = seq + 1;
             let Some(bytes) = bytes else { continue };
-            match decode_run_record(&bytes).and_then(|record| belongs_to(id, record)) {
+            match bytes
+                .and_then(|bytes| decode_run_record(&bytes))
+                .and_then(|record| belongs_to(id, record))
+            {
                 Ok(record) => {
                     st.apply(seq, &record, key.as_ref());
                     txns.push(record.txn);
@@ -261,7 +270,9 @@ impl Inner {
             };
             let seq = st.next_seq;
             let key = self.keys.run_record(id, seq);
-            match self.claim(&key, encode_run_record(&record)).await? {
+            let bytes = encode_run_record(&record);
+            Self::check_size(&key, &bytes, RUN_RECORD, limits::RECORD)?;
+            match self.claim(&key, bytes).await? {
                 Claim::Won => {
                     st.apply(seq, &record, key.as_ref());
                     st.next_seq = seq + 1;
@@ -334,7 +345,9 @@ impl Inner {
             },
         };
         let key = self.keys.run_record(&id, 0);
-        if let Claim::Taken = self.claim(&key, encode_run_record(&record)).await? {
+        let bytes = encode_run_record(&record);
+        Self::check_size(&key, &bytes, RUN_RECORD, limits::RECORD)?;
+        if let Claim::Taken = self.claim(&key, bytes).await? {
             return Err(TrackError::InvalidState(format!("run id {id} is taken")));
         }
         self.note_run_id(&new.experiment_id, &id);
