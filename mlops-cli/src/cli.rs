@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{drift, exit, experiments, models, runs, serve, store};
+use crate::{drift, exit, experiments, models, runs, serve, store, ui};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -39,6 +39,8 @@ pub(crate) enum Command {
     Models(models::ModelsArgs),
     /// Serve model files over the Open Inference Protocol (KServe V2 / Triton REST).
     Serve(serve::ServeArgs),
+    /// Serve the web UI: runs, charts, models, approvals (127.0.0.1:5050).
+    Ui(ui::UiArgs),
 }
 
 /// Runs one command; its exit code.
@@ -53,5 +55,6 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Runs(command) => runs::run(command).await,
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Ui(args) => ui::run(args).await,
     }
 }

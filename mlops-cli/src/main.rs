@@ -15,6 +15,7 @@ mod runs;
 mod serve;
 mod store;
 mod stores;
+mod ui;
 
 use std::process::ExitCode;
 
