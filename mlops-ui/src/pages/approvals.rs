@@ -145,6 +145,16 @@ pub(crate) async fn review(
     keys.sort_unstable();
     keys.dedup();
     let done = q.get("done");
+    // The source run's datasets, when the version itself recorded none.
+    let inputs = match &candidate.run {
+        Some(run) if candidate.datasets.is_empty() => inner
+            .tracking
+            .get_run(&run.run_id)
+            .await
+            .map(|r| r.inputs)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
 
     let body = html! {
         div.crumbs { a href=(inner.url("/approvals")) { "Approvals" } " / " a href=(super::models::model_url(&inner, name.as_str())) { (name.as_str()) } " / " }
@@ -181,7 +191,13 @@ pub(crate) async fn review(
             }
             div.card {
                 h2 { "Data and drift" }
-                @if candidate.datasets.is_empty() { p.muted { "No datasets recorded." } }
+                @if candidate.datasets.is_empty() && inputs.is_empty() { p.muted { "No datasets recorded." } }
+                @for input in &inputs {
+                    p {
+                        "Source run's dataset " (input.dataset.name) ": digest "
+                        a href=(inner.url(&format!("/lineage?{}", encode([("digest", input.dataset.digest.as_str())])))) { code { (input.dataset.digest) } }
+                    }
+                }
                 @for d in &candidate.datasets {
                     p { (d.name()) ": " (d.rows()) " rows, digest " code { (d.digest().to_string()) } }
                 }

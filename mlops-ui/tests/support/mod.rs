@@ -2,6 +2,8 @@
 //! dataset input and an artifact; a model with a champion and a version awaiting approval.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod webdriver;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -66,7 +68,8 @@ pub async fn fixture() -> Fixture {
         .await
         .unwrap();
     let mut runs = Vec::new();
-    let t0 = 1_780_000_000_000i64;
+    // Three hours ago, so that durations on screenshots look like a training job.
+    let t0 = Timestamp::now().as_millis() - 3 * 3_600_000;
     for i in 0..RUNS {
         let run = tracking
             .create_run(NewRun {
