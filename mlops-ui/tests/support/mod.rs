@@ -52,6 +52,11 @@ impl Fixture {
 
 /// The store as the CLI lays it out: runs at the root, the registry in `registry/`.
 pub async fn fixture() -> Fixture {
+    fixture_in("churn").await
+}
+
+/// The same, the runs in experiment `name`.
+pub async fn fixture_in(name: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap().to_owned();
     let tracking = mlops_track::open_with(
@@ -64,7 +69,7 @@ pub async fn fixture() -> Fixture {
         mlops_registry::open_with(&root, &mlops_registry::OpenOptions::new().actor("trainer"))
             .unwrap();
     let experiment = tracking
-        .get_or_create_experiment(&ExperimentName::parse("churn").unwrap())
+        .get_or_create_experiment(&ExperimentName::parse(name).unwrap())
         .await
         .unwrap();
     let mut runs = Vec::new();
