@@ -53,17 +53,35 @@
     return [xs, ys];
   }
 
+  // The run page's min / max / points cells of a metric, from its chart data.
+  function fillStats(s) {
+    var fmt = function (v) {
+      if (v === null || v === undefined) { return ""; }
+      var a = Math.abs(v);
+      return (a !== 0 && (a >= 1e6 || a < 1e-4)) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
+    };
+    document.querySelectorAll("td[data-stat]").forEach(function (td) {
+      if (td.dataset.key !== s.key) { return; }
+      var stat = td.dataset.stat;
+      td.textContent = stat === "total" ? String(s.total) : fmt(s[stat]);
+    });
+  }
+
   function draw(el) {
     var urls = el.dataset.src.split(" ");
     var labels = (el.dataset.labels || "").split("|");
     var opt = settings();
     Promise.all(urls.map(load)).then(function (all) {
+      if (all.length === 1) { fillStats(all[0]); }
       var tables = all.map(function (s) { return table(s, opt); });
       var data = tables.length === 1 ? tables[0] : uPlot.join(tables);
       var series = [{ label: opt.x }];
+      // Dots where there are few points (a single value has no line to draw).
+      var few = data[0].length <= 50;
       all.forEach(function (s, i) {
-        series.push({ label: labels[i] || s.key, stroke: COLORS[i % COLORS.length], width: 1.5,
-                      spanGaps: true, points: { show: false } });
+        var color = COLORS[i % COLORS.length];
+        series.push({ label: labels[i] || s.key, stroke: color, width: 1.5, spanGaps: true,
+                      points: { show: few, size: 6, fill: color } });
       });
       el.innerHTML = "";
       var plot = new uPlot({

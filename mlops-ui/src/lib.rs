@@ -30,6 +30,7 @@
 //! ```
 
 mod assets;
+mod chart_cache;
 mod error;
 mod guard;
 mod html;

@@ -16,6 +16,10 @@ pub struct Series {
     pub key: String,
     /// How many points the full history has.
     pub total: usize,
+    /// The smallest finite value of the full history.
+    pub min: Option<f64>,
+    /// The largest finite value of the full history.
+    pub max: Option<f64>,
     /// Steps of the kept points, ascending.
     pub step: Vec<i64>,
     /// Their timestamps, milliseconds since the epoch.
@@ -32,9 +36,12 @@ pub fn downsample(key: &str, mut points: Vec<Metric>, max_points: usize) -> Seri
         points.sort_by_key(|p| (p.step, p.timestamp));
     }
     let max_points = max_points.max(3);
+    let finite = points.iter().map(|p| p.value).filter(|v| v.is_finite());
     let mut series = Series {
         key: key.to_owned(),
         total,
+        min: finite.clone().reduce(f64::min),
+        max: finite.reduce(f64::max),
         ..Series::default()
     };
     let mut keep = |p: &Metric| {
@@ -113,6 +120,7 @@ mod tests {
         values[777_777] = -1e9;
         let s = downsample("loss", points(&values), 2_000);
         assert_eq!(s.total, 1_000_000);
+        assert_eq!((s.min, s.max), (Some(-1e9), Some(1e9)));
         assert!(s.step.len() <= 2_000, "{}", s.step.len());
         assert!(s.step.len() > 1_000);
         assert!(s.step.is_sorted());

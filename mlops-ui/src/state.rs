@@ -10,6 +10,7 @@ use mlops_registry::ModelRegistry;
 use mlops_track::TrackingStore;
 use sha2::{Digest, Sha256};
 
+use crate::chart_cache::ChartCache;
 use crate::reviewers::Reviewers;
 use crate::{assets, guard, pages};
 
@@ -27,10 +28,12 @@ pub struct Limits {
     pub max_artifacts: usize,
     /// The largest artifact the UI downloads, in bytes.
     pub max_artifact_bytes: u64,
-    /// Metric histories read for one run page's min/max column.
+    /// Metric charts on one run page (each reads one history when shown).
     pub max_histories: usize,
     /// Models scanned for the approvals queue.
     pub max_models: usize,
+    /// Downsampled series of finished runs kept in memory (each at most `max_points`).
+    pub cached_charts: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +46,7 @@ impl Default for Limits {
             max_artifact_bytes: 100 * 1024 * 1024,
             max_histories: 100,
             max_models: 1_000,
+            cached_charts: 512,
         }
     }
 }
@@ -88,6 +92,8 @@ pub(crate) struct Inner {
     /// This server's CSRF token: random per process, embedded in every form; a foreign page
     /// cannot read it (no CORS), so it cannot forge a form.
     pub(crate) csrf_token: String,
+    /// Finished runs' chart series.
+    pub(crate) charts: ChartCache,
 }
 
 impl Inner {
@@ -134,6 +140,7 @@ impl Ui {
                 request_timeout: options.request_timeout,
                 limits: options.limits,
                 csrf_token: random_token(),
+                charts: ChartCache::new(options.limits.cached_charts),
             }),
         }
     }

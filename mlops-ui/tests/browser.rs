@@ -111,6 +111,14 @@ async fn every_page_in_a_real_browser() {
         !b.all(".chart[data-title=\"loss\"] canvas").await.is_empty(),
         "uPlot drew a canvas"
     );
+    let max = b.find("td[data-stat=\"max\"][data-key=\"loss\"]").await;
+    assert_eq!(
+        b.text(&max).await,
+        "99",
+        "the metrics table's max, from the chart data"
+    );
+    let total = b.find("td[data-stat=\"total\"][data-key=\"loss\"]").await;
+    assert_eq!(b.text(&total).await, "50000");
     let legend = b
         .all(".chart[data-title=\"loss\"] .u-legend .u-series")
         .await;

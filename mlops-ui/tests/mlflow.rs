@@ -74,15 +74,12 @@ async fn pages_on_runs_synced_to_mlflow() {
     let run = found.items[0].info.run_id.as_str().to_owned();
     let (status, page) = get(&app, &format!("/runs/{run}")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(
-        page.contains(&format!(">{LONG}<")) && page.contains(">99<"),
-        "min/max/count from MLflow's history"
-    );
     assert!(page.contains(support::DIGEST), "dataset input synced");
     let (status, body) = get(&app, &format!("/api/runs/{run}/metrics/loss")).await;
     assert_eq!(status, StatusCode::OK);
     let series: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(series["total"], LONG);
+    assert_eq!(series["max"], 99.0, "the spike, from MLflow's history");
     assert!(series["step"].as_array().unwrap().len() <= 2_000);
     let other = found.items[0].info.run_id.as_str();
     let (status, _) = get(&app, &format!("/compare?run={other}&run={run}")).await;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Html;
-use futures::{StreamExt, TryStreamExt};
 use maud::{Markup, html};
 use mlops_registry::VersionQuery;
 use mlops_track::DATASET_CONTEXT_TAG;
@@ -14,17 +13,6 @@ use mlops_track::DATASET_CONTEXT_TAG;
 use crate::html::{bytes, duration, number, page, short, time};
 use crate::query::{encode, segment};
 use crate::state::Inner;
-
-/// Histories read at once for the min/max column.
-const HISTORY_READS: usize = 8;
-
-/// Min and max of a history's finite values, and its length.
-fn extremes(points: &[mlops_core::Metric]) -> (Option<f64>, Option<f64>, usize) {
-    let finite = points.iter().map(|p| p.value).filter(|v| v.is_finite());
-    let min = finite.clone().reduce(f64::min);
-    let max = finite.reduce(f64::max);
-    (min, max, points.len())
-}
 
 /// The run page.
 async fn render(inner: &Inner, id: &str) -> crate::Result<Html<String>> {
@@ -37,24 +25,6 @@ async fn render(inner: &Inner, id: &str) -> crate::Result<Html<String>> {
         .ok();
     let mut metrics = run.data.metrics.clone();
     metrics.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-    let wanted: Vec<_> = metrics
-        .iter()
-        .take(inner.limits.max_histories)
-        .map(|m| m.key.clone())
-        .collect();
-    let stats: Vec<(Option<f64>, Option<f64>, usize)> = futures::stream::iter(wanted)
-        .map(|key| {
-            let (tracking, run) = (Arc::clone(&inner.tracking), run_id.clone());
-            async move {
-                tracking
-                    .get_metric_history(&run, &key)
-                    .await
-                    .map(|h| extremes(&h))
-            }
-        })
-        .buffered(HISTORY_READS)
-        .try_collect()
-        .await?;
     let (files, cut) = super::artifacts::files(inner, &run_id).await?;
     let versions = match &inner.registry {
         Some(registry) => registry
@@ -107,15 +77,17 @@ async fn render(inner: &Inner, id: &str) -> crate::Result<Html<String>> {
             table #metrics {
                 thead { tr { th { "Metric" } th { "Last" } th { "Min" } th { "Max" } th { "Step" } th { "Points" } } }
                 tbody {
-                    @for (i, m) in metrics.iter().enumerate() {
-                        @let s = stats.get(i).copied();
+                    // Min, max and the point count come with each chart's data (one history
+                    // read per metric, in parallel, after the page): the page itself reads
+                    // no history, so it answers at once whatever the histories' length.
+                    @for m in &metrics {
                         tr {
                             td { (m.key.as_str()) }
                             td.num { (number(m.value)) }
-                            td.num { @if let Some((Some(v), _, _)) = s { (number(v)) } }
-                            td.num { @if let Some((_, Some(v), _)) = s { (number(v)) } }
+                            td.num data-stat="min" data-key=(m.key.as_str()) {}
+                            td.num data-stat="max" data-key=(m.key.as_str()) {}
                             td.num { (m.step) }
-                            td.num { @if let Some((_, _, n)) = s { (n) } }
+                            td.num data-stat="total" data-key=(m.key.as_str()) {}
                         }
                     }
                 }
