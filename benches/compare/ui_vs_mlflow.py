@@ -24,7 +24,8 @@ kept-alive connection (the server's time plus a loopback round trip, the same fo
 4. chart data of the POINTS-point metric (ours: `GET /api/runs/{id}/metrics/loss`, at most
    2,000 points keeping each bucket's min/max/last; MLflow: the UI's
    `GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval`, 320 sampled points);
-   and our run page of that run (it reads the whole history for min/max);
+   and our run page of that run. Ours caches a finished run's downsampled series, so the
+   median is the cached answer: the first (uncached) request is printed beside it;
 5. cold: a fresh `mlops ui` process, from spawn to the first runs-table page answered.
 
 Nothing here asserts on time; it prints a table with the ratios and the issue's goals
@@ -49,8 +50,6 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-MLOPS = TARGET / "release" / "mlops"
-DATA = TARGET / "release" / "examples" / "ui_bench_data"
 FILTER = "metrics.rmse < 0.5 and params.alpha = '0.1'"
 T0 = 1_780_000_000_000
 
@@ -124,6 +123,8 @@ def mlflow_data(db, runs, points):
 
 
 def timed(session, method, url, repeat, **kw):
+    """(median, bytes, first): the first request apart, as it is the uncached one (our chart
+    data of a finished run is cached after it)."""
     times, size = [], 0
     for _ in range(repeat):
         t = time.perf_counter()
@@ -133,7 +134,7 @@ def timed(session, method, url, repeat, **kw):
         if r.status_code != 200:
             raise SystemExit(f"{method} {url}: HTTP {r.status_code}: {body[:300]!r}")
         size = len(body)
-    return statistics.median(times), size
+    return statistics.median(times), size, times[0]
 
 
 def fmt(seconds):
@@ -147,14 +148,18 @@ def main():
     parser.add_argument("--points", type=int)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="debug builds (a smoke run of the script only)")
     parser.add_argument("--keep", help="keep the temporary folder here")
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
     runs = args.runs or (1_000 if args.quick else 10_000)
     points = args.points or (100_000 if args.quick else 1_000_000)
+    profile = "debug" if args.debug else "release"
+    mlops_bin = TARGET / profile / "mlops"
+    data_bin = TARGET / profile / "examples" / "ui_bench_data"
     if not args.skip_build:
-        subprocess.run(["cargo", "build", "--release", "-p", "mlops-cli", "--bin", "mlops",
-                        "-p", "mlops-ui", "--example", "ui_bench_data"], cwd=ROOT, check=True)
+        build = ["cargo", "build", "-p", "mlops-cli", "--bin", "mlops", "-p", "mlops-ui", "--example", "ui_bench_data"]
+        subprocess.run(build + ([] if args.debug else ["--release"]), cwd=ROOT, check=True)
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ui-vs-mlflow-"))
     tmp.mkdir(parents=True, exist_ok=True)
     procs = []
@@ -167,7 +172,7 @@ def main():
         store = tmp / "ours"
         if not (store / "FORMAT.json").exists():
             t = time.perf_counter()
-            out = subprocess.run([str(DATA), str(store), str(runs), str(points)], check=True,
+            out = subprocess.run([str(data_bin), str(store), str(runs), str(points)], check=True,
                                  capture_output=True, text=True).stdout
             (tmp / "ours.json").write_text(out)
             print(f"[bench] ours written in {time.perf_counter() - t:.1f} s", file=sys.stderr)
@@ -184,7 +189,7 @@ def main():
         port = free_port()
         ui = f"http://127.0.0.1:{port}"
         t = time.perf_counter()
-        proc = subprocess.Popen([str(MLOPS), "ui", "--store", str(store), "--addr", f"127.0.0.1:{port}"],
+        proc = subprocess.Popen([str(mlops_bin), "ui", "--store", str(store), "--addr", f"127.0.0.1:{port}"],
                                 stdout=subprocess.DEVNULL, stderr=open(tmp / "ui.log", "w"), start_new_session=True)
         procs.append(proc)
         wait_http(f"{ui}/assets/ui.css", proc, "mlops ui")
@@ -226,23 +231,24 @@ def main():
         rows = []
         for name, mine, theirs in cases:
             print(f"[bench] {name}", file=sys.stderr)
-            o, osize = timed(s_ours, mine[0], mine[1], args.repeat, **mine[2])
-            m, msize = timed(s_ml, theirs[0], theirs[1], args.repeat, **theirs[2]) if theirs else (None, 0)
-            rows.append((name, o, osize, m, msize))
-            r[name] = {"ours_s": o, "ours_bytes": osize, "mlflow_s": m, "mlflow_bytes": msize}
+            o, osize, ofirst = timed(s_ours, mine[0], mine[1], args.repeat, **mine[2])
+            m, msize, mfirst = timed(s_ml, theirs[0], theirs[1], args.repeat, **theirs[2]) if theirs else (None, 0, None)
+            rows.append((name, o, osize, ofirst, m, msize))
+            r[name] = {"ours_s": o, "ours_first_s": ofirst, "ours_bytes": osize,
+                       "mlflow_s": m, "mlflow_first_s": mfirst, "mlflow_bytes": msize}
 
         print()
         print(f"mlops ui vs MLflow {mlflow.__version__} UI endpoints: {runs:,} runs x 20 metrics, "
               f"one {points:,}-point metric (median of {args.repeat})")
         print()
-        print("| request | ours | MLflow | MLflow / ours | goal |")
+        print("| request | ours: median (first) | MLflow: median | MLflow / ours | goal |")
         print("| --- | --- | --- | --- | --- |")
-        for name, o, osize, m, msize in rows:
+        for name, o, osize, ofirst, m, msize in rows:
             ratio = f"{m / o:.1f}x" if m else "-"
             goal = "≥ 10x: " + ("PASS" if m and m / o >= 10 else "MISS") if m else ""
             if name.startswith("chart"):
-                goal += f"; < 100 ms: {'PASS' if o < 0.1 else 'MISS'}"
-            print(f"| {name} | {fmt(o)} ({osize:,} B) | {fmt(m) if m else '-'}"
+                goal += f"; < 100 ms: {'PASS' if o < 0.1 else 'MISS'} (uncached: {'PASS' if ofirst < 0.1 else 'MISS'})"
+            print(f"| {name} | {fmt(o)} ({fmt(ofirst)}; {osize:,} B) | {fmt(m) if m else '-'}"
                   f"{f' ({msize:,} B)' if m else ''} | {ratio} | {goal} |")
         print(f"| cold: new `mlops ui` process, first runs page | {fmt(r['ours_cold_first_page_s'])} "
               f"(process up in {fmt(r['ours_process_start_s'])}) | - | - | MLflow sqlite search ~240 ms (benches/README.md) |")

@@ -145,6 +145,15 @@ async fn every_page_in_a_real_browser() {
     );
     let table = b.text(&b.find("table#compare").await).await;
     assert!(table.contains("params.alpha") && !table.contains("params.layers"));
+    // Eight runs: parallel coordinates (server-side SVG) with a line per run.
+    let eight: Vec<String> = f.runs[..8]
+        .iter()
+        .map(|r| format!("run={}", r.as_str()))
+        .collect();
+    b.goto(&format!("{site}/compare?{}&diff=1", eight.join("&")))
+        .await;
+    b.find(".chart[data-title=\"rmse\"].drawn").await;
+    assert_eq!(b.all("svg#parallel g.run").await.len(), 8);
     b.screenshot(&shots.join("ui-compare.png")).await;
 
     // Models, a model, a version, history, lineage.

@@ -190,6 +190,25 @@ async fn run_page_charts_artifacts_and_compare() {
         page.contains("data-labels=\"run-00|run-01\""),
         "overlay of both runs"
     );
+    // Parallel coordinates of ten runs: one line each over the axes that vary.
+    let ten: Vec<String> = f.runs[..10]
+        .iter()
+        .map(|r| format!("run={}", r.as_str()))
+        .collect();
+    let page = ok(&app, &format!("/compare?{}", ten.join("&"))).await;
+    let svg = page
+        .split("id=\"parallel\"")
+        .nth(1)
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert_eq!(svg.matches("<g class=\"run\"").count(), 10);
+    assert!(svg.contains(">params.alpha<") && svg.contains(">metrics.rmse<"));
+    assert!(
+        !svg.contains(">params.layers<"),
+        "a constant axis is left out"
+    );
     let many: Vec<String> = (0..25)
         .map(|i| format!("run={}", f.runs[i % RUNS].as_str()))
         .collect();

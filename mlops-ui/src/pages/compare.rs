@@ -149,6 +149,8 @@ pub(crate) async fn show(
         inner.url(&format!("/compare?{}", encode(pairs)))
     };
 
+    let names: Vec<String> = runs.iter().map(name).collect();
+    let parallel = super::parallel::chart(&runs, &names);
     let body = html! {
         h1 { "Compare " (runs.len()) " runs" }
         p { a #diff-toggle href=(toggle) { @if only_diff { "Show all rows" } @else { "Only differences" } } }
@@ -162,6 +164,10 @@ pub(crate) async fn show(
                     }
                 } }
             }
+        }
+        @if let Some(svg) = &parallel {
+            h2 { "Parallel coordinates" }
+            (svg)
         }
         @if !metric_keys.is_empty() {
             h2 { "Metrics" }

@@ -14,6 +14,7 @@ pub(crate) mod compare;
 pub(crate) mod experiments;
 pub(crate) mod lineage;
 pub(crate) mod models;
+pub(crate) mod parallel;
 pub(crate) mod run;
 pub(crate) mod runs;
 
