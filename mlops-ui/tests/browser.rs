@@ -296,3 +296,68 @@ async fn every_page_in_a_real_browser() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// `mlops ui` itself: it serves the store at the root, reviewers from the environment, a
+/// foreign Host refused, and stops on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mlops_ui_command_serves_a_store() {
+    use tokio::io::AsyncBufReadExt;
+
+    let f = fixture().await;
+    let mut child = tokio::process::Command::new(mlops_binary())
+        .args(["ui", "--store", &f.root(), "--addr", "127.0.0.1:0"])
+        .env("MLOPS_UI_REVIEWERS", format!("alice:{ALICE_TOKEN}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let site = first
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{site}/experiments/{}", f.experiment))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("run-29"));
+    let review = http
+        .get(format!(
+            "{site}/models/churn/versions/2/review?alias=champion"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        review.text().await.unwrap().contains("id=\"decide\""),
+        "reviewers came from MLOPS_UI_REVIEWERS"
+    );
+    let foreign = http
+        .get(format!("{site}/experiments"))
+        .header("host", "rebind.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
