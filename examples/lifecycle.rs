@@ -1,6 +1,7 @@
 //! The whole lifecycle on one local folder, with no server and no database: track a training
-//! run, register the model, promote it to `champion` behind a metric gate, serve the champion
-//! over the Open Inference Protocol, and check the newest data for drift.
+//! run, register the model with its fitted feature transform, promote it to `champion` behind
+//! a metric gate, serve the champion over the Open Inference Protocol (clients send raw
+//! columns; the server applies the training transform), and check the newest data for drift.
 //!
 //! ```text
 //! cargo run --release --example lifecycle                 # into ./mlops-data/
@@ -25,12 +26,13 @@ use mlops::registry::gates::{Direction, Gate, MetricGate};
 use mlops::registry::{AliasName, Expect, ModelName, NewVersion, OpenOptions, RegistryExt};
 use mlops::serve::runtime::linear::LinearFile;
 use mlops::serve::source::RegistrySource;
-use mlops::serve::{Selector, Server, serve};
+use mlops::serve::{Selector, Server, Tensor, TensorData, serve};
 use mlops::track::{
     ActiveRun, ExperimentName, MetricKey, RunId, RunName, RunOptions, RunStatus, TrackingStoreExt,
     dataset,
 };
-use ndarray::{Array1, Array2, Axis, Slice};
+use mlops::transform::{FeatureSpec, FittedTransform, Impute, Step, TransformSpec};
+use ndarray::{Array1, Axis, Slice};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -56,41 +58,40 @@ fn read_parquet(path: &str) -> Result<Vec<RecordBatch>, Error> {
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// A numeric cell as `f64`, or `None` when null, non-finite or not a number column.
-fn cell(array: &dyn Array, row: usize) -> Option<f64> {
-    if array.is_null(row) {
-        return None;
-    }
-    let any = array.as_any();
-    let value = match any.downcast_ref::<Float64Array>() {
-        Some(a) => a.value(row),
-        None => any.downcast_ref::<Int64Array>()?.value(row) as f64,
-    };
-    value.is_finite().then_some(value)
-}
-
-/// The features and the target (income in thousands), leaving out incomplete records.
-fn training_data(batches: &[RecordBatch]) -> Result<(Array2<f64>, Array1<f64>), Error> {
-    let (mut features, mut target) = (Vec::new(), Vec::new());
+/// The target (income in thousands) per row; `None` where it is missing.
+fn target(batches: &[RecordBatch]) -> Result<Vec<Option<f64>>, Error> {
+    let mut y = Vec::new();
     for batch in batches {
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| format!("the sample data has no column {name:?}"))
-        };
-        let (age, tenure, income) = (column(FEATURES[0])?, column(FEATURES[1])?, column(TARGET)?);
+        let column = (batch.column_by_name(TARGET)).ok_or("the sample data has no income")?;
+        let any = column.as_any();
         for row in 0..batch.num_rows() {
-            if let (Some(a), Some(t), Some(y)) =
-                (cell(&age, row), cell(&tenure, row), cell(&income, row))
-            {
-                features.extend([a, t]);
-                target.push(y / 1000.0);
-            }
+            let value = match (any.downcast_ref::<Float64Array>(), column.is_null(row)) {
+                (_, true) => None,
+                (Some(a), false) => Some(a.value(row)),
+                (None, false) => any
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(row) as f64),
+            };
+            y.push(value.filter(|v| v.is_finite()).map(|v| v / 1000.0));
         }
     }
-    let x = Array2::from_shape_vec((target.len(), FEATURES.len()), features)?;
-    Ok((x, Array1::from(target)))
+    Ok(y)
+}
+
+/// The features as the model sees them: each imputed (median) and standardised, learned on
+/// the training data and shipped with the model, so the server computes the same inputs.
+fn feature_spec() -> TransformSpec {
+    let feature = |column: &str| {
+        let impute = Step::Impute {
+            strategy: Impute::Median,
+        };
+        FeatureSpec::new(column)
+            .then(impute)
+            .then(Step::Standardize)
+    };
+    TransformSpec {
+        features: FEATURES.iter().map(|c| feature(c)).collect(),
+    }
 }
 
 #[tokio::main]
@@ -111,8 +112,10 @@ async fn main() -> Result<(), Error> {
     let options = RunOptions::default();
     let run = tracking.start_run(&experiment, name, options).await?;
     run.log_input(&data, Some("training")).await?;
-    let (model, rmse) = train(&run, &reference).await?;
+    let (model, transform, rmse) = train(&run, &reference).await?;
     run.log_artifact("model/linear.json", model.clone()).await?;
+    run.log_artifact("model/transform.json", transform.clone())
+        .await?;
     let run_id = run.run_id().clone();
     run.finish(RunStatus::Finished).await?;
     println!("run: {run_id} (experiment lifecycle), rmse {rmse:.2}");
@@ -122,8 +125,10 @@ async fn main() -> Result<(), Error> {
         mlops::registry::open_with(&root, &OpenOptions::new().actor("lifecycle-example"))?;
     let model_name = ModelName::parse(MODEL)?;
     let profile = ReferenceProfile::build(&reference, &DriftOptions::default())?;
+    let trained = (model.clone(), transform.clone()); // to check the server against, below
     let new = NewVersion::new()
         .with_artifact(ArtifactPath::parse("model.json")?, model)
+        .with_artifact(ArtifactPath::parse("transform.json")?, transform)
         .with_dataset(data)
         .with_drift_profile(profile.to_json()?.into_bytes())
         .with_description(format!("ndarray linear regression, rmse {rmse:.2}"));
@@ -154,7 +159,16 @@ async fn main() -> Result<(), Error> {
         .model_from_source(source, MODEL, &selector)
         .await?
         .build()?;
-    let (served, prediction) = predict(server, [42.0, 24.0]).await?;
+    let (served, prediction) = predict(server, [42.0, 24.0]).await?; // raw columns in
+    if served == version.to_string() {
+        // Train/serve parity: the training code's prediction for the same raw row, same bits.
+        let local = training_prediction(&trained.0, &trained.1, [42.0, 24.0])?;
+        let same = local.to_bits() == prediction.to_bits();
+        println!("parity: training code predicts {local:.6}, identical to the server: {same}");
+        if !same {
+            return Err("the served prediction differs from the training code's".into());
+        }
+    }
     let prediction = format!("income for age 42, tenure 24 months: {prediction:.2}");
     println!("served: {CHAMPION} = v{served}; {prediction}");
 
@@ -197,21 +211,27 @@ fn summary(report: &DriftReport) -> String {
     )
 }
 
-/// Mini-batch gradient descent on the mean squared error of standardised features, logging
-/// the parameters, the loss per step (buffered: no I/O in the loop) and the final RMSE.
-/// Returns the model in the built-in linear format, on raw features and in income units
-/// (the standardisation and the /1000 scaling folded into the coefficients), and the RMSE.
-async fn train(run: &ActiveRun, reference: &[RecordBatch]) -> Result<(Vec<u8>, f64), Error> {
+/// Mini-batch gradient descent on the mean squared error, on the features `feature_spec`
+/// builds (rows without an income left out), logging the parameters, the loss per step
+/// (buffered: no I/O in the loop) and the final RMSE. Returns the model in the built-in
+/// linear format (income units), its fitted feature transform, and the RMSE.
+async fn train(
+    run: &ActiveRun,
+    reference: &[RecordBatch],
+) -> Result<(Vec<u8>, Vec<u8>, f64), Error> {
     run.log_param("learning_rate", LEARNING_RATE.to_string())
         .await?;
     run.log_param("epochs", EPOCHS.to_string()).await?;
     run.log_param("features", FEATURES.join(",")).await?;
-    let (raw_x, y) = training_data(reference)?;
-    let mean = raw_x.mean_axis(Axis(0)).ok_or("no training rows")?;
-    let std = (raw_x.std_axis(Axis(0), 0.0)).mapv(|s| if s > 0.0 { s } else { 1.0 });
-    let x = (&raw_x - &mean) / &std;
+    let transform = feature_spec().fit(reference)?;
+    let labelled: Vec<(usize, f64)> = (target(reference)?.into_iter().enumerate())
+        .filter_map(|(row, y)| Some((row, y?)))
+        .collect();
+    let rows: Vec<usize> = labelled.iter().map(|(row, _)| *row).collect();
+    let x = transform.apply_batches(reference)?.select(Axis(0), &rows);
+    let y = Array1::from_iter(labelled.iter().map(|(_, y)| *y));
     let loss_key = MetricKey::parse("loss")?;
-    let (mut weights, mut bias) = (Array1::<f64>::zeros(FEATURES.len()), 0.0);
+    let (mut weights, mut bias) = (Array1::<f64>::zeros(transform.width()), 0.0);
     for step in 0..EPOCHS {
         let start = (step as usize * BATCH_ROWS) % x.nrows();
         let rows = Slice::from(start..(start + BATCH_ROWS).min(x.nrows()));
@@ -226,18 +246,40 @@ async fn train(run: &ActiveRun, reference: &[RecordBatch]) -> Result<(Vec<u8>, f
     let rmse = (residual.dot(&residual) / residual.len() as f64).sqrt() * 1000.0;
     run.log_metric_wait(&MetricKey::parse("rmse")?, rmse, EPOCHS)
         .await?;
-    let coefficients = (0..FEATURES.len()).map(|j| 1000.0 * weights[j] / std[j]);
-    let intercept = 1000.0 * (bias - (&weights * &mean / &std).sum());
+    let coefficients = weights.iter().map(|w| 1000.0 * w).collect();
     let model = LinearFile {
         datatype: "FP64".into(),
-        ..LinearFile::linear(vec![coefficients.collect()], vec![intercept])
+        ..LinearFile::linear(vec![coefficients], vec![1000.0 * bias])
     };
-    Ok((serde_json::to_vec_pretty(&model)?, rmse))
+    Ok((
+        serde_json::to_vec_pretty(&model)?,
+        transform.to_json(),
+        rmse,
+    ))
 }
 
-/// Serves `server` on a free loopback port, sends one OIP inference request for `features`
-/// to the model by name (the champion), stops the server and returns the version that
-/// answered (the response's `model_version`) and the prediction.
+/// What the training code predicts for one raw row: the fitted transform, then the model file
+/// through the same runtime the server loads it with.
+fn training_prediction(model: &[u8], transform: &[u8], row: [f64; 2]) -> Result<f64, Error> {
+    let columns = FEATURES.iter().zip(row).map(|(name, value)| {
+        let array: Arc<dyn Array> = Arc::new(Float64Array::from(vec![value]));
+        (*name, array)
+    });
+    let x = FittedTransform::from_json(transform)?.apply(&RecordBatch::try_from_iter(columns)?)?;
+    let model = mlops::serve::runtime::load_bytes(model, "model.json", MODEL, None)?;
+    let input = TensorData::from_vec(&[1, x.ncols()], x.into_raw_vec_and_offset().0)?;
+    let output = model.infer(vec![Tensor::new("input", input)])?;
+    let values = output[0]
+        .data
+        .as_array::<f64>()
+        .ok_or("the model answers FP64")?;
+    Ok(*values.iter().next().ok_or("no prediction")?)
+}
+
+/// Serves `server` on a free loopback port, sends one OIP inference request with the raw
+/// `features` by column name (the transform shipped with the version prepares them) to the
+/// model by name (the champion), stops the server and returns the version that answered
+/// (the response's `model_version`) and the prediction.
 async fn predict(server: Server, features: [f64; 2]) -> Result<(String, f64), Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -247,7 +289,10 @@ async fn predict(server: Server, features: [f64; 2]) -> Result<(String, f64), Er
     }));
     let request = serde_json::json!({
         "id": "lifecycle-1",
-        "inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": features}]
+        "inputs": [
+            {"name": FEATURES[0], "shape": [1], "datatype": "FP64", "data": [features[0]]},
+            {"name": FEATURES[1], "shape": [1], "datatype": "FP64", "data": [features[1]]},
+        ]
     });
     let url = format!("http://{addr}/v2/models/{MODEL}/infer");
     let response: serde_json::Value = (reqwest::Client::new().post(&url).json(&request))

@@ -2,7 +2,7 @@
 //!
 //! The machine-learning lifecycle as Rust libraries: track runs, register and promote models,
 //! detect data drift over Apache Arrow data, and serve models over the Open Inference
-//! Protocol. This facade re-exports each crate behind a feature of the same name (the four
+//! Protocol. This facade re-exports each crate behind a feature of the same name (the
 //! libraries are on by default), so one dependency brings the whole toolkit and
 //! `default-features = false` plus a feature list brings only what a service needs. The
 //! `mlops` command-line tool is a package of its own (`mlops-cli`): depending on this crate
@@ -15,6 +15,7 @@
 //! | `registry` | `registry` | `mlops-registry`: models, versions, aliases, promotion |
 //! | `drift` | `drift` | `mlops-drift`: drift tests over Arrow batches |
 //! | `serve` | `serve` | `mlops-serve`: an Open Inference Protocol server |
+//! | `transform` | `transform` | `mlops-transform`: feature transformations shipped with the model |
 //! | `onnx` (opt-in) | | ONNX models in `serve` (tract, pure Rust) |
 //! | `cloud` (opt-in) | | S3, Azure Blob and GCS stores for every crate |
 //! | `tls` (opt-in) | | `https://` MLflow servers and webhooks |
@@ -38,3 +39,5 @@ pub use mlops_registry as registry;
 pub use mlops_serve as serve;
 #[cfg(feature = "track")]
 pub use mlops_track as track;
+#[cfg(feature = "transform")]
+pub use mlops_transform as transform;

@@ -14,4 +14,6 @@ mod onnx;
 mod production;
 mod source;
 mod table;
+#[cfg(feature = "transform")]
+mod transformed;
 mod util;

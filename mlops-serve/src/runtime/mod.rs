@@ -10,6 +10,8 @@
 pub mod linear;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+#[cfg(feature = "transform")]
+pub mod transformed;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -80,13 +82,57 @@ pub fn load_bytes(
 /// the [`linear`] format. Other files (an MLflow `MLmodel`, requirements, a signature) are
 /// ignored; a pickle is refused when it is the only candidate, and two candidates are an
 /// error rather than a guess.
+///
+/// A fitted feature transform among the files (JSON with `"format": "mlops-transform/1"`,
+/// usually `transform.json`) is put in front of the model (feature `transform`, see
+/// [`transformed`]): clients then send raw columns. Without that feature such a version is
+/// refused rather than served without the transform it was trained with.
 pub fn load_files(
     files: &[ModelFile],
     name: &str,
     version: Option<&str>,
 ) -> Result<Arc<dyn Model>> {
-    let file = pick_model_file(files)?;
-    load_bytes(&file.bytes, &file.path, name, version)
+    let transforms: Vec<&ModelFile> = files.iter().filter(|f| is_transform(f)).collect();
+    let rest: Vec<ModelFile> = files.iter().filter(|f| !is_transform(f)).cloned().collect();
+    let file = pick_model_file(&rest)?;
+    let model = load_bytes(&file.bytes, &file.path, name, version)?;
+    match transforms.as_slice() {
+        [] => Ok(model),
+        [one] => with_transform(model, one),
+        several => Err(Error::Load {
+            path: PathBuf::from(&several[1].path),
+            reason: format!(
+                "several feature transforms ({} and {}); keep one",
+                several[0].path, several[1].path
+            ),
+        }),
+    }
+}
+
+/// Whether a version's file is a fitted feature transform (by its `format`, not its name).
+fn is_transform(file: &ModelFile) -> bool {
+    extension(&file.path).as_deref() == Some("json")
+        && file.bytes.first() == Some(&b'{')
+        && serde_json::from_slice::<serde_json::Value>(&file.bytes)
+            .is_ok_and(|v| v["format"] == "mlops-transform/1")
+}
+
+#[cfg(feature = "transform")]
+fn with_transform(model: Arc<dyn Model>, file: &ModelFile) -> Result<Arc<dyn Model>> {
+    let fitted =
+        mlops_transform::FittedTransform::from_json(&file.bytes).map_err(|e| Error::Load {
+            path: PathBuf::from(&file.path),
+            reason: e.to_string(),
+        })?;
+    Ok(Arc::new(transformed::Transformed::new(model, fitted)?))
+}
+
+#[cfg(not(feature = "transform"))]
+fn with_transform(_model: Arc<dyn Model>, file: &ModelFile) -> Result<Arc<dyn Model>> {
+    Err(Error::Load {
+        path: PathBuf::from(&file.path),
+        reason: "this version ships a feature transform; build mlops-serve with the `transform` feature to serve it".into(),
+    })
 }
 
 fn pick_model_file(files: &[ModelFile]) -> Result<&ModelFile> {
