@@ -229,6 +229,10 @@ async fn models_versions_history_and_lineage() {
     assert!(
         page.contains("model.json") && page.contains("requested") && page.contains("better rmse")
     );
+    // The registered reference profile, read back column by column.
+    let profile = page.split("id=\"drift-profile\"").nth(1).unwrap();
+    assert!(profile.contains(">age<") && profile.contains("exact: 500 values"));
+    assert!(profile.contains(">plan<") && profile.contains("3 categories over 500 values"));
     let page = ok(&app, "/models/churn/history").await;
     assert!(page.contains("alias-history") && page.contains("registered v2"));
     assert_eq!(get(&app, "/models/nope").await.0, StatusCode::NOT_FOUND);

@@ -145,6 +145,7 @@ pub(crate) async fn review(
     keys.sort_unstable();
     keys.dedup();
     let done = q.get("done");
+    let profile = super::profile::summary(&inner, &name, version).await;
     // The source run's datasets, when the version itself recorded none.
     let inputs = match &candidate.run {
         Some(run) if candidate.datasets.is_empty() => inner
@@ -201,10 +202,7 @@ pub(crate) async fn review(
                 @for d in &candidate.datasets {
                     p { (d.name()) ": " (d.rows()) " rows, digest " code { (d.digest().to_string()) } }
                 }
-                @match &candidate.drift_profile {
-                    None => p.muted { "No reference drift profile." },
-                    Some(p) => p { "Reference drift profile recorded (" (p.size) " bytes)." },
-                }
+                (profile)
                 @if let Some(run) = &candidate.run {
                     p { a href=(inner.url(&format!("/runs/{}", run.run_id.as_str()))) { "Source run" } }
                 }

@@ -15,6 +15,7 @@ pub(crate) mod experiments;
 pub(crate) mod lineage;
 pub(crate) mod models;
 pub(crate) mod parallel;
+pub(crate) mod profile;
 pub(crate) mod run;
 pub(crate) mod runs;
 

@@ -125,6 +125,7 @@ pub(crate) async fn version(
     let name = super::model_name(&name)?;
     let version = super::version(&version)?;
     let v = registry.get_version(&name, version).await?;
+    let profile = super::profile::summary(&inner, &name, version).await;
     let approvals: Vec<_> = registry
         .approvals(&name)
         .await?
@@ -179,10 +180,8 @@ pub(crate) async fn version(
             }
         }
         h2 { "Drift profile" }
-        @match &v.drift_profile {
-            None => p.muted { "No reference drift profile." },
-            Some(p) => p #drift-profile { "Reference profile: " (bytes(p.size)) ", SHA-256 " (short(&p.sha256)) },
-        }
+        @if let Some(p) = &v.drift_profile { p { "Reference profile: " (bytes(p.size)) ", SHA-256 " (short(&p.sha256)) } }
+        (profile)
         h2 { "Approvals" }
         (approvals_table(&approvals))
         p { a href=(inner.url(&format!("/models/{}/versions/{version}/review", segment(name.as_str())))) { "Review this version" } }

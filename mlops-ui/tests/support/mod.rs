@@ -166,8 +166,10 @@ pub async fn fixture_in(name: &str) -> Fixture {
         .set_alias(&model, &champion, v1.version, &AliasChange::default())
         .await
         .unwrap();
+    let mut with_profile = file();
+    with_profile.drift_profile = Some(Bytes::from(profile()));
     let v2 = registry
-        .register_from_run(&model, tracking.as_ref(), &runs[0], file())
+        .register_from_run(&model, tracking.as_ref(), &runs[0], with_profile)
         .await
         .unwrap();
     assert_eq!(v2.version, ModelVersion::new(2).unwrap());
@@ -189,4 +191,22 @@ pub async fn fixture_in(name: &str) -> Fixture {
         runs,
         model,
     }
+}
+
+/// A reference drift profile of two columns (numbers and categories), as registered.
+fn profile() -> Vec<u8> {
+    use arrow_array::{Float64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("age", DataType::Float64, false),
+        Field::new("plan", DataType::Utf8, false),
+    ]));
+    let ages = Float64Array::from_iter_values((0..500).map(|i| f64::from(i % 80) + 18.0));
+    let plans = StringArray::from_iter_values((0..500).map(|i| ["basic", "pro", "team"][i % 3]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(ages), Arc::new(plans)]).unwrap();
+    mlops_drift::ReferenceProfile::build(&[batch], &mlops_drift::DriftOptions::default())
+        .unwrap()
+        .to_parquet()
+        .unwrap()
 }
