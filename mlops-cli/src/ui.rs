@@ -75,12 +75,15 @@ pub(crate) async fn run(args: UiArgs) -> crate::Result<u8> {
             args.addr
         );
     }
-    let app = Ui::new(tracking, registry, options).router();
+    let ui = Ui::new(tracking, registry, options);
+    let app = ui.router();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr()?;
     line(&format!("mlops ui: listening on http://{local}"))?;
+    // The store's first read, while nobody waits for it.
+    tokio::spawn(async move { ui.warm().await });
     mlops_ui::serve(listener, app, mlops::serve::shutdown_signal()).await?;
     line("mlops ui: stopped")?;
     Ok(exit::OK)

@@ -145,6 +145,36 @@ impl Ui {
         }
     }
 
+    /// Reads every live experiment's runs once, so that the store's caches are warm before
+    /// the first visitor: `mlops ui` runs it in the background as it starts listening (a
+    /// fresh process otherwise pays the store's cold read on the first runs page). Errors
+    /// are only logged: the pages report them when they happen again.
+    pub async fn warm(&self) {
+        use mlops_track::{ExperimentQuery, RunQuery, TrackingStoreExt};
+
+        let tracking = &self.inner.tracking;
+        let experiments = match tracking
+            .search_all_experiments(&ExperimentQuery::default())
+            .await
+        {
+            Ok(experiments) => experiments,
+            Err(e) => {
+                tracing::warn!("warming the UI: listing experiments failed: {e}");
+                return;
+            }
+        };
+        let query = RunQuery {
+            experiment_ids: experiments.into_iter().map(|e| e.experiment_id).collect(),
+            max_results: Some(1),
+            ..RunQuery::default()
+        };
+        if !query.experiment_ids.is_empty()
+            && let Err(e) = tracking.search_runs(&query).await
+        {
+            tracing::warn!("warming the UI: reading runs failed: {e}");
+        }
+    }
+
     /// The routes: pages, chart data, assets, all behind the safety layer.
     pub fn router(&self) -> Router {
         let inner = Arc::clone(&self.inner);
