@@ -39,6 +39,16 @@ async fn ok(app: &Router, path: &str) -> String {
     body
 }
 
+/// The href of the column header link titled "sort" for `column`.
+fn page_link(html: &str, column: &str) -> String {
+    let end = html.find(&format!("title=\"sort\">{column}<")).unwrap();
+    let start = html[..end].rfind("href=\"").unwrap() + 6;
+    html[start..end]
+        .trim_end()
+        .trim_end_matches('"')
+        .replace("&amp;", "&")
+}
+
 fn rows(html: &str, table: &str) -> usize {
     let start = html
         .find(&format!("<table id=\"{table}\""))
@@ -100,6 +110,19 @@ async fn experiments_runs_table_filter_and_paging() {
         .replace("&amp;", "&");
     let page = ok(&app, &next).await;
     assert_eq!(rows(&page, "runs"), 10);
+
+    // The column headers sort: their links carry a quoted order-by clause.
+    let link = page_link(&ok(&app, &runs).await, "metrics.rmse");
+    let page = ok(&app, &link).await;
+    assert!(
+        page.find("run-29").unwrap() < page.find("run-00").unwrap(),
+        "rmse descending"
+    );
+    let page = ok(&app, &page_link(&page, "metrics.rmse")).await;
+    assert!(
+        page.find("run-00").unwrap() < page.find("run-29").unwrap(),
+        "then ascending"
+    );
 
     // The column picker: only the columns asked for.
     let page = ok(&app, &format!("{runs}?col=tags.team")).await;
