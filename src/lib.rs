@@ -16,6 +16,8 @@
 //! | `drift` | `drift` | `mlops-drift`: drift tests over Arrow batches |
 //! | `serve` | `serve` | `mlops-serve`: an Open Inference Protocol server |
 //! | `transform` | `transform` | `mlops-transform`: feature transformations shipped with the model |
+//! | `monitor` | `monitor` | `mlops-monitor`: live drift windows, history, retraining triggers |
+//! | `data` | `data` | `mlops-data`: versioned datasets and lineage |
 //! | `onnx` (opt-in) | | ONNX models in `serve` (tract, pure Rust) |
 //! | `cloud` (opt-in) | | S3, Azure Blob and GCS stores for every crate |
 //! | `tls` (opt-in) | | `https://` MLflow servers and webhooks |
@@ -31,8 +33,12 @@
 //! ```
 
 pub use mlops_core as core;
+#[cfg(feature = "data")]
+pub use mlops_data as data;
 #[cfg(feature = "drift")]
 pub use mlops_drift as drift;
+#[cfg(feature = "monitor")]
+pub use mlops_monitor as monitor;
 #[cfg(feature = "registry")]
 pub use mlops_registry as registry;
 #[cfg(feature = "serve")]

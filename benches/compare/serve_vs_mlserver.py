@@ -1,8 +1,22 @@
 #!/usr/bin/env python3
 """Serve the same single-row FP32 linear model behind MLServer and behind `mlops serve`, load
-both with the same generator (wrk) at concurrency 1 and 32 in one run, and compare.
+both with the same generator (wrk) at concurrency 1 and 32 in one run, and compare; measure in
+the same run the limit (our own minimal axum handler answering a fixed JSON) and the same
+regression exported from scikit-learn to ONNX, with batching off and on.
 
     python3 benches/compare/serve_vs_mlserver.py [--duration 60] [--duration-c1 20]
+    python3 benches/compare/serve_vs_mlserver.py --servers limit,linear,onnx,onnx-batch --duration 10
+
+The servers (`--servers`, default all, in this order):
+- `mlserver`: MLServer 1.7.1 with a numpy runtime of the linear model;
+- `limit`: `mlops-serve/examples/fixed_answer.rs`, an axum handler that reads the body and
+  answers a fixed JSON (no parsing, no model, no metrics): what axum, hyper and tokio alone do;
+- `linear`: `mlops serve` with the built-in linear model (JSON file);
+- `onnx`: `mlops serve` with the same regression from scikit-learn through skl2onnx (made by
+  `mlops-serve/tests/python/make_linear_onnx.py` with the test venv's Python);
+- `onnx-batch`: the same with `--max-batch-size 32` (adaptive batching; the mean batch size
+  comes from the server's `mlops_serve_batch_size` histogram, scraped before and after).
+Every server's req/s is then printed as a share of the limit's.
 
 For each server and concurrency it prints requests/s, p50/p99 latency (wrk's), the server's
 CPU time per request (utime+stime of the server's whole process tree from /proc, so MLServer's
@@ -16,6 +30,9 @@ Setup, done by the script when needed:
   pickle is involved on either side.
 - `mlops` is built with `cargo build --release --bin mlops` (honours CARGO_TARGET_DIR), unless
   `--mlops-bin` points at a binary.
+- `fixed_answer` is built with `cargo build --release -p mlops-serve --example fixed_answer`.
+- The ONNX file is written by the test venv's Python (`--venv`, default `.venv`, else
+  `/work/main/.venv`), which has scikit-learn and skl2onnx.
 - `wrk` (Debian package `wrk`) must be on PATH; as root the script installs it with apt-get.
 
 Why wrk: a C event-loop generator that sustains well over 100k req/s per core on loopback with
@@ -125,15 +142,43 @@ def ensure_mlserver_venv():
     return MLSERVER_VENV / "bin" / "mlserver"
 
 
+def target_dir():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target if target.is_absolute() else ROOT / target
+
+
 def ensure_mlops(binary):
     if binary:
         return Path(binary)
     log("building mlops (cargo build --release --bin mlops)")
     subprocess.run(["cargo", "build", "--release", "--bin", "mlops"], cwd=ROOT, check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    if not target.is_absolute():
-        target = ROOT / target
-    return target / "release" / "mlops"
+    return target_dir() / "release" / "mlops"
+
+
+def ensure_fixed_answer(binary):
+    if binary:
+        return Path(binary)
+    log("building the limit (cargo build --release -p mlops-serve --example fixed_answer)")
+    subprocess.run(["cargo", "build", "--release", "-p", "mlops-serve", "--example", "fixed_answer"],
+                   cwd=ROOT, check=True)
+    return target_dir() / "release" / "examples" / "fixed_answer"
+
+
+def find_venv_python(venv):
+    candidates = [Path(venv)] if venv else [ROOT / ".venv", Path("/work/main/.venv")]
+    for candidate in candidates:
+        python = candidate / "bin" / "python"
+        if python.exists():
+            return python
+    sys.exit(f"no Python venv with scikit-learn and skl2onnx among {[str(c) for c in candidates]}: pass --venv")
+
+
+def write_onnx(python, work):
+    """The same regression, exported from scikit-learn by skl2onnx."""
+    out = work / "linear.onnx"
+    script = ROOT / "mlops-serve" / "tests" / "python" / "make_linear_onnx.py"
+    subprocess.run([str(python), str(script), str(out)], check=True)
+    return out
 
 
 def write_models(work):
@@ -262,6 +307,21 @@ def check_prediction(url):
         raise RuntimeError(f"{url} answered {value}, expected {EXPECTED}")
 
 
+def batch_histogram(url):
+    """(sum, count) of `mlops_serve_batch_size` for the model, or None (no such family)."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found = {}
+    for line in text.splitlines():
+        match = re.match(r'mlops_serve_batch_size_(sum|count)\{[^}]*model="linear"[^}]*\} (\S+)', line)
+        if match:
+            found[match.group(1)] = float(match.group(2))
+    return (found["sum"], found["count"]) if len(found) == 2 else None
+
+
 def stop(proc):
     if proc.poll() is None:
         os.killpg(proc.pid, 15)
@@ -311,12 +371,16 @@ def measure(name, proc, url, lua, runs):
         log(f"{name}: {seconds} s at concurrency {connections}")
         tree = process_tree(proc.pid)
         cpu_before = cpu_seconds(tree)
+        batches_before = batch_histogram(url)
         sampler = RssSampler(proc.pid)
         sampler.start()
         result = run_wrk(url, lua, connections, seconds)
         samples = sampler.finish()
         tree = process_tree(proc.pid)
         cpu = cpu_seconds(tree) - cpu_before
+        batches_after = batch_histogram(url)
+        if batches_before and batches_after and batches_after[1] > batches_before[1]:
+            result["mean_batch_size"] = (batches_after[0] - batches_before[0]) / (batches_after[1] - batches_before[1])
         result.update(
             {
                 "cpu_us_per_request": cpu / max(result["requests"], 1) * 1e6,
@@ -331,11 +395,32 @@ def measure(name, proc, url, lua, runs):
     return results
 
 
-def start_mlops(binary, linear, port):
-    cmd = [str(binary), "serve", "--model", f"linear={linear}", "--addr", f"127.0.0.1:{port}"]
-    log_file = open(linear.parent / "mlops.log", "wb")
+def start_mlops(binary, model, port, extra=()):
+    cmd = [str(binary), "serve", "--model", f"linear={model}", "--addr", f"127.0.0.1:{port}", *extra]
+    log_file = open(model.parent / f"mlops-{model.suffix[1:]}{'-batch' if extra else ''}.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    return proc, " ".join(cmd[1:])
+    return proc, "mlops " + " ".join(cmd[1:])
+
+
+def start_fixed_answer(binary, work, port):
+    cmd = [str(binary), f"127.0.0.1:{port}"]
+    log_file = open(work / "fixed_answer.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, "fixed_answer (axum handler, fixed JSON answer)"
+
+
+def wait_listening(url, proc, timeout=60):
+    """The limit has no health route: wait until its infer route answers."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            check_prediction(url)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
 def start_mlserver(mlserver, repo, port, workers):
@@ -357,35 +442,67 @@ def start_mlserver(mlserver, repo, port, workers):
     return proc, f"mlserver start (parallel_workers={workers})"
 
 
+SERVERS = ("mlserver", "limit", "linear", "onnx", "onnx-batch")
+LABELS = {
+    "mlserver": "MLServer",
+    "limit": "limit",
+    "linear": "mlops linear",
+    "onnx": "mlops ONNX",
+    "onnx-batch": "ONNX batch32",
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=60, help="seconds at concurrency 32 (the soak run)")
-    parser.add_argument("--duration-c1", type=int, default=20, help="seconds at concurrency 1")
+    parser.add_argument("--duration-c1", type=int, default=20, help="seconds at concurrency 1 (0: skip)")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated subset of {','.join(SERVERS)} (default: all)")
     parser.add_argument("--mlops-bin", help="a built mlops binary (default: cargo build --release)")
+    parser.add_argument("--fixed-answer-bin", help="a built fixed_answer example (default: cargo build --release)")
+    parser.add_argument("--venv", help="a venv with scikit-learn and skl2onnx (default: .venv, /work/main/.venv)")
+    parser.add_argument("--max-batch-delay-ms", type=int, default=0,
+                        help="--max-batch-delay-ms of the onnx-batch server (default 0)")
     parser.add_argument(
         "--mlserver-workers", type=int, default=1,
         help="MLServer parallel_workers (its default 1: inference in one worker process; 0: in the HTTP process)",
     )
     args = parser.parse_args()
+    chosen = [name for name in args.servers.split(",") if name]
+    unknown = set(chosen) - set(SERVERS)
+    if unknown:
+        sys.exit(f"unknown servers {sorted(unknown)}: choose among {', '.join(SERVERS)}")
+    chosen = [name for name in SERVERS if name in chosen]
 
     ensure_wrk()
-    mlserver = ensure_mlserver_venv()
-    binary = ensure_mlops(args.mlops_bin)
-    runs = [(1, args.duration_c1), (32, args.duration)]
+    mlserver = ensure_mlserver_venv() if "mlserver" in chosen else None
+    mlops = {"linear", "onnx", "onnx-batch"} & set(chosen)
+    binary = ensure_mlops(args.mlops_bin) if mlops else None
+    fixed = ensure_fixed_answer(args.fixed_answer_bin) if "limit" in chosen else None
+    python = find_venv_python(args.venv) if {"onnx", "onnx-batch"} & set(chosen) else None
+    runs = ([(1, args.duration_c1)] if args.duration_c1 > 0 else []) + [(32, args.duration)]
     report = {"loadavg_before": Path("/proc/loadavg").read_text().split()[:3], "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         work = Path(tmp)
         linear, repo, lua = write_models(work)
-        servers = [
-            ("mlserver", lambda port: start_mlserver(mlserver, repo, port, args.mlserver_workers)),
-            ("mlops", lambda port: start_mlops(binary, linear, port)),
-        ]
-        for name, start in servers:
+        onnx = write_onnx(python, work) if python else None
+        batching = ["--max-batch-size", "32", "--max-batch-delay-ms", str(args.max_batch_delay_ms)]
+        starts = {
+            "mlserver": lambda port: start_mlserver(mlserver, repo, port, args.mlserver_workers),
+            "limit": lambda port: start_fixed_answer(fixed, work, port),
+            "linear": lambda port: start_mlops(binary, linear, port),
+            "onnx": lambda port: start_mlops(binary, onnx, port),
+            "onnx-batch": lambda port: start_mlops(binary, onnx, port, batching),
+        }
+        for name in chosen:
             port = free_port()
-            proc, command = start(port)
+            proc, command = starts[name](port)
             url = f"http://127.0.0.1:{port}"
             try:
-                wait_ready(url, proc)
+                if name == "limit":
+                    wait_listening(url, proc)
+                else:
+                    wait_ready(url, proc)
                 check_prediction(url)
                 report[name] = {"command": command, "runs": measure(name, proc, url, lua, runs)}
             finally:
@@ -395,28 +512,49 @@ def main():
     print(f"single-row FP32 linear model, 4 features; wrk on loopback; {os.cpu_count()} CPUs shared by "
           f"wrk and the server; load average before {' '.join(report['loadavg_before'])}, "
           f"after {' '.join(report['loadavg_after'])}")
-    header = f"{'server':<9} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} " \
-             f"{'RSS start/end/max MiB':>22} {'errors':>6}"
+    header = f"{'server':<13} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} " \
+             f"{'RSS start/end/max MiB':>22} {'batch':>6} {'errors':>6}"
     print(header)
     failed = False
-    for name in ("mlserver", "mlops"):
+    for name in chosen:
         for connections, r in report[name]["runs"].items():
             errors = r["non_2xx"] + r["socket_errors"]
             failed |= errors > 0
             rss = f"{r['rss_start_mib']:.1f}/{r['rss_end_mib']:.1f}/{r['rss_max_mib']:.1f}"
-            print(f"{name:<9} {connections:>4} {r['rps']:>9.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
-                  f"{r['cpu_us_per_request']:>10.1f} {rss:>22} {errors:>6}")
-    for connections, _ in runs:
-        ours, theirs = report["mlops"]["runs"][connections], report["mlserver"]["runs"][connections]
-        print(f"concurrency {connections}: mlops/MLServer throughput {ours['rps'] / theirs['rps']:.1f}x, "
-              f"CPU per request {theirs['cpu_us_per_request'] / ours['cpu_us_per_request']:.1f}x less, "
-              f"p99 {ours['p99_ms']:.3f} ms vs {theirs['p99_ms']:.3f} ms")
-    c32 = report["mlops"]["runs"][32]
-    print(f"targets: >=20x MLServer at concurrency 32: "
-          f"{'met' if c32['rps'] >= 20 * report['mlserver']['runs'][32]['rps'] else 'MISSED'}; "
-          f"p99 < 2 ms at concurrency 1: {'met' if report['mlops']['runs'][1]['p99_ms'] < 2 else 'MISSED'}; "
-          f"mlops RSS over the {args.duration} s run: start {c32['rss_start_mib']:.1f}, end {c32['rss_end_mib']:.1f}, "
-          f"max {c32['rss_max_mib']:.1f} MiB")
+            batch = f"{r['mean_batch_size']:.2f}" if "mean_batch_size" in r else "-"
+            print(f"{LABELS[name]:<13} {connections:>4} {r['rps']:>9.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} "
+                  f"{r['cpu_us_per_request']:>10.1f} {rss:>22} {batch:>6} {errors:>6}")
+    if "limit" in report:
+        for connections, _ in runs:
+            limit = report["limit"]["runs"][connections]["rps"]
+            shares = ", ".join(
+                f"{LABELS[name]} {report[name]['runs'][connections]['rps'] / limit:.0%}"
+                for name in chosen if name != "limit"
+            )
+            print(f"concurrency {connections}: share of the limit ({limit:.0f} req/s): {shares}")
+        if "onnx" in report:
+            share = report["onnx"]["runs"][32]["rps"] / report["limit"]["runs"][32]["rps"]
+            print(f"target: ONNX >= 75% of the limit at concurrency 32: {'met' if share >= 0.75 else 'MISSED'} "
+                  f"({share:.0%})")
+    if "onnx" in report and "onnx-batch" in report:
+        for connections, _ in runs:
+            off, on = report["onnx"]["runs"][connections], report["onnx-batch"]["runs"][connections]
+            print(f"concurrency {connections}: ONNX batching on/off throughput {on['rps'] / off['rps']:.2f}x, "
+                  f"mean batch size {on.get('mean_batch_size', float('nan')):.2f} (off: "
+                  f"{off.get('mean_batch_size', float('nan')):.2f})")
+    if "mlserver" in report and "linear" in report:
+        for connections, _ in runs:
+            ours, theirs = report["linear"]["runs"][connections], report["mlserver"]["runs"][connections]
+            print(f"concurrency {connections}: mlops/MLServer throughput {ours['rps'] / theirs['rps']:.1f}x, "
+                  f"CPU per request {theirs['cpu_us_per_request'] / ours['cpu_us_per_request']:.1f}x less, "
+                  f"p99 {ours['p99_ms']:.3f} ms vs {theirs['p99_ms']:.3f} ms")
+        c32 = report["linear"]["runs"][32]
+        c1 = report["linear"]["runs"].get(1)
+        print(f"targets: >=20x MLServer at concurrency 32: "
+              f"{'met' if c32['rps'] >= 20 * report['mlserver']['runs'][32]['rps'] else 'MISSED'}; "
+              + (f"p99 < 2 ms at concurrency 1: {'met' if c1['p99_ms'] < 2 else 'MISSED'}; " if c1 else "")
+              + f"mlops RSS over the {args.duration} s run: start {c32['rss_start_mib']:.1f}, "
+              f"end {c32['rss_end_mib']:.1f}, max {c32['rss_max_mib']:.1f} MiB")
     print(json.dumps(report))
     return 1 if failed else 0
 

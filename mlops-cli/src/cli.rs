@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{drift, exit, experiments, models, runs, serve, store, ui};
+use crate::{datasets, drift, exit, experiments, models, monitor, runs, serve, store, ui};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -15,6 +15,16 @@ pub(crate) struct Cli {
     /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides it).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+    /// What a "no" answer (a gate failed, drift with --fail-on-drift, an approval rejected)
+    /// exits with: fail = 3, skip = 99 (Airflow skips the task), ok = 0.
+    #[arg(
+        long,
+        value_enum,
+        env = "MLOPS_ON_REJECT",
+        default_value_t,
+        global = true
+    )]
+    pub(crate) on_reject: exit::OnReject,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -39,6 +49,14 @@ pub(crate) enum Command {
     Models(models::ModelsArgs),
     /// Serve model files over the Open Inference Protocol (KServe V2 / Triton REST).
     Serve(serve::ServeArgs),
+    /// Drift windows against a registered version's profile, their history, and triggers.
+    Monitor(monitor::MonitorArgs),
+    /// Versioned datasets: add, list, show, get, diff, alias, import from DVC.
+    #[command(subcommand)]
+    Data(datasets::DataCommand),
+    /// Lineage: what used a dataset version, or where a model alias's version came from.
+    #[command(subcommand)]
+    Lineage(datasets::lineage::LineageCommand),
     /// Serve the web UI: runs, charts, models, approvals (127.0.0.1:5050).
     Ui(ui::UiArgs),
 }
@@ -55,6 +73,9 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Runs(command) => runs::run(command).await,
         Command::Models(args) => models::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Monitor(args) => monitor::run(args).await,
+        Command::Data(command) => datasets::run(command).await,
+        Command::Lineage(command) => datasets::lineage::run(command).await,
         Command::Ui(args) => ui::run(args).await,
     }
 }

@@ -74,7 +74,7 @@ enum KsMethodArg {
     Asymp,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// A readable table.
     Table,
@@ -105,6 +105,9 @@ pub(crate) enum ProfileCommand {
         /// (0.99% at 270, 0.23% at 1200).
         #[arg(long, default_value_t = DEFAULT_SKETCH_K)]
         sketch_k: u16,
+        /// `table` prints a sentence; `json` one object (out, columns, sketched, exact, bytes).
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::output::Format,
     },
 }
 
@@ -175,16 +178,114 @@ pub(crate) fn run(args: DriftArgs) -> Result<bool> {
     }
     current.finish();
     let report = profile.compare_accumulated(&current, &options)?;
-    let text = match format {
-        Format::Json => report.to_json() + "\n",
-        Format::Html => report.to_html(&format!("Drift: {}", current_path.display())),
-        Format::Table => table(&report),
-    };
-    match &out {
-        Some(path) => write_atomic(path, text.as_bytes())?,
-        None => std::io::stdout().write_all(text.as_bytes())?,
+    let summary = summary(&report, out.as_deref());
+    crate::step::report(step_report(&report, &current_path, fail_on_drift));
+    match (&out, format) {
+        (Some(path), _) => {
+            let text = match format {
+                Format::Json => report.to_json() + "\n",
+                Format::Html => report.to_html(&format!("Drift: {}", current_path.display())),
+                Format::Table => table(&report),
+            };
+            write_atomic(path, text.as_bytes())?;
+            // The step's result on stdout, the report in the file.
+            if format == Format::Json {
+                crate::output::json(&summary)?;
+            }
+        }
+        (None, Format::Json) => {
+            // The whole report on one line; the step's `result` output is its summary.
+            crate::output::line(&serde_json::to_string(&report)?)?;
+            crate::step::result(&summary.to_string());
+        }
+        (None, Format::Html) => {
+            let html = report.to_html(&format!("Drift: {}", current_path.display()));
+            std::io::stdout().write_all(html.as_bytes())?;
+        }
+        (None, Format::Table) => std::io::stdout().write_all(table(&report).as_bytes())?,
     }
     gate(&report, fail_on_drift, allow_errors)
+}
+
+/// The names of the columns that drifted.
+fn drifted_columns(report: &DriftReport) -> Vec<&str> {
+    report
+        .columns
+        .iter()
+        .filter(|c| c.drifted)
+        .map(|c| c.column.as_str())
+        .collect()
+}
+
+/// The dataset verdict in a few fields: the step's JSON result when the report goes to a
+/// file, and its `result` output.
+fn summary(report: &DriftReport, out: Option<&std::path::Path>) -> serde_json::Value {
+    let d = &report.dataset;
+    serde_json::json!({
+        "dataset_drift": d.dataset_drift,
+        "n_drifted": d.n_drifted,
+        "n_columns": d.n_columns,
+        "share_drifted": crate::output::json_number(d.share_drifted),
+        "drift_share": crate::output::json_number(d.drift_share),
+        "n_errors": d.n_errors,
+        "drifted_columns": drifted_columns(report),
+        "out": out.map(|p| p.display().to_string()),
+    })
+}
+
+/// What `drift` tells an orchestrator: the verdict, the drifted columns, the drift check.
+fn step_report(
+    report: &DriftReport,
+    current: &std::path::Path,
+    fail_on_drift: bool,
+) -> crate::step::StepReport {
+    use crate::step::{Check, DriftedColumn, Level, StepReport};
+    let d = &report.dataset;
+    let drifted = drifted_columns(report);
+    let outcome = format!(
+        "{} of {} columns drifted (share {:.3}, threshold {}): {}",
+        d.n_drifted,
+        d.n_columns,
+        d.share_drifted,
+        d.drift_share,
+        if d.dataset_drift {
+            "dataset drift"
+        } else {
+            "no dataset drift"
+        }
+    );
+    let mut step = StepReport::new(format!("drift {}", current.display()), outcome.clone())
+        .output("dataset_drift", d.dataset_drift)
+        .output("n_drifted", d.n_drifted)
+        .output("n_columns", d.n_columns)
+        .output("share_drifted", crate::output::json_number(d.share_drifted))
+        .output("drifted_columns", drifted.join(","));
+    if d.dataset_drift {
+        let level = if fail_on_drift {
+            Level::Error
+        } else {
+            Level::Warning
+        };
+        step = step.annotate(level, format!("{outcome}: {}", drifted.join(", ")));
+    }
+    step.drifted = report
+        .columns
+        .iter()
+        .flat_map(|c| c.results.iter().map(move |r| (c, r)))
+        .filter(|(_, r)| r.drifted)
+        .map(|(c, r)| DriftedColumn {
+            column: c.column.clone(),
+            test: r.test.name().to_owned(),
+            statistic: r.statistic,
+            threshold: r.threshold,
+        })
+        .collect();
+    step.check = Some(Check {
+        name: "drift".into(),
+        passed: !d.dataset_drift,
+        blocking: fail_on_drift,
+    });
+    step
 }
 
 /// The gate on a written report: fails closed with `--fail-on-drift` (an unusable input is
@@ -267,6 +368,7 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
             out,
             exact_cap,
             sketch_k,
+            format: print,
         } => {
             let format = profile_format(&out)?;
             let mut options = DriftOptions::default();
@@ -287,7 +389,7 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
                 .iter()
                 .filter(|c| matches!(c.data(), mlops::drift::ProfileData::NumericalSketch(_)))
                 .count();
-            crate::output::line(&format!(
+            let sentence = format!(
                 "profile of {} columns ({sketched} sketched beyond {exact_cap} values{}) \
                  written to {} ({} bytes)",
                 profile.columns().len(),
@@ -298,7 +400,25 @@ pub(crate) fn run_profile(command: ProfileCommand) -> Result<()> {
                 },
                 out.display(),
                 bytes.len()
-            ))
+            );
+            let step = crate::step::StepReport::new(
+                format!("profile build {}", reference.display()),
+                sentence.clone(),
+            )
+            .output("out", out.display().to_string())
+            .output("columns", profile.columns().len())
+            .output("exact", profile.is_exact());
+            crate::step::report(step);
+            match print {
+                crate::output::Format::Table => crate::output::line(&sentence),
+                crate::output::Format::Json => crate::output::json(&serde_json::json!({
+                    "out": out.display().to_string(),
+                    "columns": profile.columns().len(),
+                    "sketched": sketched,
+                    "exact": profile.is_exact(),
+                    "bytes": bytes.len(),
+                })),
+            }
         }
     }
 }

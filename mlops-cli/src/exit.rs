@@ -3,9 +3,12 @@
 //!
 //! The codes follow the pipeline step contract (docs/CLI.md): 0 done, 1 error, 2 usage (clap),
 //! 3 "the command worked and the answer is no" (drift found with `--fail-on-drift`, a
-//! promotion's precondition or gate failed), so scripts branch without parsing output.
+//! promotion's precondition or gate failed, an approval rejected), so scripts branch without
+//! parsing output. `--on-reject` maps that 3 to what the orchestrator expects ([`OnReject`]).
 
 use std::process::ExitCode;
+
+use clap::ValueEnum;
 
 /// Success.
 pub(crate) const OK: u8 = 0;
@@ -14,10 +17,37 @@ pub(crate) const ERROR: u8 = 1;
 /// The command worked and the answer is no (drift, a refused promotion).
 pub(crate) const NEGATIVE: u8 = 3;
 
-/// The process's exit: the command's code, or the error printed on stderr and [`ERROR`].
-pub(crate) fn finish(result: crate::Result<u8>) -> ExitCode {
+/// Airflow's "skip this task" exit code (`skip_on_exit_code`'s default).
+pub(crate) const SKIP: u8 = 99;
+
+/// What a "the answer is no" outcome ([`NEGATIVE`]) exits with (`--on-reject`).
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum OnReject {
+    /// Exit 3: the task fails (the default).
+    #[default]
+    Fail,
+    /// Exit 99: Airflow marks the task skipped, and its downstream tasks with it.
+    Skip,
+    /// Exit 0: the pipeline goes on; the outcome is still in the output.
+    Ok,
+}
+
+impl OnReject {
+    /// The exit code for a command's `code`: only [`NEGATIVE`] is mapped.
+    pub(crate) fn map(self, code: u8) -> u8 {
+        match (code, self) {
+            (NEGATIVE, OnReject::Skip) => SKIP,
+            (NEGATIVE, OnReject::Ok) => OK,
+            (code, _) => code,
+        }
+    }
+}
+
+/// The process's exit: the command's code (mapped by `on_reject`), or the error printed on
+/// stderr and [`ERROR`].
+pub(crate) fn finish(result: crate::Result<u8>, on_reject: OnReject) -> ExitCode {
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => ExitCode::from(on_reject.map(code)),
         // The reader of stdout went away (`mlops ... | head -1`): nothing left to say.
         Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::from(OK),
         Err(e) => {
@@ -91,6 +121,18 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|c| c as _)
         }
+    }
+
+    #[test]
+    fn only_a_rejection_is_mapped() {
+        for code in [OK, ERROR, 2] {
+            for on_reject in [OnReject::Fail, OnReject::Skip, OnReject::Ok] {
+                assert_eq!(on_reject.map(code), code);
+            }
+        }
+        assert_eq!(OnReject::Fail.map(NEGATIVE), 3);
+        assert_eq!(OnReject::Skip.map(NEGATIVE), 99);
+        assert_eq!(OnReject::Ok.map(NEGATIVE), 0);
     }
 
     #[test]

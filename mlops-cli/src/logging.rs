@@ -9,6 +9,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the subscriber; `verbose` counts the `-v` flags.
@@ -21,13 +22,16 @@ pub(crate) fn init(verbose: u8) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     // A second subscriber cannot be installed; the first one stays, which is what we want.
-    let _ = tracing_subscriber::fmt()
+    // The filter decides for both: Dagster Pipes gets the lines stderr gets.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .event_format(Plain {
             targets: verbose > 0,
         })
-        .try_init();
+        .finish()
+        .with(crate::step::pipes::LogLayer);
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// `level: [target: ]message fields`, one line per event.

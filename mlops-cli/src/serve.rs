@@ -1,25 +1,72 @@
-//! `mlops serve`: serve model files over the Open Inference Protocol until SIGTERM/Ctrl-C.
+//! `mlops serve`: serve model files, or registry versions by alias (following the alias as
+//! it moves), over the Open Inference Protocol until SIGTERM/Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mlops::serve::{ModelOptions, Server};
+use mlops::serve::follow::{FollowOptions, RollbackPolicy, Rollout};
+use mlops::serve::source::RegistrySource;
+use mlops::serve::{ModelOptions, ModelSource, Selector, Server};
 
+use crate::layout::RegistryArgs;
 use crate::output::line;
+use crate::stores::{self, Open};
 use crate::{Result, exit};
+
+/// One `--model`: a file, or a registry version by alias or number.
+#[derive(Clone, Debug)]
+enum ModelArg {
+    /// `NAME=PATH`.
+    File(String, PathBuf),
+    /// `NAME@ALIAS` or `NAME@VERSION`.
+    Registry(String, Selector),
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
-    /// A model to serve, as NAME=PATH (repeatable). PATH is an `.onnx` file (with the `onnx`
-    /// feature) or a built-in linear/logistic `.json` file.
-    #[arg(long = "model", required = true, value_name = "NAME=PATH", value_parser = parse_model)]
-    models: Vec<(String, PathBuf)>,
+    /// A model to serve (repeatable): NAME=PATH serves a file (an `.onnx` file, with the
+    /// `onnx` feature, or a built-in linear/logistic `.json` file); NAME@ALIAS serves the
+    /// version an alias of the registry names and follows it when it moves; NAME@VERSION
+    /// serves one registry version.
+    #[arg(long = "model", required = true, value_name = "NAME=PATH|NAME@ALIAS|NAME@VERSION", value_parser = parse_model)]
+    models: Vec<ModelArg>,
+    /// The registry NAME@ALIAS models come from (`--registry`, else the root's).
+    #[command(flatten)]
+    stores: RegistryArgs,
+    /// How often each followed alias is read, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    poll_interval_ms: u64,
+    /// A canary (repeatable): PERCENT of NAME's unversioned requests go to the version ALIAS
+    /// names, sticky by the `Mlops-Route-Key` header (random without it). NAME must be served
+    /// with --model NAME@....
+    #[arg(long = "canary", value_name = "NAME@ALIAS:PERCENT", value_parser = parse_canary)]
+    canaries: Vec<Rolled>,
+    /// A shadow (repeatable): a copy of PERCENT (default 100) of NAME's unversioned requests
+    /// goes to the version ALIAS names; its answers are compared and dropped.
+    #[arg(long = "shadow", value_name = "NAME@ALIAS[:PERCENT]", value_parser = parse_shadow)]
+    shadows: Vec<Rolled>,
+    /// Roll back automatically: a canary that fails the checks gets 0 %; a new version of a
+    /// followed alias that fails them is rolled back in the registry (the alias moves back to
+    /// the previous version if it still names the bad one; the reason goes to the audit log).
+    #[arg(long)]
+    auto_rollback: bool,
+    /// With --auto-rollback: the largest acceptable share of 5xx answers.
+    #[arg(long, default_value_t = 0.05)]
+    rollback_max_error_share: f64,
+    /// With --auto-rollback: the largest acceptable p99 latency relative to the previous (or
+    /// the stable) version's.
+    #[arg(long, default_value_t = 2.0)]
+    rollback_max_p99_ratio: f64,
+    /// With --auto-rollback: requests a new version answers before it is judged.
+    #[arg(long, default_value_t = 200)]
+    rollback_min_requests: u64,
     /// The address to listen on. Port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// The version the models are served as (`/v2/models/NAME/versions/VERSION/...`).
+    /// The version NAME=PATH models are served as (`/v2/models/NAME/versions/VERSION/...`).
     #[arg(long)]
     version: Option<String>,
     /// Most rows per batch; 1 turns batching off.
@@ -72,13 +119,57 @@ pub(crate) struct ServeArgs {
     /// After the drain delay: how long to wait for in-flight requests, in milliseconds.
     #[arg(long, default_value_t = 25_000)]
     shutdown_timeout_ms: u64,
+    #[command(flatten)]
+    monitor: Box<crate::monitor::ServeMonitorArgs>,
 }
 
-fn parse_model(text: &str) -> std::result::Result<(String, PathBuf), String> {
-    text.split_once('=')
-        .filter(|(name, path)| !name.is_empty() && !path.is_empty())
-        .map(|(name, path)| (name.to_owned(), PathBuf::from(path)))
-        .ok_or_else(|| format!("expected NAME=PATH, got `{text}`"))
+/// A `--canary` or `--shadow`: a model, an alias and a percentage.
+#[derive(Clone, Debug)]
+struct Rolled {
+    name: String,
+    alias: Selector,
+    percent: f64,
+}
+
+fn parse_rolled(text: &str, default: Option<f64>) -> std::result::Result<Rolled, String> {
+    let usage = || format!("expected NAME@ALIAS:PERCENT, got `{text}`");
+    let (name, rest) = text.split_once('@').ok_or_else(usage)?;
+    let (alias, percent) = match rest.rsplit_once(':') {
+        Some((alias, percent)) => (alias, percent.parse::<f64>().map_err(|_| usage())?),
+        None => (rest, default.ok_or_else(usage)?),
+    };
+    if name.is_empty() || alias.is_empty() || !(0.0..=100.0).contains(&percent) {
+        return Err(usage());
+    }
+    let alias: Selector = alias.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(Rolled {
+        name: name.to_owned(),
+        alias,
+        percent,
+    })
+}
+
+fn parse_canary(text: &str) -> std::result::Result<Rolled, String> {
+    parse_rolled(text, None)
+}
+
+fn parse_shadow(text: &str) -> std::result::Result<Rolled, String> {
+    parse_rolled(text, Some(100.0))
+}
+
+/// `NAME=PATH` or `NAME@SELECTOR`, whichever separator comes first (a path may hold `@`).
+fn parse_model(text: &str) -> std::result::Result<ModelArg, String> {
+    let usage = || format!("expected NAME=PATH, NAME@ALIAS or NAME@VERSION, got `{text}`");
+    let at = text.find(['=', '@']).ok_or_else(usage)?;
+    let (name, rest) = (&text[..at], &text[at + 1..]);
+    if name.is_empty() || rest.is_empty() {
+        return Err(usage());
+    }
+    if text[at..].starts_with('=') {
+        return Ok(ModelArg::File(name.to_owned(), PathBuf::from(rest)));
+    }
+    let selector: Selector = rest.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(ModelArg::Registry(name.to_owned(), selector))
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
@@ -114,19 +205,94 @@ pub(crate) async fn run(args: ServeArgs) -> Result<u8> {
     if !args.allowed_hosts.is_empty() {
         builder = builder.allowed_hosts(args.allowed_hosts);
     }
-    for (name, path) in &args.models {
-        builder = builder.model_file(path, name, args.version.as_deref())?;
+    for model in &args.models {
+        if let ModelArg::File(name, path) = model {
+            builder = builder.model_file(path, name, args.version.as_deref())?;
+        }
     }
+    let (builder, monitoring) = args.monitor.attach(builder).await?;
     let server = builder.build()?;
+    let mut described = Vec::new();
+    let mut followers = Vec::new();
+    let followed: Vec<_> = args
+        .models
+        .iter()
+        .filter_map(|m| match m {
+            ModelArg::Registry(name, selector) => Some((name, selector)),
+            ModelArg::File(..) => None,
+        })
+        .collect();
+    if !followed.is_empty() || !args.canaries.is_empty() || !args.shadows.is_empty() {
+        let uri = args.stores.registry_uri();
+        let registry = stores::registry(&uri, None, Open::Existing)?;
+        let source: Arc<dyn ModelSource> = Arc::new(RegistrySource::new(registry.registry));
+        let mut options = FollowOptions::default()
+            .poll_interval(Duration::from_millis(args.poll_interval_ms.max(1)));
+        if args.auto_rollback {
+            options = options.auto_rollback(
+                RollbackPolicy::default()
+                    .max_error_share(args.rollback_max_error_share)
+                    .max_p99_ratio(args.rollback_max_p99_ratio)
+                    .min_requests(args.rollback_min_requests),
+            );
+        }
+        let stable = followed
+            .into_iter()
+            .map(|(name, selector)| (name, selector, Rollout::Stable));
+        let canaries = args
+            .canaries
+            .iter()
+            .map(|c| (&c.name, &c.alias, Rollout::Canary(c.percent)));
+        let shadows = args
+            .shadows
+            .iter()
+            .map(|s| (&s.name, &s.alias, Rollout::Shadow(s.percent)));
+        for (name, selector, rollout) in stable.chain(canaries).chain(shadows) {
+            if rollout != Rollout::Stable && server.models().default_version(name).is_none() {
+                return Err(format!(
+                    "--canary and --shadow need {name} served first (--model {name}@ALIAS)"
+                )
+                .into());
+            }
+            let follower = server
+                .models()
+                .follow(
+                    Arc::clone(&source),
+                    name,
+                    selector.clone(),
+                    options.clone().rollout(rollout),
+                )
+                .await?;
+            let role = match rollout {
+                Rollout::Canary(p) => format!(", canary {p} %"),
+                Rollout::Shadow(p) => format!(", shadow {p} %"),
+                _ => String::new(),
+            };
+            described.push(format!(
+                "  model {name} version {} ({selector} of {uri}{role})",
+                follower.served().version
+            ));
+            followers.push(follower);
+        }
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr()?;
     line(&format!("mlops serve: listening on http://{local}"))?;
-    for (name, path) in &args.models {
-        line(&format!("  model {name} from {}", path.display()))?;
+    for model in &args.models {
+        if let ModelArg::File(name, path) = model {
+            line(&format!("  model {name} from {}", path.display()))?;
+        }
+    }
+    for text in &described {
+        line(text)?;
     }
     mlops::serve::serve(listener, server, mlops::serve::shutdown_signal()).await?;
+    if let Some(monitoring) = monitoring {
+        monitoring.stop().await?;
+    }
+    drop(followers);
     line("mlops serve: stopped")?;
     Ok(exit::OK)
 }

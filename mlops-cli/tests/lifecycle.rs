@@ -61,8 +61,25 @@ fn prediction(out: &str) -> f64 {
         .unwrap()
 }
 
-/// What the linear model file predicts for one row.
-fn predict(file: &[u8], features: [f64; 2]) -> f64 {
+/// What the linear model file predicts for one raw row, behind the version's fitted transform.
+fn predict(file: &[u8], transform: &[u8], raw: [f64; 2]) -> f64 {
+    use mlops::drift::arrow_array::{ArrayRef, Float64Array, RecordBatch};
+    let batch = RecordBatch::try_from_iter([
+        (
+            "age",
+            Arc::new(Float64Array::from(vec![raw[0]])) as ArrayRef,
+        ),
+        (
+            "tenure_months",
+            Arc::new(Float64Array::from(vec![raw[1]])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let x = mlops::transform::FittedTransform::from_json(transform)
+        .unwrap()
+        .apply(&batch)
+        .unwrap();
+    let features: Vec<f64> = x.row(0).to_vec();
     let model: LinearFile = serde_json::from_slice(file).unwrap();
     let weights = match model.coefficients {
         Coefficients::Flat(w) => w,
@@ -141,13 +158,22 @@ async fn lifecycle_example_runs_twice_on_one_folder() {
         .download_all(&model, ModelVersion::new(1).unwrap())
         .await
         .unwrap();
-    let (_, served) = files
-        .iter()
-        .find(|(path, _)| path.as_str() == "model.json")
-        .unwrap();
+    let file = |name: &str| {
+        let (_, bytes) = files
+            .iter()
+            .find(|(path, _)| path.as_str() == name)
+            .unwrap();
+        bytes.clone()
+    };
+    let (served, transform) = (file("model.json"), file("transform.json"));
     let predicted = prediction(&first);
     assert!(
-        (predicted - predict(served, [42.0, 24.0])).abs() < 0.01,
+        (predicted - predict(&served, &transform, [42.0, 24.0])).abs() < 0.01,
+        "{first}"
+    );
+    // The example's own check: training code and server agree bit for bit.
+    assert!(
+        line(&first, "parity: ").ends_with("identical to the server: true"),
         "{first}"
     );
     assert_eq!(line(&first, "drift: "), drift);

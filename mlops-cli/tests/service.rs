@@ -196,3 +196,281 @@ async fn models_commands_take_an_mlflow_url() {
     assert_eq!(history.as_array().unwrap().len(), 3, "{history:#}");
     assert!(ok(&models(&["show", "--name", &name])).contains("champion -> v1"));
 }
+
+/// The pipeline steps on an MLflow server (runs and registry both there): register from a
+/// run's artifacts, gate, approval request and wait; idempotency keys are refused there.
+#[tokio::test]
+async fn pipeline_steps_run_on_mlflow() {
+    use mlops::core::{ArtifactPath, Metric, MetricKey, Timestamp};
+    use mlops::track::{NewRun, TrackingStoreExt};
+
+    let uri = require_env(MLFLOW_URI);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MlflowStore::new(&uri).unwrap();
+    let experiment = store
+        .get_or_create_experiment(
+            &ExperimentName::parse(format!("cli-steps-{}", RunId::generate())).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for mae in [2.0, 3.0] {
+        let run = store
+            .create_run(NewRun {
+                experiment_id: experiment.clone(),
+                run_name: None,
+                user_id: "ci".into(),
+                start_time: Timestamp::now(),
+                tags: vec![],
+            })
+            .await
+            .unwrap()
+            .info
+            .run_id;
+        let point = Metric::new(MetricKey::parse("mae").unwrap(), mae, Timestamp::now(), 0);
+        store.log_batch(&run, &[point], &[], &[]).await.unwrap();
+        store
+            .log_artifact(
+                &run,
+                &ArtifactPath::parse("model/weights.bin").unwrap(),
+                bytes::Bytes::from(format!("w{mae}")),
+            )
+            .await
+            .unwrap();
+        runs.push(run.to_string());
+    }
+    let name = format!("cli-steps-{}", RunId::generate());
+    let step = |args: &[&str]| {
+        mlops_in(
+            tmp.path(),
+            args,
+            &[("MLOPS_STORE", uri.as_str()), ("MLOPS_ACTOR", "ci")],
+        )
+    };
+    let last = |out: &std::process::Output| -> serde_json::Value {
+        let stdout = ok(out);
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    for run in &runs {
+        let out = step(&[
+            "models",
+            "register",
+            "--name",
+            &name,
+            "--run",
+            run,
+            "--artifact-path",
+            "model/",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(last(&out)["artifacts"][0]["path"], "weights.bin");
+    }
+    ok(&step(&[
+        "models",
+        "promote",
+        "--name",
+        &name,
+        "--version",
+        "1",
+        "--alias",
+        "champion",
+    ]));
+    let gate = |version: &str| {
+        step(&[
+            "models",
+            "gate",
+            "--name",
+            &name,
+            "--version",
+            version,
+            "--alias",
+            "champion",
+            "--gate",
+            "metric:mae:lower",
+            "--format",
+            "json",
+        ])
+    };
+    let refused = gate("2");
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+
+    let request = step(&[
+        "models",
+        "approval",
+        "request",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(last(&request)["requested_by"], "ci");
+    ok(&step(&[
+        "models",
+        "approve",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--by",
+        "ann",
+    ]));
+    let waited = step(&[
+        "models",
+        "approval",
+        "wait",
+        "--name",
+        &name,
+        "--version",
+        "2",
+        "--alias",
+        "champion",
+        "--timeout",
+        "30",
+        "--interval",
+        "0.2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(last(&waited)["state"], "approved");
+
+    let keyed = step(&[
+        "models",
+        "register",
+        "--name",
+        &name,
+        "--run",
+        &runs[0],
+        "--artifact-path",
+        "model",
+        "--idempotency-key",
+        "k",
+    ]);
+    assert_eq!(keyed.status.code(), Some(1));
+    assert!(
+        text(&keyed.stderr).contains("MLflow server"),
+        "{}",
+        text(&keyed.stderr)
+    );
+}
+
+/// Issue 12: `mlops serve --registry http://MLFLOW --model NAME@champion` follows an alias
+/// moved by MLflow's own Python client (`MlflowClient().set_registered_model_alias`).
+#[test]
+fn serve_follows_an_alias_moved_by_mlflows_python_client() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+
+    use mlops_core::testing::PYTHON;
+
+    let uri = require_env(MLFLOW_URI);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let name = format!("serve-cli-{}", RunId::generate());
+    let env = [
+        ("MLOPS_REGISTRY", uri.as_str()),
+        ("MLOPS_ACTOR", "cli-test"),
+    ];
+    for slope in [1, 2] {
+        let folder = d.join(format!("v{slope}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("model.json"),
+            format!(r#"{{"format":"mlops-linear/1","coefficients":[[{slope},0,0]]}}"#),
+        )
+        .unwrap();
+        let path = folder.to_str().unwrap();
+        ok(&mlops_in(
+            d,
+            &["models", "register", "--name", &name, "--path", path],
+            &env,
+        ));
+    }
+    ok(&mlops_in(
+        d,
+        &[
+            "models",
+            "promote",
+            "--name",
+            &name,
+            "--version",
+            "1",
+            "--alias",
+            "champion",
+        ],
+        &env,
+    ));
+
+    let mut child = crate::util::command(d)
+        .args(["serve", "--addr", "127.0.0.1:0", "--registry", &uri])
+        .args([
+            "--model",
+            &format!("{name}@champion"),
+            "--poll-interval-ms",
+            "200",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mlops serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stdout.read_to_string(&mut rest);
+    });
+    let ask = || {
+        let body =
+            r#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,0,0]}]}"#;
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            tcp,
+            "POST /v2/models/{name}/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer
+    };
+    assert!(ask().contains(r#""model_version":"1""#));
+
+    let output = std::process::Command::new(require_env(PYTHON))
+        .args([
+            "-c",
+            "import sys; from mlflow import MlflowClient; \
+             MlflowClient(sys.argv[1]).set_registered_model_alias(sys.argv[2], 'champion', sys.argv[3])",
+            &uri,
+            &name,
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut followed = false;
+    for _ in 0..300 {
+        if ask().contains(r#""model_version":"2""#) {
+            followed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        followed,
+        "mlops serve never followed the alias MLflow's client moved"
+    );
+}

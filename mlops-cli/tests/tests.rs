@@ -4,11 +4,14 @@
 mod util;
 
 mod basics;
+mod contract;
 mod damage;
+mod datasets;
 mod drift;
 mod lifecycle;
 mod migration;
 mod models;
+mod monitor;
 mod runs;
 mod serve;
 mod stale;

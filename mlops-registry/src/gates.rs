@@ -1,16 +1,15 @@
 //! Promotion gates: the [`Gate`] trait and the built-in gates ([`MetricGate`],
 //! [`SchemaGate`], [`ApprovalGate`]), and [`parse_gate`] for their text form.
 
-use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use mlops_core::{AliasName, ModelName};
 
+use crate::approval_status::{ApprovalStatus, current_approval_status};
 use crate::error::{RegistryError, Result};
-use crate::ext::RegistryExt;
 use crate::registry::ModelRegistry;
-use crate::types::{ApprovalState, GateReport, VersionInfo};
+use crate::types::{GateReport, VersionInfo};
 
 /// What a gate sees: the registry, the candidate, and the alias's current holder.
 #[derive(Clone, Copy, Debug)]
@@ -227,57 +226,36 @@ impl Gate for ApprovalGate {
     }
 
     async fn check(&self, ctx: &GateContext<'_>) -> Result<GateReport> {
-        let mut approvers = BTreeSet::new();
-        let mut rejected_by: Option<String> = None;
-        for approval in ctx.registry.approvals(ctx.model).await? {
-            let r = &approval.record;
-            if r.version != ctx.candidate.version || &r.alias != ctx.alias {
-                continue;
-            }
-            match r.state {
-                ApprovalState::Requested => {
-                    approvers.clear();
-                    rejected_by = None;
-                }
-                ApprovalState::Approved => {
-                    approvers.insert(r.by.clone());
-                }
-                ApprovalState::Rejected => rejected_by = Some(r.by.clone()),
-            }
-        }
+        let version = ctx.candidate.version;
+        let status = current_approval_status(
+            ctx.registry,
+            ctx.model,
+            version,
+            ctx.alias,
+            self.min_approvers,
+        )
+        .await?;
         let needed = self.min_approvers.max(1);
-        Ok(match rejected_by {
-            Some(by) => report(
+        Ok(match status {
+            ApprovalStatus::Rejected { by, .. } => report(
+                self,
+                false,
+                format!("v{version} for {} was rejected by {by}", ctx.alias),
+            ),
+            ApprovalStatus::Approved { approvers } => {
+                report(self, true, format!("approved by {}", approvers.join(", ")))
+            }
+            ApprovalStatus::Pending { approvers } => report(
                 self,
                 false,
                 format!(
-                    "v{} for {} was rejected by {by}",
-                    ctx.candidate.version, ctx.alias
-                ),
-            ),
-            None if approvers.len() >= needed => report(
-                self,
-                true,
-                format!(
-                    "approved by {}",
-                    approvers.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ),
-            None => report(
-                self,
-                false,
-                format!(
-                    "{} of {needed} approvals for v{} to {}{}",
+                    "{} of {needed} approvals for v{version} to {}{}",
                     approvers.len(),
-                    ctx.candidate.version,
                     ctx.alias,
                     if approvers.is_empty() {
                         String::new()
                     } else {
-                        format!(
-                            " (by {})",
-                            approvers.into_iter().collect::<Vec<_>>().join(", ")
-                        )
+                        format!(" (by {})", approvers.join(", "))
                     }
                 ),
             ),

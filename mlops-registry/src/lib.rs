@@ -27,7 +27,10 @@
 //!   ([`Expect`]) and every [`Gate`] passes (built in: [`gates::MetricGate`],
 //!   [`gates::SchemaGate`], [`gates::ApprovalGate`]); the decision and every gate's reason go
 //!   to the audit log either way. [`rollback`] returns to the previous holder. [`Promoter`]
-//!   adds a webhook.
+//!   adds a webhook. [`evaluate`] runs the gates and moves nothing (a pipeline's gate step);
+//!   [`approval_status`] says where a review stands.
+//! - **Pipeline steps run once**: [`idempotency`] records a step's outcome under a key with
+//!   a create-if-absent write, so a retried step returns the first outcome.
 //! - **Never loses an update.** On an object store every change is one entry of a per-model
 //!   commit log, claimed with a create-if-absent write at the next sequence number and
 //!   decided against everything before it; an ambiguous write is resolved by reading back
@@ -91,12 +94,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod approval_status;
 mod checks;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod evaluate;
 mod ext;
 pub mod gates;
+pub mod idempotency;
 pub mod mlflow;
 mod new_version;
 pub mod object;
@@ -110,8 +116,10 @@ mod types;
 mod update;
 pub mod webhook;
 
+pub use approval_status::{ApprovalStatus, approval_status, current_approval_status};
 pub use checks::{default_actor, sha256_hex};
 pub use error::{RegistryError, Result};
+pub use evaluate::{Evaluation, evaluate};
 pub use ext::RegistryExt;
 pub use gates::{Gate, GateContext};
 pub use object::ObjectRegistry;

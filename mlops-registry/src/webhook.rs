@@ -209,10 +209,21 @@ impl Webhook {
     /// POSTs `event` as JSON, retrying connection errors, 429 and 5xx with exponential
     /// backoff. Returns the number of attempts made; any other status is an error at once.
     pub async fn send(&self, event: &WebhookEvent) -> Result<u32> {
+        self.send_json(event, &event.id).await
+    }
+
+    /// POSTs any JSON `body` (a chat message, a card) the way [`Webhook::send`] does, with
+    /// `idempotency_key` in the `idempotency-key` header for receivers that de-duplicate.
+    pub async fn send_json(
+        &self,
+        body: &(impl Serialize + Sync),
+        idempotency_key: &str,
+    ) -> Result<u32> {
         let transport = |reason: String| RegistryError::Transport {
             url: self.url.to_string(),
             reason,
         };
+        let body = serde_json::to_vec(body).map_err(|e| transport(e.to_string()))?;
         let attempts = self.options.attempts.max(1);
         let pauses = Backoff::exponential(self.options.backoff, MAX_PAUSE);
         let mut last = String::new();
@@ -221,8 +232,8 @@ impl Webhook {
                 .client
                 .post(self.url.clone())
                 .header("content-type", "application/json")
-                .header("idempotency-key", event.id.as_str())
-                .body(serde_json::to_vec(event).map_err(|e| transport(e.to_string()))?)
+                .header("idempotency-key", idempotency_key)
+                .body(body.clone())
                 .send()
                 .await;
             match sent {

@@ -20,6 +20,9 @@
 //! - [`source`]: a [`ModelSource`] resolves a name and a [`Selector`] (a version or an alias)
 //!   to a version and its files; [`source::FileSource`] serves local files and, with the
 //!   `registry` feature, `source::RegistrySource` serves any mlops-registry `ModelRegistry`.
+//! - [`follow`]: [`ModelTable::follow`] serves the version a registry alias names and swaps
+//!   to each version the alias moves to (fetched digest-checked, loaded and warmed up off the
+//!   request path; a version that fails is never served, the old one keeps serving).
 //! - [`observe`]: an [`Observer`] sees each inference's model, version, inputs and outputs,
 //!   handed off without making the request wait.
 //! - [`Error`] is an `axum` response (`{"error": "..."}` with its status), so your own
@@ -137,6 +140,7 @@
 //! ```
 
 pub mod error;
+pub mod follow;
 pub mod metrics;
 pub mod model;
 pub mod observe;
@@ -144,9 +148,11 @@ mod protocol;
 pub mod runtime;
 pub mod server;
 pub mod source;
+mod stats;
 pub mod tensor;
 
 pub use error::{Error, Result};
+pub use follow::{FollowOptions, Follower, RollbackPolicy, Rollout, Served};
 pub use model::{AsyncModel, Model, ModelMetadata, Servable};
 pub use observe::{Observation, Observer};
 pub use server::{

@@ -11,6 +11,32 @@
 //!
 //! | `mlops_serve_observer_panics_total` | counter | |
 //!
+//! Models that follow a registry alias ([`crate::follow`]) add:
+//!
+//! | family | type | labels |
+//! | --- | --- | --- |
+//! | `mlops_serve_model_info` | gauge (1) | `model`, `version`, `alias`, `role` |
+//! | `mlops_serve_model_swaps_total` | counter | `model`, `outcome` |
+//! | `mlops_serve_swap_seconds` | histogram | `model` |
+//! | `mlops_serve_source_errors_total` | counter | `model` |
+//! | `mlops_serve_rollbacks_total` | counter | `model`, `version`, `kind`, `reason` |
+//! | `mlops_serve_shadow_requests_total` | counter | `model`, `version`, `outcome` |
+//! | `mlops_serve_shadow_dropped_total` | counter | `model` |
+//! | `mlops_serve_shadow_difference` | histogram | `model`, `version` |
+//! | `mlops_serve_shadow_mismatch` | histogram | `model`, `version` |
+//!
+//! Rollouts: `kind` is `canary` (its share set to 0) or `stable` (the alias moved back in
+//! the registry), `reason` `errors` or `latency`. A shadow copy's `outcome` is `answered` or
+//! `error`; `dropped` counts copies the full queue refused; `difference` is the mean absolute
+//! difference of a copy's numeric outputs from the served ones, `mismatch` the share of its
+//! label outputs that differ (their `_sum / _count` is the mean over copies).
+//!
+//! `role` is `stable` (the alias's version, on the unversioned routes), `previous` (the
+//! version it replaced, kept loaded at `/versions/N` for a rollback), `canary` or `shadow`. Swap `outcome` is
+//! `success`, `fetch_failed` (download or digest), `load_failed` or `warmup_failed`; a failed
+//! swap leaves the old version serving. `swap_seconds` runs from the alias move (as the source
+//! records it, else from the poll that saw it) to the new version taking traffic.
+//!
 //! `outcome` is one of `success`, `invalid` (4xx other than 429), `rejected` (429),
 //! `unavailable` (503), `timeout` (504) and `error` (5xx). The handles for each model are
 //! resolved once when the model enters the [`crate::ModelTable`], so the request path does no
@@ -42,6 +68,45 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Labels of `model_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    model: String,
+    version: String,
+    alias: String,
+    role: &'static str,
+}
+
+/// Labels of the swap counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SwapLabels {
+    model: String,
+    outcome: &'static str,
+}
+
+/// Labels of per-name series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NameLabels {
+    model: String,
+}
+
+/// Labels of the rollback counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RollbackLabels {
+    model: String,
+    version: String,
+    kind: &'static str,
+    reason: &'static str,
+}
+
+/// Labels of the shadow counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
+    model: String,
+    version: String,
+    outcome: &'static str,
+}
+
 /// The registry and its families.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -53,11 +118,35 @@ pub(crate) struct Metrics {
     batch: Family<ModelLabels, Histogram, fn() -> Histogram>,
     in_flight: Family<ModelLabels, Gauge>,
     pub(crate) observer_panics: Counter,
+    info: Family<InfoLabels, Gauge>,
+    swaps: Family<SwapLabels, Counter>,
+    swap_seconds: Family<NameLabels, Histogram, fn() -> Histogram>,
+    source_errors: Family<NameLabels, Counter>,
+    rollbacks: Family<RollbackLabels, Counter>,
+    shadow_requests: Family<ShadowLabels, Counter>,
+    shadow_dropped: Family<NameLabels, Counter>,
+    shadow_difference: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    shadow_mismatch: Family<ModelLabels, Histogram, fn() -> Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
     // 50 µs .. ~26 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+fn swap_histogram() -> Histogram {
+    // 10 ms .. ~330 s.
+    Histogram::new(exponential_buckets(0.01, 2.0, 16))
+}
+
+fn share_histogram() -> Histogram {
+    // 0 (exact agreement) and 0.1 % .. 100 %.
+    Histogram::new(std::iter::once(0.0).chain(exponential_buckets(0.001, 2.0, 11)))
+}
+
+fn difference_histogram() -> Histogram {
+    // 0, then 1e-6 .. ~1e5 by decades.
+    Histogram::new(std::iter::once(0.0).chain(exponential_buckets(1e-6, 10.0, 12)))
 }
 
 fn batch_histogram() -> Histogram {
@@ -108,6 +197,61 @@ impl Outcome {
     }
 }
 
+/// What a followed version is to its alias, for `model_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The alias's version: the unversioned routes serve it.
+    Stable,
+    /// The version it replaced, kept loaded for a rollback.
+    Previous,
+    /// A canary: a share of the unversioned requests.
+    Canary,
+    /// A shadow: copies of a share of the unversioned requests.
+    Shadow,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Stable => "stable",
+            Role::Previous => "previous",
+            Role::Canary => "canary",
+            Role::Shadow => "shadow",
+        }
+    }
+}
+
+/// How a swap attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SwapOutcome {
+    /// The new version serves.
+    Success,
+    /// Its files could not be downloaded or did not match their digests.
+    FetchFailed,
+    /// The runtime refused the files.
+    LoadFailed,
+    /// The warm-up inference failed or answered something the metadata does not declare.
+    WarmupFailed,
+}
+
+impl SwapOutcome {
+    const ALL: [SwapOutcome; 4] = [
+        SwapOutcome::Success,
+        SwapOutcome::FetchFailed,
+        SwapOutcome::LoadFailed,
+        SwapOutcome::WarmupFailed,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            SwapOutcome::Success => "success",
+            SwapOutcome::FetchFailed => "fetch_failed",
+            SwapOutcome::LoadFailed => "load_failed",
+            SwapOutcome::WarmupFailed => "warmup_failed",
+        }
+    }
+}
+
 /// One model's series, resolved once.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelMetrics {
@@ -117,6 +261,8 @@ pub(crate) struct ModelMetrics {
     pub(crate) total: Histogram,
     pub(crate) batch: Histogram,
     pub(crate) in_flight: Gauge,
+    /// What the rollout checks read (this entry's traffic only).
+    pub(crate) stats: std::sync::Arc<crate::stats::Stats>,
 }
 
 impl ModelMetrics {
@@ -172,6 +318,61 @@ impl Metrics {
             "Calls to the inference observer that panicked (the requests were answered)",
             observer_panics.clone(),
         );
+        let info = Family::<InfoLabels, Gauge>::default();
+        registry.register(
+            "model_info",
+            "Model versions served for an alias (1): the alias's version (role stable) and the one it replaced (role previous)",
+            info.clone(),
+        );
+        let swaps = Family::<SwapLabels, Counter>::default();
+        registry.register(
+            "model_swaps",
+            "Attempts to serve the version an alias moved to, by outcome (a failure keeps the old version serving)",
+            swaps.clone(),
+        );
+        let swap_seconds = Family::new_with_constructor(swap_histogram as fn() -> Histogram);
+        registry.register(
+            "swap_seconds",
+            "Time from an alias move to its version taking traffic",
+            swap_seconds.clone(),
+        );
+        let source_errors = Family::<NameLabels, Counter>::default();
+        registry.register(
+            "source_errors",
+            "Polls of a model source that failed (the served version stays)",
+            source_errors.clone(),
+        );
+        let rollbacks = Family::<RollbackLabels, Counter>::default();
+        registry.register(
+            "rollbacks",
+            "Automatic rollbacks: a canary set to 0 %, or an alias moved back in the registry",
+            rollbacks.clone(),
+        );
+        let shadow_requests = Family::<ShadowLabels, Counter>::default();
+        registry.register(
+            "shadow_requests",
+            "Request copies run on a shadow version, by outcome",
+            shadow_requests.clone(),
+        );
+        let shadow_dropped = Family::<NameLabels, Counter>::default();
+        registry.register(
+            "shadow_dropped",
+            "Request copies for a shadow version dropped because its queue was full",
+            shadow_dropped.clone(),
+        );
+        let shadow_difference =
+            Family::new_with_constructor(difference_histogram as fn() -> Histogram);
+        registry.register(
+            "shadow_difference",
+            "Mean absolute difference of a shadow copy's numeric outputs from the served answer",
+            shadow_difference.clone(),
+        );
+        let shadow_mismatch = Family::new_with_constructor(share_histogram as fn() -> Histogram);
+        registry.register(
+            "shadow_mismatch",
+            "Share of a shadow copy's label outputs that differ from the served answer",
+            shadow_mismatch.clone(),
+        );
         Self {
             registry,
             requests,
@@ -181,7 +382,141 @@ impl Metrics {
             batch,
             in_flight,
             observer_panics,
+            info,
+            swaps,
+            swap_seconds,
+            source_errors,
+            rollbacks,
+            shadow_requests,
+            shadow_dropped,
+            shadow_difference,
+            shadow_mismatch,
         }
+    }
+
+    /// Marks `version` of `name` as served for `alias` in `role` (`None` removes the series).
+    pub(crate) fn set_info(&self, name: &str, version: &str, alias: &str, role: Option<Role>) {
+        for each in [Role::Stable, Role::Previous, Role::Canary, Role::Shadow] {
+            let labels = InfoLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                alias: alias.to_owned(),
+                role: each.label(),
+            };
+            if role == Some(each) {
+                self.info.get_or_create(&labels).set(1);
+            } else {
+                self.info.remove(&labels);
+            }
+        }
+    }
+
+    /// Counts one swap attempt of `name`.
+    pub(crate) fn swap(&self, name: &str, outcome: SwapOutcome) {
+        self.swaps
+            .get_or_create(&SwapLabels {
+                model: name.to_owned(),
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// Records the time from an alias move of `name` to serving its version.
+    pub(crate) fn swap_time(&self, name: &str, seconds: f64) {
+        self.swap_seconds
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one automatic rollback of `version` of `name`.
+    pub(crate) fn rollback(
+        &self,
+        name: &str,
+        version: &str,
+        kind: &'static str,
+        reason: &'static str,
+    ) {
+        self.rollbacks
+            .get_or_create(&RollbackLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                kind,
+                reason,
+            })
+            .inc();
+    }
+
+    /// Counts a shadow copy refused by the full queue.
+    pub(crate) fn shadow_dropped(&self, name: &str) {
+        self.shadow_dropped
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .inc();
+    }
+
+    fn shadow_count(&self, name: &str, version: &str, outcome: &'static str) {
+        self.shadow_requests
+            .get_or_create(&ShadowLabels {
+                model: name.to_owned(),
+                version: version.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Records a shadow copy's answer and how far it was from the served one.
+    pub(crate) fn shadow_answered(
+        &self,
+        name: &str,
+        version: &str,
+        difference: Option<f64>,
+        mismatch: Option<f64>,
+    ) {
+        self.shadow_count(name, version, "answered");
+        let labels = ModelLabels {
+            model: name.to_owned(),
+            version: version.to_owned(),
+        };
+        if let Some(difference) = difference {
+            self.shadow_difference
+                .get_or_create(&labels)
+                .observe(difference);
+        }
+        if let Some(mismatch) = mismatch {
+            self.shadow_mismatch
+                .get_or_create(&labels)
+                .observe(mismatch);
+        }
+    }
+
+    /// Counts a shadow copy whose inference failed.
+    pub(crate) fn shadow_failed(&self, name: &str, version: &str) {
+        self.shadow_count(name, version, "error");
+    }
+
+    /// Counts one failed poll of `name`'s source.
+    pub(crate) fn source_error(&self, name: &str) {
+        self.source_errors
+            .get_or_create(&NameLabels {
+                model: name.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Creates the swap series of `name` at zero, so that a failure shows as a change.
+    pub(crate) fn follow_started(&self, name: &str) {
+        for outcome in SwapOutcome::ALL {
+            drop(self.swaps.get_or_create(&SwapLabels {
+                model: name.to_owned(),
+                outcome: outcome.label(),
+            }));
+        }
+        drop(self.source_errors.get_or_create(&NameLabels {
+            model: name.to_owned(),
+        }));
     }
 
     /// The series of one model (created at zero so they show up before the first request).
@@ -206,6 +541,7 @@ impl Metrics {
             total: self.total.get_or_create(&labels).clone(),
             batch: self.batch.get_or_create(&labels).clone(),
             in_flight: self.in_flight.get_or_create(&labels).clone(),
+            stats: std::sync::Arc::default(),
         }
     }
 

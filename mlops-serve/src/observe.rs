@@ -73,6 +73,14 @@ pub trait Observer: Send + Sync + 'static {
 
     /// Receives one inference. Must not block: hand it off and return.
     fn observe(&self, observation: Observation);
+
+    /// Metric families of the observer's own (a drift monitor's gauges) that `/metrics`
+    /// appends to the server's: OpenMetrics text without its `# EOF` line when
+    /// `openmetrics`, else Prometheus text 0.0.4. Default: none.
+    fn encode_metrics(&self, openmetrics: bool) -> String {
+        let _ = openmetrics;
+        String::new()
+    }
 }
 
 /// An [`Observer`] that forwards observations into a bounded Tokio channel with

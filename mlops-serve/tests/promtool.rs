@@ -140,3 +140,119 @@ async fn metrics_pass_promtool_check_after_successes_and_errors() {
     let (ok, _) = promtool_check(format!("{text}\nmlops_serve_bogus{{ 1\n"));
     assert!(!ok, "promtool accepted a malformed exposition");
 }
+
+/// Issue 12: the families of a followed alias (model info by role, swaps by outcome, swap
+/// time, source errors) after a swap that failed and one that succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_metrics_pass_promtool_check() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mlops_serve::follow::FollowOptions;
+    use mlops_serve::runtime::linear::LinearFile;
+    use mlops_serve::source::FileSource;
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(FileSource::new());
+    for version in 1..=2 {
+        let path = dir.path().join(format!("v{version}.json"));
+        LinearFile::linear(vec![vec![f64::from(version), 0.0, 0.0]], vec![0.0])
+            .write(&path)
+            .unwrap();
+        source.add_version("price", &version.to_string(), path);
+    }
+    let garbage = dir.path().join("bad.json");
+    std::fs::write(&garbage, b"{}").unwrap();
+    source.add_version("price", "3", garbage);
+    source.set_alias("price", "champion", "1");
+    let server = Server::builder().build().unwrap();
+    let follower = server
+        .models()
+        .follow(
+            source.clone(),
+            "price",
+            "champion".parse().unwrap(),
+            FollowOptions::default().poll_interval(Duration::from_millis(5)),
+        )
+        .await
+        .unwrap();
+    let mut served = follower.subscribe();
+    source.set_alias("price", "champion", "3");
+    let failed = r#"mlops_serve_model_swaps_total{model="price",outcome="load_failed"} 1"#;
+    for _ in 0..3000 {
+        if server.metrics_text().contains(failed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    source.set_alias("price", "champion", "2");
+    served.wait_for(|s| s.version == "2").await.unwrap();
+    // A canary and a shadow on version 1, and traffic: their families get samples too.
+    source.set_alias("price", "canary", "1");
+    let _canary = server
+        .models()
+        .follow(
+            source.clone(),
+            "price",
+            "canary".parse().unwrap(),
+            FollowOptions::default().rollout(mlops_serve::Rollout::Canary(50.0)),
+        )
+        .await
+        .unwrap();
+    source.add_version("price", "4", dir.path().join("v2.json"));
+    source.set_alias("price", "shadow", "4");
+    let _shadow = server
+        .models()
+        .follow(
+            source.clone(),
+            "price",
+            "shadow".parse().unwrap(),
+            FollowOptions::default().rollout(mlops_serve::Rollout::Shadow(100.0)),
+        )
+        .await
+        .unwrap();
+    let running = app(server.clone());
+    for _ in 0..20 {
+        let r = running
+            .client
+            .post(running.url("/v2/models/price/infer"))
+            .json(&linear_request(&[[1.0, 0.0, 0.0]]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    for _ in 0..3000 {
+        if server
+            .metrics_text()
+            .contains("mlops_serve_shadow_difference_count")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let response = running
+        .client
+        .get(running.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let (ok, report) = promtool_check(text.clone());
+    assert!(ok, "promtool check metrics failed:\n{report}\n---\n{text}");
+    for needle in [
+        failed,
+        r#"mlops_serve_model_swaps_total{model="price",outcome="success"} 1"#,
+        r#"mlops_serve_model_info{model="price",version="2",alias="champion",role="stable"} 1"#,
+        r#"mlops_serve_model_info{model="price",version="1",alias="champion",role="previous"} 1"#,
+        r#"mlops_serve_swap_seconds_count{model="price"} 1"#,
+        r#"mlops_serve_source_errors_total{model="price"} 0"#,
+        r#"mlops_serve_model_info{model="price",version="1",alias="canary",role="canary"} 1"#,
+        r#"mlops_serve_model_info{model="price",version="4",alias="shadow",role="shadow"} 1"#,
+        "mlops_serve_shadow_difference_count{",
+        "mlops_serve_shadow_requests_total{",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+}

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod follow_services;
 #[cfg(feature = "onnx")]
 mod onnx_sklearn;
 mod promtool;

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod batching;
 mod connections;
+mod follow;
 mod fuzz_oip;
 mod http_errors;
 mod http_protocol;
@@ -11,7 +13,10 @@ mod loading;
 mod observer;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "registry")]
+mod poll_cost;
 mod production;
+mod rollout;
 mod source;
 mod table;
 #[cfg(feature = "transform")]

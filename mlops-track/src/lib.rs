@@ -62,6 +62,7 @@ pub use error::{Result, TrackError};
 pub use ext::{Ensured, TrackingStoreExt};
 pub use local::{LocalStore, LocalStoreOptions, check_batch};
 pub use open::{OpenOptions, is_mlflow_uri, open, open_with};
+pub use run::environment::{self, RunEnvironment};
 pub use run::{ActiveRun, Overflow, RunOptions, system_tags};
 pub use store::{
     ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,

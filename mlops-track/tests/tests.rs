@@ -17,6 +17,7 @@ mod local_multiprocess;
 mod local_stale;
 mod local_store;
 mod open;
+mod run_environment;
 mod run_handle;
 mod store_v1;
 mod sync;

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mlops::core::{AliasName, ModelName, ModelVersion, RunId};
+use mlops::core::{AliasName, ArtifactPath, ModelName, ModelVersion, RunId};
 use mlops::registry::gates::{Gate, parse_gate};
 use mlops::registry::{
-    AliasEvent, Approval, AuditEntry, Expect, ModelQuery, NewVersion, Page, Promoter, Promotion,
-    RegisteredModel, RegistryError, RegistryExt, RunLink, VersionInfo, VersionQuery, Webhook,
-    WebhookOptions,
+    AliasEvent, Approval, AuditEntry, Evaluation, Expect, ModelQuery, NewVersion, Page, Promoter,
+    Promotion, RegisteredModel, RegistryError, RegistryExt, RunLink, VersionInfo, VersionQuery,
+    Webhook, WebhookOptions, evaluate,
 };
 use mlops::track::TrackingStore;
 
@@ -18,21 +18,85 @@ use crate::output::progress::Progress;
 use crate::output::text::bytes;
 use crate::stores::Registry;
 
-/// Registers the files of `path` as a new version of `name` (creating the model if
-/// needed), linked to `run` (looked up in `tracking`) when given.
+/// Where a new version's files come from.
+pub(crate) enum Source<'a> {
+    /// A local folder.
+    Dir(&'a Path),
+    /// The artifacts of the run (`--run`) under this folder.
+    RunArtifacts(&'a str),
+}
+
+/// The largest signature file read.
+const SIGNATURE_MAX_BYTES: u64 = 4 << 20;
+
+/// The files of a new version: where they come from, and optionally its reference drift
+/// profile and signature (local files).
+pub(crate) struct VersionFiles<'a> {
+    /// The version's files.
+    pub(crate) source: Source<'a>,
+    /// `--drift-profile`.
+    pub(crate) drift_profile: Option<&'a Path>,
+    /// `--signature`.
+    pub(crate) signature: Option<&'a Path>,
+}
+
+/// Registers the files of `files.source` as a new version of `name` (creating the model if
+/// needed), with its drift profile and signature when given, linked to `run` (looked up in
+/// `tracking`) when given.
 pub(crate) async fn register(
     registry: &Registry,
     tracking: Option<Arc<dyn TrackingStore>>,
     name: &str,
-    path: &Path,
+    files: VersionFiles<'_>,
     run: Option<&str>,
     description: Option<String>,
 ) -> Result<VersionInfo> {
+    let VersionFiles {
+        source,
+        drift_profile,
+        signature,
+    } = files;
     let name = ModelName::parse(name)?;
     let run = run.map(RunId::parse).transpose()?;
-    let mut new = NewVersion::from_dir(path)?;
+    let mut new = match (&source, &run, &tracking) {
+        (Source::Dir(path), _, _) => NewVersion::from_dir(path)?,
+        (Source::RunArtifacts(folder), Some(run_id), Some(store)) => {
+            // `model/` and `model` name the same folder.
+            let trimmed = folder.trim_end_matches('/');
+            let dir = if trimmed.is_empty() {
+                None
+            } else {
+                Some(ArtifactPath::parse(trimmed)?)
+            };
+            let new = NewVersion::from_run(store.as_ref(), run_id, dir.as_ref()).await?;
+            if new.artifacts.is_empty() {
+                return Err(format!(
+                    "run {run_id} has no artifacts under {folder:?}: nothing to register"
+                )
+                .into());
+            }
+            new
+        }
+        (Source::RunArtifacts(_), _, _) => return Err("--artifact-path needs --run".into()),
+    };
     new.description = description;
-    if let (Some(run_id), Some(store)) = (&run, tracking) {
+    if let Some(file) = drift_profile {
+        // Checked as a profile before it is stored: a registry holds no unreadable one.
+        crate::data::read_profile(file, crate::data::DEFAULT_MAX_PROFILE_BYTES)?;
+        let bytes = mlops::core::read_local_file(file, crate::data::DEFAULT_MAX_PROFILE_BYTES)
+            .map_err(|e| format!("cannot read --drift-profile: {e}"))?;
+        new.drift_profile = Some(bytes.into());
+    }
+    if let Some(file) = signature {
+        let bytes = mlops::core::read_local_file(file, SIGNATURE_MAX_BYTES)
+            .map_err(|e| format!("cannot read --signature: {e}"))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("--signature {}: not UTF-8 text", file.display()))?;
+        let parsed = mlops::registry::Signature::from_mlflow_json(&text)
+            .map_err(|e| format!("--signature {}: {e}", file.display()))?;
+        new.signature = Some(parsed);
+    }
+    if let (Source::Dir(_), Some(run_id), Some(store)) = (&source, &run, &tracking) {
         let found = store.get_run(run_id).await?;
         new.run = Some(RunLink {
             run_id: found.info.run_id,
@@ -62,7 +126,51 @@ pub(crate) async fn register(
         new.artifacts.len(),
         bytes(size as u64)
     ));
-    Ok(registry.create_version(&name, new).await?)
+    Ok(match (source, &run, &tracking) {
+        // The link (experiment, metrics, the folder) is read from the tracking store.
+        (Source::RunArtifacts(_), Some(run_id), Some(store)) => {
+            registry
+                .register_from_run(&name, store.as_ref(), run_id, new)
+                .await?
+        }
+        _ => registry.create_version(&name, new).await?,
+    })
+}
+
+/// What `gate` asks for, as typed on the command line.
+pub(crate) struct GateRequest<'a> {
+    /// The model.
+    pub(crate) name: &'a str,
+    /// The candidate version.
+    pub(crate) version: &'a str,
+    /// The alias.
+    pub(crate) alias: &'a str,
+    /// What the alias must hold now.
+    pub(crate) expect_current: &'a str,
+    /// Gate specifications.
+    pub(crate) gates: &'a [String],
+}
+
+/// Runs the gates against the alias's holder; moves nothing.
+pub(crate) async fn gate(registry: &Registry, request: GateRequest<'_>) -> Result<Evaluation> {
+    let name = ModelName::parse(request.name)?;
+    let version = ModelVersion::parse(request.version)?;
+    let alias = AliasName::parse(request.alias)?;
+    let expected: Expect = request.expect_current.parse()?;
+    let gates: Vec<Box<dyn Gate>> = request
+        .gates
+        .iter()
+        .map(|g| parse_gate(g))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(evaluate(
+        registry.registry.as_ref(),
+        &name,
+        version,
+        &alias,
+        expected,
+        &gates,
+    )
+    .await?)
 }
 
 /// What `promote` asks for, as typed on the command line.

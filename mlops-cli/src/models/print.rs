@@ -2,11 +2,13 @@
 
 use mlops::core::{AliasName, ModelVersion};
 use mlops::registry::{
-    Approval, AuditAction, AuditEntry, Outcome, Promotion, RegisteredModel, VersionInfo,
+    Approval, ApprovalStatus, AuditAction, AuditEntry, Evaluation, Outcome, Promotion,
+    RegisteredModel, VersionInfo,
 };
 use serde_json::json;
 
 use crate::Result;
+use crate::models::approval::Requested;
 use crate::models::ops::{History, Shown};
 use crate::output::table::Table;
 use crate::output::text::{number, or_dash, time};
@@ -56,9 +58,96 @@ pub(crate) fn promotion(promotion: &Promotion, format: Format) -> Result<()> {
     }
 }
 
+/// `gate`: the verdict and each gate's.
+pub(crate) fn evaluation(e: &Evaluation, format: Format) -> Result<()> {
+    match format {
+        Format::Json => json(&json!({
+            "passed": e.passed(),
+            "version": e.version,
+            "current": e.current,
+            "precondition_held": e.precondition_held,
+            "reason": e.reason,
+            "gates": e.gates,
+        })),
+        Format::Table => {
+            let word = if e.passed() { "passed" } else { "refused" };
+            line(&format!("{word}: {}", e.reason))?;
+            for gate in &e.gates {
+                line(&format!(
+                    "  {} {}: {}",
+                    if gate.passed { "pass" } else { "FAIL" },
+                    gate.gate,
+                    gate.reason
+                ))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `approval request`: the request and each notification.
+pub(crate) fn requested(name: &str, requested: &Requested, format: Format) -> Result<()> {
+    let a = &requested.approval;
+    match format {
+        Format::Json => json(&json!({
+            "model": name,
+            "version": a.record.version,
+            "alias": a.record.alias,
+            "requested_by": a.record.by,
+            "seq": a.seq,
+            "time": a.time,
+            "notifications": requested.deliveries,
+        })),
+        Format::Table => {
+            approval(name, a, Format::Table)?;
+            for d in &requested.deliveries {
+                match &d.error {
+                    None => line(&format!("  notified {:?}", d.chat))?,
+                    Some(e) => line(&format!("  {:?} NOT notified: {e}", d.chat))?,
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `approval wait`: the decision.
+pub(crate) fn decided(status: &ApprovalStatus, format: Format) -> Result<()> {
+    let value = match status {
+        ApprovalStatus::Approved { approvers } => {
+            json!({"state": "approved", "approvers": approvers})
+        }
+        ApprovalStatus::Rejected { by, comment } => {
+            json!({"state": "rejected", "by": by, "comment": comment})
+        }
+        ApprovalStatus::Pending { approvers } => {
+            json!({"state": "pending", "approvers": approvers})
+        }
+    };
+    match (format, status) {
+        (Format::Json, _) => json(&value),
+        (Format::Table, ApprovalStatus::Approved { approvers }) => {
+            line(&format!("approved by {}", approvers.join(", ")))
+        }
+        (Format::Table, ApprovalStatus::Rejected { by, comment }) => line(&format!(
+            "rejected by {by}{}",
+            comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        )),
+        (Format::Table, ApprovalStatus::Pending { .. }) => line("pending"),
+    }
+}
+
 /// `approve`: the record written for model `name`.
-pub(crate) fn approval(name: &str, approval: &Approval) -> Result<()> {
+pub(crate) fn approval(name: &str, approval: &Approval, format: Format) -> Result<()> {
     let r = &approval.record;
+    if format == Format::Json {
+        return json(
+            &json!({"model": name, "seq": approval.seq, "time": approval.time, "record": r}),
+        );
+    }
     line(&format!(
         "{:?} {name} v{} for {} by {} (log entry {})",
         r.state, r.version, r.alias, r.by, approval.seq

@@ -28,8 +28,31 @@ pub(crate) enum Format {
 /// Set once stdout's reader has gone away: nothing more is written.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// The lines printed since [`capture`] began, when capturing (an idempotent step keeps
+/// them to print again on a retry).
+static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+fn captured() -> std::sync::MutexGuard<'static, Option<Vec<String>>> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts keeping a copy of every line printed.
+pub(crate) fn capture() {
+    *captured() = Some(Vec::new());
+}
+
+/// The lines printed since [`capture`]; stops capturing.
+pub(crate) fn take_captured() -> Vec<String> {
+    captured().take().unwrap_or_default()
+}
+
 /// Prints one line to stdout.
 pub(crate) fn line(text: &str) -> Result<()> {
+    if let Some(lines) = captured().as_mut() {
+        lines.push(text.to_owned());
+    }
     if CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -46,9 +69,13 @@ pub(crate) fn line(text: &str) -> Result<()> {
     }
 }
 
-/// Prints a value as one JSON document (the `--format json` result of a command).
+/// Prints a value as one compact JSON document on one line: the `--format json` result of a
+/// command, always its last line of stdout (Airflow hands that line on as the task's XCom).
+/// Kept as the step's `result` output too (`step`).
 pub(crate) fn json(value: &impl Serialize) -> Result<()> {
-    line(&serde_json::to_string_pretty(value)?)
+    let text = serde_json::to_string(value)?;
+    crate::step::result(&text);
+    line(&text)
 }
 
 /// A metric or param value as JSON: NaN and infinities as MLflow spells them.

@@ -3,7 +3,12 @@
 //!
 //! [`load`] reads an `.onnx` file, takes the model metadata from the ONNX graph, and builds an
 //! optimized tract plan once. The plan is shared by every call: each inference runs on its
-//! own state, so concurrent calls are safe and need no lock.
+//! own state, so concurrent calls are safe. States are kept in a small pool and reused
+//! (tract resets them after each run): building one allocates per graph node, which cost
+//! more than the whole inference of a small model. A small batchable model also gets a
+//! second plan optimized for exactly one row, which single-row requests (the common case of
+//! online serving) run on: with every dimension known, tract settles at load time what the
+//! symbolic plan works out on each call.
 //!
 //! # Metadata
 //!
@@ -33,7 +38,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::ArrayD;
 use tract_onnx::pb;
@@ -43,6 +48,7 @@ use tract_onnx::pb::type_proto::Value as TypeValue;
 use tract_onnx::prelude::{
     Datum, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue,
     IntoTensor, TDim, TValue, TVec, Tensor as TractTensor, ToDim, TypedRunnableModel,
+    TypedSimpleState,
 };
 
 use crate::error::{Error, Result};
@@ -82,11 +88,54 @@ pub fn load_bytes(
     Ok(Arc::new(model))
 }
 
-/// An ONNX model with its optimized tract plan.
+/// Idle run states kept per model: enough for every worker of a busy server; more states than
+/// this only exist while that many calls run at once.
+const POOLED_STATES: usize = 64;
+
+/// An ONNX model with its optimized tract plans.
 pub struct OnnxModel {
     metadata: ModelMetadata,
-    plan: Arc<TypedRunnableModel>,
+    /// The plan for any batch size.
+    plan: Plan,
+    /// The plan for single-row requests (small batchable models only).
+    single_row: Option<Plan>,
     small: bool,
+}
+
+/// An optimized tract plan and its idle run states.
+struct Plan {
+    runnable: Arc<TypedRunnableModel>,
+    /// Idle states of `runnable`, reset, ready for the next call.
+    states: Mutex<Vec<TypedSimpleState>>,
+}
+
+impl Plan {
+    fn new(runnable: Arc<TypedRunnableModel>) -> Self {
+        Self {
+            runnable,
+            states: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs the plan on a pooled state (or a new one when all are in use). A state whose run
+    /// failed is dropped, not pooled: tract resets a state only after a successful run.
+    fn run(&self, values: TVec<TValue>) -> Result<TVec<TValue>, String> {
+        let pooled = self
+            .states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self.runnable.spawn().map_err(|e| format!("{e:#}"))?,
+        };
+        let results = state.run(values).map_err(|e| format!("{e:#}"))?;
+        let mut pool = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < POOLED_STATES {
+            pool.push(state);
+        }
+        Ok(results)
+    }
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -154,6 +203,8 @@ impl OnnxModel {
             ));
         }
         let mut model = parsed.model;
+        let small = parameters <= CHEAP_PARAMETERS && nodes <= CHEAP_NODES;
+        let mut single_row_model = small.then(|| model.clone());
         if model.inputs.len() != graph_inputs.len() {
             return Err(format!(
                 "the ONNX graph has {} inputs but tract sees {}",
@@ -194,6 +245,20 @@ impl OnnxModel {
                     _ => {
                         spec_shape.push(-1);
                         fact_shape.push(model.symbols.sym(&format!("in{ix}_d{d}")).to_dim());
+                    }
+                }
+            }
+            if single_row_model.is_some() {
+                // The same facts with one row; no plan of its own unless dimension 0 varies.
+                let mut one_row = fact_shape.clone();
+                match (spec_shape.first(), one_row.first_mut()) {
+                    (Some(-1), Some(first)) => *first = 1.to_dim(),
+                    _ => single_row_model = None,
+                }
+                if let Some(single) = single_row_model.as_mut() {
+                    let fact = InferenceFact::dt_shape(datum_type_of(datatype), one_row);
+                    if single.set_input_fact(ix, fact).is_err() {
+                        single_row_model = None;
                     }
                 }
             }
@@ -240,17 +305,36 @@ impl OnnxModel {
         let plan = typed
             .into_runnable()
             .map_err(|e| format!("cannot plan the ONNX graph: {e:#}"))?;
+        let metadata = ModelMetadata {
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+            platform: PLATFORM.to_owned(),
+            inputs,
+            outputs,
+        };
+        // Only worth it (and only valid to split by rows) for a batchable model; a graph that
+        // cannot be planned for one row keeps the general plan alone.
+        let single_row = single_row_model
+            .filter(|_| metadata.batchable())
+            .and_then(|model| {
+                model
+                    .into_optimized()
+                    .and_then(|typed| typed.into_runnable())
+                    .map_err(|e| tracing::debug!(model = name, "no single-row plan: {e:#}"))
+                    .ok()
+            })
+            .map(Plan::new);
         Ok(Self {
-            metadata: ModelMetadata {
-                name: name.to_owned(),
-                version: version.map(str::to_owned),
-                platform: PLATFORM.to_owned(),
-                inputs,
-                outputs,
-            },
-            plan,
-            small: parameters <= CHEAP_PARAMETERS && nodes <= CHEAP_NODES,
+            metadata,
+            plan: Plan::new(plan),
+            single_row,
+            small,
         })
+    }
+
+    /// Whether this model has a plan for single-row requests.
+    pub fn has_single_row_plan(&self) -> bool {
+        self.single_row.is_some()
     }
 
     fn inference_error(&self, message: impl std::fmt::Display) -> Error {
@@ -272,6 +356,11 @@ impl Model for OnnxModel {
                 inputs.len()
             )));
         }
+        let one_row = inputs.iter().all(|t| t.data.shape().first() == Some(&1));
+        let plan = match &self.single_row {
+            Some(single) if one_row => single,
+            _ => &self.plan,
+        };
         let mut values: TVec<TValue> = TVec::with_capacity(inputs.len());
         for (tensor, spec) in inputs.into_iter().zip(&self.metadata.inputs) {
             if tensor.data.datatype() != spec.datatype {
@@ -284,10 +373,7 @@ impl Model for OnnxModel {
             }
             values.push(to_tract(tensor.data, &spec.name)?);
         }
-        let results = self
-            .plan
-            .run(values)
-            .map_err(|e| self.inference_error(format!("{e:#}")))?;
+        let results = plan.run(values).map_err(|e| self.inference_error(e))?;
         if results.len() != self.metadata.outputs.len() {
             return Err(self.inference_error(format!(
                 "the plan returned {} outputs, expected {}",

@@ -4,25 +4,41 @@
 //! of admitted requests (`workers + queue_capacity`); one more is refused with 429.
 //!
 //! With `max_batch_size > 1` and a batchable model (dimension 0 of every tensor is `-1`), a
-//! request that finds a free worker runs at once, alone: batching never adds latency to an
-//! idle model. When all workers are busy, requests queue for the model's batcher task, which
-//! waits for a worker, then takes every queued request (up to `max_batch_size` rows, waiting
-//! at most `max_batch_delay` after the oldest for more), concatenates their inputs along
-//! dimension 0, runs the model once and splits every output back by row offsets. With
-//! `max_batch_size == 1` there is no batcher task and no channel hop at all.
+//! request alone in the model (no other admitted) runs at once on a free worker, as without
+//! batching, unless the last batches the queue formed had company (load: a model that runs
+//! inline answers within one poll, so under load a request rarely sees another admitted).
+//! Any other request joins the model's queue. The request that finds the queue
+//! without a leader
+//! leads the next batch: it lets the batch fill, then waits for a free worker (requests keep
+//! joining while all are busy), takes up to `max_batch_size` rows of requests with the same
+//! trailing dimensions, concatenates their inputs along dimension 0, runs the model once and
+//! splits every output back by row offsets. The fill window is bounded:
+//!
+//! - with `max_batch_delay == 0` (the default), one pass of the async scheduler: the leader
+//!   yields, and every request that is ready to run meanwhile (read, decoded, admitted) joins.
+//!   Under load the batch is every request that arrived while the previous one ran, with no
+//!   timer and no tuning;
+//! - otherwise until the oldest request has waited `max_batch_delay` or the batch is full.
+//!
+//! A batch of one runs on the leader's task as an unbatched request would; a larger batch
+//! runs on a task of its own, so a leader that gives up (deadline, disconnect) never fails
+//! the requests it collected, and a leader dropped while collecting hands the queue to a
+//! collector task. A failed batch is run again one request at a time, so a failure reaches
+//! only the requests that cause it. With `max_batch_size == 1` there is no queue at all.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::error::{Error, Result};
 use crate::metrics::ModelMetrics;
 use crate::model::Servable;
 use crate::tensor::{Tensor, TensorData};
 
-/// One request waiting for the batcher.
+/// One request waiting for a batch.
 struct Job {
     servable: Servable,
     inputs: Vec<Tensor>,
@@ -31,18 +47,51 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Tensor>>>,
 }
 
-/// Admission, workers and the batcher of one model.
+/// Admission, workers and the batch queue of one model.
 #[derive(Debug)]
 pub(crate) struct Scheduler {
     name: String,
-    permits: Arc<Semaphore>,
     admitted: AtomicUsize,
     capacity: usize,
     queue_capacity: usize,
-    max_batch: usize,
+    batcher: Arc<Batcher>,
+}
+
+/// What the collector tasks share with the scheduler.
+#[derive(Debug)]
+struct Batcher {
+    name: String,
+    permits: Arc<Semaphore>,
+    max_rows: usize,
     max_delay: Duration,
     metrics: ModelMetrics,
-    batcher: OnceLock<mpsc::UnboundedSender<Job>>,
+    queue: Mutex<Queue>,
+    /// Woken when the queue holds a full batch (ends a `max_delay` window early).
+    full: Notify,
+    /// Batches in a row that the queue formed with one request (saturates at [`LONELY`]).
+    lonely: AtomicUsize,
+}
+
+/// After this many batches of one in a row, a request alone in the model skips the queue
+/// again; a batch of more than one sends every request back through it.
+const LONELY: usize = 8;
+
+/// Requests waiting for a batch, and whether a collector task is on them.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    rows: usize,
+    collecting: bool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("jobs", &self.jobs.len())
+            .field("rows", &self.rows)
+            .field("collecting", &self.collecting)
+            .finish()
+    }
 }
 
 /// A request counted against the model's capacity until dropped.
@@ -66,14 +115,19 @@ impl Scheduler {
     ) -> Self {
         Self {
             name: name.to_owned(),
-            permits: Arc::new(Semaphore::new(workers.max(1))),
             admitted: AtomicUsize::new(0),
             capacity: workers.max(1) + queue_capacity,
             queue_capacity,
-            max_batch: max_batch.max(1),
-            max_delay,
-            metrics,
-            batcher: OnceLock::new(),
+            batcher: Arc::new(Batcher {
+                name: name.to_owned(),
+                permits: Arc::new(Semaphore::new(workers.max(1))),
+                max_rows: max_batch.max(1),
+                max_delay,
+                metrics,
+                queue: Mutex::new(Queue::default()),
+                full: Notify::new(),
+                lonely: AtomicUsize::new(LONELY),
+            }),
         }
     }
 
@@ -90,7 +144,7 @@ impl Scheduler {
         Ok(admission)
     }
 
-    /// Runs one request's inference, batched with others when the model is busy.
+    /// Runs one (admitted) request's inference, batched with others when the model is busy.
     pub(crate) async fn run(
         &self,
         servable: &Servable,
@@ -98,121 +152,250 @@ impl Scheduler {
         rows: usize,
     ) -> Result<Vec<Tensor>> {
         let arrived = Instant::now();
-        let batching = self.max_batch > 1 && servable.metadata().batchable();
-        let permit = if batching {
-            match Arc::clone(&self.permits).try_acquire_owned() {
-                Ok(permit) => permit,
-                Err(_) => return self.enqueue(servable, inputs, rows, arrived).await,
+        let batcher = &self.batcher;
+        let permit = if batcher.max_rows > 1 && servable.metadata().batchable() {
+            // Alone in the model (no other request admitted, so none queued) while recent
+            // batches found no company: no one to wait for, an idle model pays nothing. Under
+            // load a request that runs inline rarely sees another admitted, so the queue's
+            // recent batches, not the admitted count alone, say whether to wait.
+            let alone = self.admitted.load(Ordering::Acquire) <= 1
+                && batcher.lonely.load(Ordering::Relaxed) >= LONELY;
+            match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
+                Some(Ok(permit)) => permit,
+                _ => return batcher.submit(servable, inputs, rows, arrived).await,
             }
         } else {
-            Arc::clone(&self.permits)
+            Arc::clone(&batcher.permits)
                 .acquire_owned()
                 .await
                 .map_err(|_| Error::Draining)?
         };
-        self.metrics.queue.observe(arrived.elapsed().as_secs_f64());
-        self.metrics.batch.observe(1.0);
+        let metrics = &batcher.metrics;
+        metrics.queue.observe(arrived.elapsed().as_secs_f64());
+        metrics.batch.observe(1.0);
         let started = Instant::now();
         let result = servable.infer(inputs).await;
-        self.metrics
-            .inference
-            .observe(started.elapsed().as_secs_f64());
+        metrics.inference.observe(started.elapsed().as_secs_f64());
         drop(permit);
         result
     }
+}
 
-    async fn enqueue(
-        &self,
+/// Hands the queue to a collector task if the leader holding it is dropped before it took
+/// its batch (its caller gave up while the batch filled or waited for a worker).
+struct Leading<'a> {
+    batcher: &'a Arc<Batcher>,
+    done: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.batcher.spawn_collector();
+        }
+    }
+}
+
+impl Batcher {
+    /// Queues a request; leads the next batch if no request does, and waits for the answer.
+    async fn submit(
+        self: &Arc<Self>,
         servable: &Servable,
         inputs: Vec<Tensor>,
         rows: usize,
         arrived: Instant,
     ) -> Result<Vec<Tensor>> {
-        let sender = self.batcher.get_or_init(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(batcher(
-                rx,
-                Arc::clone(&self.permits),
-                self.max_batch,
-                self.max_delay,
-                self.metrics.clone(),
-            ));
-            tx
-        });
         let (reply, answer) = oneshot::channel();
-        sender
-            .send(Job {
-                servable: servable.clone(),
-                inputs,
-                rows,
-                enqueued: arrived,
-                reply,
-            })
-            .map_err(|_| Error::Draining)?;
+        let job = Job {
+            servable: servable.clone(),
+            inputs,
+            rows,
+            enqueued: arrived,
+            reply,
+        };
+        let lead = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.jobs.push_back(job);
+            queue.rows += rows;
+            if queue.rows >= self.max_rows {
+                self.full.notify_one();
+            }
+            !std::mem::replace(&mut queue.collecting, true)
+        };
+        if lead {
+            let mut leading = Leading {
+                batcher: self,
+                done: false,
+            };
+            if let Some((jobs, rows, permit, more)) = self.next_batch().await {
+                leading.done = true;
+                if more {
+                    self.spawn_collector();
+                }
+                if jobs.len() == 1 {
+                    self.run_batch(jobs, rows, permit).await;
+                } else {
+                    let batcher = Arc::clone(self);
+                    tokio::spawn(async move { batcher.run_batch(jobs, rows, permit).await });
+                }
+            } else {
+                leading.done = true;
+            }
+        }
         answer
             .await
             .unwrap_or_else(|_| Err(Error::inference(&self.name, "the batch worker stopped")))
     }
-}
 
-/// The batcher task of one model: forms batches while workers are busy.
-async fn batcher(
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    permits: Arc<Semaphore>,
-    max_rows: usize,
-    max_delay: Duration,
-    metrics: ModelMetrics,
-) {
-    let mut carried: Option<Job> = None;
-    loop {
-        let first = match carried.take() {
-            Some(job) => job,
-            None => match queue.recv().await {
-                Some(job) => job,
-                None => return,
-            },
-        };
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let mut rows = first.rows;
-        let window_end = first.enqueued + max_delay;
-        let mut jobs = vec![first];
-        while rows < max_rows {
-            let next = match queue.try_recv() {
-                Ok(job) => Some(job),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if max_delay.is_zero() {
-                        None
-                    } else {
-                        tokio::time::timeout_at(window_end.into(), queue.recv())
-                            .await
-                            .ok()
-                            .flatten()
-                    }
+    /// Starts a task that forms batches until the queue is empty.
+    fn spawn_collector(self: &Arc<Self>) {
+        let batcher = Arc::clone(self);
+        let collect = async move {
+            while let Some((jobs, rows, permit, more)) = batcher.next_batch().await {
+                let runner = Arc::clone(&batcher);
+                tokio::spawn(async move { runner.run_batch(jobs, rows, permit).await });
+                if !more {
+                    break;
                 }
-            };
-            let Some(job) = next else { break };
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(collect);
+            }
+            // No runtime (it is shutting down): nothing will run a batch again.
+            Err(_) => self.fail_queued(&Error::Draining),
+        }
+    }
+
+    /// Lets the next batch fill, waits for a worker and takes the batch off the queue, with
+    /// the worker's permit and whether requests remain queued beyond it (the caller then
+    /// stays on the queue). `None` when the queue is empty: nothing is left to lead.
+    async fn next_batch(&self) -> Option<(Vec<Job>, usize, OwnedSemaphorePermit, bool)> {
+        self.fill_window().await;
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            self.fail_queued(&Error::Draining);
+            return None;
+        };
+        let (jobs, rows, more) = self.take_batch();
+        (!jobs.is_empty()).then_some((jobs, rows, permit, more))
+    }
+
+    /// Lets the batch fill: one scheduler pass, or up to `max_delay` after the oldest request
+    /// unless the batch fills first.
+    async fn fill_window(&self) {
+        if self.max_delay.is_zero() {
+            tokio::task::yield_now().await;
+            return;
+        }
+        let oldest = {
+            let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.rows >= self.max_rows {
+                return;
+            }
+            queue.jobs.front().map(|job| job.enqueued)
+        };
+        if let Some(oldest) = oldest {
+            let _ = tokio::time::timeout_at((oldest + self.max_delay).into(), self.full.notified())
+                .await;
+        }
+    }
+
+    /// Takes the next batch off the queue: the oldest request and every later one with the
+    /// same trailing dimensions, up to `max_rows` rows; requests whose caller left are
+    /// dropped. Returns the jobs, their rows, and whether requests remain queued (then the
+    /// collector stays on the queue; otherwise it leaves it).
+    fn take_batch(&self) -> (Vec<Job>, usize, bool) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut rows = 0;
+        let mut kept = VecDeque::new();
+        while let Some(job) = queue.jobs.pop_front() {
             if job.reply.is_closed() {
+                queue.rows -= job.rows;
                 continue; // Its caller gave up (deadline or disconnect).
             }
-            if rows + job.rows > max_rows || !compatible(&jobs[0], &job) {
-                carried = Some(job);
-                break;
+            let fits = match jobs.first() {
+                None => true,
+                Some(first) => rows + job.rows <= self.max_rows && compatible(first, &job),
+            };
+            if !fits {
+                kept.push_back(job);
+                if rows >= self.max_rows {
+                    break;
+                }
+                continue;
             }
             rows += job.rows;
+            queue.rows -= job.rows;
             jobs.push(job);
         }
-        jobs.retain(|job| !job.reply.is_closed());
-        if jobs.is_empty() {
-            continue;
+        kept.append(&mut queue.jobs);
+        queue.jobs = kept;
+        let more = !queue.jobs.is_empty();
+        queue.collecting = more;
+        let lonely = match jobs.len() {
+            0 => self.lonely.load(Ordering::Relaxed),
+            1 => (self.lonely.load(Ordering::Relaxed) + 1).min(LONELY),
+            _ => 0,
+        };
+        self.lonely.store(lonely, Ordering::Relaxed);
+        (jobs, rows, more)
+    }
+
+    /// Answers every queued request with `error` (the server is shutting down).
+    fn fail_queued(&self, error: &Error) {
+        let jobs: Vec<Job> = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.rows = 0;
+            queue.collecting = false;
+            queue.jobs.drain(..).collect()
+        };
+        fail_all(jobs, error);
+    }
+
+    /// Runs one batch and answers its requests; the worker permit is released at the end.
+    async fn run_batch(&self, jobs: Vec<Job>, rows: usize, permit: OwnedSemaphorePermit) {
+        let metrics = &self.metrics;
+        let now = Instant::now();
+        for job in &jobs {
+            metrics
+                .queue
+                .observe(now.duration_since(job.enqueued).as_secs_f64());
         }
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            run_batch(jobs, rows, &metrics).await;
+        #[allow(clippy::cast_precision_loss)]
+        metrics.batch.observe(jobs.len() as f64);
+        let servable = jobs[0].servable.clone();
+        let mut jobs = jobs;
+        if jobs.len() == 1 {
+            let Some(job) = jobs.pop() else { return };
+            let result = servable.infer(job.inputs).await;
+            metrics.inference.observe(now.elapsed().as_secs_f64());
             drop(permit);
-        });
+            let _ = job.reply.send(result);
+            return;
+        }
+        let result = match merge_inputs(&jobs) {
+            Ok(merged) => servable.infer(merged).await,
+            Err(e) => Err(e),
+        };
+        metrics.inference.observe(now.elapsed().as_secs_f64());
+        match result.and_then(|outputs| check_rows(&servable, outputs, rows)) {
+            Ok(outputs) => {
+                drop(permit);
+                split_outputs(jobs, &outputs);
+            }
+            Err(_) => {
+                // One request may be the cause: run each alone, so only its caller fails.
+                for job in jobs {
+                    let started = Instant::now();
+                    let result = servable.infer(job.inputs).await;
+                    metrics.inference.observe(started.elapsed().as_secs_f64());
+                    let _ = job.reply.send(result);
+                }
+                drop(permit);
+            }
+        }
     }
 }
 
@@ -233,63 +416,39 @@ fn compatible(first: &Job, job: &Job) -> bool {
             .all(|(a, b)| a.data.shape().get(1..) == b.data.shape().get(1..))
 }
 
-async fn run_batch(jobs: Vec<Job>, rows: usize, metrics: &ModelMetrics) {
-    let now = Instant::now();
-    for job in &jobs {
-        metrics
-            .queue
-            .observe(now.duration_since(job.enqueued).as_secs_f64());
-    }
-    #[allow(clippy::cast_precision_loss)]
-    metrics.batch.observe(jobs.len() as f64);
-    let servable = jobs[0].servable.clone();
-    let name = servable.metadata().name.clone();
-    if jobs.len() == 1 {
-        let mut jobs = jobs;
-        let Some(job) = jobs.pop() else { return };
-        let result = servable.infer(job.inputs).await;
-        metrics.inference.observe(now.elapsed().as_secs_f64());
-        let _ = job.reply.send(result);
-        return;
-    }
+/// The batch's inputs, each the requests' tensors concatenated along dimension 0.
+fn merge_inputs(jobs: &[Job]) -> Result<Vec<Tensor>> {
     let mut merged = Vec::with_capacity(jobs[0].inputs.len());
     for (index, first) in jobs[0].inputs.iter().enumerate() {
         let parts: Vec<&TensorData> = jobs.iter().map(|job| &job.inputs[index].data).collect();
-        match TensorData::concat_rows(&parts) {
-            Ok(data) => merged.push(Tensor {
-                name: first.name.clone(),
-                data,
-            }),
-            Err(e) => {
-                fail_all(jobs, &e);
-                return;
-            }
-        }
+        merged.push(Tensor {
+            name: first.name.clone(),
+            data: TensorData::concat_rows(&parts)?,
+        });
     }
-    let result = servable.infer(merged).await;
-    metrics.inference.observe(now.elapsed().as_secs_f64());
-    let outputs = match result {
-        Ok(outputs) => outputs,
-        Err(e) => {
-            fail_all(jobs, &e);
-            return;
-        }
-    };
-    if let Some(bad) = outputs
+    Ok(merged)
+}
+
+/// `outputs`, once every one has `rows` rows along dimension 0.
+fn check_rows(servable: &Servable, outputs: Vec<Tensor>, rows: usize) -> Result<Vec<Tensor>> {
+    match outputs
         .iter()
         .find(|t| t.data.shape().first() != Some(&rows))
     {
-        let e = Error::inference(
-            &name,
+        None => Ok(outputs),
+        Some(bad) => Err(Error::inference(
+            &servable.metadata().name,
             format!(
                 "output {:?} has shape {:?}; a batch of {rows} rows needs {rows} along dimension 0",
                 bad.name,
                 bad.data.shape()
             ),
-        );
-        fail_all(jobs, &e);
-        return;
+        )),
     }
+}
+
+/// Answers each job with its rows of the batch's outputs.
+fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
     let mut offset = 0;
     for job in jobs {
         let end = offset + job.rows;
@@ -307,12 +466,13 @@ async fn run_batch(jobs: Vec<Job>, rows: usize, metrics: &ModelMetrics) {
     }
 }
 
-/// Sends a copy of `error` to every job of a failed batch.
+/// Sends a copy of `error` to every job.
 fn fail_all(jobs: Vec<Job>, error: &Error) {
     for job in jobs {
         let copy = match error {
             Error::InvalidRequest(m) => Error::InvalidRequest(m.clone()),
             Error::Inference { model, message } => Error::inference(model, message),
+            Error::Draining => Error::Draining,
             other => Error::inference(job.servable.metadata().name.clone(), other.to_string()),
         };
         let _ = job.reply.send(Err(copy));

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use super::table::Entry;
-use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, guard};
+use super::table::{Entry, route};
+use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, guard, shadow};
 use crate::error::{Error, Result};
 use crate::metrics::Outcome;
 use crate::model::Servable;
@@ -233,6 +233,42 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The header that makes the canary choice sticky: the same key, the same version.
+const ROUTE_KEY: HeaderName = HeaderName::from_static("mlops-route-key");
+
+/// The entry a request goes to (the canary's for its share of unversioned requests), and
+/// the shadow version that gets a copy, if any.
+fn route(
+    inner: &Inner,
+    path: std::result::Result<Path<ModelPath>, PathRejection>,
+    headers: &HeaderMap,
+) -> Result<(Arc<Entry>, Option<Arc<Entry>>)> {
+    let path = model_path(path)?;
+    let snapshot = inner.table.snapshot();
+    let mut entry = snapshot.entry(&path.name, path.version.as_deref())?;
+    let mut shadow = None;
+    if path.version.is_none()
+        && let Some(routes) = snapshot.routes.get(&path.name)
+    {
+        let key = headers.get(ROUTE_KEY).map(HeaderValue::as_bytes);
+        if let Some(canary) = &routes.canary
+            && route::falls_in(canary.share, key, 0)
+        {
+            entry = snapshot.entry(&path.name, Some(&canary.version))?;
+        }
+        if let Some(split) = &routes.shadow
+            && split.version.as_str() != entry.version().unwrap_or("")
+            && route::falls_in(split.share, key, 1)
+        {
+            shadow = snapshot
+                .entry(&path.name, Some(&split.version))
+                .ok()
+                .cloned();
+        }
+    }
+    Ok((Arc::clone(entry), shadow))
+}
+
 async fn infer(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
@@ -241,17 +277,11 @@ async fn infer(
 ) -> Response {
     let arrived = Instant::now();
     // The entry is held until the answer: a model replaced meanwhile finishes this request.
-    let entry = match model_path(path).and_then(|p| {
-        inner
-            .table
-            .snapshot()
-            .entry(&p.name, p.version.as_deref())
-            .cloned()
-    }) {
-        Ok(entry) => entry,
+    let (entry, shadow) = match route(&inner, path, &headers) {
+        Ok(routed) => routed,
         Err(e) => return e.into_response(),
     };
-    let mut response = match infer_entry(&inner, &entry, &headers, body, arrived).await {
+    let mut response = match infer_entry(&inner, &entry, &headers, body, arrived, shadow).await {
         Ok(response) => {
             entry.metrics.count(Outcome::Success);
             response
@@ -261,7 +291,12 @@ async fn infer(
             e.into_response()
         }
     };
-    entry.metrics.total.observe(arrived.elapsed().as_secs_f64());
+    let elapsed = arrived.elapsed();
+    entry.metrics.total.observe(elapsed.as_secs_f64());
+    entry
+        .metrics
+        .stats
+        .record(response.status().is_server_error(), elapsed);
     if let Some(id) = headers.get(REQUEST_ID) {
         response.headers_mut().insert(REQUEST_ID, id.clone());
     }
@@ -274,6 +309,7 @@ async fn infer_entry(
     headers: &HeaderMap,
     body: Body,
     arrived: Instant,
+    shadow: Option<Arc<Entry>>,
 ) -> Result<Response> {
     if inner.phase() == PHASE_STOPPING {
         return Err(Error::Draining);
@@ -305,6 +341,7 @@ async fn infer_entry(
         guarded(&inner.metrics, || observer.sample(&entry.metadata)).unwrap_or(false)
     });
     let observed_inputs = observer.map(|_| request.inputs.clone());
+    let shadow_inputs = shadow.as_ref().map(|_| request.inputs.clone());
     let deadline = entry.options.deadline;
     let run = entry.scheduler.run(&servable, request.inputs, request.rows);
     let outputs = tokio::time::timeout_at((arrived + deadline).into(), run)
@@ -314,6 +351,13 @@ async fn infer_entry(
             deadline,
         })??;
     let encoded = response::encode(metadata, request.id.as_deref(), &request.outputs, &outputs)?;
+    if let (Some(entry), Some(inputs)) = (shadow, shadow_inputs) {
+        inner.shadow.offer(shadow::Job {
+            entry,
+            inputs,
+            served: outputs.clone(),
+        });
+    }
     if let (Some(observer), Some(inputs)) = (observer, observed_inputs) {
         let (now, latency) = (std::time::SystemTime::now(), arrived.elapsed());
         let observation = Observation {
@@ -345,7 +389,7 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
-    let (content_type, text) = if openmetrics {
+    let (content_type, mut text) = if openmetrics {
         (
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             inner.metrics.encode(),
@@ -356,6 +400,18 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
             inner.metrics.encode_prometheus(),
         )
     };
+    // The observer's families go before OpenMetrics' closing `# EOF`.
+    if let Some(observer) = &inner.observer.0
+        && let Some(extra) =
+            crate::observe::guarded(&inner.metrics, || observer.encode_metrics(openmetrics))
+        && !extra.is_empty()
+    {
+        let eof = openmetrics.then(|| text.rfind("# EOF")).flatten();
+        match eof {
+            Some(at) => text.insert_str(at, &extra),
+            None => text.push_str(&extra),
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],

@@ -9,6 +9,7 @@ mod guard;
 mod handlers;
 mod inflate;
 mod listen;
+mod shadow;
 mod shutdown;
 mod table;
 
@@ -120,6 +121,7 @@ pub(crate) struct Inner {
     pub(crate) connections: listen::ConnectionLimits,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) observer: ObserverSlot,
+    pub(crate) shadow: shadow::ShadowQueue,
 }
 
 impl Inner {
@@ -409,6 +411,7 @@ impl ServerBuilder {
                 drain_delay: self.drain_delay,
                 shutdown_timeout: self.shutdown_timeout,
                 connections: self.connections,
+                shadow: shadow::ShadowQueue::new(Arc::clone(&metrics)),
                 metrics,
                 observer: self.observer,
             }),

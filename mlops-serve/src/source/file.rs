@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
@@ -15,7 +16,7 @@ const MAX_DEPTH: usize = 16;
 #[derive(Debug, Default)]
 struct Versions {
     paths: BTreeMap<String, PathBuf>,
-    aliases: HashMap<String, String>,
+    aliases: HashMap<String, (String, SystemTime)>,
 }
 
 /// Model versions kept on the local file system: each version is a file or a folder (read
@@ -69,7 +70,7 @@ impl FileSource {
             .entry(name.to_owned())
             .or_default()
             .aliases
-            .insert(alias.to_owned(), version.to_owned());
+            .insert(alias.to_owned(), (version.to_owned(), SystemTime::now()));
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Versions>> {
@@ -96,12 +97,59 @@ impl ModelSource for FileSource {
                 models
                     .get(name)
                     .and_then(|m| m.aliases.get(alias))
-                    .cloned()
+                    .map(|(version, _)| version.clone())
                     .ok_or_else(|| Error::source(name, format!("no alias {alias:?} of {name:?}")))?
             }
         };
         self.path(name, &version)?;
         Ok(Resolved::new(version))
+    }
+
+    async fn alias_moved_at(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<Option<SystemTime>> {
+        let models = self.models.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(models
+            .get(name)
+            .and_then(|m| m.aliases.get(alias))
+            .filter(|(v, _)| v == version)
+            .map(|(_, moved)| *moved))
+    }
+
+    /// Moves the alias if it names `expected`; the reason is logged (there is no audit log).
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.path(name, to)?;
+        let mut models = self.write();
+        let slot = models
+            .get_mut(name)
+            .and_then(|m| m.aliases.get_mut(alias))
+            .ok_or_else(|| Error::source(name, format!("no alias {alias:?} of {name:?}")))?;
+        if slot.0 != expected {
+            return Err(Error::source(
+                name,
+                format!("alias {alias:?} names version {}, not {expected}", slot.0),
+            ));
+        }
+        *slot = (to.to_owned(), SystemTime::now());
+        tracing::info!(
+            model = name,
+            alias,
+            from = expected,
+            to,
+            reason,
+            "alias moved back"
+        );
+        Ok(())
     }
 
     async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>> {

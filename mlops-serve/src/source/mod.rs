@@ -14,6 +14,7 @@ mod registry;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -118,6 +119,34 @@ pub trait ModelSource: fmt::Debug + Send + Sync + 'static {
 
     /// Every file of version `version` of `name`.
     async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>>;
+
+    /// When `alias` of `name` was last moved to `version`, if the source records it: what a
+    /// watcher measures the move-to-serving time from (default: unknown, and the watcher
+    /// measures from the poll that saw the move). Called once per move, not per poll.
+    async fn alias_moved_at(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<Option<SystemTime>> {
+        let _ = (name, alias, version);
+        Ok(None)
+    }
+
+    /// Moves `alias` of `name` to `to` if it still names `expected` (else nothing changes and
+    /// the result is an error), recording `reason`: what an automatic rollback calls. A source
+    /// that cannot move aliases refuses (the default).
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let _ = (alias, to, expected, reason);
+        Err(Error::source(name, "this model source cannot move aliases"))
+    }
 }
 
 /// A model loaded from a [`ModelSource`], not yet served: insert it into a

@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use mlops_core::{AliasName, ModelName, ModelVersion};
-use mlops_registry::{ModelRegistry, RegistryExt};
+use mlops_registry::{AliasChange, AliasChangeKind, Expect, ModelRegistry, RegistryExt};
 
 use super::{ModelFile, ModelSource, Resolved, Selector};
 use crate::error::{Error, Result};
@@ -60,6 +61,54 @@ impl<R: ModelRegistry + ?Sized> ModelSource for RegistrySource<R> {
         }
         .map_err(|e| Error::source(name, e))?;
         Ok(Resolved::new(info.version.to_string()))
+    }
+
+    /// The time of the alias's last move in its history, when that move was to `version`
+    /// (an alias moved outside this crate's registry API, say by MLflow's own client, has
+    /// no history: `None`).
+    async fn alias_moved_at(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<Option<SystemTime>> {
+        let model = model_name(name)?;
+        let alias = AliasName::parse(alias).map_err(|e| Error::source(name, e))?;
+        let history = self
+            .registry
+            .alias_history(&model, &alias)
+            .await
+            .map_err(|e| Error::source(name, e))?;
+        Ok(history
+            .last()
+            .filter(|event| event.to.is_some_and(|to| to.to_string() == version))
+            .and_then(|event| u64::try_from(event.time.as_millis()).ok())
+            .map(|millis| SystemTime::UNIX_EPOCH + Duration::from_millis(millis)))
+    }
+
+    /// A conditional move (`change_alias` expecting `expected`), recorded as a rollback with
+    /// `reason` as its note in the audit log.
+    async fn move_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        to: &str,
+        expected: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let model = model_name(name)?;
+        let alias = AliasName::parse(alias).map_err(|e| Error::source(name, e))?;
+        let change = AliasChange {
+            expected: Expect::Version(version_number(name, expected)?),
+            kind: AliasChangeKind::Rollback,
+            note: Some(reason.to_owned()),
+            ..AliasChange::default()
+        };
+        self.registry
+            .change_alias(&model, &alias, Some(version_number(name, to)?), &change)
+            .await
+            .map_err(|e| Error::source(name, e))?;
+        Ok(())
     }
 
     async fn fetch(&self, name: &str, version: &str) -> Result<Vec<ModelFile>> {

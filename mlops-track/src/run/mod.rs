@@ -2,6 +2,7 @@
 //! describes how points travel, overflow and the end of a run).
 
 mod buffer;
+pub mod environment;
 pub mod system_tags;
 mod worker;
 

@@ -11,6 +11,8 @@
 //! | [`GIT_DIRTY`] `mlops.source.git.dirty` | `true` when tracked files differ from `HEAD` |
 //! | [`HOST`] `mlops.host` | the host name (MLflow has no tag for it) |
 //! | [`VERSION`] `mlops.version` | this crate's version |
+//! | [`RUSTC`](super::environment::RUSTC) `mlops.rustc.version` | `rustc -V` of the compiler that built the program |
+//! | [`TARGET`](super::environment::TARGET) `mlops.target` | the target triple it was built for |
 //!
 //! The git tags come from the repository containing the current directory: the commit and
 //! branch are read from `.git` directly (`HEAD`, the ref file or `packed-refs`; worktrees
@@ -58,6 +60,7 @@ pub(crate) fn collect(user: &str, git_dirty_check: bool) -> Vec<Tag> {
         (SOURCE_TYPE, "LOCAL".to_owned()),
         (VERSION, env!("CARGO_PKG_VERSION").to_owned()),
     ];
+    tags.extend(super::environment::build_tags());
     if let Some(program) = std::env::args_os().next() {
         tags.push((SOURCE_NAME, program.to_string_lossy().into_owned()));
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Shared;
 use super::entry::{Entry, Key, ModelEntry};
+use super::route::{RouteMap, Split, share};
 use crate::error::{Error, Result};
 use crate::model::{ModelMetadata, Servable};
 use crate::server::ModelOptions;
@@ -17,6 +18,7 @@ use crate::server::batching::Scheduler;
 pub struct TableEdit<'a> {
     pub(super) entries: Vec<Arc<Entry>>,
     pub(super) defaults: HashMap<String, Option<String>>,
+    pub(super) routes: RouteMap,
     pub(super) shared: &'a Shared,
     /// Name and version pairs whose metric series this edit created.
     pub(super) touched: HashSet<Key>,
@@ -108,6 +110,112 @@ impl TableEdit<'_> {
         self.defaults
             .insert(name.to_owned(), version.map(str::to_owned));
         Ok(())
+    }
+
+    /// Sends `percent` (0 to 100) of `name`'s unversioned requests to `version` as a canary
+    /// (`None` ends the canary). The choice is sticky by the request header `Mlops-Route-Key`
+    /// (the same key always reaches the same version, in every replica) and random without
+    /// it. The route ends when `version` leaves the table.
+    pub fn set_canary(&mut self, name: &str, canary: Option<(&str, f64)>) -> Result<()> {
+        let split = self.split(name, canary)?;
+        self.routes.entry(name.to_owned()).or_default().canary = split;
+        Ok(())
+    }
+
+    /// Sends a copy of `percent` (0 to 100) of `name`'s unversioned requests to `version` as
+    /// a shadow (`None` ends it): its answers are compared with the served ones and dropped,
+    /// never delaying or failing a caller (see [`crate::follow`] for the metrics).
+    pub fn set_shadow(&mut self, name: &str, shadow: Option<(&str, f64)>) -> Result<()> {
+        let split = self.split(name, shadow)?;
+        self.routes.entry(name.to_owned()).or_default().shadow = split;
+        Ok(())
+    }
+
+    /// The canary of `name`: its version and percentage.
+    pub fn canary(&self, name: &str) -> Option<(String, f64)> {
+        let split = self.routes.get(name)?.canary.as_ref()?;
+        Some((split.version.clone(), f64::from(split.share) / 100.0))
+    }
+
+    /// The version `name`'s unversioned routes serve (`None` when it is not served or is
+    /// unversioned).
+    pub fn default_version(&self, name: &str) -> Option<String> {
+        match self.defaults.get(name) {
+            Some(default) => default.clone(),
+            None => self
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.name() == name)
+                .and_then(|e| e.metadata.version.clone()),
+        }
+    }
+
+    /// Records that a follower keeps `version` of `name` (its served or previous version),
+    /// so that another follower of the name never retires it.
+    pub(crate) fn hold(&mut self, name: &str, version: &str) {
+        *self
+            .shared
+            .holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((name.to_owned(), version.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// Undoes one [`TableEdit::hold`]; whether no follower keeps the version any more.
+    pub(crate) fn release(&mut self, name: &str, version: &str) -> bool {
+        let mut holds = self
+            .shared
+            .holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (name.to_owned(), version.to_owned());
+        match holds.get_mut(&key) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => {
+                holds.remove(&key);
+                true
+            }
+        }
+    }
+
+    /// Whether `version` of `name` is the default or the target of a canary or shadow route.
+    pub(crate) fn in_use(&self, name: &str, version: &str) -> bool {
+        let default = match self.defaults.get(name) {
+            Some(default) => default.as_deref() == Some(version),
+            None => self
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.name() == name)
+                .is_some_and(|e| e.version() == Some(version)),
+        };
+        default || self.routes.get(name).is_some_and(|r| r.uses(version))
+    }
+
+    fn split(&self, name: &str, route: Option<(&str, f64)>) -> Result<Option<Split>> {
+        let Some((version, percent)) = route else {
+            return Ok(None);
+        };
+        if !self.entries.iter().any(|e| e.is(name, Some(version))) {
+            return Err(Error::VersionNotFound {
+                name: name.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+        let share = share(percent).ok_or_else(|| {
+            Error::Config(format!(
+                "a route share of {percent} % is not within 0 to 100"
+            ))
+        })?;
+        Ok(Some(Split {
+            version: version.to_owned(),
+            share,
+        }))
     }
 
     /// The versions of `name` currently in this edit, in table order.

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::route::{RouteMap, Split};
 use crate::error::{Error, Result};
 use crate::metrics::ModelMetrics;
 use crate::model::{AsyncModel, Model, ModelMetadata, Servable};
@@ -150,6 +151,8 @@ pub(crate) struct Snapshot {
     /// The version each name's unversioned routes serve, when chosen explicitly; otherwise
     /// the one that entered last.
     pub(super) defaults: HashMap<String, Option<String>>,
+    /// Rollout routes by name (only to versions in the table).
+    pub(crate) routes: RouteMap,
     /// Name → positions in `entries` and the position of the default.
     index: HashMap<String, (Vec<usize>, usize)>,
 }
@@ -158,7 +161,22 @@ impl Snapshot {
     pub(super) fn new(
         entries: Vec<Arc<Entry>>,
         mut defaults: HashMap<String, Option<String>>,
+        mut routes: RouteMap,
     ) -> Self {
+        for (name, route) in &mut routes {
+            let present = |split: &Option<Split>| {
+                split
+                    .as_ref()
+                    .is_some_and(|s| entries.iter().any(|e| e.is(name, Some(s.version.as_str()))))
+            };
+            if !present(&route.canary) {
+                route.canary = None;
+            }
+            if !present(&route.shadow) {
+                route.shadow = None;
+            }
+        }
+        routes.retain(|_, route| !route.is_empty());
         let mut index: HashMap<String, (Vec<usize>, usize)> = HashMap::new();
         for (position, entry) in entries.iter().enumerate() {
             let slot = index
@@ -185,6 +203,7 @@ impl Snapshot {
         Self {
             entries,
             defaults,
+            routes,
             index,
         }
     }

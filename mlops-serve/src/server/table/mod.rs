@@ -12,6 +12,7 @@
 
 mod edit;
 mod entry;
+pub(crate) mod route;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -34,6 +35,8 @@ struct Shared {
     writer: Mutex<()>,
     metrics: Arc<Metrics>,
     defaults: ModelOptions,
+    /// How many followers keep each name and version (see [`TableEdit::hold`]).
+    holds: Mutex<std::collections::HashMap<(String, String), usize>>,
 }
 
 /// The models a server serves, changed while it serves: a cheap, cloneable handle
@@ -87,8 +90,29 @@ impl ModelTable {
                 writer: Mutex::new(()),
                 metrics,
                 defaults,
+                holds: Mutex::default(),
             }),
         }
+    }
+
+    /// The metrics the table's models report to.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// The traffic counts of one version so far (`None` when it is not in the table).
+    pub(crate) fn counts(&self, name: &str, version: &str) -> Option<crate::stats::Counts> {
+        self.snapshot()
+            .entry(name, Some(version))
+            .ok()
+            .map(|e| e.metrics.stats.counts())
+    }
+
+    /// The canary of `name`: its version and percentage of the unversioned requests.
+    pub fn canary(&self, name: &str) -> Option<(String, f64)> {
+        let snapshot = self.snapshot();
+        let split = snapshot.routes.get(name)?.canary.as_ref()?;
+        Some((split.version.clone(), f64::from(split.share) / 100.0))
     }
 
     /// The current table, to read without holding any lock.
@@ -118,6 +142,7 @@ impl ModelTable {
         let mut edit = TableEdit {
             entries: current.entries.clone(),
             defaults: current.defaults.clone(),
+            routes: current.routes.clone(),
             shared: &self.shared,
             touched: HashSet::new(),
         };
@@ -125,13 +150,14 @@ impl ModelTable {
         let TableEdit {
             entries,
             defaults,
+            routes,
             touched,
             ..
         } = edit;
         let before = current.keys();
         let after = match &result {
             Ok(_) => {
-                let next = Snapshot::new(entries, defaults);
+                let next = Snapshot::new(entries, defaults, routes);
                 let keys = next.keys();
                 *self
                     .shared

@@ -1,0 +1,166 @@
+//! What an alias poll costs on the object registry: reads of the model's next commit-log
+//! slots, never a listing (counted by a store that wraps the in-memory one).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreRoot};
+use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt};
+use mlops_serve::follow::FollowOptions;
+use mlops_serve::runtime::linear::LinearFile;
+use mlops_serve::source::RegistrySource;
+use mlops_serve::{ModelSource, Selector, Server};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+/// The in-memory store, counting reads and listings.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: InMemory,
+    gets: AtomicU64,
+    lists: AtomicU64,
+}
+
+impl fmt::Display for Counting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Counting")
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        options: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, options).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        options: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, options).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
+    let store = Arc::new(Counting::default());
+    let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
+    let registry = Arc::new(ObjectRegistry::new(root));
+    let name = ModelName::parse("price").unwrap();
+    registry.create_model(&name, None, &[]).await.unwrap();
+    for slope in [1.0, 2.0] {
+        let json = serde_json::to_vec(&LinearFile::linear(vec![vec![slope]], vec![0.0])).unwrap();
+        let files =
+            NewVersion::new().with_artifact(ArtifactPath::parse("model.json").unwrap(), json);
+        registry.create_version(&name, files).await.unwrap();
+    }
+    let champion = AliasName::parse("champion").unwrap();
+    registry
+        .set_alias(
+            &name,
+            &champion,
+            ModelVersion::new(1).unwrap(),
+            &AliasChange::default(),
+        )
+        .await
+        .unwrap();
+
+    // A serving replica's own handle (its first read lists the log once to find holes).
+    let source: Arc<dyn ModelSource> = Arc::new(RegistrySource::new(Arc::new(ObjectRegistry::new(
+        registry.root().clone(),
+    ))
+        as Arc<dyn ModelRegistry>));
+    let alias = Selector::Alias("champion".into());
+    source.resolve("price", &alias).await.unwrap();
+    let (gets, lists) = (
+        store.gets.load(Ordering::Relaxed),
+        store.lists.load(Ordering::Relaxed),
+    );
+    const POLLS: u64 = 200;
+    for _ in 0..POLLS {
+        assert_eq!(source.resolve("price", &alias).await.unwrap().version, "1");
+    }
+    let gets = store.gets.load(Ordering::Relaxed) - gets;
+    assert_eq!(store.lists.load(Ordering::Relaxed), lists, "a poll listed");
+    // Per poll: the next slot and the one after it (a hole check); the cached catalog is
+    // caught up at most every two seconds (two more reads).
+    assert!(gets <= POLLS * 2 + 4, "{gets} reads for {POLLS} polls");
+    assert!(gets >= POLLS, "{gets} reads for {POLLS} polls");
+
+    // A follower polling every 5 ms lists nothing either, also across a promotion.
+    let server = Server::builder().build().unwrap();
+    let follower = server
+        .models()
+        .follow(
+            Arc::clone(&source),
+            "price",
+            "champion".parse().unwrap(),
+            FollowOptions::default().poll_interval(Duration::from_millis(5)),
+        )
+        .await
+        .unwrap();
+    let lists = store.lists.load(Ordering::Relaxed);
+    registry
+        .set_alias(
+            &name,
+            &champion,
+            ModelVersion::new(2).unwrap(),
+            &AliasChange::default(),
+        )
+        .await
+        .unwrap();
+    follower
+        .subscribe()
+        .wait_for(|s| s.version == "2")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store.lists.load(Ordering::Relaxed),
+        lists,
+        "following listed"
+    );
+}
