@@ -2,7 +2,7 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::{datasets, drift, exit, experiments, models, monitor, runs, serve, store};
+use crate::{datasets, drift, exit, experiments, models, monitor, runs, serve, store, ui};
 
 /// The machine-learning lifecycle from the command line: stores, runs, models, drift, serving.
 ///
@@ -57,6 +57,8 @@ pub(crate) enum Command {
     /// Lineage: what used a dataset version, or where a model alias's version came from.
     #[command(subcommand)]
     Lineage(datasets::lineage::LineageCommand),
+    /// Serve the web UI: runs, charts, models, approvals (127.0.0.1:5050).
+    Ui(ui::UiArgs),
 }
 
 /// Runs one command; its exit code.
@@ -74,5 +76,6 @@ pub(crate) async fn run(command: Command) -> crate::Result<u8> {
         Command::Monitor(args) => monitor::run(args).await,
         Command::Data(command) => datasets::run(command).await,
         Command::Lineage(command) => datasets::lineage::run(command).await,
+        Command::Ui(args) => ui::run(args).await,
     }
 }

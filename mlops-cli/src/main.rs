@@ -18,6 +18,7 @@ mod serve;
 mod step;
 mod store;
 mod stores;
+mod ui;
 
 use std::process::ExitCode;
 
