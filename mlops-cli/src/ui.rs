@@ -36,7 +36,7 @@ pub(crate) struct UiArgs {
         hide = true
     )]
     reviewers_env: Option<String>,
-    /// Another Host name requests may carry (besides 127.0.0.1, localhost, [::1]), e.g. the
+    /// Another Host name requests may carry (besides 127.0.0.1, localhost and ::1), e.g. the
     /// name of a reverse proxy in front. Repeatable.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,

@@ -63,7 +63,7 @@ pub(crate) struct PerformanceArgs {
     /// Labelled rows per window.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) window_rows: usize,
-    /// A gate on each window: METRIC[=RUN_METRIC]:higher|lower[:MARGIN], against the
+    /// A gate on each window: `METRIC[=RUN_METRIC]:higher|lower[:MARGIN]`, against the
     /// --baseline version's registered run metric; exit 3 when a window is worse by more
     /// than the margin. Repeatable.
     #[arg(long = "gate", value_name = "GATE", requires = "baseline")]
