@@ -140,62 +140,73 @@ pub fn is_global(ip: IpAddr) -> bool {
     }
 }
 
+/// Checks a webhook `url` (https only, or http when `allow_private`; no user information, no
+/// fragment), resolves its host once, refuses non-global addresses unless `allow_private`, and
+/// builds a client pinned to the resolved address with redirects off: the one SSRF check
+/// every webhook sender of the workspace (registry webhooks, monitor triggers) builds on.
+/// `hint` is appended to the refusals `allow_private` would lift (say how to lift them).
+/// Errors are the reason, for the caller's own error type.
+pub async fn pinned_client(
+    url: &str,
+    allow_private: bool,
+    timeout: Duration,
+    hint: &str,
+) -> std::result::Result<(Url, reqwest::Client), String> {
+    let parsed = Url::parse(url).map_err(|e| e.to_string())?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        other => return Err(format!("scheme {other:?}; only https is allowed{hint}")),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("user information in the URL is refused".into());
+    }
+    if parsed.fragment().is_some() {
+        return Err("a #fragment is refused".into());
+    }
+    let host = parsed.host_str().ok_or("it has no host")?.to_owned();
+    let port = parsed.port_or_known_default().ok_or("it has no port")?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| format!("cannot resolve {bare}: {e}"))?
+            .collect(),
+    };
+    let Some(first) = addresses.first().copied() else {
+        return Err(format!("{bare} resolves to no address"));
+    };
+    if !allow_private && let Some(bad) = addresses.iter().find(|a| !is_global(a.ip())) {
+        return Err(format!(
+            "{bare} resolves to {}, which is not a public address{hint}",
+            bad.ip()
+        ));
+    }
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout);
+    if bare.parse::<IpAddr>().is_err() {
+        builder = builder.resolve(bare, first);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    Ok((parsed, client))
+}
+
 impl Webhook {
-    /// Checks `url` (see the module docs), resolves its host once and pins it.
+    /// Checks `url` (see the module docs and [`pinned_client`]), resolves its host once and
+    /// pins it.
     pub async fn new(url: &str, options: WebhookOptions) -> Result<Self> {
-        let refuse = |reason: String| RegistryError::WebhookRefused {
-            url: url.to_owned(),
-            reason,
-        };
-        let parsed = Url::parse(url).map_err(|e| refuse(e.to_string()))?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if options.allow_local => {}
-            other => return Err(refuse(format!("scheme {other:?}; only https is allowed"))),
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(refuse("userinfo is refused".into()));
-        }
-        if parsed.fragment().is_some() {
-            return Err(refuse("a #fragment is refused".into()));
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| refuse("it has no host".into()))?
-            .to_owned();
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| refuse("it has no port".into()))?;
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((bare, port))
-                .await
-                .map_err(|e| refuse(format!("cannot resolve {bare}: {e}")))?
-                .collect(),
-        };
-        let Some(first) = addresses.first().copied() else {
-            return Err(refuse(format!("{bare} resolves to no address")));
-        };
-        if !options.allow_local
-            && let Some(bad) = addresses.iter().find(|a| !is_global(a.ip()))
-        {
-            return Err(refuse(format!(
-                "{bare} resolves to {}, which is not a public address",
-                bad.ip()
-            )));
-        }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout);
-        if bare.parse::<IpAddr>().is_err() {
-            builder = builder.resolve(bare, first);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| refuse(format!("cannot build an HTTP client: {e}")))?;
+        let (url, client) = pinned_client(url, options.allow_local, options.timeout, "")
+            .await
+            .map_err(|reason| RegistryError::WebhookRefused {
+                url: url.to_owned(),
+                reason,
+            })?;
         Ok(Self {
-            url: parsed,
+            url,
             client,
             options,
         })

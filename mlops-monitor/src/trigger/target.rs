@@ -18,7 +18,6 @@
 //!      {"asset_id": 7, "extra": {"mlops_event": <the generic JSON body>}}
 //! ```
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use mlops_core::Timestamp;
@@ -64,37 +63,10 @@ pub(crate) struct Failed {
     pub(crate) retry: bool,
 }
 
-/// Whether an address is globally routable.
-pub fn is_global(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_global(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
-        }
-    }
-}
+/// Whether an address is globally routable: the registry webhooks' rule, so both refuse the
+/// same targets.
+pub use mlops_registry::webhook::is_global;
+use mlops_registry::webhook::pinned_client;
 
 impl Target {
     /// Checks `url` (see the [module docs](self)), resolves its host once and pins it.
@@ -109,62 +81,15 @@ impl Target {
         allow_private: bool,
         timeout: Duration,
     ) -> Result<Self> {
-        let refuse = |reason: String| MonitorError::WebhookRefused {
-            url: url.to_owned(),
-            reason,
-        };
-        let parsed = Url::parse(url).map_err(|e| refuse(e.to_string()))?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if allow_private => {}
-            other => {
-                return Err(refuse(format!(
-                    "scheme {other:?}; only https is allowed (http with --allow-private-webhooks)"
-                )));
-            }
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(refuse("user information in the URL is refused".into()));
-        }
-        if parsed.fragment().is_some() {
-            return Err(refuse("a #fragment is refused".into()));
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| refuse("it has no host".into()))?
-            .to_owned();
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| refuse("it has no port".into()))?;
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((bare, port))
-                .await
-                .map_err(|e| refuse(format!("cannot resolve {bare}: {e}")))?
-                .collect(),
-        };
-        let Some(first) = addresses.first().copied() else {
-            return Err(refuse(format!("{bare} resolves to no address")));
-        };
-        if !allow_private && let Some(bad) = addresses.iter().find(|a| !is_global(a.ip())) {
-            return Err(refuse(format!(
-                "{bare} resolves to {}, which is not a public address (--allow-private-webhooks \
-                 allows it)",
-                bad.ip()
-            )));
-        }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout);
-        if bare.parse::<IpAddr>().is_err() {
-            builder = builder.resolve(bare, first);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| refuse(format!("cannot build an HTTP client: {e}")))?;
+        let hint = " (--allow-private-webhooks allows it)";
+        let (url, client) = pinned_client(url, allow_private, timeout, hint)
+            .await
+            .map_err(|reason| MonitorError::WebhookRefused {
+                url: url.to_owned(),
+                reason,
+            })?;
         Ok(Self {
-            url: parsed,
+            url,
             kind,
             client,
             secret,
