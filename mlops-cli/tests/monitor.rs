@@ -109,8 +109,9 @@ fn each_window_equals_mlops_drift_on_its_rows_and_a_fired_trigger_exits_3() {
         "json",
     ]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
-    let windows: Value = serde_json::from_slice(&run.stdout).unwrap();
-    let windows = windows.as_array().unwrap();
+    let result: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(result["fired"], true, "{result}");
+    let windows = result["windows"].as_array().unwrap();
     let rows: Vec<u64> = windows
         .iter()
         .map(|w| w["rows"].as_u64().unwrap())

@@ -114,8 +114,27 @@ pub(crate) async fn run(stores: &RegistryArgs, args: RunArgs) -> Result<u8> {
     if let Some(window) = monitor.close()? {
         handle(window).await?;
     }
+    // The step's report for GitHub Actions and Dagster Pipes (docs/CLI.md, "Pipeline steps").
+    let drifted = printed.iter().filter(|p| p.dataset_drift).count();
+    let events = printed.iter().map(|p| p.events.len()).sum::<usize>();
+    let outcome = if fired {
+        "a trigger fired"
+    } else {
+        "no trigger fired"
+    };
+    crate::step::report(
+        crate::step::StepReport::new(format!("monitor run {}", args.current.display()), outcome)
+            .output("fired", fired)
+            .output("windows", printed.len())
+            .output("drifted_windows", drifted)
+            .output("events", events),
+    );
     match args.format {
-        Format::Json => crate::output::json(&printed)?,
+        // One JSON object on the last line (the step contract), the windows inside it.
+        Format::Json => crate::output::json(&serde_json::json!({
+            "fired": fired,
+            "windows": printed,
+        }))?,
         Format::Table => {
             let mut table = Table::new([
                 "window",
