@@ -53,6 +53,10 @@ async fn requests_are_logged_rolled_and_joined_with_labels() {
     for i in 0..6 {
         infer(&server, &format!("r{i}"), &[[i as f32, 1.0]]).await;
     }
+    // The log's time has millisecond resolution and evaluation orders rows by (time, id): on a
+    // fast machine the batch could share r5's millisecond and sort before the r rows by id.
+    // A pause makes its time strictly later, so the windows below are the same on any machine.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     infer(&server, "batch", &[[10.0, 2.0], [11.0, 4.0], [12.0, 6.0]]).await;
     tokio::task::spawn_blocking(move || worker.stop())
         .await
