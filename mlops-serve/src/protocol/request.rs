@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Visitor};
 use serde_json::value::RawValue;
 
+use super::common_request;
 use super::elements::{binary_tensor, json_tensor};
 use crate::error::{Error, Result};
 use crate::model::ModelMetadata;
@@ -139,7 +140,24 @@ pub(crate) struct InferRequest {
 }
 
 /// Decodes `body` for `metadata`. `header_len` is `Inference-Header-Content-Length`, if sent.
+///
+/// A plain JSON request in the common shape takes [`common_request::decode`] (one pass);
+/// everything else, every error included, the general decoder.
 pub(crate) fn decode(
+    body: &Bytes,
+    header_len: Option<usize>,
+    metadata: &ModelMetadata,
+) -> Result<InferRequest> {
+    if header_len.is_none()
+        && let Some(request) = common_request::decode(body, metadata)
+    {
+        return Ok(request);
+    }
+    decode_general(body, header_len, metadata)
+}
+
+/// Decodes any request, and names what is wrong with a bad one.
+pub(crate) fn decode_general(
     body: &Bytes,
     header_len: Option<usize>,
     metadata: &ModelMetadata,

@@ -20,27 +20,6 @@ pub(crate) struct Encoded {
 }
 
 #[derive(Serialize)]
-struct Header<'a> {
-    model_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model_version: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    outputs: Vec<OutputJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct OutputJson<'a> {
-    name: &'a str,
-    datatype: &'static str,
-    shape: &'a [usize],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<BinarySize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<JsonData<'a>>,
-}
-
-#[derive(Serialize)]
 struct BinarySize {
     binary_data_size: usize,
 }
@@ -148,73 +127,104 @@ fn append_binary(data: &TensorData, out: &mut Vec<u8>) {
 
 /// Encodes the outputs of one request.
 ///
-/// `outputs` are the model's results (matched to `choices` by name).
+/// `outputs` are the model's results (matched to `choices` by name). The JSON header is
+/// written field by field into one buffer sized for the answer (serde only for strings and
+/// the data arrays): the same bytes serde's derived `Header` would give, without the list of
+/// output entries it needed.
 pub(crate) fn encode(
     metadata: &ModelMetadata,
     id: Option<&str>,
     choices: &[OutputChoice],
     outputs: &[Tensor],
 ) -> Result<Encoded> {
-    let mut entries = Vec::with_capacity(choices.len());
-    let mut binary_parts: Vec<&TensorData> = Vec::new();
+    // Every output is found before anything is written: a missing one is the error reported.
     for choice in choices {
-        let spec = &metadata.outputs[choice.index];
-        let tensor = outputs
-            .iter()
-            .find(|t| t.name == spec.name)
-            .ok_or_else(|| {
-                Error::inference(
-                    &metadata.name,
-                    format!("the model returned no output {:?}", spec.name),
-                )
-            })?;
-        let (parameters, data) = if choice.binary {
-            binary_parts.push(&tensor.data);
-            (
-                Some(BinarySize {
-                    binary_data_size: binary_len(&tensor.data),
-                }),
-                None,
-            )
-        } else {
-            (None, Some(JsonData(&tensor.data)))
-        };
-        entries.push(OutputJson {
-            name: &spec.name,
-            datatype: tensor.data.datatype().as_str(),
-            shape: tensor.data.shape(),
-            parameters,
-            data,
-        });
+        chosen(metadata, choice, outputs)?;
     }
-    let header = Header {
-        model_name: &metadata.name,
-        model_version: metadata.version.as_deref(),
-        id,
-        outputs: entries,
-    };
-    let binary_total: usize = binary_parts.iter().map(|d| binary_len(d)).sum();
-    let mut body = Vec::with_capacity(128 + binary_total);
-    serde_json::to_writer(&mut body, &header).map_err(|e| {
+    let mut binary_total = 0usize;
+    let mut estimate = 96 + metadata.name.len() + id.map_or(0, str::len);
+    for choice in choices {
+        let data = &chosen(metadata, choice, outputs)?.data;
+        if choice.binary {
+            binary_total += binary_len(data);
+        } else {
+            // A JSON number takes a few bytes; a longer one only costs a reallocation.
+            estimate += 8 * data.len();
+        }
+        estimate += 64 + metadata.outputs[choice.index].name.len();
+    }
+    let mut body = Vec::with_capacity(estimate + binary_total);
+    let failed = |e: serde_json::Error| {
         if e.is_data() {
             Error::invalid(e.to_string())
         } else {
             Error::inference(&metadata.name, format!("cannot encode the response: {e}"))
         }
-    })?;
-    if binary_parts.is_empty() {
+    };
+    body.extend_from_slice(b"{\"model_name\":");
+    serde_json::to_writer(&mut body, &metadata.name).map_err(failed)?;
+    if let Some(version) = &metadata.version {
+        body.extend_from_slice(b",\"model_version\":");
+        serde_json::to_writer(&mut body, version).map_err(failed)?;
+    }
+    if let Some(id) = id {
+        body.extend_from_slice(b",\"id\":");
+        serde_json::to_writer(&mut body, id).map_err(failed)?;
+    }
+    body.extend_from_slice(b",\"outputs\":[");
+    for (i, choice) in choices.iter().enumerate() {
+        let tensor = chosen(metadata, choice, outputs)?;
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{\"name\":");
+        serde_json::to_writer(&mut body, &metadata.outputs[choice.index].name).map_err(failed)?;
+        body.extend_from_slice(b",\"datatype\":\"");
+        // OIP datatype names are plain ASCII: nothing to escape.
+        body.extend_from_slice(tensor.data.datatype().as_str().as_bytes());
+        body.extend_from_slice(b"\",\"shape\":");
+        serde_json::to_writer(&mut body, tensor.data.shape()).map_err(failed)?;
+        if choice.binary {
+            body.extend_from_slice(b",\"parameters\":");
+            let size = BinarySize {
+                binary_data_size: binary_len(&tensor.data),
+            };
+            serde_json::to_writer(&mut body, &size).map_err(failed)?;
+        } else {
+            body.extend_from_slice(b",\"data\":");
+            serde_json::to_writer(&mut body, &JsonData(&tensor.data)).map_err(failed)?;
+        }
+        body.push(b'}');
+    }
+    body.extend_from_slice(b"]}");
+    if choices.iter().all(|c| !c.binary) {
         return Ok(Encoded {
             body,
             header_len: None,
         });
     }
     let header_len = body.len();
-    for part in binary_parts {
-        append_binary(part, &mut body);
+    for choice in choices.iter().filter(|c| c.binary) {
+        append_binary(&chosen(metadata, choice, outputs)?.data, &mut body);
     }
     Ok(Encoded {
         body,
         header_len: Some(header_len),
+    })
+}
+
+/// The model's output for `choice`, or the error naming the one it did not return.
+fn chosen<'a>(
+    metadata: &ModelMetadata,
+    choice: &OutputChoice,
+    outputs: &'a [Tensor],
+) -> Result<&'a Tensor> {
+    let spec = &metadata.outputs[choice.index];
+    outputs.iter().find(|t| t.name == spec.name).ok_or_else(|| {
+        Error::inference(
+            &metadata.name,
+            format!("the model returned no output {:?}", spec.name),
+        )
     })
 }
 

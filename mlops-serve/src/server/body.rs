@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::Inner;
 use super::budget::Received;
 use super::inflate::{self, Encoding};
+use super::{Inner, bound};
 use crate::error::{Error, Result};
 
 /// Refuses a `Content-Type` other than none, JSON or `application/octet-stream`.
@@ -99,9 +99,11 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// the previous one.
 async fn collect(body: Body, limit: usize, timeout: Duration) -> Result<Bytes> {
     let mut body = Limited::new(body, limit);
-    let mut chunks: Vec<Bytes> = Vec::new();
+    // One chunk (the common case for a small body) is returned as it came: no list, no copy.
+    let mut first: Option<Bytes> = None;
+    let mut more: Vec<Bytes> = Vec::new();
     loop {
-        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+        let frame = match bound::within(timeout, body.frame()).await {
             Err(_) => return Err(Error::BodyTimeout { timeout }),
             Ok(None) => break,
             Ok(Some(frame)) => frame.map_err(|e| {
@@ -113,12 +115,22 @@ async fn collect(body: Body, limit: usize, timeout: Duration) -> Result<Bytes> {
             })?,
         };
         if let Ok(data) = frame.into_data() {
-            chunks.push(data);
+            match first {
+                None => first = Some(data),
+                Some(_) => more.push(data),
+            }
         }
     }
-    // One chunk (the common case for a small body) is returned without a copy.
-    if chunks.len() == 1 {
-        return Ok(chunks.swap_remove(0));
+    let Some(first) = first else {
+        return Ok(Bytes::new());
+    };
+    if more.is_empty() {
+        return Ok(first);
     }
-    Ok(Bytes::from(chunks.concat()))
+    let mut all = Vec::with_capacity(first.len() + more.iter().map(Bytes::len).sum::<usize>());
+    all.extend_from_slice(&first);
+    for chunk in &more {
+        all.extend_from_slice(chunk);
+    }
+    Ok(Bytes::from(all))
 }

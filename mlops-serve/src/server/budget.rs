@@ -42,7 +42,7 @@ impl BodyBudget {
         let wanted = kib(bytes.min(self.bytes)).max(1);
         let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
         let acquire = Arc::clone(&self.permits).acquire_many_owned(wanted);
-        match tokio::time::timeout(WAIT, acquire).await {
+        match super::bound::within(WAIT, acquire).await {
             Ok(Ok(permit)) => Ok(Reservation(permit)),
             // The semaphore is never closed; a timeout is the busy case.
             Ok(Err(_)) | Err(_) => Err(Error::BodyBudgetExhausted { budget: self.bytes }),

@@ -6,14 +6,14 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::table::{Entry, route};
-use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, guard, shadow};
+use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, bound, guard, shadow};
 use crate::error::{Error, Result};
 use crate::metrics::Outcome;
 use crate::model::Servable;
@@ -272,10 +272,12 @@ fn route(
 async fn infer(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     let arrived = Instant::now();
+    // The request's own head: the `HeaderMap` extractor would clone every header.
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     // The entry is held until the answer: a model replaced meanwhile finishes this request.
     let (entry, shadow) = match route(&inner, path, &headers) {
         Ok(routed) => routed,
@@ -344,7 +346,7 @@ async fn infer_entry(
     let shadow_inputs = shadow.as_ref().map(|_| request.inputs.clone());
     let deadline = entry.options.deadline;
     let run = entry.scheduler.run(&servable, request.inputs, request.rows);
-    let outputs = tokio::time::timeout_at((arrived + deadline).into(), run)
+    let outputs = bound::until((arrived + deadline).into(), run)
         .await
         .map_err(|_| Error::DeadlineExceeded {
             name: entry.name().to_owned(),

@@ -4,6 +4,7 @@
 
 mod batching;
 mod body;
+mod bound;
 mod budget;
 mod guard;
 mod handlers;

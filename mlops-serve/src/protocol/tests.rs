@@ -1,0 +1,293 @@
+//! The common-shape decoder against the general one: whatever the first accepts, the second
+//! accepts with the same result (bit for bit: requests are compared by their `Debug` text,
+//! which tells `-0.0` from `0.0`), and the requests it is for do take it.
+
+use bytes::Bytes;
+use mlops_core::testing::{FuzzRng, mutate, mutate_json, run_fuzz_with};
+use serde_json::{Value, json};
+
+use super::common_request;
+use super::request::decode_general;
+use crate::model::ModelMetadata;
+use crate::tensor::{Datatype, TensorSpec};
+
+fn metadata(inputs: Vec<TensorSpec>) -> ModelMetadata {
+    ModelMetadata {
+        name: "m".into(),
+        version: None,
+        platform: "test".into(),
+        inputs,
+        outputs: vec![TensorSpec::new("y", Datatype::Fp32, [-1, 1])],
+    }
+}
+
+/// The models, by index: the fuzz input's first byte picks one.
+fn models() -> Vec<ModelMetadata> {
+    vec![
+        metadata(vec![TensorSpec::new("input", Datatype::Fp32, [-1, 4])]),
+        metadata(vec![
+            TensorSpec::new("a", Datatype::Int64, [-1, 2]),
+            TensorSpec::new("b", Datatype::Fp64, [-1]),
+        ]),
+        metadata(vec![TensorSpec::new("c", Datatype::Uint8, [2, 2, 2])]),
+        metadata(vec![TensorSpec::new("h", Datatype::Fp16, [-1, 2])]),
+        metadata(vec![TensorSpec::new("s", Datatype::Int8, [])]),
+        metadata(vec![TensorSpec::new("z", Datatype::Fp32, [-1, 0])]),
+        metadata(vec![TensorSpec::new("t", Datatype::Bool, [-1])]),
+    ]
+}
+
+/// Valid requests in the common shape, with the index of their model.
+fn seeds() -> Vec<(usize, Value)> {
+    vec![
+        (
+            0,
+            json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1.0, 2.0, 3.0, 4.0]}]}),
+        ),
+        (
+            0,
+            json!({"id": "r-1", "inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [[1, -2, 3.5, 4e3], [0.1, -0.0, 3.4028234e38, 1.4e-45]]}]}),
+        ),
+        (
+            1,
+            json!({"inputs": [
+                {"datatype": "FP64", "shape": [3], "name": "b", "data": [0.1, -7, 9007199254740993u64]},
+                {"name": "a", "shape": [3, 2], "datatype": "INT64", "data": [-9223372036854775808i64, 9223372036854775807i64, 0, -1, 2, 3]}
+            ], "id": ""}),
+        ),
+        (
+            2,
+            json!({"inputs": [{"name": "c", "shape": [2, 2, 2], "datatype": "UINT8", "data": [[[0, 1], [2, 255]], [[4, 5], [6, 7]]]}]}),
+        ),
+        (
+            3,
+            json!({"inputs": [{"name": "h", "shape": [1, 2], "datatype": "FP16", "data": [65504, -6.1e-5]}]}),
+        ),
+        (
+            4,
+            json!({"inputs": [{"name": "s", "shape": [], "datatype": "INT8", "data": [-128]}]}),
+        ),
+        (
+            5,
+            json!({"inputs": [{"name": "z", "shape": [3, 0], "datatype": "FP32", "data": []}]}),
+        ),
+    ]
+}
+
+/// JSON text of `value` as clients write it: `data` after the other fields of an object
+/// (`serde_json::Value` sorts keys, which would put it first).
+fn text(value: &Value, pretty: bool) -> Vec<u8> {
+    fn write(value: &Value, pretty: bool, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                out.push('{');
+                let keys = map.keys().filter(|k| *k != "data");
+                let data = map.keys().filter(|k| *k == "data");
+                for (i, key) in keys.chain(data).enumerate() {
+                    if i > 0 {
+                        out.push_str(if pretty { ",\n  " } else { "," });
+                    }
+                    out.push_str(&serde_json::to_string(key).unwrap());
+                    out.push_str(if pretty { ": " } else { ":" });
+                    write(&map[key], pretty, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(if pretty { ", " } else { "," });
+                    }
+                    write(item, pretty, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&serde_json::to_string(other).unwrap()),
+        }
+    }
+    let mut out = String::new();
+    write(value, pretty, &mut out);
+    out.into_bytes()
+}
+
+fn same(model: &ModelMetadata, body: &[u8]) -> bool {
+    let fast = common_request::decode(body, model);
+    let general = decode_general(&Bytes::copy_from_slice(body), None, model);
+    match (fast, general) {
+        (None, _) => false,
+        (Some(fast), Ok(general)) => {
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{general:?}"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            true
+        }
+        (Some(fast), Err(e)) => panic!(
+            "the common decoder accepted what the general one refuses ({e}): {} -> {fast:?}",
+            String::from_utf8_lossy(body)
+        ),
+    }
+}
+
+#[test]
+fn the_common_shape_takes_the_one_pass_decoder_with_the_general_result() {
+    let models = models();
+    for (model, seed) in seeds() {
+        for body in [text(&seed, false), text(&seed, true)] {
+            assert!(
+                same(&models[model], &body),
+                "not decoded in one pass: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}
+
+#[test]
+fn numbers_convert_as_the_general_decoder_converts_them() {
+    let models = models();
+    let numbers = [
+        "0",
+        "-0",
+        "-0.0",
+        "0e5",
+        "1",
+        "-1",
+        "1.5",
+        "1E+2",
+        "1e-2",
+        "0.1",
+        "0.30000000000000004",
+        "3.4028235e38",
+        "3.4028236e38",
+        "1e39",
+        "-1e39",
+        "1e-46",
+        "1.17549435e-38",
+        "4.9e-324",
+        "1e-400",
+        "1e400",
+        "123456789012345678",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "255",
+        "256",
+        "-128",
+        "-129",
+        "65504",
+        "65520",
+        "2.5e-8",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "+1",
+        "1.0e+",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "\"NaN\"",
+        "true",
+        "null",
+        "1 2",
+    ];
+    for model in [0, 1, 2, 3, 4] {
+        let spec = &models[model].inputs[0];
+        for number in numbers {
+            let shape: Vec<usize> = spec
+                .shape
+                .iter()
+                .map(|&d| if d < 0 { 1 } else { 2 })
+                .collect();
+            let count: usize = shape.iter().product();
+            let data = vec![number; count].join(",");
+            let body = format!(
+                r#"{{"inputs":[{{"name":"{}","shape":{shape:?},"datatype":"{}","data":[{data}]}}]}}"#,
+                spec.name, spec.datatype
+            );
+            // Inputs the general decoder refuses fall back; the rest must agree.
+            same(&models[model], body.as_bytes());
+        }
+    }
+}
+
+#[test]
+fn anything_else_falls_back_to_the_general_decoder() {
+    let model = &models()[0];
+    let row = r#""name":"input","shape":[1,4],"datatype":"FP32""#;
+    for body in [
+        // Escapes, parameters, outputs, data first, a repeated field, a scalar, strings.
+        format!(r#"{{"id":"a\"b","inputs":[{{{row},"data":[1,2,3,4]}}]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4],"parameters":{{}}}}]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4]}}],"outputs":[{{"name":"y"}}]}}"#),
+        r#"{"inputs":[{"data":[1,2,3,4],"name":"input","shape":[1,4],"datatype":"FP32"}]}"#.into(),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4],"data":[1,2,3,4]}}]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,"NaN"]}}]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4]}}],"inputs":[]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[[1,2],[3,4]]}}]}}"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4]}}]}} x"#),
+        format!(r#"{{"inputs":[{{{row},"data":[1,2,3,4,]}}]}}"#),
+    ] {
+        assert!(
+            common_request::decode(body.as_bytes(), model).is_none(),
+            "taken: {body}"
+        );
+    }
+}
+
+/// Tokens of the request grammar, for byte mutations.
+const DICT: &[&[u8]] = &[
+    b"\"inputs\"",
+    b"\"id\"",
+    b"\"name\"",
+    b"\"shape\"",
+    b"\"datatype\"",
+    b"\"data\"",
+    b"\"parameters\"",
+    b"\"FP32\"",
+    b"\"INT64\"",
+    b"-0",
+    b"1e309",
+    b"1e-400",
+    b"18446744073709551616",
+    b"[[1,2],[3,4]]",
+    b"[]",
+    b"\\u0041",
+    b" \n",
+];
+
+#[test]
+fn fuzz_the_common_decoder_never_accepts_what_the_general_one_refuses() {
+    let models = models();
+    let seeds = seeds();
+    let mut taken = 0u64;
+    run_fuzz_with(
+        "common_request",
+        |rng: &mut FuzzRng| {
+            let (model, seed) = rng.pick(&seeds);
+            let text = if rng.one_in(2) {
+                text(&mutate_json(seed, rng), rng.one_in(2))
+            } else {
+                mutate(&text(seed, false), DICT, rng)
+            };
+            let mut input = vec![u8::try_from(*model).unwrap()];
+            input.extend(text);
+            input
+        },
+        |input| {
+            let model = &models[usize::from(input[0]) % models.len()];
+            if same(model, &input[1..]) {
+                taken += 1;
+            }
+        },
+    );
+    // Mutations keep many requests valid: the one-pass decoder must have seen some.
+    assert!(taken > 0, "no fuzz case took the one-pass decoder");
+}
