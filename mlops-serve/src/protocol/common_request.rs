@@ -18,6 +18,12 @@ use super::request::{InferRequest, MAX_RANK, MAX_TENSORS, OutputChoice};
 use crate::model::ModelMetadata;
 use crate::tensor::{Datatype, Tensor, TensorData, TensorSpec, f16};
 
+/// The powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
 /// Decodes `json` (the whole body, no binary part) for `metadata`, or `None` when the
 /// general decoder must read it.
 pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferRequest> {
@@ -66,7 +72,10 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
     if !seen_inputs || c.at != json.len() {
         return None;
     }
-    let inputs: Vec<Tensor> = slots.into_iter().collect::<Option<_>>()?;
+    let mut inputs = Vec::with_capacity(slots.len());
+    for slot in slots {
+        inputs.push(slot?);
+    }
     let rows = inputs
         .first()
         .map_or(1, |t| t.data.shape().first().copied().unwrap_or(1));
@@ -106,7 +115,12 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)
             }
             b"shape" if shape.is_none() => shape = Some(c.shape()?),
             b"datatype" if datatype.is_none() => {
-                datatype = Some(Datatype::parse(std::str::from_utf8(c.string()?).ok()?)?);
+                let text = c.string()?;
+                datatype = Some(
+                    Datatype::ALL
+                        .into_iter()
+                        .find(|d| d.as_str().as_bytes() == text)?,
+                );
             }
             // The metadata's checks before the data, so that the data is read once, into a
             // buffer of the size the shape says.
@@ -326,7 +340,7 @@ impl<'a> Cursor<'a> {
         if negative {
             self.at += 1;
         }
-        let significand = self.digits()?;
+        let mut significand = self.digits()?;
         if !self.at_fraction() {
             if !negative {
                 return T::from_u64(significand);
@@ -340,16 +354,65 @@ impl<'a> Cursor<'a> {
                 T::from_i64(value)
             };
         }
+        // The decimal significand (up to 19 digits) and its power of ten, for the exact case.
+        let mut digits = self.at - start - usize::from(negative);
+        let mut exponent: i32 = 0;
+        let mut exact = true;
         if self.bytes.get(self.at) == Some(&b'.') {
             self.at += 1;
-            self.fraction_digits()?;
+            let from = self.at;
+            while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
+                if digits < 19 {
+                    significand = significand * 10 + u64::from(b - b'0');
+                    exponent -= 1;
+                    digits += 1;
+                } else {
+                    exact = false;
+                }
+                self.at += 1;
+            }
+            if self.at == from {
+                return None;
+            }
         }
         if let Some(b'e' | b'E') = self.bytes.get(self.at) {
             self.at += 1;
-            if let Some(b'+' | b'-') = self.bytes.get(self.at) {
+            let sign = match self.bytes.get(self.at) {
+                Some(b'-') => -1,
+                Some(b'+') => 1,
+                _ => 0,
+            };
+            if sign != 0 {
                 self.at += 1;
             }
-            self.fraction_digits()?;
+            let from = self.at;
+            let mut power: i32 = 0;
+            while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
+                if power < 10_000 {
+                    power = power * 10 + i32::from(b - b'0');
+                } else {
+                    exact = false;
+                }
+                self.at += 1;
+            }
+            if self.at == from {
+                return None;
+            }
+            exponent += if sign < 0 { -power } else { power };
+        }
+        // Clinger's fast path: a significand below 2^53 and a power of ten up to 10^22 are
+        // both exact in an f64, so one multiplication or division rounds once, to the
+        // nearest f64: what serde_json (and `str::parse`) give.
+        if exact && significand <= 1 << 53 && exponent.unsigned_abs() <= 22 {
+            #[allow(clippy::cast_precision_loss)]
+            let magnitude = significand as f64;
+            let power = POW10[exponent.unsigned_abs() as usize];
+            let value = if exponent < 0 {
+                magnitude / power
+            } else {
+                magnitude * power
+            };
+            return T::from_f64(if negative { -value } else { value });
         }
         let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
         let value: f64 = text.parse().ok()?;
@@ -363,14 +426,5 @@ impl<'a> Cursor<'a> {
             return None;
         }
         T::from_f64(value)
-    }
-
-    /// One or more decimal digits.
-    fn fraction_digits(&mut self) -> Option<()> {
-        let start = self.at;
-        while let Some(b'0'..=b'9') = self.bytes.get(self.at) {
-            self.at += 1;
-        }
-        (self.at > start).then_some(())
     }
 }

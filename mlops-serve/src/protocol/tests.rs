@@ -146,6 +146,24 @@ fn the_common_shape_takes_the_one_pass_decoder_with_the_general_result() {
     }
 }
 
+/// Numbers an FP32 input takes in one pass.
+const FLOATS: &[&str] = &[
+    "0",
+    "-0",
+    "-0.0",
+    "1.5",
+    "0.1",
+    "4.35",
+    "-2.675",
+    "1e22",
+    "1e23",
+    "1e-23",
+    "0.000061",
+    "123.456e-5",
+    "9007199254740993.0",
+    "12345678901234567.8",
+];
+
 #[test]
 fn numbers_convert_as_the_general_decoder_converts_them() {
     let models = models();
@@ -197,6 +215,28 @@ fn numbers_convert_as_the_general_decoder_converts_them() {
         "true",
         "null",
         "1 2",
+        "0.000061",
+        "123.456e-5",
+        "1.7976931348623157e308",
+        "2.2250738585072014e-308",
+        "9007199254740993.0",
+        "0.1e1",
+        "1e22",
+        "1e23",
+        "1e-22",
+        "1e-23",
+        "12345678901234567.8",
+        "1234567890123456789.5",
+        "0.12345678901234567890123",
+        "4.35",
+        "-2.675",
+        "1.00000000000000011102230246251565404236316680908203125",
+        "1e+0",
+        "1E-0",
+        "5e-324",
+        "1e00001",
+        "-1.5e3",
+        "0.30000000000000004441",
     ];
     for model in [0, 1, 2, 3, 4] {
         let spec = &models[model].inputs[0];
@@ -204,7 +244,7 @@ fn numbers_convert_as_the_general_decoder_converts_them() {
             let shape: Vec<usize> = spec
                 .shape
                 .iter()
-                .map(|&d| if d < 0 { 1 } else { 2 })
+                .map(|&d| usize::try_from(d).unwrap_or(1))
                 .collect();
             let count: usize = shape.iter().product();
             let data = vec![number; count].join(",");
@@ -212,8 +252,13 @@ fn numbers_convert_as_the_general_decoder_converts_them() {
                 r#"{{"inputs":[{{"name":"{}","shape":{shape:?},"datatype":"{}","data":[{data}]}}]}}"#,
                 spec.name, spec.datatype
             );
-            // Inputs the general decoder refuses fall back; the rest must agree.
-            same(&models[model], body.as_bytes());
+            // Inputs the general decoder refuses fall back; the rest must agree, and plain
+            // floats (Clinger's exact case and the rest) take the one-pass decoder.
+            let taken = same(&models[model], body.as_bytes());
+            assert!(
+                taken || model != 0 || !FLOATS.contains(&number),
+                "not decoded in one pass: {body}"
+            );
         }
     }
 }
@@ -290,4 +335,51 @@ fn fuzz_the_common_decoder_never_accepts_what_the_general_one_refuses() {
     );
     // Mutations keep many requests valid: the one-pass decoder must have seen some.
     assert!(taken > 0, "no fuzz case took the one-pass decoder");
+}
+
+#[test]
+fn random_decimals_round_as_the_general_decoder_rounds_them() {
+    let models = models();
+    let (fp32, fp64) = (&models[0], &models[1]);
+    let mut rng = FuzzRng::new(0x5EED);
+    let mut taken = 0;
+    for _ in 0..20_000 {
+        // 1 to 20 digits, a point anywhere (or none), an exponent sometimes.
+        let digits: String = (0..1 + rng.below(20))
+            .map(|_| char::from(b'0' + u8::try_from(rng.below(10)).unwrap()))
+            .collect();
+        let digits = digits.trim_start_matches('0');
+        let digits = if digits.is_empty() { "0" } else { digits };
+        let point = rng.below(digits.len() + 1);
+        let mut number = String::new();
+        if rng.one_in(2) {
+            number.push('-');
+        }
+        number.push_str(&digits[..point.max(1)]);
+        if point > 0 && point < digits.len() {
+            number.push('.');
+            number.push_str(&digits[point..]);
+        } else {
+            number.push_str(".5");
+        }
+        if rng.one_in(2) {
+            let power = i64::try_from(rng.below(60)).unwrap() - 30;
+            number.push_str(&format!("e{power}"));
+        }
+        let fp32_body = format!(
+            r#"{{"inputs":[{{"name":"input","shape":[1,4],"datatype":"FP32","data":[{number},1,2,3]}}]}}"#
+        );
+        let fp64_body = format!(
+            r#"{{"inputs":[{{"name":"a","shape":[1,2],"datatype":"INT64","data":[1,2]}},{{"name":"b","shape":[1],"datatype":"FP64","data":[{number}]}}]}}"#
+        );
+        for (model, body) in [(fp32, fp32_body), (fp64, fp64_body)] {
+            if same(model, body.as_bytes()) {
+                taken += 1;
+            }
+        }
+    }
+    assert!(
+        taken > 30_000,
+        "only {taken} of 40000 took the one-pass decoder"
+    );
 }
