@@ -44,7 +44,7 @@ def start_registry(binary, root, port, poll_ms):
            "--poll-interval-ms", str(poll_ms), "--addr", f"127.0.0.1:{port}"]
     log_file = open(root.parent / "mlops-registry.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    return proc, " ".join(cmd[1:])
+    return proc, "mlops " + " ".join(cmd[1:])
 
 
 def main():

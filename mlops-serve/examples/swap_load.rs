@@ -108,7 +108,10 @@ async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
     for _ in 0..args.concurrency {
-        let client = reqwest::Client::new();
+        // A request that hangs is a failed request, not a run that never ends.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
         let (url, body, stop) = (
             format!("{base}/v2/models/m/infer"),
             body.to_vec(),
@@ -281,6 +284,7 @@ async fn main() -> Result<(), Failure> {
     server.models().edit(|table| table.set_shadow("m", None))?;
     eprintln!("run with a shadow: {} requests", shadowed.len());
 
+    let poll = args.poll;
     let mover = |step: usize| {
         let (registry, name, champion, follower_rx) = (
             Arc::clone(&registry),
@@ -301,7 +305,14 @@ async fn main() -> Result<(), Failure> {
                 .await?;
             let mut rx = follower_rx;
             let wanted = target.to_string();
-            rx.wait_for(|s| s.version == wanted).await?;
+            // A move that is never served (the new version failed) ends the run with an
+            // error instead of waiting forever.
+            let limit = poll * 20 + Duration::from_secs(30);
+            tokio::time::timeout(limit, rx.wait_for(|s| s.version == wanted))
+                .await
+                .map_err(|_| {
+                    format!("the move to version {wanted} was not served within {limit:?}")
+                })??;
             Ok(moved)
         })
     };
