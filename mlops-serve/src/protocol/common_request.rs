@@ -14,7 +14,7 @@
 //! with the same result (the differential fuzz test in `protocol/tests.rs` holds it to that).
 
 use super::elements::Codec;
-use super::request::{InferRequest, MAX_RANK, MAX_TENSORS, OutputChoice};
+use super::request::{InferRequest, MAX_RANK, MAX_TENSORS, all_outputs};
 use crate::model::ModelMetadata;
 use crate::tensor::{Datatype, Tensor, TensorData, TensorSpec, f16};
 
@@ -79,12 +79,7 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
     let rows = inputs
         .first()
         .map_or(1, |t| t.data.shape().first().copied().unwrap_or(1));
-    let outputs = (0..metadata.outputs.len())
-        .map(|index| OutputChoice {
-            index,
-            binary: false,
-        })
-        .collect();
+    let outputs = all_outputs(metadata.outputs.len(), false);
     Some(InferRequest {
         id,
         inputs,

@@ -118,7 +118,7 @@ impl<'de> Deserialize<'de> for Dim {
 }
 
 /// Which outputs to return, and how.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct OutputChoice {
     /// Index into the model's metadata outputs.
     pub(crate) index: usize,
@@ -134,7 +134,7 @@ pub(crate) struct InferRequest {
     /// One tensor per metadata input, in metadata order.
     pub(crate) inputs: Vec<Tensor>,
     /// The outputs to return, in the order to return them.
-    pub(crate) outputs: Vec<OutputChoice>,
+    pub(crate) outputs: Cow<'static, [OutputChoice]>,
     /// Rows along dimension 0 (1 for rank-0 inputs).
     pub(crate) rows: usize,
 }
@@ -302,12 +302,7 @@ pub(crate) fn decode_general(
         .and_then(|p| p.binary_data_output)
         .unwrap_or(false);
     let outputs = match &raw.outputs {
-        None => (0..metadata.outputs.len())
-            .map(|index| OutputChoice {
-                index,
-                binary: default_binary,
-            })
-            .collect(),
+        None => all_outputs(metadata.outputs.len(), default_binary),
         Some(requested) => {
             let mut chosen = Vec::with_capacity(requested.len());
             for output in requested {
@@ -331,7 +326,7 @@ pub(crate) fn decode_general(
                     .unwrap_or(default_binary);
                 chosen.push(OutputChoice { index, binary });
             }
-            chosen
+            Cow::Owned(chosen)
         }
     };
     Ok(InferRequest {
@@ -340,6 +335,30 @@ pub(crate) fn decode_general(
         outputs,
         rows,
     })
+}
+
+/// Every output of a model with `count` outputs, in order: what a request that names none
+/// gets. Up to four need no allocation.
+pub(crate) fn all_outputs(count: usize, binary: bool) -> Cow<'static, [OutputChoice]> {
+    const fn each(binary: bool) -> [OutputChoice; 4] {
+        [
+            OutputChoice { index: 0, binary },
+            OutputChoice { index: 1, binary },
+            OutputChoice { index: 2, binary },
+            OutputChoice { index: 3, binary },
+        ]
+    }
+    const JSON: [OutputChoice; 4] = each(false);
+    const BINARY: [OutputChoice; 4] = each(true);
+    let table: &'static [OutputChoice; 4] = if binary { &BINARY } else { &JSON };
+    match table.get(..count) {
+        Some(first) => Cow::Borrowed(first),
+        None => Cow::Owned(
+            (0..count)
+                .map(|index| OutputChoice { index, binary })
+                .collect(),
+        ),
+    }
 }
 
 fn decode_json(raw: &str, datatype: Datatype, shape: &[usize], count: usize) -> Result<TensorData> {

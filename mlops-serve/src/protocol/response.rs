@@ -138,9 +138,6 @@ pub(crate) fn encode(
     outputs: &[Tensor],
 ) -> Result<Encoded> {
     // Every output is found before anything is written: a missing one is the error reported.
-    for choice in choices {
-        chosen(metadata, choice, outputs)?;
-    }
     let mut binary_total = 0usize;
     let mut estimate = 96 + metadata.name.len() + id.map_or(0, str::len);
     for choice in choices {
