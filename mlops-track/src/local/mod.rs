@@ -57,6 +57,7 @@ mod batch;
 mod check;
 mod disk;
 mod experiments;
+mod index;
 mod keys;
 mod lease;
 mod limits;
@@ -86,6 +87,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use batch::check_batch;
 pub use check::CheckReport;
+pub use index::IndexReport;
 pub use lease::{Lease, STALE_TAG, StaleReason, StaleRun};
 pub use metrics::CompactionReport;
 
@@ -112,6 +114,8 @@ pub struct LocalStoreOptions {
     lease_interval: Duration,
     refresh_interval: Duration,
     concurrency: usize,
+    run_index: bool,
+    index_grace: Duration,
 }
 
 impl Default for LocalStoreOptions {
@@ -121,6 +125,8 @@ impl Default for LocalStoreOptions {
             lease_interval: Duration::from_secs(10),
             refresh_interval: Duration::from_secs(2),
             concurrency: 16,
+            run_index: true,
+            index_grace: Duration::from_secs(600),
         }
     }
 }
@@ -174,6 +180,33 @@ impl LocalStoreOptions {
     pub fn concurrency(&self) -> usize {
         self.concurrency
     }
+
+    /// Whether searches serve ended runs from the run index (on by default; see
+    /// [`LocalStore::build_run_index`]). Off, every run is read from its records.
+    pub fn with_run_index(mut self, on: bool) -> Self {
+        self.run_index = on;
+        self
+    }
+
+    /// Whether searches use the run index.
+    pub fn run_index(&self) -> bool {
+        self.run_index
+    }
+
+    /// How long after a run ends, or after a change to an ended run, the index builder
+    /// waits before indexing it (10 minutes by default). A writer may log metrics from a view
+    /// up to a refresh interval old, and a change lands shortly after its marker; the grace
+    /// covers both, and clock differences between hosts. Lower it only where one process
+    /// writes (tests, a bulk import).
+    pub fn with_index_grace(mut self, grace: Duration) -> Self {
+        self.index_grace = grace;
+        self
+    }
+
+    /// The index grace period.
+    pub fn index_grace(&self) -> Duration {
+        self.index_grace
+    }
 }
 
 /// The embedded tracking store. Cheap to clone (clones share one cache).
@@ -199,6 +232,10 @@ pub(crate) struct Inner {
     links_refused: std::sync::atomic::AtomicU64,
     /// What this process's reads skipped, by key (at most [`MAX_DAMAGE`]).
     damage: Mutex<std::collections::BTreeMap<String, String>>,
+    /// Each experiment's run index, as last read (`index/`).
+    index: Mutex<HashMap<ExperimentId, Arc<index::IndexView>>>,
+    /// Indexed runs this process wrote to since: never served from the index it holds.
+    touched: Mutex<std::collections::HashSet<RunId>>,
 }
 
 /// The most damaged objects remembered; beyond that, only the warnings tell.
@@ -270,6 +307,8 @@ impl LocalStore {
             disk,
             links_refused: std::sync::atomic::AtomicU64::new(0),
             damage: Mutex::new(std::collections::BTreeMap::new()),
+            index: Mutex::new(HashMap::new()),
+            touched: Mutex::new(std::collections::HashSet::new()),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)
@@ -353,6 +392,17 @@ impl LocalStore {
     /// `RUNNING` or whose writer is alive or was seen within `max_age`.
     pub async fn stale_run(&self, run: &RunId, max_age: Duration) -> Result<Option<StaleRun>> {
         self.inner.stale_run(run.clone(), max_age).await
+    }
+
+    /// Writes a new generation of every experiment's run index: the folded state of its
+    /// ended runs, so that a new process searches them by reading one object per experiment
+    /// instead of every run's records (`docs/FORMAT.md`, *The run index*). Incremental:
+    /// runs indexed before and unchanged since are not read again. Safe to run at any time,
+    /// from any number of processes, and to interrupt: readers only ever use a complete
+    /// generation, and read every run it does not cover (or that changed since) from its
+    /// records.
+    pub async fn build_run_index(&self) -> Result<IndexReport> {
+        self.inner.build_run_index().await
     }
 
     /// Reads every experiment and run and reports what it found, including damaged records and

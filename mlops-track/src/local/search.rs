@@ -77,6 +77,9 @@ impl Inner {
         for (id, entry) in experiments {
             let entry = Arc::new(entry);
             let ids = self.run_ids_of(&id).await?;
+            // Ended runs the index covers (and that changed neither since it was built nor in
+            // this process) are served from it, without reading their records.
+            let index = self.index_view(&id).await;
             runs.reserve(ids.len());
             let now = Instant::now();
             let slots = self
@@ -84,10 +87,16 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for run in ids.iter() {
-                match slots
+                let view = slots
                     .get(run)
                     .and_then(|slot| self.cached_for_search(slot, &entry, now))
-                {
+                    .or_else(|| {
+                        index
+                            .as_ref()
+                            .and_then(|index| index.view(run, &entry))
+                            .filter(|_| !self.was_touched(run))
+                    });
+                match view {
                     Some(view) => runs.push(view),
                     None => to_read.push((run.clone(), Arc::clone(&entry))),
                 }

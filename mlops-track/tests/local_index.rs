@@ -1,0 +1,524 @@
+//! The run index (`docs/FORMAT.md`, *The run index*): searches served from it give exactly
+//! what reading every run's records gives, for filters, orders, views and pages, also after
+//! indexed runs were retagged, reopened, logged to, deleted or restored, and after their
+//! experiment was deleted; an interrupted build leaves a store that reads the same; a torn or
+//! corrupt generation is detected, reported as damage and ignored; and a new process's
+//! search of N indexed runs reads a constant number of objects, not N.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use mlops_core::{ExperimentName, LifecycleStage, Param, RunStatus, StoreRoot, StoreUri, Tag};
+use mlops_track::local::{IndexReport, LocalStoreOptions};
+use mlops_track::{
+    Dataset, DatasetInput, ExperimentId, LocalStore, NewRun, Run, RunId, RunQuery, TagKey,
+    TrackingStore, TrackingStoreExt, ViewType,
+};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+use crate::support::{T0, point};
+
+/// A store process: the index on or off, and no grace period (one writer at a time here).
+async fn open(root: &StoreRoot, index: bool) -> LocalStore {
+    LocalStore::open_with_options(
+        root.clone(),
+        LocalStoreOptions::default()
+            .with_run_index(index)
+            .with_index_grace(Duration::ZERO),
+    )
+    .await
+    .unwrap()
+}
+
+fn folder_root(dir: &tempfile::TempDir) -> StoreRoot {
+    StoreUri::parse(dir.path().to_str().unwrap())
+        .unwrap()
+        .open()
+        .unwrap()
+}
+
+/// Runs of two experiments: ended (finished, failed), running, deleted; with params, tags,
+/// metrics over several steps and a dataset input.
+async fn populate(
+    store: &LocalStore,
+    experiments: &[ExperimentId],
+    runs: usize,
+    all_end: bool,
+) -> Vec<RunId> {
+    let mut ids = Vec::new();
+    for i in 0..runs {
+        let experiment = experiments[i % experiments.len()].clone();
+        let run = store
+            .create_run(NewRun {
+                experiment_id: experiment,
+                run_name: None,
+                user_id: "ada".into(),
+                start_time: mlops_core::Timestamp::from_millis(T0 + i as i64).unwrap(),
+                tags: vec![Tag::parse("team", format!("{}", i % 2)).unwrap()],
+            })
+            .await
+            .unwrap();
+        let id = run.info.run_id;
+        let alpha = ["0.1", "0.2", "0.5"][i % 3];
+        let points: Vec<_> = (0..4)
+            .map(|step| point("rmse", ((i + step as usize) % 10) as f64 / 10.0, step))
+            .chain((0..3).map(|step| point("loss", 1.0 / (i as f64 + 1.0 + step as f64), step)))
+            .collect();
+        store
+            .log_batch(&id, &points, &[Param::parse("alpha", alpha).unwrap()], &[])
+            .await
+            .unwrap();
+        if i % 4 == 0 {
+            let input = DatasetInput {
+                dataset: Dataset {
+                    name: "train".into(),
+                    digest: format!("d{i}"),
+                    source_type: "local".into(),
+                    source: "data/train.parquet".into(),
+                    schema: None,
+                    profile: Some("{\"num_rows\": 10}".into()),
+                },
+                tags: vec![Tag::parse("mlflow.data.context", "training").unwrap()],
+            };
+            store.log_inputs(&id, &[input]).await.unwrap();
+        }
+        match i % 5 {
+            0 if !all_end => {}
+            1 => {
+                store.set_terminated(&id, RunStatus::Failed).await.unwrap();
+            }
+            _ => {
+                store
+                    .set_terminated(&id, RunStatus::Finished)
+                    .await
+                    .unwrap();
+            }
+        }
+        if i % 7 == 3 {
+            store.delete_run(&id).await.unwrap();
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+/// Every page of a search, `page` runs at a time, following the tokens.
+async fn pages(store: &LocalStore, query: &RunQuery, page: usize) -> Vec<Run> {
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let result = store
+            .search_runs(&RunQuery {
+                max_results: Some(page),
+                page_token: token,
+                ..query.clone()
+            })
+            .await
+            .unwrap();
+        all.extend(result.items);
+        token = result.next_page_token;
+        if token.is_none() {
+            return all;
+        }
+    }
+}
+
+fn queries(experiments: &[ExperimentId]) -> Vec<RunQuery> {
+    let query = |filter: &str, order: &[&str], view: ViewType| RunQuery {
+        experiment_ids: experiments.to_vec(),
+        filter: (!filter.is_empty()).then(|| filter.to_owned()),
+        order_by: order.iter().map(|s| (*s).to_owned()).collect(),
+        view,
+        ..RunQuery::default()
+    };
+    vec![
+        query("", &[], ViewType::ActiveOnly),
+        query("", &[], ViewType::All),
+        query("", &["start_time ASC"], ViewType::DeletedOnly),
+        query(
+            "metrics.rmse < 0.5 and params.alpha = '0.1'",
+            &[],
+            ViewType::ActiveOnly,
+        ),
+        query("tags.team = '1'", &["metrics.rmse DESC"], ViewType::All),
+        query(
+            "attributes.status = 'FINISHED'",
+            &["params.alpha ASC", "metrics.loss DESC"],
+            ViewType::All,
+        ),
+        query("tags.note = 'retagged'", &[], ViewType::All),
+        query("metrics.late > 0", &[], ViewType::All),
+        query(
+            "attributes.status != 'RUNNING'",
+            &["end_time DESC"],
+            ViewType::ActiveOnly,
+        ),
+    ]
+}
+
+/// A new process with the index and a new process without it find the same runs, page by
+/// page, for every query.
+async fn assert_equivalent(root: &StoreRoot, experiments: &[ExperimentId]) {
+    let indexed = open(root, true).await;
+    let plain = open(root, false).await;
+    for query in queries(experiments) {
+        for page in [7, 1000] {
+            let with = pages(&indexed, &query, page).await;
+            let without = pages(&plain, &query, page).await;
+            assert_eq!(
+                with, without,
+                "{:?} order {:?} {:?}, pages of {page}",
+                query.filter, query.order_by, query.view
+            );
+        }
+    }
+    assert!(indexed.damage().is_empty(), "{:?}", indexed.damage());
+}
+
+async fn two_experiments(store: &LocalStore) -> Vec<ExperimentId> {
+    let mut ids = Vec::new();
+    for name in ["indexed-a", "indexed-b"] {
+        ids.push(
+            store
+                .create_experiment(&ExperimentName::parse(name).unwrap(), &[])
+                .await
+                .unwrap(),
+        );
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_served_from_the_index_equal_searches_of_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = folder_root(&dir);
+    let writer = open(&root, true).await;
+    let experiments = two_experiments(&writer).await;
+    let ids = populate(&writer, &experiments, 40, false).await;
+
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert_eq!(report.generations_written, 2, "{report:?}");
+    // 40 runs, every fifth still running.
+    assert_eq!(report.runs_indexed, 32, "{report:?}");
+    assert_eq!(report.runs_left_out, 8, "{report:?}");
+    assert_equivalent(&root, &experiments).await;
+
+    // A process that read the index and then writes sees its own writes at once.
+    let reader = open(&root, true).await;
+    let all = queries(&experiments).remove(1);
+    assert_eq!(pages(&reader, &all, 1000).await.len(), 40);
+    reader
+        .set_tag(&ids[2], &Tag::parse("note", "retagged").unwrap())
+        .await
+        .unwrap();
+    let tagged = RunQuery {
+        filter: Some("tags.note = 'retagged'".into()),
+        ..all.clone()
+    };
+    let found = pages(&reader, &tagged, 1000).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].info.run_id, ids[2]);
+
+    // Other processes change indexed runs: a new tag, a reopening, metrics, a deletion, a
+    // restoration, a tag removed, a run finished, a new run, and a deleted experiment.
+    let other = open(&root, true).await;
+    other
+        .update_run(&ids[6], Some(RunStatus::Running), None, None)
+        .await
+        .unwrap();
+    other
+        .log_batch(&ids[7], &[point("late", 1.0, 9)], &[], &[])
+        .await
+        .unwrap();
+    other.delete_run(&ids[8]).await.unwrap();
+    other.restore_run(&ids[3]).await.unwrap();
+    other
+        .delete_tag(&ids[9], &TagKey::parse("team").unwrap())
+        .await
+        .unwrap();
+    other
+        .set_terminated(&ids[11], RunStatus::Killed)
+        .await
+        .unwrap();
+    let late = other
+        .create_run(NewRun {
+            experiment_id: experiments[0].clone(),
+            run_name: None,
+            user_id: "bo".into(),
+            start_time: mlops_core::Timestamp::from_millis(T0 + 1000).unwrap(),
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    other
+        .set_terminated(&late.info.run_id, RunStatus::Finished)
+        .await
+        .unwrap();
+    other.delete_experiment(&experiments[1]).await.unwrap();
+    assert_equivalent(&root, &experiments).await;
+
+    // The next build re-reads only the changed and new runs, and consumes the markers.
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert!(report.markers_consumed >= 7, "{report:?}");
+    assert!(report.runs_read <= 8 + 8, "{report:?}");
+    assert_equivalent(&root, &experiments).await;
+    other.restore_experiment(&experiments[1]).await.unwrap();
+    assert_equivalent(&root, &experiments).await;
+    // Nothing changed since: a build reads only the runs it cannot index (still running).
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert_eq!(report.markers_consumed, 0, "{report:?}");
+    assert_eq!(report.runs_read, report.runs_left_out, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_ended_within_the_grace_period_is_not_indexed() {
+    let root = StoreUri::parse("memory://grace").unwrap().open().unwrap();
+    let store = LocalStore::open(root.clone()).await.unwrap();
+    let experiments = two_experiments(&store).await;
+    populate(&store, &experiments, 10, false).await;
+    let report = store.build_run_index().await.unwrap();
+    assert_eq!(report.runs_indexed, 0, "{report:?}");
+    assert_eq!(report.runs_left_out, 10, "{report:?}");
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert_eq!(report.runs_indexed, 8, "{report:?}");
+}
+
+/// The generation files of a folder store.
+fn generations(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for experiment in std::fs::read_dir(dir.join("index")).unwrap() {
+        for file in std::fs::read_dir(experiment.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_or_corrupt_generation_is_reported_and_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = folder_root(&dir);
+    let writer = open(&root, true).await;
+    let experiments = two_experiments(&writer).await;
+    populate(&writer, &experiments, 20, false).await;
+    writer.build_run_index().await.unwrap();
+    let files = generations(dir.path());
+    assert_eq!(files.len(), 2);
+
+    // One byte flipped in the body of one, the other cut short.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x01;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let bytes = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &bytes[..bytes.len() / 2]).unwrap();
+
+    let indexed = open(&root, true).await;
+    let plain = open(&root, false).await;
+    for query in queries(&experiments) {
+        assert_eq!(
+            pages(&indexed, &query, 1000).await,
+            pages(&plain, &query, 1000).await
+        );
+    }
+    let damage = indexed.damage();
+    assert_eq!(damage.len(), 2, "{damage:?}");
+    assert!(
+        damage
+            .iter()
+            .all(|d| d.key.contains("/index/") || d.key.starts_with("index/")),
+        "{damage:?}"
+    );
+    assert!(
+        damage.iter().any(|d| d.reason.contains("CRC-32C")),
+        "{damage:?}"
+    );
+
+    // The next build starts over from the records and is trusted again.
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert_eq!(report.runs_read, 20, "{report:?}");
+    assert_equivalent(&root, &experiments).await;
+}
+
+/// An in-memory store that counts reads and listings, and can refuse index writes and
+/// deletions (a builder stopped before its generation landed, or before its clean-up).
+#[derive(Debug, Default)]
+struct Counting {
+    inner: InMemory,
+    gets: AtomicU64,
+    lists: AtomicU64,
+    refuse_index_puts: AtomicBool,
+    refuse_deletes: AtomicBool,
+}
+
+impl fmt::Display for Counting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Counting")
+    }
+}
+
+fn refused(location: &Path) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "Counting",
+        source: format!("the process died before writing {location}").into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        options: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if self.refuse_index_puts.load(Ordering::Relaxed)
+            && location.as_ref().starts_with("index/")
+            && location.as_ref().ends_with(".jsonl")
+        {
+            return Err(refused(location));
+        }
+        self.inner.put_opts(location, payload, options).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        options: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, options).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        if self.refuse_deletes.load(Ordering::Relaxed) {
+            use futures::StreamExt;
+            return locations.map(|location| Err(refused(&location?))).boxed();
+        }
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// Reads and listings of one new process's search of every run.
+async fn cold_search(
+    store: &Arc<Counting>,
+    experiments: &[ExperimentId],
+    index: bool,
+) -> (u64, u64, usize) {
+    let root = StoreRoot::from_parts(Arc::clone(store) as Arc<dyn ObjectStore>, None);
+    let reader = open(&root, index).await;
+    let (gets, lists) = (
+        store.gets.load(Ordering::Relaxed),
+        store.lists.load(Ordering::Relaxed),
+    );
+    let found = pages(&reader, &queries(experiments).remove(1), 1000).await;
+    (
+        store.gets.load(Ordering::Relaxed) - gets,
+        store.lists.load(Ordering::Relaxed) - lists,
+        found.len(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_search_of_indexed_runs_reads_a_constant_number_of_objects() {
+    let mut costs = Vec::new();
+    for runs in [30, 90] {
+        let store = Arc::new(Counting::default());
+        let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
+        let writer = open(&root, true).await;
+        let experiments = two_experiments(&writer).await;
+        // Every run ended: the index covers them all.
+        populate(&writer, &experiments, runs, true).await;
+        let report: IndexReport = writer.build_run_index().await.unwrap();
+        assert_eq!(report.runs_indexed, runs, "{report:?}");
+        let (plain_gets, _, found) = cold_search(&store, &experiments, false).await;
+        assert_eq!(found, runs);
+        assert!(
+            plain_gets >= 3 * runs as u64,
+            "{plain_gets} reads for {runs} runs"
+        );
+        let (gets, lists, found) = cold_search(&store, &experiments, true).await;
+        assert_eq!(found, runs);
+        costs.push((gets, lists));
+    }
+    // The format marker, the experiments log, and per experiment its index generation: the
+    // same for 30 runs as for 90.
+    assert_eq!(costs[0], costs[1], "reads and listings for 30 and 90 runs");
+    assert!(costs[0].0 <= 8, "{costs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
+    let store = Arc::new(Counting::default());
+    let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
+    let writer = open(&root, true).await;
+    let experiments = two_experiments(&writer).await;
+    let ids = populate(&writer, &experiments, 20, false).await;
+    writer.build_run_index().await.unwrap();
+    writer
+        .set_tag(&ids[2], &Tag::parse("note", "retagged").unwrap())
+        .await
+        .unwrap();
+    writer.delete_run(&ids[4]).await.unwrap();
+
+    // Stopped before its generation landed: the build fails, the store reads the same.
+    store.refuse_index_puts.store(true, Ordering::Relaxed);
+    assert!(open(&root, true).await.build_run_index().await.is_err());
+    store.refuse_index_puts.store(false, Ordering::Relaxed);
+    assert_equivalent(&root, &experiments).await;
+
+    // Stopped after its generation landed, before removing the markers it consumed and the
+    // old generations: readers still read the marked runs from their records.
+    store.refuse_deletes.store(true, Ordering::Relaxed);
+    let report = open(&root, true).await.build_run_index().await.unwrap();
+    assert_eq!(report.generations_written, 2, "{report:?}");
+    assert_equivalent(&root, &experiments).await;
+    writer
+        .set_tag(&ids[2], &Tag::parse("note", "again").unwrap())
+        .await
+        .unwrap();
+    assert_equivalent(&root, &experiments).await;
+
+    // A later build finishes the clean-up.
+    store.refuse_deletes.store(false, Ordering::Relaxed);
+    open(&root, true).await.build_run_index().await.unwrap();
+    assert_equivalent(&root, &experiments).await;
+    let run = open(&root, true).await.get_run(&ids[4]).await.unwrap();
+    assert_eq!(run.info.lifecycle_stage, LifecycleStage::Deleted);
+}
