@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use mlops_core::{ExperimentName, LifecycleStage, Param, RunStatus, StoreRoot, StoreUri, Tag};
 use mlops_track::local::{IndexReport, LocalStoreOptions};
@@ -412,7 +413,6 @@ impl ObjectStore for Counting {
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
         if self.refuse_deletes.load(Ordering::Relaxed) {
-            use futures::StreamExt;
             return locations.map(|location| Err(refused(&location?))).boxed();
         }
         self.inner.delete_stream(locations)
@@ -507,7 +507,8 @@ async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
     // old generations: readers still read the marked runs from their records.
     store.refuse_deletes.store(true, Ordering::Relaxed);
     let report = open(&root, true).await.build_run_index().await.unwrap();
-    assert_eq!(report.generations_written, 2, "{report:?}");
+    // Only the first experiment's runs changed.
+    assert_eq!(report.generations_written, 1, "{report:?}");
     assert_equivalent(&root, &experiments).await;
     writer
         .set_tag(&ids[2], &Tag::parse("note", "again").unwrap())
@@ -521,4 +522,50 @@ async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
     assert_equivalent(&root, &experiments).await;
     let run = open(&root, true).await.get_run(&ids[4]).await.unwrap();
     assert_eq!(run.info.lifecycle_stage, LifecycleStage::Deleted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
+    let store = Arc::new(Counting::default());
+    let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
+    let writer = open(&root, true).await;
+    let experiment = writer
+        .create_experiment(&ExperimentName::parse("many").unwrap(), &[])
+        .await
+        .unwrap();
+    let experiments = vec![experiment];
+    // Past the 256 ended runs a search must read from records before it refreshes.
+    populate(&writer, &experiments, 270, true).await;
+    // A search with the default grace period reads them all and indexes none (too recent).
+    let recent = LocalStore::open(root.clone()).await.unwrap();
+    assert_eq!(
+        pages(&recent, &queries(&experiments).remove(1), 1000)
+            .await
+            .len(),
+        270
+    );
+    let listed: Vec<ObjectMeta> = store
+        .inner
+        .list(Some(&Path::from("index")))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert!(
+        listed
+            .iter()
+            .all(|m| m.location.as_ref().contains("/changed/")),
+        "{listed:?}"
+    );
+    // Without the grace period, the first new process's search writes the index, and the
+    // next new process reads it instead of the records.
+    let (gets, _, found) = cold_search(&store, &experiments, true).await;
+    assert_eq!(found, 270);
+    assert!(gets > 270, "{gets}");
+    let (gets, _, found) = cold_search(&store, &experiments, true).await;
+    assert_eq!(found, 270);
+    assert!(gets <= 8, "{gets}");
+    // Off, a search reads every run and writes nothing.
+    let (gets, _, found) = cold_search(&store, &experiments, false).await;
+    assert_eq!(found, 270);
+    assert!(gets > 270, "{gets}");
 }

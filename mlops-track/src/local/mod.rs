@@ -182,7 +182,9 @@ impl LocalStoreOptions {
     }
 
     /// Whether searches serve ended runs from the run index (on by default; see
-    /// [`LocalStore::build_run_index`]). Off, every run is read from its records.
+    /// [`LocalStore::build_run_index`]), and refresh it after reading many ended runs from
+    /// their records (at least 256, and a quarter of what the index holds). Off, every run
+    /// is read from its records and nothing is written by searches.
     pub fn with_run_index(mut self, on: bool) -> Self {
         self.run_index = on;
         self
@@ -236,6 +238,8 @@ pub(crate) struct Inner {
     index: Mutex<HashMap<ExperimentId, Arc<index::IndexView>>>,
     /// Indexed runs this process wrote to since: never served from the index it holds.
     touched: Mutex<std::collections::HashSet<RunId>>,
+    /// Set when a search's index refresh failed (a read-only store): no more attempts.
+    index_refresh_failed: std::sync::atomic::AtomicBool,
 }
 
 /// The most damaged objects remembered; beyond that, only the warnings tell.
@@ -309,6 +313,7 @@ impl LocalStore {
             damage: Mutex::new(std::collections::BTreeMap::new()),
             index: Mutex::new(HashMap::new()),
             touched: Mutex::new(std::collections::HashSet::new()),
+            index_refresh_failed: std::sync::atomic::AtomicBool::new(false),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)

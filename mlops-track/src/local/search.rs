@@ -74,12 +74,17 @@ impl Inner {
         // each (the common case for a long-lived process); the others are read concurrently.
         let mut runs: Vec<Arc<Run>> = Vec::new();
         let mut to_read: Vec<(RunId, Arc<ExperimentEntry>)> = Vec::new();
+        // Per experiment, how many runs its index holds (for its refresh below).
+        let mut indexed: HashMap<ExperimentId, usize> = HashMap::new();
         for (id, entry) in experiments {
             let entry = Arc::new(entry);
             let ids = self.run_ids_of(&id).await?;
             // Ended runs the index covers (and that changed neither since it was built nor in
             // this process) are served from it, without reading their records.
             let index = self.index_view(&id).await;
+            if let Some(index) = &index {
+                indexed.insert(id.clone(), index.len());
+            }
             runs.reserve(ids.len());
             let now = Instant::now();
             let slots = self
@@ -124,6 +129,17 @@ impl Inner {
                 .buffer_unordered(self.options.concurrency)
                 .collect()
                 .await;
+        let mut ended: HashMap<ExperimentId, usize> = HashMap::new();
+        for run in read.iter().flatten() {
+            if run.info.status.is_terminal() {
+                *ended.entry(run.info.experiment_id.clone()).or_default() += 1;
+            }
+        }
+        for (experiment, count) in ended {
+            if let Some(&held) = indexed.get(&experiment) {
+                self.refresh_index(&experiment, count, held).await;
+            }
+        }
         runs.extend(read.into_iter().flatten());
         runs.retain(|run| in_view(query.view, run.info.lifecycle_stage));
         let page = search.apply(runs.iter().map(|run| &**run));

@@ -61,15 +61,19 @@ impl Inner {
         };
         let mut report = IndexReport::default();
         for experiment in experiments {
-            report.add(&self.build_experiment_index(&experiment).await?);
+            report.add(&self.build_experiment_index(&experiment, false).await?);
         }
         Ok(report)
     }
 
-    /// Builds a new generation of one experiment's run index.
+    /// Builds a new generation of one experiment's run index. With `reuse_cache`, runs no
+    /// marker names are taken from this process's cache when it is within the refresh
+    /// interval (a search just read them); marked runs are always read again, after the
+    /// markers were listed, so that the state indexed includes the change they announce.
     pub(crate) async fn build_experiment_index(
         &self,
         experiment: &ExperimentId,
+        reuse_cache: bool,
     ) -> Result<IndexReport> {
         let now = tick();
         let grace = i64::try_from(self.options.index_grace.as_micros()).unwrap_or(i64::MAX);
@@ -87,18 +91,23 @@ impl Inner {
             .collect();
         let mut report = IndexReport::default();
         let mut kept: Vec<IndexedRun> = Vec::new();
-        let mut to_read: Vec<RunId> = Vec::new();
+        let mut to_read: Vec<(RunId, Fresh)> = Vec::new();
+        let unmarked = if reuse_cache {
+            Fresh::RecentFull
+        } else {
+            Fresh::Full
+        };
         let mut consumed: Vec<Path> = Vec::new();
         for id in ids {
             match (changes.remove(&id), previous.get(&id)) {
                 (None, Some(indexed)) => kept.push(indexed.clone()),
-                (None, None) => to_read.push(id),
+                (None, None) => to_read.push((id, unmarked)),
                 (Some(marks), _) => {
                     // A marker younger than the grace period may precede a write that has
                     // not landed yet: the run waits for a later build.
                     if marks.iter().all(|(_, at)| now.saturating_sub(*at) >= grace) {
                         consumed.extend(marks.into_iter().map(|(key, _)| key));
-                        to_read.push(id);
+                        to_read.push((id, Fresh::Full));
                     } else {
                         report.runs_left_out += 1;
                     }
@@ -116,11 +125,14 @@ impl Inner {
             );
         }
         report.runs_read = to_read.len();
-        let read: Vec<Option<IndexedRun>> = futures::stream::iter(to_read)
-            .map(|id| async move { self.indexable(id, experiment, now, grace).await })
-            .buffer_unordered(self.options.concurrency)
-            .collect()
-            .await;
+        let read: Vec<Option<IndexedRun>> =
+            futures::stream::iter(to_read)
+                .map(|(id, fresh)| async move {
+                    self.indexable(id, fresh, experiment, now, grace).await
+                })
+                .buffer_unordered(self.options.concurrency)
+                .collect()
+                .await;
         let mut runs = kept;
         let before = runs.len();
         runs.extend(read.into_iter().flatten());
@@ -134,6 +146,19 @@ impl Inner {
             size <= limits::INDEX
         });
         report.runs_left_out += total - runs.len();
+        // Nothing new to index and nothing to clean up: the previous generation stands.
+        let unchanged = consumed.is_empty()
+            && match previous_seq {
+                Some(_) => {
+                    runs.len() == previous.len()
+                        && runs.iter().all(|r| previous.contains_key(&r.meta.run_id))
+                }
+                None => runs.is_empty(),
+            };
+        if unchanged {
+            report.runs_indexed = runs.len();
+            return Ok(report);
+        }
         let seq = previous_seq.map_or(0, |s| s + 1);
         let key = self.keys.index_generation(experiment, seq);
         let bytes = encode_index(seq, now, &runs);
@@ -195,13 +220,14 @@ impl Inner {
     async fn indexable(
         &self,
         id: RunId,
+        fresh: Fresh,
         experiment: &ExperimentId,
         now: i64,
         grace: i64,
     ) -> Option<IndexedRun> {
         let slot = self.run_slot(&id);
         let mut st = slot.state.lock().await;
-        match self.load_run(&id, &mut st, Fresh::Full).await {
+        match self.load_run(&id, &mut st, fresh).await {
             Ok(()) => {}
             Err(TrackError::NotFound { .. }) => return None,
             Err(e) => {

@@ -36,6 +36,10 @@ use super::{Inner, limits, or_damage};
 use crate::entities::Run;
 use crate::error::Result;
 
+/// A search that read fewer ended runs than this from their records does not refresh the
+/// index (reading them costs less than writing a generation).
+const REFRESH_MIN_RUNS: usize = 256;
+
 /// An indexed object, as errors name it.
 const GENERATION: &str = "a run index generation";
 
@@ -82,6 +86,11 @@ impl IndexView {
 
     pub(crate) fn contains(&self, run: &RunId) -> bool {
         self.runs.contains_key(run)
+    }
+
+    /// How many runs the generation holds.
+    pub(crate) fn len(&self) -> usize {
+        self.runs.len()
     }
 }
 
@@ -253,6 +262,38 @@ impl Inner {
             out.insert(run.meta.run_id.clone(), (Arc::new(run), view));
         }
         out
+    }
+
+    /// After a search read `ended` ended runs of `experiment` from their records: when they
+    /// are many (at least [`REFRESH_MIN_RUNS`], and a quarter of what the index holds), builds
+    /// a new generation from what the search just read, so the next new process reads one
+    /// object. Each build writes the whole generation; building only after a quarter of its
+    /// size was read from records bounds that to a constant per run read. A failure (a
+    /// read-only store) is logged and stops this process's refreshes.
+    pub(crate) async fn refresh_index(
+        &self,
+        experiment: &ExperimentId,
+        ended: usize,
+        indexed: usize,
+    ) {
+        if !self.options.run_index
+            || ended < REFRESH_MIN_RUNS
+            || ended.saturating_mul(4) < indexed
+            || self
+                .index_refresh_failed
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        match self.build_experiment_index(experiment, true).await {
+            Ok(report) => tracing::debug!(experiment = %experiment, ?report, "run index refreshed"),
+            Err(e) => {
+                self.index_refresh_failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(experiment = %experiment, error = %e,
+                    "could not refresh the run index; searches read runs from their records");
+            }
+        }
     }
 
     /// Before a write to a run whose status is terminal (it may be indexed): creates a change
