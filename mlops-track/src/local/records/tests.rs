@@ -328,11 +328,11 @@ fn index_generations_have_their_documented_shape() {
     assert_eq!(back[0].metrics, run.metrics);
 
     // A running run in a generation refuses the whole generation; so does a flipped byte.
-    let mut running = run.clone();
+    let mut running = run;
     running.meta.status = RunStatus::Running;
     let err = decode_index(&encode_index(0, 0, [&running])).unwrap_err();
     assert!(err.contains("only ended runs"), "{err}");
-    let mut flipped = encoded.clone();
+    let mut flipped = encoded;
     let last = flipped.len() - 3;
     flipped[last] ^= 1;
     assert!(decode_index(&flipped).unwrap_err().contains("CRC-32C"));
