@@ -329,3 +329,43 @@ async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
     assert_eq!(found, 270);
     assert!(gets > 270, "{gets}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_sees_its_own_writes_to_indexed_runs_at_once() {
+    let root = StoreUri::parse("memory://own-writes")
+        .unwrap()
+        .open()
+        .unwrap();
+    let writer = open(&root, true).await;
+    let experiments = two_experiments(&writer).await;
+    let ids = populate(&writer, &experiments, 10, true).await;
+    writer.build_run_index().await.unwrap();
+
+    let interval = std::time::Duration::from_millis(1500);
+    let reader = LocalStore::open_with_options(
+        root.clone(),
+        mlops_track::local::LocalStoreOptions::default()
+            .with_index_grace(std::time::Duration::ZERO)
+            .with_refresh_interval(interval),
+    )
+    .await
+    .unwrap();
+    // The run's own view is read first; the index is read later, so that when the write
+    // comes the run's view is past the refresh interval while the index view is not.
+    reader.get_run(&ids[2]).await.unwrap();
+    tokio::time::sleep(interval * 2 / 3).await;
+    let all = queries(&experiments).remove(1);
+    assert_eq!(pages(&reader, &all, 1000).await.len(), 10);
+    tokio::time::sleep(interval / 2).await;
+    reader
+        .set_tag(&ids[2], &Tag::parse("note", "mine").unwrap())
+        .await
+        .unwrap();
+    let mine = mlops_track::RunQuery {
+        filter: Some("tags.note = 'mine'".into()),
+        ..all
+    };
+    let found = pages(&reader, &mine, 1000).await;
+    assert_eq!(found.len(), 1, "this process's own tag is not seen");
+    assert_eq!(found[0].info.run_id, ids[2]);
+}

@@ -236,8 +236,9 @@ pub(crate) struct Inner {
     damage: Mutex<std::collections::BTreeMap<String, String>>,
     /// Each experiment's run index, as last read (`index/`).
     index: Mutex<HashMap<ExperimentId, Arc<index::IndexView>>>,
-    /// Indexed runs this process wrote to since: never served from the index it holds.
-    touched: Mutex<std::collections::HashSet<RunId>>,
+    /// When this process last wrote to each run (recent writes only): an index view listed
+    /// before the write does not serve the run.
+    touched: Mutex<HashMap<RunId, std::time::Instant>>,
     /// Set when a search's index refresh failed (a read-only store): no more attempts.
     index_refresh_failed: std::sync::atomic::AtomicBool,
 }
@@ -312,7 +313,7 @@ impl LocalStore {
             links_refused: std::sync::atomic::AtomicU64::new(0),
             damage: Mutex::new(std::collections::BTreeMap::new()),
             index: Mutex::new(HashMap::new()),
-            touched: Mutex::new(std::collections::HashSet::new()),
+            touched: Mutex::new(HashMap::new()),
             index_refresh_failed: std::sync::atomic::AtomicBool::new(false),
         };
         inner.check_format().await?;

@@ -288,9 +288,7 @@ impl Inner {
                 Claim::Won => {
                     st.apply(seq, &record, key.as_ref());
                     st.next_seq = seq + 1;
-                    if let Some(meta) = st.meta.as_ref() {
-                        self.touched(&meta.experiment_id, id);
-                    }
+                    self.touched(id);
                     return Ok(true);
                 }
                 Claim::Taken => {
@@ -513,13 +511,13 @@ impl Inner {
             return Ok(());
         }
         // Metrics logged to an ended run change what an index holds of it.
-        if let Some(meta) = st.meta.as_ref() {
+        if let Some(meta) = st.meta.as_ref()
+            && meta.status.is_terminal()
+        {
             let experiment_id = meta.experiment_id.clone();
-            if meta.status.is_terminal() {
-                self.mark_changed(&experiment_id, id).await?;
-            }
-            self.touched(&experiment_id, id);
+            self.mark_changed(&experiment_id, id).await?;
         }
+        self.touched(id);
         // The segment's name is taken under the lock, so names (and thus history order)
         // follow the order of the calls; the write itself runs unlocked, so that concurrent
         // calls on one run write (and fsync) in parallel.

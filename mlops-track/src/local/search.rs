@@ -98,8 +98,8 @@ impl Inner {
                     .or_else(|| {
                         index
                             .as_ref()
+                            .filter(|index| !self.written_since(run, index))
                             .and_then(|index| index.view(run, &entry))
-                            .filter(|_| !self.was_touched(run))
                     });
                 match view {
                     Some(view) => runs.push(view),

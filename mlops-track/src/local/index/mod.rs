@@ -84,10 +84,6 @@ impl IndexView {
         Some(Arc::new(run))
     }
 
-    pub(crate) fn contains(&self, run: &RunId) -> bool {
-        self.runs.contains_key(run)
-    }
-
     /// How many runs the generation holds.
     pub(crate) fn len(&self) -> usize {
         self.runs.len()
@@ -301,33 +297,37 @@ impl Inner {
     pub(crate) async fn mark_changed(&self, experiment: &ExperimentId, run: &RunId) -> Result<()> {
         let key = self.keys.index_change(experiment, run, &new_txn());
         self.claim(&key, b"{}\n".to_vec()).await?;
-        self.touched(experiment, run);
+        self.touched(run);
         Ok(())
     }
 
-    /// After a write by this process: its searches stop serving the run from an index view
-    /// they already hold (they see their own writes at once).
-    pub(crate) fn touched(&self, experiment: &ExperimentId, run: &RunId) {
-        let indexed = {
-            let views = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-            views.get(experiment).is_some_and(|v| v.contains(run))
-        };
-        if indexed {
-            self.touched
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(run.clone());
+    /// After (or before) a write by this process: an index view listed before it no longer
+    /// serves the run, so this process sees its own writes at once. A view listed after it
+    /// holds the write's marker, or was built after the write.
+    pub(crate) fn touched(&self, run: &RunId) {
+        let now = Instant::now();
+        let mut touched = self.touched.lock().unwrap_or_else(PoisonError::into_inner);
+        if touched.len() >= TOUCHED_PRUNE_AT {
+            // A view is used only within the refresh interval of its listing, so writes
+            // older than that precede every view still in use.
+            let horizon = self.options.refresh_interval;
+            touched.retain(|_, at| now.saturating_duration_since(*at) < horizon);
         }
+        touched.insert(run.clone(), now);
     }
 
-    /// Whether this process wrote to `run` since it read an index holding it.
-    pub(crate) fn was_touched(&self, run: &RunId) -> bool {
+    /// Whether this process wrote to `run` after `view` was listed.
+    pub(crate) fn written_since(&self, run: &RunId, view: &IndexView) -> bool {
         self.touched
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(run)
+            .get(run)
+            .is_some_and(|at| *at >= view.listed_at)
     }
 }
+
+/// The size of the table of this process's recent writes past which old entries are dropped.
+const TOUCHED_PRUNE_AT: usize = 4096;
 
 /// `(run, µs)` of a change marker's file name `<run>.<uuid7>`.
 fn parse_change(name: &str) -> Option<(RunId, i64)> {
