@@ -129,9 +129,20 @@ impl Inner {
                 .buffer_unordered(self.options.concurrency)
                 .collect()
                 .await;
+        // Ended runs an index could hold: by their end time (the builder checks the time
+        // their status was recorded), so that runs ended within the grace period do not make
+        // every search build a generation that leaves them out.
         let mut ended: HashMap<ExperimentId, usize> = HashMap::new();
+        let settled = mlops_core::Timestamp::now().as_millis().saturating_sub(
+            i64::try_from(self.options.index_grace.as_millis()).unwrap_or(i64::MAX),
+        );
         for run in read.iter().flatten() {
-            if run.info.status.is_terminal() {
+            if run.info.status.is_terminal()
+                && run
+                    .info
+                    .end_time
+                    .is_none_or(|end| end.as_millis() <= settled)
+            {
                 *ended.entry(run.info.experiment_id.clone()).or_default() += 1;
             }
         }
