@@ -81,11 +81,11 @@ impl Predictor {
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(Array1::zeros(0));
         }
-        self.predict_matrix(self.transform.apply_batches(batches)?)
+        self.predict_matrix(&self.transform.apply_batches(batches)?)
     }
 
     /// The model's answer for transformed rows `x`, through the serving runtime.
-    fn predict_matrix(&self, x: Array2<f64>) -> Result<Array1<f64>, Error> {
+    fn predict_matrix(&self, x: &Array2<f64>) -> Result<Array1<f64>, Error> {
         let (rows, cols) = x.dim();
         let input = TensorData::from_vec(&[rows, cols], x.iter().copied().collect())?;
         let inputs = &self.model.metadata().inputs;

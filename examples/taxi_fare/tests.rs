@@ -1,7 +1,7 @@
 //! The steps, run in-process on a temporary folder.
 
 use mlops::drift::arrow_array::{Float64Array, RecordBatch};
-use mlops::registry::{ModelName, ModelRegistry};
+use mlops::registry::{ModelName, ModelRegistry, RegistryExt};
 use mlops::track::{RunId, TrackingStore};
 use ndarray::{Array1, Array2, array};
 use serde_json::Value;
@@ -192,6 +192,27 @@ async fn the_weekly_pipeline_promotes_then_refuses_a_worse_model() {
     assert_eq!(run.inputs.len(), 3);
     assert_eq!(first["datasets"].as_array().unwrap().len(), 3);
 
+    // The version holds the model and the transform it was trained behind; the run holds
+    // the training configuration (the plan and the feature spec).
+    let registry = mlops::registry::open(store).unwrap();
+    let model = ModelName::parse("taxi-fare").unwrap();
+    let version = mlops::registry::ModelVersion::new(1).unwrap();
+    let files = registry.download_all(&model, version).await.unwrap();
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["model.json", "transform.json"]);
+    assert_eq!(first["features"].as_array().unwrap().len(), 6, "{first}");
+    let tags: Vec<&str> = run.data.tags.iter().map(|t| t.key().as_str()).collect();
+    assert!(tags.contains(&"mlops.config.sha256"), "{tags:?}");
+    let (predicted, _) = step(&with(&["predict", "--version", "1", "--limit", "7"])).await;
+    assert_eq!(predicted["predictions"].as_array().unwrap().len(), 7);
+    assert!(
+        super::run(&args(&[
+            "predict", "--store", store, "--data", data, "--limit", "0"
+        ]))
+        .await
+        .is_err()
+    );
+
     // The champion evaluated on its own evaluation week scores what training reported.
     let (eval, _) = step(&with(&["evaluate", "--week", "2026-01-26"])).await;
     assert!((eval["mape"].as_f64().unwrap() - mape1).abs() < 1e-9);
@@ -244,8 +265,6 @@ async fn the_weekly_pipeline_promotes_then_refuses_a_worse_model() {
     assert_eq!(refused["gates"][0]["passed"], false);
 
     // The audit log has both decisions, each with its actor.
-    let registry = mlops::registry::open(store).unwrap();
-    let model = ModelName::parse("taxi-fare").unwrap();
     let log = registry.audit_log(&model).await.unwrap();
     let decisions: Vec<String> = (log.iter())
         .map(|e| serde_json::to_string(e).unwrap())

@@ -15,3 +15,4 @@ mod monitor;
 mod runs;
 mod serve;
 mod stale;
+mod taxi_fare;
