@@ -6,6 +6,7 @@ mod util;
 mod basics;
 mod contract;
 mod damage;
+mod data_steps;
 mod datasets;
 mod drift;
 mod lifecycle;
