@@ -257,3 +257,62 @@ pub(crate) fn model_lineage(found: &ModelLineage) -> StepReport {
     .output("datasets", joined(datasets))
     .output("alias_moves", found.history.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diff() -> DatasetDiff {
+        DatasetDiff {
+            from: "sales@1".into(),
+            to: "sales@2".into(),
+            same_rows: false,
+            rows_from: 10,
+            rows_to: 12,
+            schema: vec![
+                ColumnChange::Added {
+                    column: "b".into(),
+                    data_type: "Int64".into(),
+                },
+                ColumnChange::Changed {
+                    column: "a".into(),
+                    from: "Int32".into(),
+                    to: "Int64".into(),
+                },
+            ],
+            files_added: vec!["x.parquet".into(), "y.parquet".into()],
+            files_removed: Vec::new(),
+            files_changed: Vec::new(),
+            drift: None,
+        }
+    }
+
+    fn get<'a>(report: &'a StepReport, name: &str) -> &'a serde_json::Value {
+        (report.outputs.iter().find(|(n, _)| n == name))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no output {name}"))
+    }
+
+    #[test]
+    fn a_diff_without_a_profile_passes_its_check_with_a_warning() {
+        for blocking in [false, true] {
+            let report = diffed(&diff(), blocking);
+            assert_eq!(report.title, "data diff sales@1 sales@2");
+            let check = report.check.clone().unwrap();
+            assert!(check.passed);
+            assert_eq!(check.blocking, blocking);
+            assert_eq!(report.annotations.len(), 1);
+            assert_eq!(report.annotations[0].0, Level::Warning);
+            assert_eq!(get(&report, "dataset_drift"), false);
+            assert_eq!(get(&report, "columns_added"), "b");
+            assert_eq!(get(&report, "columns_changed"), "a");
+            assert_eq!(get(&report, "columns_removed"), "");
+            assert_eq!(get(&report, "files_added"), "x.parquet,y.parquet");
+            assert!(
+                report
+                    .outcome
+                    .starts_with("rows 10 -> 12, 2 schema change(s)")
+            );
+        }
+    }
+}
