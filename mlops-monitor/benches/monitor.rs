@@ -413,7 +413,7 @@ fn main() {
         "\nRSS over {elapsed:.0} s at full load, capture + inference log ({:.0} req/s, {queued} \
          observations queued, {dropped} dropped, {:.1} MiB of log written):",
         requests as f64 / elapsed,
-        dir_bytes(&log_dir) as f64 / (1 << 20) as f64
+        dir_bytes(&log_dir) as f64 / f64::from(1 << 20)
     );
     if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
         let min = samples.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);

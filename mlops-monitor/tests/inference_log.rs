@@ -198,8 +198,7 @@ async fn a_request_without_an_id_gets_one_echoed_in_the_response_and_logged() {
     for (_, batch) in read_log(&root, Some("lin")).await.unwrap() {
         let column = |name: &str| {
             let index = batch.schema().index_of(name).unwrap();
-            let values = batch.column(index).as_string::<i32>().clone();
-            values
+            batch.column(index).as_string::<i32>().clone()
         };
         let (ids, requests) = (column("id"), column("request_id"));
         for row in 0..batch.num_rows() {

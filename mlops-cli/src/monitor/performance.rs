@@ -167,7 +167,7 @@ pub(crate) async fn run(stores: &RegistryArgs, args: PerformanceArgs) -> Result<
             let printed: Vec<Printed<'_>> = (windows.iter().zip(events))
                 .map(|(window, events)| Printed { window, events })
                 .collect();
-            crate::output::json(&printed)?
+            crate::output::json(&printed)?;
         }
         Format::Table => {
             let number = |v: f64| format!("{v:.6}");
