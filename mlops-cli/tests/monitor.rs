@@ -772,6 +772,90 @@ fn spawn_monitored(model: &Path, profile: &Path, extra: &[&str]) -> (std::proces
     (child, addr)
 }
 
+/// A request without an OIP `id` to `mlops serve --inference-log`: the response carries the
+/// id the server generated, the log row has it, and labels keyed by it join in `monitor
+/// performance`; a request with its own id keeps it.
+#[test]
+fn a_generated_request_id_is_echoed_and_joins_labels_in_the_inference_log() {
+    use std::sync::Arc;
+
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch, StringArray};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (model, profile) = linear_model_and_profile(dir.path());
+    let log = dir.path().join("log");
+    let (mut child, addr) = spawn_monitored(
+        &model,
+        &profile,
+        &["--inference-log", log.to_str().unwrap()],
+    );
+    let infer = |body: Value| {
+        let (status, answer) = http(
+            &addr,
+            "POST",
+            "/v2/models/lin/infer",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{answer}");
+        serde_json::from_str::<Value>(&answer).unwrap()
+    };
+    let input = |x: f32| serde_json::json!([{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [x, 2.0]}]);
+    let generated = infer(serde_json::json!({"inputs": input(3.0)}));
+    let id = generated["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id echoed: {generated}"))
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let given = infer(serde_json::json!({"id": "mine", "inputs": input(5.0)}));
+    assert_eq!(given["id"], "mine");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // Labels keyed by the echoed id (prediction 3 + 0.5 * 2 = 4, truth 4.5) and by "mine"
+    // (prediction 6, truth 6): one window of two rows, MAE 0.25.
+    let labels = dir.path().join("labels.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("request", DataType::Utf8, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![id.clone(), "mine".to_owned()])),
+            Arc::new(Float64Array::from(vec![4.5, 6.0])),
+        ],
+    )
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&labels).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let windows = json(&mlops(&[
+        "monitor",
+        "performance",
+        "--log",
+        log.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--id",
+        "request",
+        "--label",
+        "y",
+        "--format",
+        "json",
+    ]));
+    let m = &windows[0]["regression"];
+    assert_eq!(m["n"], 2, "both rows joined: {windows}");
+    assert!(
+        (m["mae"].as_f64().unwrap() - 0.25).abs() < 1e-9,
+        "{windows}"
+    );
+}
+
 /// Kill -9 of `mlops serve` after an event was written and sent but before the receiver
 /// answered: the restarted server sends it again with the same delivery id, once.
 #[test]
