@@ -825,7 +825,7 @@ fn a_generated_request_id_is_echoed_and_joins_labels_in_the_inference_log() {
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(StringArray::from(vec![id.clone(), "mine".to_owned()])),
+            Arc::new(StringArray::from(vec![id, "mine".to_owned()])),
             Arc::new(Float64Array::from(vec![4.5, 6.0])),
         ],
     )
