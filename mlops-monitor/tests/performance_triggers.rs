@@ -134,6 +134,8 @@ fn performance_rules_parse_and_refuse_naming_the_rule() {
         "rmse>registered/2",
         "rmse>registered(val_rmse",
         "rmse>registered()",
+        "rmse>registered+-0.5",
+        "accuracy<registered--0.1",
     ] {
         let e = bad.parse::<Rule>().unwrap_err().to_string();
         assert!(e.contains(bad), "{e}");

@@ -133,10 +133,14 @@ impl PerformanceCondition {
                 return Err("the factor must be > 0".into());
             }
             Threshold::Times(f)
-        } else if let Some(m) = rest.strip_prefix('+') {
-            Threshold::Plus(number(m)?.abs())
-        } else if let Some(m) = rest.strip_prefix('-') {
-            Threshold::Plus(-number(m)?.abs())
+        } else if let Some((sign, m)) = (rest.strip_prefix('+').map(|m| (1.0, m)))
+            .or_else(|| rest.strip_prefix('-').map(|m| (-1.0, m)))
+        {
+            let m = number(m)?;
+            if m < 0.0 || m.is_sign_negative() {
+                return Err("the margin after + or - must be >= 0".into());
+            }
+            Threshold::Plus(sign * m)
         } else {
             return Err(format!(
                 "after `registered` expected *F, +M or -M, not {rest:?}"
