@@ -192,13 +192,10 @@ impl Inner {
         &self,
         generations: &[(u64, Path, u64)],
     ) -> Result<(HashMap<RunId, IndexedRun>, Option<u64>)> {
-        let Some((seq, key, size)) = generations.last() else {
+        let Some((seq, key, _)) = generations.last() else {
             return Ok((HashMap::new(), None));
         };
-        let bytes = or_damage(
-            self.get_listed_opt(key, *size, GENERATION, limits::INDEX)
-                .await,
-        )?;
+        let bytes = or_damage(self.get_opt(key, GENERATION, limits::INDEX).await)?;
         let runs = match bytes.map(|b| b.and_then(|b| decode_index(&b))) {
             Some(Ok((_, runs))) => runs
                 .into_iter()

@@ -173,7 +173,7 @@ impl Inner {
             let listed_at = Instant::now();
             let listing = self.list_index(experiment).await?;
             let changed: HashSet<RunId> = listing.changes.into_iter().map(|(r, _, _)| r).collect();
-            let Some((seq, key, size)) = listing.generations.last().cloned() else {
+            let Some((seq, key, _)) = listing.generations.last().cloned() else {
                 return Ok(IndexView {
                     listed_at,
                     seq: None,
@@ -197,10 +197,9 @@ impl Inner {
                     changed,
                 });
             }
-            let Some(bytes) = or_damage(
-                self.get_listed_opt(&key, size, GENERATION, limits::INDEX)
-                    .await,
-            )?
+            // Through `get_bounded`: a generation replaced by something larger than the limit
+            // is refused before its bytes are held.
+            let Some(bytes) = or_damage(self.get_opt(&key, GENERATION, limits::INDEX).await)?
             else {
                 // Removed by a newer builder since the listing.
                 continue;
