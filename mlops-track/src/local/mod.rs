@@ -51,6 +51,12 @@
 //! second read costs a listing of what is new. Searches, and the check that a metrics-only
 //! write goes to a live run, use this cache when it was refreshed within
 //! [`LocalStoreOptions::with_refresh_interval`] (2 s); everything else reads the latest state.
+//!
+//! A new process searches ended runs through the **run index**
+//! ([`LocalStore::build_run_index`], also refreshed by searches that had to read many ended
+//! runs): one object per experiment instead of every run's records. Runs it does not cover,
+//! or that changed since it was built (every write to an ended run leaves a change marker
+//! first), are read from their records, so a search answers the same with or without it.
 
 mod artifacts;
 mod batch;
