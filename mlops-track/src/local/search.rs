@@ -109,7 +109,8 @@ impl Inner {
         }
         // Many stale runs (a new process, or a cache past its refresh interval) of every
         // experiment: one listing of every run instead of two per run (see `listing`).
-        let listing = if worth_listing(to_read.len(), covers_every_experiment) {
+        let total = runs.len() + to_read.len();
+        let listing = if worth_listing(to_read.len(), total, covers_every_experiment) {
             match self.list_all_runs().await {
                 Ok(listing) => Some(listing),
                 Err(e) => {
