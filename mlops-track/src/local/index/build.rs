@@ -6,10 +6,12 @@
 //! it consumed and generations older than `n` removed.
 //!
 //! Cost: one listing of the index folder and of the experiment's run markers, the previous
-//! generation, the records of the runs not indexed yet (or changed), and one write of the
-//! whole generation (bounded by [`limits::INDEX`]: runs past it are left out).
+//! generation (not read again when the search refreshing the index holds it), the records of
+//! the runs not indexed yet (or changed; a refreshing search has just read them), and one
+//! write of the whole generation (bounded by [`limits::INDEX`]: runs past it are left out).
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
 
 use futures::StreamExt;
 use mlops_core::{ExperimentId, RunId};
@@ -78,7 +80,19 @@ impl Inner {
         let now = tick();
         let grace = i64::try_from(self.options.index_grace.as_micros()).unwrap_or(i64::MAX);
         let listing = self.list_index(experiment).await?;
-        let (previous, previous_seq) = self.previous_generation(&listing.generations).await?;
+        let newest = listing.generations.last().map(|(seq, _, _)| *seq);
+        // A search refreshing the index holds the newest generation already.
+        let held = reuse_cache
+            .then(|| {
+                let views = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+                views.get(experiment).cloned()
+            })
+            .flatten()
+            .filter(|view| view.seq.is_some() && view.seq == newest);
+        let (previous, previous_seq) = match held {
+            Some(view) => (view.generation_runs(), newest),
+            None => self.previous_generation(&listing.generations).await?,
+        };
         let mut changes: HashMap<RunId, Vec<(Path, i64)>> = HashMap::new();
         for (run, key, at) in listing.changes {
             changes.entry(run).or_default().push((key, at));
@@ -90,7 +104,7 @@ impl Inner {
             .filter_map(|m| m.location.filename().and_then(|n| RunId::parse(n).ok()))
             .collect();
         let mut report = IndexReport::default();
-        let mut kept: Vec<IndexedRun> = Vec::new();
+        let mut kept: Vec<Arc<IndexedRun>> = Vec::new();
         let mut to_read: Vec<(RunId, Fresh)> = Vec::new();
         let unmarked = if reuse_cache {
             Fresh::RecentFull
@@ -100,7 +114,7 @@ impl Inner {
         let mut consumed: Vec<Path> = Vec::new();
         for id in ids {
             match (changes.remove(&id), previous.get(&id)) {
-                (None, Some(indexed)) => kept.push(indexed.clone()),
+                (None, Some(indexed)) => kept.push(Arc::clone(indexed)),
                 (None, None) => to_read.push((id, unmarked)),
                 (Some(marks), _) => {
                     // A marker younger than the grace period may precede a write that has
@@ -125,7 +139,7 @@ impl Inner {
             );
         }
         report.runs_read = to_read.len();
-        let read: Vec<Option<IndexedRun>> =
+        let read: Vec<Option<Arc<IndexedRun>>> =
             futures::stream::iter(to_read)
                 .map(|(id, fresh)| async move {
                     self.indexable(id, fresh, experiment, now, grace).await
@@ -161,7 +175,7 @@ impl Inner {
         }
         let seq = previous_seq.map_or(0, |s| s + 1);
         let key = self.keys.index_generation(experiment, seq);
-        let bytes = encode_index(seq, now, &runs);
+        let bytes = encode_index(seq, now, runs.iter().map(|run| &**run));
         Self::check_size(&key, &bytes, GENERATION, limits::INDEX)?;
         match self.claim(&key, bytes).await? {
             Claim::Taken => {
@@ -191,7 +205,7 @@ impl Inner {
     async fn previous_generation(
         &self,
         generations: &[(u64, Path, u64)],
-    ) -> Result<(HashMap<RunId, IndexedRun>, Option<u64>)> {
+    ) -> Result<(HashMap<RunId, Arc<IndexedRun>>, Option<u64>)> {
         let Some((seq, key, _)) = generations.last() else {
             return Ok((HashMap::new(), None));
         };
@@ -199,7 +213,7 @@ impl Inner {
         let runs = match bytes.map(|b| b.and_then(|b| decode_index(&b))) {
             Some(Ok((_, runs))) => runs
                 .into_iter()
-                .map(|run| (run.meta.run_id.clone(), run))
+                .map(|run| (run.meta.run_id.clone(), Arc::new(run)))
                 .collect(),
             Some(Err(reason)) => {
                 self.note_damage(
@@ -221,7 +235,7 @@ impl Inner {
         experiment: &ExperimentId,
         now: i64,
         grace: i64,
-    ) -> Option<IndexedRun> {
+    ) -> Option<Arc<IndexedRun>> {
         let slot = self.run_slot(&id);
         let mut st = slot.state.lock().await;
         match self.load_run(&id, &mut st, fresh).await {
@@ -238,10 +252,12 @@ impl Inner {
             && st.bad_segments.is_empty()
             && st.unreadable_records == 0
             && meta.experiment_id == *experiment;
-        (meta.status.is_terminal() && ended_long_ago && whole).then(|| IndexedRun {
-            meta: meta.clone(),
-            next_seq: st.next_seq,
-            metrics: st.latest_metrics(),
+        (meta.status.is_terminal() && ended_long_ago && whole).then(|| {
+            Arc::new(IndexedRun {
+                meta: meta.clone(),
+                next_seq: st.next_seq,
+                metrics: st.latest_metrics(),
+            })
         })
     }
 }

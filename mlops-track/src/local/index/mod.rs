@@ -84,6 +84,14 @@ impl IndexView {
         Some(Arc::new(run))
     }
 
+    /// The generation's runs, shared (for a builder that starts from it).
+    pub(crate) fn generation_runs(&self) -> HashMap<RunId, Arc<IndexedRun>> {
+        self.runs
+            .iter()
+            .map(|(id, (run, _))| (id.clone(), Arc::clone(run)))
+            .collect()
+    }
+
     /// How many runs the generation holds.
     pub(crate) fn len(&self) -> usize {
         self.runs.len()
