@@ -328,6 +328,16 @@ async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
     let (gets, _, found) = cold_search(&store, &experiments, false).await;
     assert_eq!(found, 270);
     assert!(gets > 270, "{gets}");
+    // 300 more: the next search reads them from records and refreshes the index from the
+    // generation it holds; the one after reads a constant number of objects again.
+    populate(&writer, &experiments, 300, true).await;
+    let (gets, _, found) = cold_search(&store, &experiments, true).await;
+    assert_eq!(found, 570);
+    assert!(gets > 300, "{gets}");
+    let (gets, _, found) = cold_search(&store, &experiments, true).await;
+    assert_eq!(found, 570);
+    assert!(gets <= 8, "{gets}");
+    assert_equivalent(&root, &experiments).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
