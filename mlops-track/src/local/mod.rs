@@ -675,7 +675,7 @@ impl Inner {
             match self.store.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => {
-                    tracing::warn!(key = %key, error = %e, "could not delete a compacted file");
+                    tracing::warn!(key = %key, error = %e, "could not delete an object no reader needs (compacted, or consumed by the run index)");
                 }
             }
         }
