@@ -299,72 +299,21 @@ async fn a_stored_digit_only_alias_stays_readable() {
     fresh.read_log(&name).await.unwrap();
 }
 
-/// The window the relisting interval left (issue 17, finding 5's remainder): a hole of two
-/// entries appears right after a long-lived handle listed the log, and the handle writes at
-/// once. The probe one slot past its end finds the second missing slot absent too and no
-/// listing is due, so before every claim was checked against a listing, the write took
-/// slot 6 and spliced "v1 → champion" below "v2 → v3". It must be refused, naming slot 6,
-/// with the surviving history untouched.
+/// A hole made right after a listing, then a write at once (see `hole_window.rs`), on a
+/// local folder and in memory.
 #[tokio::test]
 async fn a_hole_right_after_a_listing_is_not_filled_by_a_stale_write() {
-    let (writer, dir) = folder_registry();
-    let name = ModelName::parse("window").unwrap();
-    let champion = AliasName::parse("champion").unwrap();
-    writer.create_model(&name, None, &[]).await.unwrap();
-    for _ in 0..3 {
-        writer
-            .create_version(&name, NewVersion::new())
-            .await
-            .unwrap();
-    }
-    let v1 = ModelVersion::new(1).unwrap();
-    writer
-        .set_alias(&name, &champion, v1, &any())
-        .await
-        .unwrap(); // entry 5
-    // The stale handle: its first read lists the log and folds it to entry 5.
-    let stale = reopen(dir.path());
-    assert_eq!(
-        stale.resolve_alias(&name, &champion).await.unwrap().version,
-        v1
-    );
-    for v in [2, 3, 2] {
-        let version = ModelVersion::new(v).unwrap();
-        writer
-            .set_alias(&name, &champion, version, &any())
-            .await
-            .unwrap(); // 6, 7, 8
-    }
-    let log = log_with_slot_7(dir.path());
-    let slot_8 = std::fs::read(log.join("00000000000000000008.json")).unwrap();
-    std::fs::remove_file(log.join(SLOT_6)).unwrap();
-    std::fs::remove_file(log.join("00000000000000000007.json")).unwrap();
-
-    // At once: well inside the two seconds after the stale handle's listing.
-    let err = stale
-        .set_alias(&name, &champion, v1, &any())
-        .await
-        .unwrap_err();
-    assert_names_slot_6(&err);
-    assert!(!log.join(SLOT_6).exists(), "a write filled the hole");
-    let mut left: Vec<String> = std::fs::read_dir(&log)
+    let dir = tempfile::tempdir().unwrap();
+    let folder = mlops_core::StoreUri::parse(dir.path().to_str().unwrap())
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    left.sort();
-    assert_eq!(left.len(), 6, "entries 1-5 and 8, nothing added: {left:?}");
-    assert_eq!(
-        std::fs::read(log.join("00000000000000000008.json")).unwrap(),
-        slot_8
+        .open()
+        .unwrap();
+    crate::hole_window::a_hole_right_after_a_listing_is_not_filled(folder).await;
+    let memory = mlops_core::StoreRoot::from_parts(
+        std::sync::Arc::new(object_store::memory::InMemory::new()),
+        None,
     );
-    // Every other write through that handle is refused the same way.
-    assert_names_slot_6(
-        &stale
-            .create_version(&name, NewVersion::new())
-            .await
-            .unwrap_err(),
-    );
-    assert!(!log.join(SLOT_6).exists(), "a write filled the hole");
+    crate::hole_window::a_hole_right_after_a_listing_is_not_filled(memory).await;
 }
 
 /// The entries a long-lived handle folded last are lost (entries 7 and 8 removed, nothing

@@ -9,6 +9,7 @@ mod disk_full;
 mod faults;
 mod from_run;
 mod fuzz_records;
+mod hole_window;
 mod log_hole;
 mod migration;
 mod multiprocess;
