@@ -205,3 +205,59 @@ async fn every_claim_is_checked_by_one_listing_at_no_extra_request() {
         "{spent:?}"
     );
 }
+
+/// A CLI command is a fresh handle: its first read lists the log once (to find holes
+/// anywhere), and its write lists again after its cached end, just before the claim.
+#[tokio::test]
+async fn a_fresh_handle_promotes_with_one_listing_more() {
+    let store = Arc::new(Counting::default());
+    let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
+    let setup = ObjectRegistry::new(root.clone());
+    let name = ModelName::parse("cli").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    setup.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..2 {
+        setup
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    let versions = [ModelVersion::new(1).unwrap(), ModelVersion::new(2).unwrap()];
+    setup
+        .set_alias(&name, &champion, versions[0], &AliasChange::default())
+        .await
+        .unwrap();
+    const COMMANDS: u64 = 10;
+    let before = store.counts.snapshot();
+    for i in 0..COMMANDS {
+        // `mlops models promote`: a new handle per command.
+        let cli = ObjectRegistry::new(root.clone());
+        let target = versions[(i as usize + 1) % 2];
+        let current = versions[i as usize % 2];
+        let promotion = promote(
+            &cli,
+            &name,
+            target,
+            &champion,
+            Expect::exactly(Some(current)),
+            &[],
+        )
+        .await
+        .unwrap();
+        assert!(promotion.promoted(), "{promotion:?}");
+    }
+    let spent = store.counts.snapshot() - before;
+    eprintln!(
+        "per promotion by a fresh handle ({COMMANDS} commands, in-memory store): {:.2} GET, \
+         {:.2} PUT, {:.2} LIST after an offset, {:.2} full LIST",
+        spent.gets as f64 / COMMANDS as f64,
+        spent.puts as f64 / COMMANDS as f64,
+        spent.lists_after as f64 / COMMANDS as f64,
+        spent.lists as f64 / COMMANDS as f64,
+    );
+    assert_eq!(spent.puts, COMMANDS, "{spent:?}");
+    assert_eq!(
+        spent.lists_after, COMMANDS,
+        "one check per claim: {spent:?}"
+    );
+}
