@@ -373,3 +373,80 @@ async fn a_write_on_a_vanished_base_is_refused() {
         v2
     );
 }
+
+/// The last entry of a log is lost but the snapshot its writer stored after committing it
+/// remains (entry 64 of 64): a fresh handle reads the state from the snapshot, and its write
+/// is refused naming slot 64 instead of taking slot 65 (which would leave a hole at 64 that
+/// fails every later read).
+#[tokio::test]
+async fn a_lost_end_entry_behind_a_snapshot_refuses_writes() {
+    use object_store::{ObjectStore, ObjectStoreExt};
+    let store = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let root = mlops_core::StoreRoot::from_parts(store.clone(), None);
+    let writer = mlops_registry::ObjectRegistry::new(root.clone());
+    let name = ModelName::parse("snapshotted").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    writer.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..2 {
+        writer
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    for i in 0..61u64 {
+        let version = ModelVersion::new(1 + i % 2).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any())
+            .await
+            .unwrap(); // entries 4-64; 64 is the last, and a snapshot is written at 64
+    }
+    let keys: Vec<object_store::path::Path> =
+        futures::TryStreamExt::try_collect(futures::TryStreamExt::map_ok(store.list(None), |m| {
+            m.location
+        }))
+        .await
+        .unwrap();
+    let entry_64 = keys
+        .iter()
+        .find(|k| {
+            k.as_ref().contains("/models/")
+                && k.as_ref().contains("/log/")
+                && k.filename() == Some("00000000000000000064.json")
+        })
+        .unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k.as_ref().contains("/models/") && k.as_ref().contains("/snapshots/")),
+        "a snapshot at 64: {keys:?}"
+    );
+    store.delete(entry_64).await.unwrap();
+
+    let fresh = mlops_registry::ObjectRegistry::new(root);
+    // Entry 64 moved champion to v1 (61 moves, v1 first); the snapshot still says so.
+    assert_eq!(
+        fresh.resolve_alias(&name, &champion).await.unwrap().version,
+        ModelVersion::new(1).unwrap()
+    );
+    let err = fresh
+        .set_alias(&name, &champion, ModelVersion::new(2).unwrap(), &any())
+        .await
+        .unwrap_err();
+    match &err {
+        RegistryError::Corrupt { path, .. } => {
+            assert!(path.ends_with("00000000000000000064.json"), "{err}");
+        }
+        other => panic!("expected slot 64 named, got {other}"),
+    }
+    let after: Vec<object_store::path::Path> =
+        futures::TryStreamExt::try_collect(futures::TryStreamExt::map_ok(store.list(None), |m| {
+            m.location
+        }))
+        .await
+        .unwrap();
+    assert!(
+        !after
+            .iter()
+            .any(|k| k.filename() == Some("00000000000000000065.json")),
+        "a write took slot 65"
+    );
+}

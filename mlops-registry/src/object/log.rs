@@ -211,13 +211,14 @@ impl<S: Fold> CommitLog<S> {
         Ok(seqs)
     }
 
-    /// The error for slot `seq`, folded by this handle, now missing with nothing after it.
+    /// The error for slot `seq`, folded by this handle (read, or in a snapshot written after
+    /// it was committed), now missing with nothing after it.
     fn vanished(&self, seq: u64) -> RegistryError {
         RegistryError::Corrupt {
             path: self.key(seq).to_string(),
-            reason: "this log entry was read before and is now missing, with no entry after \
-                     it: the log lost its last entries (restore them; this write is refused, \
-                     and this handle reads the log afresh from now on)"
+            reason: "this log entry was committed (this handle's state includes it) and is \
+                     now missing, with no entry after it: the log lost its end (restore it; \
+                     the write is refused, and this handle reads the log afresh)"
                 .to_owned(),
         }
     }
