@@ -38,8 +38,9 @@ failures; "answer p99" is the time from sending to the answer or the close). The
 is the same data as JSON.
 
 A probe slower than about 1 s during a connection attack is usually a SYN the kernel
-dropped from a full accept queue and resent after 1 s (see `nstat -az TcpExtListenOverflows`):
-the listen backlog, not the server's workers.
+dropped from a full accept queue and resent after 1 s: the listen backlog, not the server's
+workers. The `SYN drops` column counts them (`TcpExt ListenDrops` of /proc/net/netstat during
+the attack; the counter is the whole machine's).
 
 Only the standard library; Linux only (RSS from /proc). 20,000 connections need that many
 file descriptors on both sides: the script raises its soft limit to the hard one (the server
@@ -135,6 +136,19 @@ def stop_server(proc):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def listen_drops():
+    """The kernel's count of connections dropped from full accept queues (whole machine)."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return 0
+    for names, values in zip(lines, lines[1:]):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            row = dict(zip(names.split()[1:], values.split()[1:]))
+            return int(row.get("ListenDrops", 0))
+    return 0
 
 
 def rss(pid):
@@ -407,7 +421,9 @@ def run_one(name, size, args, model, work):
         mon = Monitor(port, proc.pid, args)
         time.sleep(0.3)
         started = time.monotonic()
+        drops = listen_drops()
         outcome = asyncio.run(attack(name, size, port, args.hold))
+        drops = listen_drops() - drops
         attack_s = time.monotonic() - started
         during = mon.finish()
         # Let what the attack left behind settle, then measure the quiet server.
@@ -424,6 +440,7 @@ def run_one(name, size, args, model, work):
             "rss_peak_mb": during["rss_peak"] / 1e6,
             "rss_after_mb": rss(proc.pid) / 1e6,
             "attack_s": attack_s,
+            "listen_drops": drops,
             "outcome": outcome.text(),
             "server_alive": alive,
         }
@@ -436,7 +453,8 @@ def run_one(name, size, args, model, work):
 def print_table(rows):
     header = (
         f"{'attack':<32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'failed':>9} "
-        f"{'RSS MB before/peak/after':>25} {'p99 after':>9}  outcome of the attack's requests"
+        f"{'RSS MB before/peak/after':>25} {'p99 after':>9} {'SYN drops':>9}  "
+        "outcome of the attack's requests"
     )
     print(header)
     print("-" * len(header))
@@ -447,7 +465,8 @@ def print_table(rows):
         alive = "" if r["server_alive"] else " [server died]"
         print(
             f"{r['attack']:<32} {h['p50_ms']:>8.1f} {h['p99_ms']:>8.1f} {h['max_ms']:>8.1f} "
-            f"{failed:>9} {rss_text:>25} {a['p99_ms']:>9.1f}  {r['outcome']}{alive}"
+            f"{failed:>9} {rss_text:>25} {a['p99_ms']:>9.1f} {r['listen_drops']:>9}  "
+            f"{r['outcome']}{alive}"
         )
 
 
