@@ -50,10 +50,18 @@ fn timed_out(after: Duration) -> Response {
 
 fn with_headers(mut answer: Response) -> Response {
     let headers = answer.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A handler may only set a stricter policy of its own: the one that does is the drift
+    // report's (no script at all, sandboxed; inline styles for the drift crate's page).
+    if headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .map(HeaderValue::as_bytes)
+        != Some(crate::pages::drift::REPORT_CSP.as_bytes())
+    {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

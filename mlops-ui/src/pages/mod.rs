@@ -11,6 +11,7 @@ pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod chart;
 pub(crate) mod compare;
+pub(crate) mod drift;
 pub(crate) mod experiments;
 pub(crate) mod lineage;
 pub(crate) mod models;
