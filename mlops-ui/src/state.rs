@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chart_cache::ChartCache;
 use crate::drift_history::DriftHistory;
+use crate::pages::best::Extremes;
 use crate::reviewers::Reviewers;
 use crate::{assets, guard, pages};
 
@@ -36,6 +37,11 @@ pub struct Limits {
     pub max_models: usize,
     /// Downsampled series of finished runs kept in memory (each at most `max_points`).
     pub cached_charts: usize,
+    /// Runs read to sort the runs table by a best-value column (the filter's first, in the
+    /// store's order; each reads one history unless cached).
+    pub max_best_sort: usize,
+    /// Best values (a finished run's metric extremes) kept in memory.
+    pub cached_extremes: usize,
     /// Drift windows shown per model, the newest (each chart point reads one report).
     pub max_windows: usize,
 }
@@ -51,6 +57,8 @@ impl Default for Limits {
             max_histories: 100,
             max_models: 1_000,
             cached_charts: 512,
+            max_best_sort: 2_000,
+            cached_extremes: 100_000,
             max_windows: 1_000,
         }
     }
@@ -103,6 +111,8 @@ pub(crate) struct Inner {
     pub(crate) csrf_token: String,
     /// Finished runs' chart series.
     pub(crate) charts: ChartCache,
+    /// Finished runs' metric extremes (the runs table's best columns).
+    pub(crate) extremes: ChartCache<Extremes>,
     /// The monitoring history, when configured.
     pub(crate) drift: Option<DriftHistory>,
 }
@@ -152,6 +162,7 @@ impl Ui {
                 limits: options.limits,
                 csrf_token: random_token(),
                 charts: ChartCache::new(options.limits.cached_charts),
+                extremes: ChartCache::new(options.limits.cached_extremes),
                 drift: options.monitor_history.map(DriftHistory::new),
             }),
         }

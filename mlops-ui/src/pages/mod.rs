@@ -9,6 +9,7 @@ use crate::state::Inner;
 
 pub(crate) mod approvals;
 pub(crate) mod artifacts;
+pub(crate) mod best;
 pub(crate) mod chart;
 pub(crate) mod compare;
 pub(crate) mod drift;

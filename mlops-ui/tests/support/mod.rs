@@ -63,6 +63,14 @@ impl Fixture {
     }
 }
 
+/// Run `i`'s `val_loss` history, logged as (max, min, last) at steps 0, 1, 2: the three are
+/// different permutations of the runs (7, 11 and 13 are prime to 30), so sorting by the
+/// best value is not sorting by the last one.
+pub fn val_loss(i: usize) -> (f64, f64, f64) {
+    let at = |k: usize| ((i * k) % RUNS) as f64 / 100.0;
+    (5.0 + at(11), at(7), 1.0 + at(13))
+}
+
 /// The store as the CLI lays it out: runs at the root, the registry in `registry/`.
 pub async fn fixture() -> Fixture {
     fixture_in("churn").await
@@ -102,7 +110,7 @@ pub async fn fixture_in(name: &str) -> Fixture {
         let id = run.info.run_id.clone();
         let rmse = 0.2 + i as f64 / 100.0;
         let ts = |k: i64| Timestamp::from_millis(t0 + k * 1_000).unwrap();
-        let metrics = vec![
+        let mut metrics = vec![
             Metric::new(MetricKey::parse("rmse").unwrap(), rmse, ts(0), 0),
             Metric::new(
                 MetricKey::parse("accuracy").unwrap(),
@@ -111,6 +119,12 @@ pub async fn fixture_in(name: &str) -> Fixture {
                 0,
             ),
         ];
+        // A history whose max, min and last orders differ: see `val_loss`.
+        let (max, min, last) = val_loss(i);
+        let key = MetricKey::parse("val_loss").unwrap();
+        for (step, v) in [max, min, last].into_iter().enumerate() {
+            metrics.push(Metric::new(key.clone(), v, ts(step as i64), step as i64));
+        }
         let params = vec![
             Param::parse("alpha", format!("0.{}", i % 3 + 1)).unwrap(),
             Param::parse("layers", "4").unwrap(),
