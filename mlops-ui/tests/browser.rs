@@ -90,6 +90,30 @@ async fn every_page_in_a_real_browser() {
     b.find("table#runs").await;
     assert_eq!(b.all("table#runs tbody tr").await.len(), 5);
 
+    // The column picker's best value: max of val_loss, then sorted by it (best first).
+    b.goto(&format!("{site}/experiments/{}", f.experiment))
+        .await;
+    b.click(&b.find("details.columns summary").await).await;
+    b.script(
+        "var o = document.querySelector('#best-picker option[value=\"max.val_loss\"]'); \
+         o.selected = true; o.closest('form').submit(); return true;",
+    )
+    .await;
+    let header = b
+        .find("a[title=\"sort\"][href*=\"sort=max.val_loss\"]")
+        .await;
+    assert_eq!(b.text(&header).await, "max.val_loss");
+    b.click(&header).await;
+    until("the table sorted by the best val_loss", || async {
+        b.url().await.contains("sort=max.val_loss")
+    })
+    .await;
+    let first = b.find("table#runs tbody tr td:nth-child(2) a").await;
+    let best = (0..RUNS)
+        .max_by(|&a, &b| support::val_loss(a).0.total_cmp(&support::val_loss(b).0))
+        .unwrap();
+    assert_eq!(b.text(&first).await, format!("run-{best:02}"));
+
     // A run page: its loss chart draws one series from at most 2,000 of 50,000 points.
     b.goto(&format!("{site}/runs/{}", f.runs[0].as_str())).await;
     let chart = b.find(".chart[data-title=\"loss\"].drawn").await;
