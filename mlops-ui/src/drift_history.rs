@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use mlops_core::{ArtifactPath, StoreRoot};
+use mlops_core::{ArtifactPath, StoreRoot, Timestamp};
 use mlops_drift::DriftReport;
 use mlops_monitor::{History, HistoryRow, MonitorError};
 use object_store::ObjectStoreExt;
@@ -76,9 +76,15 @@ impl DriftHistory {
         Ok(models)
     }
 
-    /// The newest `max` windows of `model` (every version), oldest first.
-    pub(crate) async fn windows(&self, model: &str, max: usize) -> crate::Result<Windows> {
-        let mut rows = self.history.list(model, None).await?;
+    /// The newest `max` windows of `model` (every version) from `since` on, oldest first
+    /// (the history skips older date partitions without reading them).
+    pub(crate) async fn windows(
+        &self,
+        model: &str,
+        since: Option<Timestamp>,
+        max: usize,
+    ) -> crate::Result<Windows> {
+        let mut rows = self.history.list(model, since).await?;
         let left_out = rows.len().saturating_sub(max);
         rows.drain(..left_out);
         Ok(Windows { rows, left_out })

@@ -154,6 +154,73 @@ async fn drift_page_charts_and_reports_from_the_history() {
 }
 
 #[tokio::test]
+async fn the_time_range_bounds_what_is_read() {
+    use mlops_monitor::{History, VersionKey, VersionMonitor, WindowPolicy};
+    use mlops_track::Timestamp;
+    use std::sync::Arc;
+
+    let f = fixture().await;
+    // One more window, 40 days old.
+    let mut monitor = VersionMonitor::new(
+        VersionKey {
+            model: "churn".into(),
+            version: "1".into(),
+        },
+        Arc::new(support::reference()),
+        Arc::new(mlops_drift::DriftOptions::default()),
+        WindowPolicy::rows(300).unwrap(),
+    );
+    let at = Timestamp::from_millis(Timestamp::now().as_millis() - 40 * 86_400_000).unwrap();
+    let old = monitor
+        .push(&support::rows(300, 0.0, false), at)
+        .unwrap()
+        .pop()
+        .unwrap();
+    History::new(f.history.clone()).append(&old).await.unwrap();
+    let app = f.ui().router();
+
+    // The default range (30 days) leaves it out; a year or everything shows it, first.
+    let page = ok(&app, "/models/churn/drift").await;
+    assert_eq!(rows(&page, "windows"), f.windows.len());
+    assert!(page.contains("<strong>30 days</strong>") && !page.contains(&old.id));
+    assert!(page.contains("data-drift=\"/api/models/churn/drift?days=30\""));
+    for range in ["365", "all"] {
+        let page = ok(&app, &format!("/models/churn/drift?days={range}")).await;
+        assert_eq!(rows(&page, "windows"), f.windows.len() + 1, "{range}");
+        assert_eq!(
+            links(&page, "report").last().unwrap(),
+            &format!("/models/churn/drift/1/{}", old.id)
+        );
+        let (_, _, body) = get(&app, &format!("/api/models/churn/drift?days={range}")).await;
+        let data: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(data["windows"][0], old.id.as_str());
+        assert_eq!(
+            data["windows"].as_array().unwrap().len(),
+            f.windows.len() + 1
+        );
+    }
+    let (_, _, body) = get(&app, "/api/models/churn/drift").await;
+    let data: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(data["windows"].as_array().unwrap().len(), f.windows.len());
+    // Its report is served whatever the range.
+    let (status, _, html) = get(&app, &format!("/models/churn/drift/1/{}", old.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&old.id));
+    for bad in ["days=2", "days=-1", "days=forever"] {
+        assert_eq!(
+            get(&app, &format!("/models/churn/drift?{bad}")).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+        assert_eq!(
+            get(&app, &format!("/api/models/churn/drift?{bad}")).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn without_a_history_the_pages_say_how_to_enable_it() {
     let f = fixture().await;
     let app = f.ui_with(None).router();

@@ -1,26 +1,85 @@
 //! The drift pages, from the monitoring history (`--monitor-history`): `/drift` (the models
-//! that have windows), `/models/{name}/drift` (drift share and each feature's score over
-//! window time, and the table of windows), `/api/models/{name}/drift` (the charts' data) and
+//! that have windows), `/models/{name}/drift?days=N|all` (drift share and each feature's
+//! score over window time, and the table of windows, of the last 30 days by default),
+//! `/api/models/{name}/drift?days=N|all` (the charts' data) and
 //! `/models/{name}/drift/{version}/{window}` (a window's HTML report). Without a history the
 //! pages say how to enable one: it is a setting, not an error.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
+use mlops_core::Timestamp;
 use mlops_monitor::HistoryRow;
 use serde::Serialize;
 
 use crate::drift_history::DriftHistory;
 use crate::html::{number, page, time};
-use crate::query::segment;
+use crate::query::{Pairs, segment};
 use crate::state::Inner;
 
 /// Models listed on `/drift`.
 const MAX_MODELS: usize = 1_000;
+/// The ranges offered, in days (besides `all`).
+const RANGES: [u32; 5] = [1, 7, 30, 365, 3_650];
+/// The range of a request that names none.
+const DEFAULT_DAYS: u32 = 30;
+
+/// The `days=N` of a request (one of [`RANGES`], or `all`): the windows' time range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Range {
+    Days(u32),
+    All,
+}
+
+impl Range {
+    fn parse(raw: Option<&str>) -> crate::Result<Self> {
+        let q = Pairs::parse(raw)?;
+        match q.get("days") {
+            None => Ok(Self::Days(DEFAULT_DAYS)),
+            Some("all") => Ok(Self::All),
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|d| RANGES.contains(d))
+                .map(Self::Days)
+                .ok_or_else(|| {
+                    crate::UiError::BadRequest(format!(
+                        "days={text:?}: one of {RANGES:?} or \"all\""
+                    ))
+                }),
+        }
+    }
+
+    /// The oldest window start shown.
+    fn since(self) -> Option<Timestamp> {
+        match self {
+            Self::All => None,
+            Self::Days(d) => {
+                Timestamp::from_millis(Timestamp::now().as_millis() - i64::from(d) * 86_400_000)
+                    .ok()
+            }
+        }
+    }
+
+    fn query(self) -> String {
+        match self {
+            Self::All => "days=all".to_owned(),
+            Self::Days(d) => format!("days={d}"),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Self::All => "all".to_owned(),
+            Self::Days(1) => "1 day".to_owned(),
+            Self::Days(d) => format!("{d} days"),
+        }
+    }
+}
 
 /// The policy of a served report: the drift crate's page is self-contained (inline styles,
 /// inline SVG, no script), so it gets inline styles and nothing else, sandboxed.
@@ -124,8 +183,18 @@ pub(crate) async fn models(State(inner): State<Arc<Inner>>) -> crate::Result<Htm
 }
 
 /// `GET /models/{name}/drift`: the charts (drawn from [`data`]) and the windows table.
-async fn render(inner: &Inner, name: &str) -> crate::Result<Html<String>> {
+async fn render(inner: &Inner, name: &str, range: Range) -> crate::Result<Html<String>> {
     let name = super::model_name(name)?;
+    let here = drift_url(inner, name.as_str());
+    let ranges = html! {
+        p.ranges #ranges {
+            "Windows of the last: "
+            @for r in RANGES.map(Range::Days).into_iter().chain([Range::All]) {
+                @if r == range { strong { (r.label()) } } @else { a href=(format!("{here}?{}", r.query())) { (r.label()) } }
+                " "
+            }
+        }
+    };
     let crumbs = html! {
         div.crumbs {
             a href=(inner.url("/drift")) { "Drift" } " / "
@@ -143,15 +212,21 @@ async fn render(inner: &Inner, name: &str) -> crate::Result<Html<String>> {
             html! { (crumbs) (how_to_enable()) },
         ));
     };
-    let windows = h.windows(name.as_str(), inner.limits.max_windows).await?;
+    let windows = h
+        .windows(name.as_str(), range.since(), inner.limits.max_windows)
+        .await?;
     if windows.rows.is_empty() {
-        let body =
-            html! { (crumbs) p.muted #no-windows { "No monitoring windows for this model yet." } };
+        let body = html! { (crumbs) (ranges) p.muted #no-windows { "No monitoring windows for this model in this range." } };
         return Ok(page(inner, "Drift", false, body));
     }
-    let api = inner.url(&format!("/api/models/{}/drift", segment(name.as_str())));
+    let api = inner.url(&format!(
+        "/api/models/{}/drift?{}",
+        segment(name.as_str()),
+        range.query()
+    ));
     let body = html! {
         (crumbs)
+        (ranges)
         p.muted {
             (windows.rows.len()) " windows"
             @if windows.left_out > 0 { " (the newest; " (windows.left_out) " older ones are not shown)" }
@@ -196,20 +271,25 @@ async fn render(inner: &Inner, name: &str) -> crate::Result<Html<String>> {
 pub(crate) async fn show(
     State(inner): State<Arc<Inner>>,
     Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> crate::Result<Html<String>> {
-    render(&inner, &name).await
+    render(&inner, &name, Range::parse(raw.as_deref())?).await
 }
 
 /// `GET /api/models/{name}/drift`: drift share and feature scores per window.
 pub(crate) async fn data(
     State(inner): State<Arc<Inner>>,
     Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> crate::Result<Json<DriftData>> {
+    let range = Range::parse(raw.as_deref())?;
     let name = super::model_name(&name)?;
     let h = history(&inner).ok_or_else(|| {
         crate::UiError::NotFound("drift history (start the UI with --monitor-history)".into())
     })?;
-    let windows = h.windows(name.as_str(), inner.limits.max_windows).await?;
+    let windows = h
+        .windows(name.as_str(), range.since(), inner.limits.max_windows)
+        .await?;
     let reports = h.reports(name.as_str(), &windows.rows).await?;
     let n = windows.rows.len();
     let mut features: Vec<FeatureSeries> = Vec::new();

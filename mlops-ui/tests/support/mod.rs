@@ -229,7 +229,7 @@ pub async fn fixture_in(name: &str) -> Fixture {
 
 /// Rows of the profile's two columns: ages shifted by `shift`, plans skewed towards "team"
 /// when `skew` (the reference is an even mix).
-fn rows(n: usize, shift: f64, skew: bool) -> arrow_array::RecordBatch {
+pub fn rows(n: usize, shift: f64, skew: bool) -> arrow_array::RecordBatch {
     use arrow_array::{Float64Array, RecordBatch, StringArray};
     use arrow_schema::{DataType, Field, Schema};
 
@@ -248,7 +248,8 @@ fn rows(n: usize, shift: f64, skew: bool) -> arrow_array::RecordBatch {
     RecordBatch::try_new(schema, vec![Arc::new(ages), Arc::new(plans)]).unwrap()
 }
 
-fn reference() -> mlops_drift::ReferenceProfile {
+/// The reference profile of v2 (and of the monitoring windows).
+pub fn reference() -> mlops_drift::ReferenceProfile {
     mlops_drift::ReferenceProfile::build(
         &[rows(500, 0.0, false)],
         &mlops_drift::DriftOptions::default(),
