@@ -24,9 +24,16 @@
 //! (default `taxi-fare`), `--data DIR` (or `TAXI_FARE_DATA`; default `taxi-data`),
 //! `--actor NAME` (or `MLOPS_ACTOR`: who the audit log names), `--on-reject`.
 //!
+//! The features are a transform spec (`mlops::transform`, `taxi_fare/features.rs`, or
+//! `train --spec FILE`) fit on the training trips and registered with the model, so `mlops
+//! serve --model taxi-fare@champion` takes the raw trip columns and applies the same code:
+//! `predict` prints what the training code predicts for a week's first trips, which the
+//! server answers bit for bit.
+//!
 //! The generator's schema, tariff and shift are in `taxi_fare/generate.rs`; the features in
-//! `taxi_fare/features.rs`; the model, its tracking and its registration in
-//! `taxi_fare/train.rs`; the later steps in `taxi_fare/steps.rs`.
+//! `taxi_fare/features.rs`; the model and how training code predicts in `taxi_fare/model.rs`;
+//! its tracking and registration in `taxi_fare/train.rs`; the later steps in
+//! `taxi_fare/steps.rs`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -36,6 +43,8 @@ mod args;
 mod features;
 #[path = "taxi_fare/generate.rs"]
 mod generate;
+#[path = "taxi_fare/model.rs"]
+mod model;
 #[path = "taxi_fare/steps.rs"]
 mod steps;
 #[cfg(test)]
@@ -66,10 +75,13 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_NO: u8 = 3;
 const EXIT_SKIP: u8 = 99;
 
-const USAGE: &str = "usage: taxi_fare <generate|train|evaluate|promote|drift> [--option value]...
+const USAGE: &str =
+    "usage: taxi_fare <generate|train|evaluate|predict|promote|drift> [--option value]...
   generate --data DIR [--weeks 4] [--rows 20000] [--shift-from WEEK] [--seed 7]
   train    --data DIR [--weeks 3] [--eval-days 7] [--epochs 300] [--learning-rate 0.1]
+           [--spec FEATURES.json]
   evaluate --data DIR [--version champion] [--week latest]
+  predict  --data DIR [--version champion] [--week latest] [--limit 10]
   promote  --version V [--alias champion] [--gate metric:mape:lower]... [--on-reject skip|fail|ok]
   drift    --data DIR [--alias champion] [--week latest] [--fail-on-drift]
            [--airflow-url URL --asset URI [--airflow-token T]]
@@ -168,7 +180,12 @@ pub(crate) async fn run(args: &Args) -> Result<(Value, Verdict), Error> {
                 "eval-days",
                 "epochs",
                 "learning-rate",
+                "spec",
             ])?;
+            let spec = match args.value("spec") {
+                Some(path) => features::read_spec(std::path::Path::new(path))?,
+                None => features::default_spec(),
+            };
             let plan = train::TrainPlan {
                 data,
                 weeks: args.number("weeks", 3)?,
@@ -176,6 +193,7 @@ pub(crate) async fn run(args: &Args) -> Result<(Value, Verdict), Error> {
                 epochs: args.number("epochs", 300)?,
                 learning_rate: args.number("learning-rate", 0.1)?,
                 model,
+                spec,
             };
             let value = train::train(&store, &plan, &actor).await?;
             eprintln!(
@@ -199,6 +217,18 @@ pub(crate) async fn run(args: &Args) -> Result<(Value, Verdict), Error> {
                 "{model} {version} on week {}: MAPE {:.2} %",
                 value["week"],
                 value["mape"].as_f64().unwrap_or(f64::NAN)
+            );
+            Ok((value, Verdict::Yes))
+        }
+        "predict" => {
+            args.allow(&["data", "store", "model", "version", "week", "limit"])?;
+            let version = args.value("version").unwrap_or("champion");
+            let week = args.value("week").unwrap_or("latest");
+            let limit = args.number("limit", 10)?;
+            let value = steps::predict(&store, &model, version, &data, week, limit).await?;
+            eprintln!(
+                "{model} {version}: {} prediction(s) for week {}",
+                value["rows"], value["week"]
             );
             Ok((value, Verdict::Yes))
         }

@@ -35,7 +35,8 @@ for target in "${targets[@]}"; do
     >"$log" 2>&1
   status=$?
   secs=$(($(date +%s) - start))
-  grep -E '^fuzz ' "$log" || true
+  # With --nocapture the line follows libtest's "test NAME ... " on the same line.
+  grep -oE 'fuzz [^ ]+: .*' "$log" || true
   if [[ $status -ne 0 ]]; then
     failed=1
     echo "!! $crate $name FAILED after ${secs}s (build included):"

@@ -1,20 +1,22 @@
-//! The steps after training: `evaluate` (a registered version on a week), `promote` (gated
-//! move of an alias) and `drift` (a week against the alias holder's reference profile, with
-//! an optional Airflow asset event when it drifted).
+//! The steps after training: `evaluate` (a registered version on a week), `predict` (the
+//! training code's fares for a week's first trips: what `mlops serve` must answer for the
+//! same raw columns), `promote` (gated move of an alias) and `drift` (a week against the
+//! alias holder's reference profile, with an optional Airflow asset event when it drifted).
 
 use std::path::Path;
 
 use mlops::core::ArtifactPath;
 use mlops::drift::ReferenceProfile;
+use mlops::drift::arrow_array::RecordBatch;
 use mlops::registry::gates::parse_gate;
 use mlops::registry::{
     AliasName, Expect, ModelName, ModelRegistry, ModelVersion, OpenOptions, RegistryExt,
 };
-use mlops::serve::runtime::linear::LinearFile;
 use serde_json::{Value, json};
 
 use crate::features;
-use crate::train::{self, Fit, MODEL_FILE};
+use crate::model::{MODEL_FILE, Predictor, TRANSFORM_FILE};
+use crate::train;
 use crate::{Error, Verdict};
 
 /// A version number, or an alias naming one.
@@ -40,6 +42,22 @@ pub(crate) fn week_file(data: &Path, week: &str) -> Result<std::path::PathBuf, E
     found.ok_or_else(|| format!("no week {week:?} in {}", data.display()).into())
 }
 
+/// A registered version as training code predicts with it: its model file behind its fitted
+/// transform, both digest-checked on the way out of the registry.
+pub(crate) async fn predictor(
+    registry: &dyn ModelRegistry,
+    model: &ModelName,
+    version: ModelVersion,
+) -> Result<Predictor, Error> {
+    let file = |name: &'static str| async move {
+        let path = ArtifactPath::parse(name)?;
+        let bytes = registry.download_artifact(model, version, &path).await;
+        bytes.map_err(|e| -> Error { format!("{model} v{version}: {name}: {e}").into() })
+    };
+    let (model_file, transform_file) = (file(MODEL_FILE).await?, file(TRANSFORM_FILE).await?);
+    Predictor::from_files(&model_file, &transform_file)
+}
+
 /// `evaluate`: a registered version's MAE, RMSE and MAPE on a whole week.
 pub(crate) async fn evaluate(
     root: &str,
@@ -51,17 +69,53 @@ pub(crate) async fn evaluate(
     let registry = mlops::registry::open(root)?;
     let name = ModelName::parse(model)?;
     let version = resolve(&*registry, &name, version).await?;
-    let bytes = registry
-        .download_artifact(&name, version, &ArtifactPath::parse(MODEL_FILE)?)
-        .await?;
-    let fit = Fit::from_file(&serde_json::from_slice::<LinearFile>(&bytes)?)?;
+    let predictor = predictor(&*registry, &name, version).await?;
     let file = week_file(data, week)?;
-    let batch = features::feature_batch(&features::read_parquet(&file)?, |_| true)?;
-    let (x, y) = features::matrix(&batch)?;
-    let s = train::scores(&fit.predict(&x), &y);
+    let trips = features::read_trips(&file, 0..7)?;
+    let s = train::scores(&predictor.predict(&trips)?, &features::target(&trips)?);
+    let rows: usize = trips.iter().map(RecordBatch::num_rows).sum();
     Ok(json!({
         "model": model, "version": version.to_string(), "week": features::week_of(&file),
-        "rows": batch.num_rows(), "mae": s.mae, "rmse": s.rmse, "mape": s.mape,
+        "rows": rows, "mae": s.mae, "rmse": s.rmse, "mape": s.mape,
+    }))
+}
+
+/// The most rows `predict` answers for (its result is one JSON line).
+pub(crate) const MAX_PREDICT_ROWS: usize = 10_000;
+
+/// `predict`: the fares a registered version predicts for the first `limit` trips of a week,
+/// in file order, from their raw columns (every trip, whatever its fare: the fare is not an
+/// input). The training code's answer, to compare with what `mlops serve` answers.
+pub(crate) async fn predict(
+    root: &str,
+    model: &str,
+    version: &str,
+    data: &Path,
+    week: &str,
+    limit: usize,
+) -> Result<Value, Error> {
+    if !(1..=MAX_PREDICT_ROWS).contains(&limit) {
+        return Err(format!("--limit {limit} is not in 1..={MAX_PREDICT_ROWS}").into());
+    }
+    let registry = mlops::registry::open(root)?;
+    let name = ModelName::parse(model)?;
+    let version = resolve(&*registry, &name, version).await?;
+    let predictor = predictor(&*registry, &name, version).await?;
+    let file = week_file(data, week)?;
+    let mut rows = Vec::new();
+    let mut left = limit;
+    for batch in features::read_parquet(&file)? {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(batch.num_rows());
+        rows.push(batch.slice(0, take));
+        left -= take;
+    }
+    let fares = predictor.predict(&rows)?;
+    Ok(json!({
+        "model": model, "version": version.to_string(), "week": features::week_of(&file),
+        "rows": fares.len(), "predictions": fares.to_vec(),
     }))
 }
 
@@ -129,8 +183,8 @@ pub(crate) async fn drift(
     let stored = stored.ok_or_else(|| format!("{model} v{version} has no drift profile"))?;
     let profile = ReferenceProfile::from_json(std::str::from_utf8(&stored)?)?;
     let file = week_file(data, week)?;
-    let batch = features::feature_batch(&features::read_parquet(&file)?, |_| true)?;
-    let report = profile.compare(std::slice::from_ref(&batch), &train::drift_options())?;
+    let trips = features::monitored(&features::read_trips(&file, 0..7)?)?;
+    let report = profile.compare(&trips, &train::drift_options())?;
     let drifted: Vec<&str> = (report.columns.iter().filter(|c| c.drifted))
         .map(|c| c.column.as_str())
         .collect();

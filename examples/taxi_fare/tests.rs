@@ -1,7 +1,7 @@
 //! The steps, run in-process on a temporary folder.
 
 use mlops::drift::arrow_array::{Float64Array, RecordBatch};
-use mlops::registry::{ModelName, ModelRegistry};
+use mlops::registry::{ModelName, ModelRegistry, RegistryExt};
 use mlops::track::{RunId, TrackingStore};
 use ndarray::{Array1, Array2, array};
 use serde_json::Value;
@@ -16,10 +16,15 @@ async fn step(line: &[&str]) -> (Value, Verdict) {
     run(&args(line)).await.unwrap()
 }
 
-fn mean(batch: &RecordBatch, column: &str) -> f64 {
-    let values = batch.column_by_name(column).unwrap();
-    let values = values.as_any().downcast_ref::<Float64Array>().unwrap();
-    values.values().iter().sum::<f64>() / values.len() as f64
+fn mean(batches: &[RecordBatch], column: &str) -> f64 {
+    let values: Vec<f64> = (batches.iter())
+        .flat_map(|b| {
+            let values = b.column_by_name(column).unwrap();
+            let values = values.as_any().downcast_ref::<Float64Array>().unwrap();
+            values.values().to_vec()
+        })
+        .collect();
+    values.iter().sum::<f64>() / values.len() as f64
 }
 
 #[test]
@@ -52,16 +57,17 @@ fn weeks_are_deterministic_and_the_shifted_one_costs_more() {
 
     let raw = features::read_parquet(&first[0].0).unwrap();
     assert_eq!(*raw[0].schema(), generate::schema());
-    let week = |i: usize| {
-        let raw = features::read_parquet(&first[i].0).unwrap();
-        features::feature_batch(&raw, |_| true).unwrap()
-    };
+    let week = |i: usize| features::read_trips(&first[i].0, 0..7).unwrap();
     let (normal, shifted) = (week(1), week(2));
-    assert_eq!(normal.num_rows(), 2_000);
-    // Pickups fall inside their week, Monday to Sunday.
-    let weekdays = normal.column_by_name("pickup_weekday").unwrap();
-    let weekdays = weekdays.as_any().downcast_ref::<Float64Array>().unwrap();
-    assert!(weekdays.values().iter().all(|d| (0.0..7.0).contains(d)));
+    let rows = |b: &[RecordBatch]| b.iter().map(RecordBatch::num_rows).sum::<usize>();
+    assert_eq!(rows(&normal), 2_000);
+    // Pickups fall inside their week, Monday to Sunday: a weekday filter splits the week.
+    let (weekdays, weekend) = (
+        features::read_trips(&first[1].0, 0..5).unwrap(),
+        features::read_trips(&first[1].0, 5..7).unwrap(),
+    );
+    assert_eq!(rows(&weekdays) + rows(&weekend), 2_000);
+    assert!(rows(&weekend) > 300 && rows(&weekdays) > 1_000);
     let ratio = |c: &str| mean(&shifted, c) / mean(&normal, c);
     assert!(ratio("trip_distance") > 1.3, "{}", ratio("trip_distance"));
     assert!(ratio("fare_amount") > 1.4, "{}", ratio("fare_amount"));
@@ -69,8 +75,11 @@ fn weeks_are_deterministic_and_the_shifted_one_costs_more() {
 
 #[test]
 fn fit_recovers_a_linear_relation_and_scores_are_exact() {
-    // y = 2 + 3 x0 - x1, no noise: gradient descent gets there.
-    let x = Array2::from_shape_fn((200, 7), |(i, j)| ((i * (j + 3)) % 17) as f64 + j as f64);
+    // y = 2 + 3 x0 - x1 on features of one scale (as the transform makes them), no noise:
+    // gradient descent gets there, and the coefficients apply to x as it is.
+    let x = Array2::from_shape_fn((200, 7), |(i, j)| {
+        (((i * (j + 3)) % 17) as f64 - 8.0) / 5.0 + j as f64 / 10.0
+    });
     let y: Array1<f64> = x.column(0).mapv(|v| 3.0 * v) - x.column(1) + 2.0;
     let mut losses = Vec::new();
     let fit = train::fit(&x, &y, 2_000, 0.05, |e, l| losses.push((e, l))).unwrap();
@@ -84,7 +93,9 @@ fn fit_recovers_a_linear_relation_and_scores_are_exact() {
     assert!((fit.coefficients[1] + 1.0).abs() < 1e-3);
     assert!((fit.intercept - 2.0).abs() < 1e-2);
     // The file round-trips.
-    assert_eq!(train::Fit::from_file(&fit.to_file()).unwrap(), fit);
+    assert_eq!(model::Fit::from_file(&fit.to_file()).unwrap(), fit);
+    let short = Array1::from(y.to_vec()[..10].to_vec());
+    assert!(train::fit(&x, &short, 1, 0.1, |_, _| ()).is_err());
 
     let s = train::scores(&array![11.0, 18.0, 33.0], &array![10.0, 20.0, 30.0]);
     assert!((s.mae - 2.0).abs() < 1e-12);
@@ -181,6 +192,27 @@ async fn the_weekly_pipeline_promotes_then_refuses_a_worse_model() {
     assert_eq!(run.inputs.len(), 3);
     assert_eq!(first["datasets"].as_array().unwrap().len(), 3);
 
+    // The version holds the model and the transform it was trained behind; the run holds
+    // the training configuration (the plan and the feature spec).
+    let registry = mlops::registry::open(store).unwrap();
+    let model = ModelName::parse("taxi-fare").unwrap();
+    let version = mlops::registry::ModelVersion::new(1).unwrap();
+    let files = registry.download_all(&model, version).await.unwrap();
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["model.json", "transform.json"]);
+    assert_eq!(first["features"].as_array().unwrap().len(), 6, "{first}");
+    let tags: Vec<&str> = run.data.tags.iter().map(|t| t.key().as_str()).collect();
+    assert!(tags.contains(&"mlops.config.sha256"), "{tags:?}");
+    let (predicted, _) = step(&with(&["predict", "--version", "1", "--limit", "7"])).await;
+    assert_eq!(predicted["predictions"].as_array().unwrap().len(), 7);
+    assert!(
+        super::run(&args(&[
+            "predict", "--store", store, "--data", data, "--limit", "0"
+        ]))
+        .await
+        .is_err()
+    );
+
     // The champion evaluated on its own evaluation week scores what training reported.
     let (eval, _) = step(&with(&["evaluate", "--week", "2026-01-26"])).await;
     assert!((eval["mape"].as_f64().unwrap() - mape1).abs() < 1e-9);
@@ -233,8 +265,6 @@ async fn the_weekly_pipeline_promotes_then_refuses_a_worse_model() {
     assert_eq!(refused["gates"][0]["passed"], false);
 
     // The audit log has both decisions, each with its actor.
-    let registry = mlops::registry::open(store).unwrap();
-    let model = ModelName::parse("taxi-fare").unwrap();
     let log = registry.audit_log(&model).await.unwrap();
     let decisions: Vec<String> = (log.iter())
         .map(|e| serde_json::to_string(e).unwrap())

@@ -233,8 +233,9 @@ fn summary(report: &DriftReport, out: Option<&std::path::Path>) -> serde_json::V
     })
 }
 
-/// What `drift` tells an orchestrator: the verdict, the drifted columns, the drift check.
-fn step_report(
+/// What `drift` tells an orchestrator: the verdict, the drifted columns, the drift check
+/// (`mlops data diff` reports its drift with it too).
+pub(crate) fn step_report(
     report: &DriftReport,
     current: &std::path::Path,
     fail_on_drift: bool,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use mlops::core::StoreUri;
 use mlops_ui::{Reviewers, Ui, UiOptions};
 
 use crate::exit;
@@ -12,7 +13,8 @@ use crate::layout::RegistryArgs;
 use crate::output::line;
 use crate::stores::{self, Open};
 
-/// Serve the web UI: experiments, runs and charts, compare, models, approvals, lineage.
+/// Serve the web UI: experiments, runs and charts, compare, models, approvals, lineage,
+/// drift over time.
 ///
 /// Read-only pages are open to anyone who can reach the address (loopback by default);
 /// approving or rejecting needs a reviewer token from --reviewers FILE or
@@ -40,6 +42,12 @@ pub(crate) struct UiArgs {
     /// name of a reverse proxy in front. Repeatable.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
+    /// The drift history to show on the drift pages: the store `mlops monitor run
+    /// --history` or `mlops serve --monitor-history` writes windows to (by default they
+    /// write to the `monitor/` folder of the store root). Without it the drift pages say
+    /// how to enable them.
+    #[arg(long = "monitor-history", value_name = "URI")]
+    monitor_history: Option<String>,
 }
 
 /// Runs `mlops ui` until Ctrl-C or SIGTERM.
@@ -62,8 +70,13 @@ pub(crate) async fn run(args: UiArgs) -> crate::Result<u8> {
     if reviewers.is_empty() {
         tracing::warn!("no reviewers configured: approvals are read-only");
     }
+    let monitor_history = match &args.monitor_history {
+        Some(uri) => Some(StoreUri::parse(uri)?.open()?),
+        None => None,
+    };
     let mut options = UiOptions {
         reviewers,
+        monitor_history,
         ..UiOptions::default()
     };
     options

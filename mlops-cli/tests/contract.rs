@@ -348,7 +348,7 @@ fn models_register_from_a_run_then_gate_without_moving() {
 }
 
 /// The key=value pairs of a `$GITHUB_OUTPUT` file in the multiline syntax.
-fn github_outputs(file: &str) -> Vec<(String, String)> {
+pub(crate) fn github_outputs(file: &str) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     let mut lines = file.lines();
     while let Some(head) = lines.next() {
@@ -449,7 +449,7 @@ fn under_github_actions_a_gate_writes_outputs_summary_and_annotations() {
 }
 
 /// dagster-pipes' `encode_param`: base64 of zlib of JSON.
-fn encode(value: &Value) -> String {
+pub(crate) fn encode(value: &Value) -> String {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(value.to_string().as_bytes()).unwrap();
     base64::engine::general_purpose::STANDARD.encode(z.finish().unwrap())

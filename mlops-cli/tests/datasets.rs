@@ -376,6 +376,39 @@ fn lineage_both_ways() {
         "{table}"
     );
 
+    // Both directions report to GitHub Actions like every step.
+    let outputs = tmp.path().join("github_output");
+    let github = |args: &[&str]| {
+        let out = command(&root())
+            .args(args)
+            .args(["--store", store_arg])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &outputs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let pairs = crate::contract::github_outputs(&std::fs::read_to_string(&outputs).unwrap());
+        std::fs::remove_file(&outputs).unwrap();
+        pairs
+    };
+    let pairs = github(&["lineage", "dataset", "sales@1"]);
+    let get = |pairs: &[(String, String)], name: &str| {
+        (pairs.iter().find(|(n, _)| n == name))
+            .unwrap_or_else(|| panic!("no {name} in {pairs:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(get(&pairs, "runs"), run_id.to_string());
+    assert_eq!(get(&pairs, "models"), "forecast@1,forecast@3");
+    assert_eq!(get(&pairs, "aliases"), "forecast@champion=3");
+    assert_eq!(get(&pairs, "digest"), digest);
+    let pairs = github(&["lineage", "model", "forecast@champion"]);
+    assert_eq!(get(&pairs, "version"), "3");
+    assert_eq!(get(&pairs, "run_id"), run_id.to_string());
+    assert_eq!(get(&pairs, "datasets"), "sales@1");
+    assert_eq!(get(&pairs, "alias_moves"), "3");
+    assert_eq!(get(&pairs, "outcome"), "done");
+
     let shown = ok(&run(&["runs", "show", run_id.as_str()]));
     assert!(
         shown.contains("mlops-data://sales@1") && shown.contains("mlops.target"),

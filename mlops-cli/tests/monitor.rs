@@ -213,6 +213,11 @@ fn each_window_equals_mlops_drift_on_its_rows_and_a_fired_trigger_exits_3() {
 
 /// Reads one HTTP request from a connection; returns its delivery id.
 fn read_request(stream: &mut std::net::TcpStream) -> String {
+    read_post(stream).0
+}
+
+/// Reads one HTTP request from a connection; returns its delivery id and body.
+fn read_post(stream: &mut std::net::TcpStream) -> (String, Vec<u8>) {
     let mut reader = BufReader::new(stream);
     let mut id = String::new();
     let mut length = 0;
@@ -233,7 +238,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> String {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
-    id
+    (id, body)
 }
 
 #[test]
@@ -767,6 +772,90 @@ fn spawn_monitored(model: &Path, profile: &Path, extra: &[&str]) -> (std::proces
     (child, addr)
 }
 
+/// A request without an OIP `id` to `mlops serve --inference-log`: the response carries the
+/// id the server generated, the log row has it, and labels keyed by it join in `monitor
+/// performance`; a request with its own id keeps it.
+#[test]
+fn a_generated_request_id_is_echoed_and_joins_labels_in_the_inference_log() {
+    use std::sync::Arc;
+
+    use mlops::drift::arrow_array::{Float64Array, RecordBatch, StringArray};
+    use mlops::drift::arrow_schema::{DataType, Field, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (model, profile) = linear_model_and_profile(dir.path());
+    let log = dir.path().join("log");
+    let (mut child, addr) = spawn_monitored(
+        &model,
+        &profile,
+        &["--inference-log", log.to_str().unwrap()],
+    );
+    let infer = |body: Value| {
+        let (status, answer) = http(
+            &addr,
+            "POST",
+            "/v2/models/lin/infer",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{answer}");
+        serde_json::from_str::<Value>(&answer).unwrap()
+    };
+    let input = |x: f32| serde_json::json!([{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [x, 2.0]}]);
+    let generated = infer(serde_json::json!({"inputs": input(3.0)}));
+    let id = generated["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id echoed: {generated}"))
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let given = infer(serde_json::json!({"id": "mine", "inputs": input(5.0)}));
+    assert_eq!(given["id"], "mine");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // Labels keyed by the echoed id (prediction 3 + 0.5 * 2 = 4, truth 4.5) and by "mine"
+    // (prediction 6, truth 6): one window of two rows, MAE 0.25.
+    let labels = dir.path().join("labels.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("request", DataType::Utf8, false),
+        Field::new("y", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![id, "mine".to_owned()])),
+            Arc::new(Float64Array::from(vec![4.5, 6.0])),
+        ],
+    )
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&labels).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let windows = json(&mlops(&[
+        "monitor",
+        "performance",
+        "--log",
+        log.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--id",
+        "request",
+        "--label",
+        "y",
+        "--format",
+        "json",
+    ]));
+    let m = &windows[0]["regression"];
+    assert_eq!(m["n"], 2, "both rows joined: {windows}");
+    assert!(
+        (m["mae"].as_f64().unwrap() - 0.25).abs() < 1e-9,
+        "{windows}"
+    );
+}
+
 /// Kill -9 of `mlops serve` after an event was written and sent but before the receiver
 /// answered: the restarted server sends it again with the same delivery id, once.
 #[test]
@@ -845,10 +934,11 @@ fn a_killed_server_redelivers_the_unacknowledged_event_after_restart() {
     child.wait().unwrap();
 }
 
-/// `--gate` compares each window's metric with the baseline version's registered run metric:
-/// exit 3 when a window is worse by more than the margin.
-#[tokio::test]
-async fn performance_gates_compare_with_the_registered_run_metric() {
+/// A store with model `churn` v1 registered from run alpha (its `loss` ends at 0.25), an
+/// inference log of six requests q0..q5 of v1 and their labels: the first three predictions
+/// err by 0.1 (RMSE 0.1 in windows of 3), the last three by 0.5 (RMSE 0.5). Returns the temporary
+/// folder and the store, log and labels paths.
+async fn labelled_log() -> (tempfile::TempDir, String, String, String) {
     use std::sync::Arc;
 
     use mlops::core::{ExperimentName, StoreUri, Timestamp};
@@ -924,6 +1014,16 @@ async fn performance_gates_compare_with_the_registered_run_metric() {
         ArrowWriter::try_new(std::fs::File::create(&labels).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
+    let log_dir = log_dir.to_str().unwrap().to_owned();
+    let labels = labels.to_str().unwrap().to_owned();
+    (dir, store, log_dir, labels)
+}
+
+/// `--gate` compares each window's metric with the baseline version's registered run metric:
+/// exit 3 when a window is worse by more than the margin.
+#[tokio::test]
+async fn performance_gates_compare_with_the_registered_run_metric() {
+    let (_dir, store, log_dir, labels) = labelled_log().await;
     let gate = |gate: &str| {
         mlops(&[
             "monitor",
@@ -931,9 +1031,9 @@ async fn performance_gates_compare_with_the_registered_run_metric() {
             &store,
             "performance",
             "--log",
-            log_dir.to_str().unwrap(),
+            &log_dir,
             "--labels",
-            labels.to_str().unwrap(),
+            &labels,
             "--id",
             "request",
             "--label",
@@ -961,6 +1061,121 @@ async fn performance_gates_compare_with_the_registered_run_metric() {
         text(&missing.stderr).contains("val_rmse"),
         "{}",
         text(&missing.stderr)
+    );
+}
+
+/// `--trigger 'rmse>registered(loss)*1.5'`: each window's RMSE against 1.5 times its own
+/// version's registered `loss` (0.25): the second window (RMSE 0.5 > 0.375) fires one signed
+/// event, exit 3; run again, the event's cooldown (read from the outbox) holds: exit 0,
+/// nothing sent. A drift rule, or a target without a rule, is refused.
+#[tokio::test]
+async fn a_performance_rule_fires_a_signed_event_once_and_exits_3() {
+    let (_dir, store, log_dir, labels) = labelled_log().await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let posted = read_post(&mut stream);
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(posted).unwrap();
+        }
+    });
+    let performance = |rule: &str, extra: &[&str]| {
+        let mut args = vec![
+            "monitor",
+            "--store",
+            &store,
+            "performance",
+            "--log",
+            &log_dir,
+            "--labels",
+            &labels,
+            "--id",
+            "request",
+            "--label",
+            "y",
+            "--window-rows",
+            "3",
+            "--format",
+            "json",
+        ];
+        if !rule.is_empty() {
+            args.extend(["--trigger", rule]);
+        }
+        args.extend(extra);
+        crate::util::command(&root())
+            .args(&args)
+            .env("MLOPS_TRIGGER_SECRET", "s3cret")
+            .output()
+            .unwrap()
+    };
+    let hook = [
+        "--trigger-webhook",
+        url.as_str(),
+        "--allow-private-webhooks",
+    ];
+    let rule = "rmse > registered(loss) * 1.5";
+    let fired = performance(rule, &hook);
+    assert_eq!(fired.status.code(), Some(3), "{}", text(&fired.stderr));
+    let windows: Value = serde_json::from_slice(&fired.stdout).unwrap();
+    let events: Vec<&Value> = (windows.as_array().unwrap().iter())
+        .map(|w| &w["events"])
+        .collect();
+    assert_eq!(events[0], &Value::Null, "{windows}");
+    let id = events[1][0].as_str().unwrap().to_owned();
+    let (delivered, body) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(delivered, id);
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["kind"], "performance", "{event}");
+    assert_eq!(
+        (event["model"].as_str(), event["version"].as_str()),
+        (Some("churn"), Some("1"))
+    );
+    let p = &event["performance"];
+    assert_eq!(p["metric"], "rmse");
+    assert_eq!(p["registered_metric"], "loss");
+    assert_eq!(p["registered"], 0.25);
+    assert_eq!(p["threshold"], 0.375);
+    let rmse = p["value"].as_f64().unwrap();
+    assert!((rmse - 0.5).abs() < 1e-12, "{p}");
+    assert_eq!(
+        windows[1]["regression"]["rmse"].as_f64(),
+        Some(rmse),
+        "the event's value is the window's"
+    );
+    // Recorded in the model's audit log.
+    let audit = ok(&mlops(&[
+        "models", "--store", &store, "history", "--name", "churn",
+    ]));
+    assert!(audit.contains("mlops.monitor.trigger"), "{audit}");
+
+    let again = performance(rule, &hook);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(500))
+            .is_err(),
+        "nothing sent within the cooldown"
+    );
+    // A threshold above both windows fires nothing (its own rule, its own cooldown).
+    let calm = performance("rmse>registered(loss)*2.5", &hook);
+    assert_eq!(calm.status.code(), Some(0), "{}", text(&calm.stderr));
+    let drift = performance("drift_share>=0.3", &hook);
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(
+        text(&drift.stderr).contains("drift rule"),
+        "{}",
+        text(&drift.stderr)
+    );
+    let no_rule = performance("", &hook);
+    assert_eq!(no_rule.status.code(), Some(1));
+    assert!(
+        text(&no_rule.stderr).contains("performance rule"),
+        "{}",
+        text(&no_rule.stderr)
     );
 }
 

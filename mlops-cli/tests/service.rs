@@ -1,10 +1,13 @@
 //! The `mlops` command-line tool against the MLflow server that `scripts/test.sh` starts
 //! (feature `service-tests`): runs synced to it, the tracking example logging to it, and
-//! every `mlops models` command on its model registry. Fails loudly without the server.
+//! every `mlops models` command on its model registry; `mlops monitor run` starting a DAG run
+//! of the Airflow 3 server it starts (`monitor_airflow`). Fails loudly without the servers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod util;
+
+mod monitor_airflow;
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use mlops_core::{DatasetDigest, DatasetDigester};
 use mlops_drift::{DriftOptions, ProfileOptions, ReferenceProfile};
@@ -149,35 +150,87 @@ pub(crate) struct Summary {
     pub(crate) profile: Option<ReferenceProfile>,
 }
 
+/// Decoded batches waiting for the profile thread: enough to keep it busy, few enough that
+/// memory stays bounded (each is at most `BATCH_ROWS` rows).
+const PROFILE_QUEUE: usize = 4;
+
 /// Reads every file (in order) once: the digest over all rows, the row count and a stored
 /// reference profile. Every file must have the first one's schema.
+///
+/// The profile (quantile and distinct sketches) costs about as much CPU as decoding and the
+/// digest together, so it runs on a second thread fed the same decoded batches through a
+/// bounded queue: the digest must see rows in order, the profile need not wait for it.
 pub(crate) fn summarise(files: &[PathBuf]) -> Result<Summary> {
-    let mut digester: Option<DatasetDigester> = None;
-    let mut profile = None;
+    let Some(first) = files.first() else {
+        return Err(DataError::argument("input", "", "no files"));
+    };
+    let schema = {
+        let file = open_parquet(first)?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| parquet_error(first, &e))?
+            .schema()
+            .clone()
+    };
+    let profile = match ReferenceProfile::builder(
+        &schema,
+        &DriftOptions::default(),
+        &ProfileOptions::default(),
+    ) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!(error = %e, "no reference profile for this version");
+            None
+        }
+    };
+    let mut digester = DatasetDigester::new(schema)?;
+    let (scanned, profiled) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(PROFILE_QUEUE);
+        let worker = profile.map(|mut builder| {
+            scope.spawn(move || -> Result<ReferenceProfile> {
+                for batch in rx {
+                    builder.push(&batch)?;
+                }
+                Ok(builder.finish())
+            })
+        });
+        let scanned = read_rows(files, &mut digester, worker.as_ref().map(|_| &tx));
+        // Closing the queue ends the profile thread, after an error too.
+        drop(tx);
+        let profiled = worker.map(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(DataError::corrupt(
+                    &"profile",
+                    &"the profile thread panicked",
+                ))
+            })
+        });
+        (scanned, profiled)
+    });
+    scanned?;
+    let profile = profiled.transpose()?;
+    let schema = digester.schema().clone();
+    let (digest, rows) = digester.finish();
+    Ok(Summary {
+        schema,
+        digest,
+        rows,
+        profile,
+    })
+}
+
+/// Decodes every file in order into the digest and hands each batch to the profile queue.
+fn read_rows(
+    files: &[PathBuf],
+    digester: &mut DatasetDigester,
+    profile: Option<&std::sync::mpsc::SyncSender<RecordBatch>>,
+) -> Result<()> {
     for local in files {
         let file = open_parquet(local)?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| parquet_error(local, &e))?
-            .with_batch_size(BATCH_ROWS);
-        let schema = builder.schema().clone();
-        let reader = builder.build().map_err(|e| parquet_error(local, &e))?;
-        let digester = match &mut digester {
-            Some(d) => d,
-            None => {
-                profile = match ReferenceProfile::builder(
-                    &schema,
-                    &DriftOptions::default(),
-                    &ProfileOptions::default(),
-                ) {
-                    Ok(b) => Some(b),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no reference profile for this version");
-                        None
-                    }
-                };
-                digester.insert(DatasetDigester::new(schema)?)
-            }
-        };
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| parquet_error(local, &e))?;
         for batch in reader {
             let batch = batch.map_err(|e| DataError::Parquet {
                 path: local.display().to_string(),
@@ -187,20 +240,15 @@ pub(crate) fn summarise(files: &[PathBuf]) -> Result<Summary> {
                 path: local.display().to_string(),
                 reason: e.to_string(),
             })?;
-            if let Some(p) = &mut profile {
-                p.push(&batch)?;
+            // A send fails only when the profile thread stopped on an error, which it returns.
+            if let Some(tx) = profile
+                && tx.send(batch).is_err()
+            {
+                return Ok(());
             }
         }
     }
-    let digester = digester.ok_or_else(|| DataError::argument("input", "", "no files"))?;
-    let schema = digester.schema().clone();
-    let (digest, rows) = digester.finish();
-    Ok(Summary {
-        schema,
-        digest,
-        rows,
-        profile: profile.map(mlops_drift::ProfileBuilder::finish),
-    })
+    Ok(())
 }
 
 /// Opens a Parquet file for reading after checking its footer length against the limit.

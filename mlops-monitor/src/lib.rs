@@ -13,9 +13,11 @@
 //!   appended to the server's `/metrics`) and the [`WindowSink`]s.
 //! - **History** ([`History`]): each window's report rows as Hive-partitioned Parquet, its
 //!   JSON and HTML, on any store.
-//! - **Triggers** ([`trigger`]): rules with debounce and cooldown, an outbox written before
-//!   sending, signed webhooks (generic, Slack, Airflow) retried until acknowledged, resent
-//!   after a restart with the same delivery id, recorded in the registry's audit log.
+//! - **Triggers** ([`trigger`]): rules on drift windows and on performance windows (a
+//!   metric worse than the version's registered one) with debounce and cooldown, an outbox
+//!   written before sending, signed webhooks (generic, Slack, Airflow) retried until
+//!   acknowledged, resent after a restart with the same delivery id, recorded in the
+//!   registry's audit log.
 //! - **Inference log and performance** ([`InferenceLog`], [`performance`]): request rows as
 //!   Parquet, joined later with labels; regression and classification metrics equal to
 //!   scikit-learn's.

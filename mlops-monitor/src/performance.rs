@@ -225,6 +225,40 @@ pub struct PerformanceWindow {
     pub classification: Option<ClassificationMetrics>,
 }
 
+impl PerformanceWindow {
+    /// The value of the metric named `name` (one of [`METRICS`]), when the window has it:
+    /// regression windows have mae, rmse, r2, mape; classification windows the others
+    /// (roc_auc only when both classes occur).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        if let Some(m) = &self.regression {
+            return match name {
+                "mae" => Some(m.mae),
+                "rmse" => Some(m.rmse),
+                "r2" => Some(m.r2),
+                "mape" => Some(m.mape),
+                _ => None,
+            };
+        }
+        let m = self.classification.as_ref()?;
+        match name {
+            "accuracy" => Some(m.accuracy),
+            "precision" => Some(m.precision),
+            "recall" => Some(m.recall),
+            "f1" => Some(m.f1),
+            "roc_auc" => m.roc_auc,
+            _ => None,
+        }
+    }
+
+    /// The labelled rows of the window.
+    pub fn rows(&self) -> u64 {
+        self.regression
+            .map(|m| m.n)
+            .or(self.classification.map(|m| m.n))
+            .unwrap_or(0)
+    }
+}
+
 /// A numeric Arrow column as `f64`s (nulls as NaN).
 fn numbers(array: &dyn Array, name: &str) -> Result<Vec<f64>> {
     use arrow_array::cast::AsArray;
@@ -472,8 +506,8 @@ pub struct MetricGate {
     pub margin: f64,
 }
 
-/// The metric names a [`MetricGate`] can read.
-const GATE_METRICS: [&str; 9] = [
+/// The window metrics by name, as [`MetricGate`]s and performance trigger rules read them.
+pub const METRICS: [&str; 9] = [
     "mae",
     "rmse",
     "r2",
@@ -506,10 +540,10 @@ impl std::str::FromStr for MetricGate {
             return Err(bad("too many parts"));
         }
         let (metric, registered) = names.split_once('=').unwrap_or((names, names));
-        if !GATE_METRICS.contains(&metric) {
+        if !METRICS.contains(&metric) {
             return Err(bad(&format!(
                 "metric {metric:?} is not one of {}",
-                GATE_METRICS.join(", ")
+                METRICS.join(", ")
             )));
         }
         if registered.is_empty() {
@@ -532,24 +566,7 @@ impl std::str::FromStr for MetricGate {
 impl MetricGate {
     /// The window's value of the gate's metric, when the window has it.
     pub fn value(&self, window: &PerformanceWindow) -> Option<f64> {
-        if let Some(m) = &window.regression {
-            return match self.metric.as_str() {
-                "mae" => Some(m.mae),
-                "rmse" => Some(m.rmse),
-                "r2" => Some(m.r2),
-                "mape" => Some(m.mape),
-                _ => None,
-            };
-        }
-        let m = window.classification.as_ref()?;
-        match self.metric.as_str() {
-            "accuracy" => Some(m.accuracy),
-            "precision" => Some(m.precision),
-            "recall" => Some(m.recall),
-            "f1" => Some(m.f1),
-            "roc_auc" => m.roc_auc,
-            _ => None,
-        }
+        window.metric(&self.metric)
     }
 
     /// Whether `value` is worse than `registered` by more than the margin.

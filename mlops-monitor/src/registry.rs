@@ -105,15 +105,25 @@ impl AuditLog for RegistryAudit {
         let (name, number) = parse(&event.model, &event.version)?;
         let mut features = event.drifted_features.clone();
         let value = loop {
-            let value = serde_json::json!({
+            let mut value = serde_json::json!({
                 "id": event.id,
                 "rule": event.rule,
                 "window": event.window.id,
                 "rows": event.window.rows,
                 "drift_share": event.drift_share,
                 "drifted_features": features,
-            })
-            .to_string();
+            });
+            if let Some(performance) = &event.performance {
+                value["kind"] = event.kind.clone().into();
+                value["performance"] = serde_json::json!({
+                    "metric": performance.metric,
+                    "value": performance.value,
+                    "registered_metric": performance.registered_metric,
+                    "registered": performance.registered,
+                    "threshold": performance.threshold,
+                });
+            }
+            let value = value.to_string();
             // Within the tag limit: drop features from the end (the share stays).
             if value.chars().count() <= mlops_core::MAX_TAG_VALUE_CHARS || features.is_empty() {
                 break value;

@@ -136,3 +136,95 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+/// POSTs one row without an OIP `id`; the response's JSON.
+async fn infer_without_id(server: &mlops_serve::Server) -> serde_json::Value {
+    let body = serde_json::json!({
+        "inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [3.0, 2.0]}]
+    });
+    let request = Request::post("/v2/models/lin/infer")
+        .header("content-type", "application/json")
+        .header("host", "localhost")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let response = server.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_an_id_gets_one_echoed_in_the_response_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = StoreUri::parse(dir.path().to_str().unwrap())
+        .unwrap()
+        .open()
+        .unwrap();
+    let options = CaptureOptions::default().with_inference_log(root.clone(), LogOptions::default());
+    let (capture, worker) = start(
+        options,
+        Arc::new(FixedReferences::new()),
+        Vec::new(),
+        Arc::new(MonitorMetrics::new()),
+        tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let server = server(capture, "4");
+    let first = infer_without_id(&server).await;
+    let second = infer_without_id(&server).await;
+    // A request with its own id keeps it.
+    infer(&server, "given", &[[1.0, 1.0]]).await;
+    tokio::task::spawn_blocking(move || worker.stop())
+        .await
+        .unwrap();
+
+    let echoed: Vec<String> = [&first, &second]
+        .iter()
+        .map(|r| {
+            r["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id in {r}"))
+                .to_owned()
+        })
+        .collect();
+    assert_ne!(echoed[0], echoed[1], "each request gets its own id");
+    for id in &echoed {
+        let uuid = uuid::Uuid::parse_str(id).unwrap();
+        assert_eq!(uuid.get_version_num(), 7, "{id}");
+    }
+    let mut logged = Vec::new();
+    for (_, batch) in read_log(&root, Some("lin")).await.unwrap() {
+        let column = |name: &str| {
+            let index = batch.schema().index_of(name).unwrap();
+            batch.column(index).as_string::<i32>().clone()
+        };
+        let (ids, requests) = (column("id"), column("request_id"));
+        for row in 0..batch.num_rows() {
+            logged.push((ids.value(row).to_owned(), requests.value(row).to_owned()));
+        }
+    }
+    logged.sort();
+    let mut expected: Vec<(String, String)> = echoed
+        .iter()
+        .map(|id| (id.clone(), id.clone()))
+        .chain([("given".to_owned(), "given".to_owned())])
+        .collect();
+    expected.sort();
+    assert_eq!(logged, expected);
+}
+
+#[tokio::test]
+async fn an_unobserved_request_without_an_id_is_answered_without_one() {
+    let file = mlops_serve::runtime::linear::LinearFile::linear(vec![vec![1.0, 0.5]], vec![0.0]);
+    let model =
+        mlops_serve::runtime::linear::LinearModel::from_file(file, "lin", Some("4")).unwrap();
+    let server = mlops_serve::Server::builder()
+        .model(Arc::new(model))
+        .build()
+        .unwrap();
+    let answer = infer_without_id(&server).await;
+    assert_eq!(answer["outputs"][0]["data"][0], 4.0, "{answer}");
+    assert!(answer.get("id").is_none(), "{answer}");
+}

@@ -8,6 +8,7 @@ mod features;
 mod history;
 mod inference_log;
 mod performance;
+mod performance_triggers;
 mod receiver;
 mod triggers;
 mod util;

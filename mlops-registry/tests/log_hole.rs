@@ -298,3 +298,155 @@ async fn a_stored_digit_only_alias_stays_readable() {
     assert!(version.aliases.iter().any(|a| a.is_digits()), "{version:?}");
     fresh.read_log(&name).await.unwrap();
 }
+
+/// A hole made right after a listing, then a write at once (see `hole_window.rs`), on a
+/// local folder and in memory.
+#[tokio::test]
+async fn a_hole_right_after_a_listing_is_not_filled_by_a_stale_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = mlops_core::StoreUri::parse(dir.path().to_str().unwrap())
+        .unwrap()
+        .open()
+        .unwrap();
+    crate::hole_window::a_hole_right_after_a_listing_is_not_filled(folder).await;
+    let memory = mlops_core::StoreRoot::from_parts(
+        std::sync::Arc::new(object_store::memory::InMemory::new()),
+        None,
+    );
+    crate::hole_window::a_hole_right_after_a_listing_is_not_filled(memory).await;
+}
+
+/// The entries a long-lived handle folded last are lost (entries 7 and 8 removed, nothing
+/// above them): its write would build on a state no reader can rebuild, so it is refused,
+/// naming the slot; the handle then starts over from what the store holds, as a fresh one.
+#[tokio::test]
+async fn a_write_on_a_vanished_base_is_refused() {
+    let (writer, dir) = folder_registry();
+    let name = ModelName::parse("truncated").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    writer.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..3 {
+        writer
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    for v in [1, 2, 3, 1] {
+        let version = ModelVersion::new(v).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any())
+            .await
+            .unwrap(); // 5, 6, 7, 8
+    }
+    let log = log_with_slot_7(dir.path());
+    std::fs::remove_file(log.join("00000000000000000008.json")).unwrap();
+    std::fs::remove_file(log.join("00000000000000000007.json")).unwrap();
+
+    let err = writer
+        .set_alias(&name, &champion, ModelVersion::new(2).unwrap(), &any())
+        .await
+        .unwrap_err();
+    match &err {
+        RegistryError::Corrupt { path, .. } => {
+            assert!(path.ends_with("00000000000000000008.json"), "{err}");
+        }
+        other => panic!("expected slot 8 named, got {other}"),
+    }
+    assert!(!log.join("00000000000000000009.json").exists());
+    assert!(!log.join("00000000000000000007.json").exists());
+    // Started over: the handle now reads what a fresh one reads (champion at v2, entry 6).
+    let v2 = ModelVersion::new(2).unwrap();
+    assert_eq!(
+        writer
+            .resolve_alias(&name, &champion)
+            .await
+            .unwrap()
+            .version,
+        v2
+    );
+    assert_eq!(
+        reopen(dir.path())
+            .resolve_alias(&name, &champion)
+            .await
+            .unwrap()
+            .version,
+        v2
+    );
+}
+
+/// The last entry of a log is lost but the snapshot its writer stored after committing it
+/// remains (entry 64 of 64): a fresh handle reads the state from the snapshot, and its write
+/// is refused naming slot 64 instead of taking slot 65 (which would leave a hole at 64 that
+/// fails every later read).
+#[tokio::test]
+async fn a_lost_end_entry_behind_a_snapshot_refuses_writes() {
+    use object_store::{ObjectStore, ObjectStoreExt};
+    let store = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let root = mlops_core::StoreRoot::from_parts(store.clone(), None);
+    let writer = mlops_registry::ObjectRegistry::new(root.clone());
+    let name = ModelName::parse("snapshotted").unwrap();
+    let champion = AliasName::parse("champion").unwrap();
+    writer.create_model(&name, None, &[]).await.unwrap();
+    for _ in 0..2 {
+        writer
+            .create_version(&name, NewVersion::new())
+            .await
+            .unwrap();
+    }
+    for i in 0..61u64 {
+        let version = ModelVersion::new(1 + i % 2).unwrap();
+        writer
+            .set_alias(&name, &champion, version, &any())
+            .await
+            .unwrap(); // entries 4-64; 64 is the last, and a snapshot is written at 64
+    }
+    let keys: Vec<object_store::path::Path> =
+        futures::TryStreamExt::try_collect(futures::TryStreamExt::map_ok(store.list(None), |m| {
+            m.location
+        }))
+        .await
+        .unwrap();
+    let entry_64 = keys
+        .iter()
+        .find(|k| {
+            k.as_ref().contains("/models/")
+                && k.as_ref().contains("/log/")
+                && k.filename() == Some("00000000000000000064.json")
+        })
+        .unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k.as_ref().contains("/models/") && k.as_ref().contains("/snapshots/")),
+        "a snapshot at 64: {keys:?}"
+    );
+    store.delete(entry_64).await.unwrap();
+
+    let fresh = mlops_registry::ObjectRegistry::new(root);
+    // Entry 64 moved champion to v1 (61 moves, v1 first); the snapshot still says so.
+    assert_eq!(
+        fresh.resolve_alias(&name, &champion).await.unwrap().version,
+        ModelVersion::new(1).unwrap()
+    );
+    let err = fresh
+        .set_alias(&name, &champion, ModelVersion::new(2).unwrap(), &any())
+        .await
+        .unwrap_err();
+    match &err {
+        RegistryError::Corrupt { path, .. } => {
+            assert!(path.ends_with("00000000000000000064.json"), "{err}");
+        }
+        other => panic!("expected slot 64 named, got {other}"),
+    }
+    let after: Vec<object_store::path::Path> =
+        futures::TryStreamExt::try_collect(futures::TryStreamExt::map_ok(store.list(None), |m| {
+            m.location
+        }))
+        .await
+        .unwrap();
+    assert!(
+        !after
+            .iter()
+            .any(|k| k.filename() == Some("00000000000000000065.json")),
+        "a write took slot 65"
+    );
+}

@@ -11,6 +11,7 @@
 
 mod cloud;
 mod conformance_macro;
+mod hole_window;
 mod mlflow;
 mod mlflow_interop;
 mod multiprocess;

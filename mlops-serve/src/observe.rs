@@ -34,7 +34,8 @@ pub struct Observation {
     /// The model that answered: its name, version, platform and tensor specs (to map tensor
     /// columns to feature names).
     pub metadata: Arc<ModelMetadata>,
-    /// The request's OIP `id`, when it had one.
+    /// The request's OIP `id`; when it had none, the UUID v7 the server generated for it and
+    /// echoed in the response's `id`.
     pub request_id: Option<String>,
     /// When the request arrived.
     pub received: SystemTime,

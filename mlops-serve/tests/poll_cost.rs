@@ -142,7 +142,6 @@ async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
         )
         .await
         .unwrap();
-    let lists = store.lists.load(Ordering::Relaxed);
     registry
         .set_alias(
             &name,
@@ -152,6 +151,9 @@ async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
         )
         .await
         .unwrap();
+    // Counted after the write: its claim is checked by one listing (a hole check); what
+    // must not list is the follower.
+    let lists = store.lists.load(Ordering::Relaxed);
     follower
         .subscribe()
         .wait_for(|s| s.version == "2")

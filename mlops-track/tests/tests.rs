@@ -12,6 +12,7 @@ mod fuzz_records;
 mod local_conformance;
 mod local_damage;
 mod local_disk_full;
+mod local_index;
 mod local_limits;
 mod local_links;
 mod local_listing;

@@ -1,4 +1,4 @@
-// mlops-ui: draws the metric charts (uPlot) from the server's downsampled series.
+// mlops-ui: draws the metric and drift charts (uPlot) from the server's series.
 // The server already bounds each series (min, max and last of every bucket), so this file
 // only maps x (step, wall time, relative time), log-scales y and smooths: no data work.
 "use strict";
@@ -100,10 +100,57 @@
     });
   }
 
+  // A drift chart: one y series per window (x = window end time) and its threshold line.
+  function driftPlot(el, d, label, ys, threshold, title) {
+    var xs = d.time.map(function (t) { return t / 1000; });
+    var data = [xs, ys];
+    var series = [{ label: "window end" },
+                  { label: label, stroke: COLORS[0], width: 1.5, spanGaps: true,
+                    points: { show: xs.length <= 50, size: 6, fill: COLORS[0] } }];
+    if (threshold !== null && threshold !== undefined) {
+      data.push(xs.map(function () { return threshold; }));
+      series.push({ label: "threshold", stroke: COLORS[1], width: 1, dash: [6, 4],
+                    points: { show: false } });
+    }
+    el.innerHTML = "";
+    plots.push(new uPlot({
+      width: Math.max(320, el.clientWidth - 8), height: 240, title: title,
+      scales: { x: { time: true } }, series: series
+    }, data, el));
+    el.dataset.series = series.slice(1).map(function (s) { return s.label; }).join("|");
+    el.dataset.points = String(xs.length);
+    el.classList.add("drawn");
+  }
+
+  // The drift page: the share chart, and one chart per feature added to the container.
+  function drawDrift(el) {
+    load(el.dataset.drift).then(function (d) {
+      if (el.dataset.series === "share") {
+        driftPlot(el, d, "drift share", d.share, d.drift_share, el.dataset.title || "");
+        return;
+      }
+      el.innerHTML = "";
+      d.features.forEach(function (f) {
+        var div = document.createElement("div");
+        div.className = "chart drift";
+        div.dataset.feature = f.name;
+        el.appendChild(div);
+        driftPlot(div, d, f.name, f.scores, f.threshold,
+                  f.name + " (" + f.test + " " + f.score + ")");
+      });
+      el.dataset.features = d.features.map(function (f) { return f.name; }).join("|");
+      el.classList.add("drawn");
+    }).catch(function (e) {
+      el.textContent = "chart failed: " + e.message;
+      el.classList.add("failed");
+    });
+  }
+
   function redraw() {
     plots.forEach(function (p) { p.destroy(); });
     plots = [];
     document.querySelectorAll(".chart[data-src]").forEach(draw);
+    document.querySelectorAll("[data-drift]").forEach(drawDrift);
   }
 
   document.addEventListener("DOMContentLoaded", function () {

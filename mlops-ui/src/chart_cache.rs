@@ -1,5 +1,6 @@
-//! A small cache of downsampled series of **finished** runs, so that opening a chart again
-//! (another visit, another reviewer) does not read and downsample its history again.
+//! A small cache of what a **finished** run's metric history gives (its downsampled series
+//! for charts, its extremes for the runs table's best columns), so that showing it again
+//! (another visit, another reviewer) does not read the history again.
 //!
 //! An entry is keyed by the run, the metric, the point budget and what can still change
 //! it: the run's status and end time and the metric's latest point. A run still running is
@@ -8,6 +9,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use mlops_core::{Metric, RunStatus};
+use mlops_track::Run;
 
 use crate::series::Series;
 
@@ -21,17 +25,37 @@ pub(crate) struct Key {
     pub(crate) version: (String, Option<i64>, i64, i64, u64),
 }
 
-/// The entries, and their keys oldest first.
-type Entries = (HashMap<Key, Arc<Series>>, VecDeque<Key>);
-
-/// The cache.
-#[derive(Debug)]
-pub(crate) struct ChartCache {
-    capacity: usize,
-    inner: Mutex<Entries>,
+impl Key {
+    /// The key of `latest`'s history in `run` for `points`, or `None` while the run may
+    /// still log (running or scheduled runs are never cached).
+    pub(crate) fn of(run: &Run, latest: &Metric, points: usize) -> Option<Self> {
+        let finished = !matches!(run.info.status, RunStatus::Running | RunStatus::Scheduled);
+        finished.then(|| Self {
+            run: run.info.run_id.as_str().to_owned(),
+            metric: latest.key.as_str().to_owned(),
+            points,
+            version: (
+                run.info.status.as_str().to_owned(),
+                run.info.end_time.map(|t| t.as_millis()),
+                latest.step,
+                latest.timestamp.as_millis(),
+                latest.value.to_bits(),
+            ),
+        })
+    }
 }
 
-impl ChartCache {
+/// The entries, and their keys oldest first.
+type Entries<V> = (HashMap<Key, V>, VecDeque<Key>);
+
+/// The cache of values `V` (cheap to clone).
+#[derive(Debug)]
+pub(crate) struct ChartCache<V = Arc<Series>> {
+    capacity: usize,
+    inner: Mutex<Entries<V>>,
+}
+
+impl<V: Clone> ChartCache<V> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -39,12 +63,12 @@ impl ChartCache {
         }
     }
 
-    pub(crate) fn get(&self, key: &Key) -> Option<Arc<Series>> {
+    pub(crate) fn get(&self, key: &Key) -> Option<V> {
         let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         guard.0.get(key).cloned()
     }
 
-    pub(crate) fn put(&self, key: Key, series: Arc<Series>) {
+    pub(crate) fn put(&self, key: Key, series: V) {
         if self.capacity == 0 {
             return;
         }
@@ -76,7 +100,7 @@ mod tests {
 
     #[test]
     fn bounded_oldest_first() {
-        let cache = ChartCache::new(2);
+        let cache: ChartCache = ChartCache::new(2);
         for run in ["a", "b", "c"] {
             cache.put(key(run), Arc::new(Series::default()));
         }

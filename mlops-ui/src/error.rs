@@ -34,6 +34,9 @@ pub enum UiError {
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The drift history failed.
+    #[error(transparent)]
+    Monitor(#[from] mlops_monitor::MonitorError),
     /// The reviewers file could not be read or parsed; the message names the line.
     #[error("reviewers: {0}")]
     Reviewers(String),
@@ -51,6 +54,10 @@ impl UiError {
             Self::Registry(RegistryError::InvalidArgument(_) | RegistryError::Invalid(_)) => {
                 StatusCode::BAD_REQUEST
             }
+            Self::Monitor(
+                mlops_monitor::MonitorError::InvalidArgument(_)
+                | mlops_monitor::MonitorError::Core(_),
+            ) => StatusCode::BAD_REQUEST,
             Self::ForbiddenHost(_) | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_)

@@ -1,10 +1,11 @@
 //! The safety layer every request passes: the Host allowlist (DNS rebinding), security
 //! headers (CSP `default-src 'self'`, `frame-ancestors 'none'`, no CORS headers ever), a
-//! deadline per request, and for state-changing methods the same-origin check. The CSRF
-//! token itself is checked by the handler that reads the form ([`check_csrf`]).
+//! deadline per request, the handler's time (`Server-Timing`), and for state-changing
+//! methods the same-origin check. The CSRF token itself is checked by the handler that
+//! reads the form ([`check_csrf`]).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -33,10 +34,17 @@ pub(crate) async fn guard(
     if writes && let Err(refused) = check_same_origin(request.headers()) {
         return with_headers(refused.into_response());
     }
-    let answer = match tokio::time::timeout(inner.request_timeout, next.run(request)).await {
+    let started = Instant::now();
+    let mut answer = match tokio::time::timeout(inner.request_timeout, next.run(request)).await {
         Ok(answer) => answer,
         Err(_) => timed_out(inner.request_timeout),
     };
+    // The handler's time (pages are built whole before they are sent), for benchmarks and
+    // the browser's network panel: `Server-Timing: app;dur=<ms>`.
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        answer.headers_mut().insert("server-timing", value);
+    }
     with_headers(answer)
 }
 
@@ -50,10 +58,18 @@ fn timed_out(after: Duration) -> Response {
 
 fn with_headers(mut answer: Response) -> Response {
     let headers = answer.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A handler may only set a stricter policy of its own: the one that does is the drift
+    // report's (no script at all, sandboxed; inline styles for the drift crate's page).
+    if headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .map(HeaderValue::as_bytes)
+        != Some(crate::pages::drift::REPORT_CSP.as_bytes())
+    {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -29,6 +29,7 @@ pub(crate) fn page(inner: &Inner, title: &str, charts: bool, body: Markup) -> Ht
                     a href=(inner.url("/experiments")) { "Experiments" }
                     a href=(inner.url("/models")) { "Models" }
                     a href=(inner.url("/approvals")) { "Approvals" }
+                    a href=(inner.url("/drift")) { "Drift" }
                 }
                 main { (maud::PreEscaped(body.0)) }
             }

@@ -31,6 +31,7 @@
 
 mod assets;
 mod chart_cache;
+mod drift_history;
 mod error;
 mod guard;
 mod html;

@@ -6,11 +6,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use mlops_core::StoreRoot;
 use mlops_registry::ModelRegistry;
 use mlops_track::TrackingStore;
 use sha2::{Digest, Sha256};
 
 use crate::chart_cache::ChartCache;
+use crate::drift_history::DriftHistory;
+use crate::pages::best::Extremes;
 use crate::reviewers::Reviewers;
 use crate::{assets, guard, pages};
 
@@ -34,6 +37,13 @@ pub struct Limits {
     pub max_models: usize,
     /// Downsampled series of finished runs kept in memory (each at most `max_points`).
     pub cached_charts: usize,
+    /// Runs read to sort the runs table by a best-value column (the filter's first, in the
+    /// store's order; each reads one history unless cached).
+    pub max_best_sort: usize,
+    /// Best values (a finished run's metric extremes) kept in memory.
+    pub cached_extremes: usize,
+    /// Drift windows shown per model, the newest (each chart point reads one report).
+    pub max_windows: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +57,9 @@ impl Default for Limits {
             max_histories: 100,
             max_models: 1_000,
             cached_charts: 512,
+            max_best_sort: 2_000,
+            cached_extremes: 100_000,
+            max_windows: 1_000,
         }
     }
 }
@@ -65,6 +78,9 @@ pub struct UiOptions {
     pub request_timeout: Duration,
     /// Caps.
     pub limits: Limits,
+    /// The drift history `mlops monitor run --history` (or `mlops serve --monitor-history`)
+    /// writes, for the drift pages; `None` turns them into a note on how to enable them.
+    pub monitor_history: Option<StoreRoot>,
 }
 
 impl Default for UiOptions {
@@ -75,6 +91,7 @@ impl Default for UiOptions {
             base_path: String::new(),
             request_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            monitor_history: None,
         }
     }
 }
@@ -94,6 +111,10 @@ pub(crate) struct Inner {
     pub(crate) csrf_token: String,
     /// Finished runs' chart series.
     pub(crate) charts: ChartCache,
+    /// Finished runs' metric extremes (the runs table's best columns).
+    pub(crate) extremes: ChartCache<Extremes>,
+    /// The monitoring history, when configured.
+    pub(crate) drift: Option<DriftHistory>,
 }
 
 impl Inner {
@@ -141,6 +162,8 @@ impl Ui {
                 limits: options.limits,
                 csrf_token: random_token(),
                 charts: ChartCache::new(options.limits.cached_charts),
+                extremes: ChartCache::new(options.limits.cached_extremes),
+                drift: options.monitor_history.map(DriftHistory::new),
             }),
         }
     }
@@ -197,6 +220,13 @@ impl Ui {
                 "/models/{name}/versions/{version}/review",
                 get(pages::approvals::review).post(pages::approvals::decide),
             )
+            .route("/models/{name}/drift", get(pages::drift::show))
+            .route(
+                "/models/{name}/drift/{version}/{window}",
+                get(pages::drift::report),
+            )
+            .route("/api/models/{name}/drift", get(pages::drift::data))
+            .route("/drift", get(pages::drift::models))
             .route("/approvals", get(pages::approvals::queue))
             .route("/lineage", get(pages::lineage::page_for))
             .route("/assets/{*file}", get(assets::serve))

@@ -1,8 +1,9 @@
 //! The UI in a real headless Chromium (Debian's `chromium` and `chromium-driver`, started
 //! by scripts/test.sh as MLOPS_TEST_CHROMIUM / MLOPS_TEST_CHROMEDRIVER): every page opens,
-//! the runs table filters, a chart draws the expected series from downsampled data, a
-//! reviewer approves a pending version (seen in the registry and in `mlops models history`),
-//! and forged requests are refused. With MLOPS_UI_SCREENSHOTS=DIR, each main page's
+//! the runs table filters, a chart draws the expected series from downsampled data, the
+//! drift page draws drift share and feature scores over windows and links each window's
+//! report, a reviewer approves a pending version (seen in the registry and in `mlops models
+//! history`), and forged requests are refused. With MLOPS_UI_SCREENSHOTS=DIR, each main page's
 //! screenshot is written there (docs/img holds the committed ones).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -88,6 +89,30 @@ async fn every_page_in_a_real_browser() {
     .await;
     b.find("table#runs").await;
     assert_eq!(b.all("table#runs tbody tr").await.len(), 5);
+
+    // The column picker's best value: max of val_loss, then sorted by it (best first).
+    b.goto(&format!("{site}/experiments/{}", f.experiment))
+        .await;
+    b.click(&b.find("details.columns summary").await).await;
+    b.script(
+        "var o = document.querySelector('#best-picker option[value=\"max.val_loss\"]'); \
+         o.selected = true; o.closest('form').submit(); return true;",
+    )
+    .await;
+    let header = b
+        .find("a[title=\"sort\"][href*=\"sort=max.val_loss\"]")
+        .await;
+    assert_eq!(b.text(&header).await, "max.val_loss");
+    b.click(&header).await;
+    until("the table sorted by the best val_loss", || async {
+        b.url().await.contains("sort=max.val_loss")
+    })
+    .await;
+    let first = b.find("table#runs tbody tr td:nth-child(2) a").await;
+    let best = (0..RUNS)
+        .max_by(|&a, &b| support::val_loss(a).0.total_cmp(&support::val_loss(b).0))
+        .unwrap();
+    assert_eq!(b.text(&first).await, format!("run-{best:02}"));
 
     // A run page: its loss chart draws one series from at most 2,000 of 50,000 points.
     b.goto(&format!("{site}/runs/{}", f.runs[0].as_str())).await;
@@ -177,6 +202,50 @@ async fn every_page_in_a_real_browser() {
     assert_eq!(b.all("table#lineage-versions tbody tr").await.len(), 1);
     b.screenshot(&shots.join("ui-lineage.png")).await;
 
+    // Drift over time, from the model page's link: the share chart and one chart per
+    // feature, each a series over the 8 windows with its threshold.
+    b.goto(&format!("{site}/models/churn")).await;
+    b.click(&b.find("#drift-link").await).await;
+    let share = b.find("#drift-share.drawn").await;
+    assert_eq!(
+        b.attribute(&share, "data-series").await.as_deref(),
+        Some("drift share|threshold")
+    );
+    let windows = f.windows.len().to_string();
+    assert_eq!(
+        b.attribute(&share, "data-points").await.as_deref(),
+        Some(windows.as_str())
+    );
+    assert!(!b.all("#drift-share canvas").await.is_empty(), "uPlot drew");
+    let features = b.find("#drift-features.drawn").await;
+    assert_eq!(
+        b.attribute(&features, "data-features").await.as_deref(),
+        Some("age|plan")
+    );
+    for name in ["age", "plan"] {
+        let chart = b
+            .find(&format!(".chart[data-feature=\"{name}\"].drawn"))
+            .await;
+        assert_eq!(
+            b.attribute(&chart, "data-series").await,
+            Some(format!("{name}|threshold"))
+        );
+    }
+    assert_eq!(b.all("table#windows tbody tr").await.len(), f.windows.len());
+    b.screenshot(&shots.join("ui-drift.png")).await;
+    // The newest window's link opens its HTML report, served through the history.
+    let newest = f.windows.last().unwrap();
+    b.click(&b.find("table#windows a.report").await).await;
+    until("the window's report", || async {
+        b.url().await.ends_with(&format!("/drift/2/{}", newest.id))
+    })
+    .await;
+    assert!(
+        b.text(&b.find("body").await)
+            .await
+            .contains(&format!("window {}", newest.id))
+    );
+
     // The approval loop: queue → review (evidence) → approve with a reviewer token.
     b.goto(&format!("{site}/approvals")).await;
     assert_eq!(b.all("table#queue tbody tr").await.len(), 1);
@@ -234,6 +303,16 @@ async fn every_page_in_a_real_browser() {
 
     // Forged requests, as a page on another site (or a rebinding name) would send them.
     let http = reqwest::Client::new();
+    let drift = http
+        .get(format!("{site}/models/churn/drift"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drift.status(), 200);
+    assert!(
+        drift.text().await.unwrap().contains(&f.windows[0].id),
+        "the windows of --monitor-history"
+    );
     let foreign = http
         .get(format!("{site}/experiments"))
         .header("host", "evil.example")
@@ -306,6 +385,8 @@ async fn the_mlops_ui_command_serves_a_store() {
     let f = fixture().await;
     let mut child = tokio::process::Command::new(mlops_binary())
         .args(["ui", "--store", &f.root(), "--addr", "127.0.0.1:0"])
+        .arg("--monitor-history")
+        .arg(format!("{}/monitor", f.root()))
         .env("MLOPS_UI_REVIEWERS", format!("alice:{ALICE_TOKEN}"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -342,6 +423,16 @@ async fn the_mlops_ui_command_serves_a_store() {
     assert!(
         review.text().await.unwrap().contains("id=\"decide\""),
         "reviewers came from MLOPS_UI_REVIEWERS"
+    );
+    let drift = http
+        .get(format!("{site}/models/churn/drift"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drift.status(), 200);
+    assert!(
+        drift.text().await.unwrap().contains(&f.windows[0].id),
+        "the windows of --monitor-history"
     );
     let foreign = http
         .get(format!("{site}/experiments"))

@@ -378,6 +378,10 @@ async fn safety_headers_and_hosts() {
     assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
     assert!(headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    // The handler's time, which benches/compare/ui_vs_mlflow.py reads.
+    let timing = headers["server-timing"].to_str().unwrap();
+    let ms: f64 = timing.strip_prefix("app;dur=").unwrap().parse().unwrap();
+    assert!(ms >= 0.0, "{timing}");
 
     // DNS rebinding: the attacker's name in Host.
     for host in ["evil.example:5050", "127.0.0.1.evil.example", "attacker"] {

@@ -1,6 +1,7 @@
 //! `mlops lineage dataset NAME@V|DIGEST` and `mlops lineage model NAME@ALIAS`
 //! (`mlops_data::lineage`): on the root's stores, or on MLflow with `--store http(s)://…`
-//! (no datasets there: inputs are then named by their digests and sources only).
+//! (no datasets there: inputs are then named by their digests and sources only). Both report
+//! to the orchestrator running them (`super::report`).
 
 use clap::Subcommand;
 use mlops::core::{AliasName, DatasetDigest, ModelName};
@@ -81,6 +82,7 @@ pub(crate) async fn run(command: LineageCommand) -> Result<u8> {
                 digest,
             )
             .await?;
+            crate::step::report(super::report::dataset_lineage(&dataset, &found));
             print_dataset(&found, format)?;
         }
         LineageCommand::Model {
@@ -103,6 +105,7 @@ pub(crate) async fn run(command: LineageCommand) -> Result<u8> {
                 &alias,
             )
             .await?;
+            crate::step::report(super::report::model_lineage(&found));
             print_model(&found, format)?;
         }
     }

@@ -1,8 +1,10 @@
 //! `mlops data …`: versioned datasets under the store root's `datasets/` folder
-//! (`mlops_data`): add, list, versions, show, get, diff, alias, import-dvc.
+//! (`mlops_data`): add, list, versions, show, get, diff, alias, import-dvc. Each reports
+//! its outcome to the orchestrator running it (`report`, the step contract).
 
 pub(crate) mod lineage;
 mod print;
+mod report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,9 +109,12 @@ pub(crate) enum DataCommand {
         from: String,
         /// The second version (NAME@V).
         to: String,
-        /// Exit 3 when the drift report finds dataset drift.
+        /// Exit 3 when the drift report finds dataset drift (`--on-reject` maps the 3).
         #[arg(long)]
         fail_on_drift: bool,
+        /// The share of drifted columns at which the dataset drifts (Evidently's 0.5).
+        #[arg(long, default_value_t = 0.5)]
+        drift_share: f64,
         #[command(flatten)]
         root: RootArgs,
         /// Output format.
@@ -183,6 +188,7 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
                     .set_alias(&name, alias, added.manifest.version, None)
                     .await?;
             }
+            crate::step::report(report::added("add", &added, alias.as_ref()));
             print::added(&added, format)?;
         }
         DataCommand::ImportDvc {
@@ -208,10 +214,12 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
             };
             let datasets = open(&root, true)?;
             let added = datasets.import_dvc(&name, &file, &remote, options).await?;
+            crate::step::report(report::added("import-dvc", &added, None));
             print::added(&added, format)?;
         }
         DataCommand::List { root, format } => {
             let list = open(&root, false)?.list().await?;
+            crate::step::report(report::listed(&list));
             print::list(&list, format)?;
         }
         DataCommand::Versions { name, root, format } => {
@@ -219,6 +227,7 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
             let datasets = open(&root, false)?;
             let versions = datasets.versions(&name).await?;
             let aliases = datasets.aliases(&name).await?;
+            crate::step::report(report::versions(&name, &versions, &aliases));
             print::versions(&versions, &aliases, format)?;
         }
         DataCommand::Show {
@@ -235,6 +244,7 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
                 .into_iter()
                 .filter(|a| a.version == manifest.version)
                 .collect();
+            crate::step::report(report::shown(&manifest, &aliases));
             print::show(&manifest, &aliases, format)?;
         }
         DataCommand::Get { dataset, out, root } => {
@@ -242,6 +252,7 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
             let datasets = open(&root, false)?;
             let manifest = datasets.resolve(&spec).await?;
             let bytes = datasets.get(&manifest, &out).await?;
+            crate::step::report(report::got(&manifest, &out, bytes));
             tracing::info!(
                 "{} files, {bytes} bytes of {} written to {}",
                 manifest.files.len(),
@@ -253,14 +264,18 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
             from,
             to,
             fail_on_drift,
+            drift_share,
             root,
             format,
         } => {
+            let options = DriftOptions::default().with_drift_share(drift_share);
+            options.validate()?;
             let (from, to): (DatasetSpec, DatasetSpec) = (from.parse()?, to.parse()?);
             let datasets = open(&root, false)?;
             let a = datasets.resolve(&from).await?;
             let b = datasets.resolve(&to).await?;
-            let diff = datasets.diff(&a, &b, &DriftOptions::default()).await?;
+            let diff = datasets.diff(&a, &b, &options).await?;
+            crate::step::report(report::diffed(&diff, fail_on_drift));
             print::diff(&diff, format)?;
             let drifted = diff.drift.as_ref().is_some_and(|d| d.dataset.dataset_drift);
             if fail_on_drift && drifted {
@@ -278,6 +293,7 @@ pub(crate) async fn run(command: DataCommand) -> Result<u8> {
             let alias = DatasetAlias::parse(alias)?;
             let datasets = open(&root, false)?;
             let moved = datasets.set_alias(&name, &alias, version, None).await?;
+            crate::step::report(report::alias_moved(&name, &moved));
             if format == Format::Json {
                 json(&moved)?;
             } else {

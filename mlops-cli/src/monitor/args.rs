@@ -72,6 +72,13 @@ pub(crate) struct PerformanceArgs {
     /// NAME@VERSION (in the registry of --store or --registry).
     #[arg(long, value_name = "NAME@ALIAS")]
     pub(crate) baseline: Option<String>,
+    /// Where the trigger outbox is (its `_outbox/` folder).
+    #[command(flatten)]
+    pub(crate) history: HistoryStore,
+    /// Performance rules (`--trigger 'rmse>registered*1.1'`) fire events on windows worse
+    /// than the serving version's registered metric; exit 3 when one fired.
+    #[command(flatten)]
+    pub(crate) triggers: TriggerArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,

@@ -1,11 +1,19 @@
 //! `mlops monitor performance`: an inference log joined with delayed labels.
 
-use mlops::core::StoreUri;
-use mlops_monitor::performance::{MetricGate, Task, evaluate, join, labels_from};
-use mlops_monitor::read_log;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mlops::core::{ModelName, ModelVersion, StoreUri};
+use mlops_monitor::performance::{
+    MetricGate, PerformanceWindow, Task, evaluate, join, labels_from,
+};
+use mlops_monitor::trigger::{Rule, Triggers};
+use mlops_monitor::{VersionKey, read_log};
+use serde::Serialize;
 
 use super::args::{PerformanceArgs, TaskArg};
 use super::run::resolve;
+use super::triggers::history_root;
 use crate::layout::RegistryArgs;
 use crate::output::Format;
 use crate::output::table::Table;
@@ -44,8 +52,84 @@ async fn gates(stores: &RegistryArgs, args: &PerformanceArgs) -> Result<Vec<(Met
         .collect()
 }
 
+/// One window as the command prints it: its metrics and the events it fired.
+#[derive(Serialize)]
+struct Printed<'a> {
+    #[serde(flatten)]
+    window: &'a PerformanceWindow,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    events: Vec<String>,
+}
+
+/// The performance rules of `--trigger`; a drift rule is refused (it never sees these
+/// windows), and targets without a rule are refused (the default rule is a drift rule).
+fn performance_rules(args: &PerformanceArgs) -> Result<Vec<Rule>> {
+    let rules: Vec<Rule> = (args.triggers.rules.iter())
+        .map(|r| r.parse())
+        .collect::<std::result::Result<_, _>>()?;
+    if let Some(drift) = rules.iter().find(|r| r.performance().is_none()) {
+        return Err(format!(
+            "--trigger {drift:?} is a drift rule; `monitor performance` takes performance rules \
+             (METRIC>registered*F, METRIC<registered-M, ...); drift rules go to `monitor run` \
+             or `serve`"
+        )
+        .into());
+    }
+    if rules.is_empty() && args.triggers.has_targets() {
+        return Err(
+            "trigger targets need a performance rule: --trigger 'METRIC>registered*F' \
+                    (or <, for scores)"
+                .into(),
+        );
+    }
+    Ok(rules)
+}
+
+/// The trigger pipeline and the registered values its rules compare with: each window's
+/// own version's run metrics, from the registry.
+async fn triggers(
+    stores: &RegistryArgs,
+    args: &PerformanceArgs,
+    rules: &[Rule],
+    windows: &[PerformanceWindow],
+) -> Result<(Triggers, HashMap<(VersionKey, String), f64>)> {
+    let registry = stores::registry(&stores.registry_uri(), None, Open::Existing)?;
+    let mut registered = HashMap::new();
+    let mut seen: Vec<VersionKey> = Vec::new();
+    for window in windows {
+        let key = VersionKey {
+            model: window.model.clone(),
+            version: window.version.clone(),
+        };
+        if seen.contains(&key) {
+            continue;
+        }
+        let name = ModelName::parse(&key.model)?;
+        let version = ModelVersion::parse(&key.version)?;
+        let info = registry.registry.get_version(&name, version).await?;
+        for rule in rules {
+            let Some(condition) = rule.performance() else {
+                continue;
+            };
+            let value = (info.run.as_ref()).and_then(|run| run.metric(&condition.registered));
+            if let Some(value) = value {
+                registered.insert((key.clone(), condition.registered.clone()), value);
+            }
+        }
+        seen.push(key);
+    }
+    let mut triggers = args.triggers.clone();
+    triggers.rules = rules.iter().map(ToString::to_string).collect();
+    let history = history_root(args.history.history.as_deref(), &stores.tracking.root)?;
+    let pipeline = triggers
+        .build(&history, Some(Arc::clone(&registry.registry)))
+        .await?;
+    Ok((pipeline, registered))
+}
+
 pub(crate) async fn run(stores: &RegistryArgs, args: PerformanceArgs) -> Result<u8> {
     let gates = gates(stores, &args).await?;
+    let rules = performance_rules(&args)?;
     let (reader, _, _) = crate::data::open_parquet(
         &args.labels,
         Some(&[args.id.clone(), args.label.clone()]),
@@ -66,8 +150,25 @@ pub(crate) async fn run(stores: &RegistryArgs, args: PerformanceArgs) -> Result<
         },
     };
     let windows = evaluate(joined, task, args.window_rows)?;
+    let mut events: Vec<Vec<String>> = vec![Vec::new(); windows.len()];
+    if !rules.is_empty() {
+        let (pipeline, registered) = triggers(stores, &args, &rules, &windows).await?;
+        let lookup = |key: &VersionKey, metric: &str| {
+            registered.get(&(key.clone(), metric.to_owned())).copied()
+        };
+        for (window, fired) in windows.iter().zip(&mut events) {
+            let handled = pipeline.on_performance(window, &lookup).await?;
+            fired.extend(handled.into_iter().map(|e| e.id));
+        }
+    }
+    let fired = events.iter().any(|e| !e.is_empty());
     match args.format {
-        Format::Json => crate::output::json(&windows)?,
+        Format::Json => {
+            let printed: Vec<Printed<'_>> = (windows.iter().zip(events))
+                .map(|(window, events)| Printed { window, events })
+                .collect();
+            crate::output::json(&printed)?;
+        }
         Format::Table => {
             let number = |v: f64| format!("{v:.6}");
             let mut table = match args.task {
@@ -140,5 +241,9 @@ pub(crate) async fn run(stores: &RegistryArgs, args: PerformanceArgs) -> Result<
             }
         }
     }
-    Ok(if failed { exit::NEGATIVE } else { exit::OK })
+    Ok(if failed || fired {
+        exit::NEGATIVE
+    } else {
+        exit::OK
+    })
 }

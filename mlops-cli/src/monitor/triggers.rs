@@ -26,8 +26,10 @@ const TOKEN_MAX_BYTES: u64 = 64 << 10;
 /// How triggers fire and where their events go.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct TriggerArgs {
-    /// A trigger rule: dataset_drift (the default), drift_share>=X or feature=NAME, with @N
-    /// for N consecutive windows. Repeatable.
+    /// A trigger rule: dataset_drift (the default), drift_share>=X or feature=NAME on drift
+    /// windows; METRIC>registered[*F|+M|-M] (or <) on performance windows (`monitor
+    /// performance`), against the version's registered run metric (`registered(KEY)` names
+    /// another one); @N for N consecutive windows. Repeatable.
     #[arg(long = "trigger", value_name = "RULE")]
     pub(crate) rules: Vec<String>,
     /// POST each event as signed JSON to this URL. Repeatable.
@@ -81,6 +83,11 @@ pub(crate) fn history_root(history: Option<&str>, root: &RootArgs) -> Result<Sto
 }
 
 impl TriggerArgs {
+    /// Whether any event target is given.
+    pub(crate) fn has_targets(&self) -> bool {
+        !self.webhooks.is_empty() || !self.slack.is_empty() || self.airflow.is_some()
+    }
+
     /// The pipeline: history in `history`, its outbox beside it, events recorded in
     /// `registry`'s audit log; pending deliveries of an earlier run are resent first.
     pub(crate) async fn build(

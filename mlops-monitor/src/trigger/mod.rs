@@ -17,15 +17,18 @@ use std::time::Duration;
 use mlops_core::Backoff;
 use tokio::sync::Mutex;
 
-pub use event::{EventWindow, TriggerEvent};
+pub use event::{EventWindow, PerformanceCause, TriggerEvent, performance_window_id};
 pub use outbox::{Delivery, Outbox};
-pub use rule::{Condition, Firing, Rule, Rules};
+pub use rule::{
+    Condition, Firing, PerformanceCondition, PerformanceFiring, Rule, Rules, Threshold,
+};
 pub use target::{Target, TargetKind, is_global};
 
 use crate::capture::WindowSink;
 use crate::error::{MonitorError, Result};
 use crate::history::{History, HistoryLocation};
-use crate::window::WindowReport;
+use crate::performance::PerformanceWindow;
+use crate::window::{VersionKey, WindowReport};
 
 /// What [`Triggers::on_window`] did with a window.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,24 +139,59 @@ impl Triggers {
         let mut events = Vec::new();
         for firing in &firings {
             let event = TriggerEvent::new(firing, location.clone());
-            for target in &self.targets {
-                self.outbox.enqueue(&event, &target.id()).await?;
-            }
-            self.fired.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("{}", event.summary());
-            if let Some(audit) = &self.audit
-                && let Err(e) = audit.record(&event).await
-            {
-                tracing::warn!(event = %event.id, "cannot record the event in the audit log: {e}");
-            }
-            for target in &self.targets {
-                if let Err(e) = self.deliver(&event, target).await {
-                    tracing::warn!(event = %event.id, "{e}; kept in the outbox");
-                }
-            }
+            self.fire(&event).await?;
             events.push(event);
         }
         Ok(Handled { location, events })
+    }
+
+    /// Handles one performance window (`mlops monitor performance`): the performance rules,
+    /// then for each event the outbox, the audit log and the deliveries, as for drift
+    /// windows. `registered(key, metric)` gives a version's registered run metric. Returns
+    /// the events fired.
+    ///
+    /// # Errors
+    ///
+    /// A rule's metric or registered value is missing ([`Rules::evaluate_performance`]), or
+    /// the outbox cannot be written (then nothing is sent).
+    pub async fn on_performance(
+        &self,
+        window: &PerformanceWindow,
+        registered: &(dyn Fn(&VersionKey, &str) -> Option<f64> + Sync),
+    ) -> Result<Vec<TriggerEvent>> {
+        let firings = self
+            .rules
+            .lock()
+            .await
+            .evaluate_performance(window, registered)?;
+        let mut events = Vec::new();
+        for firing in &firings {
+            let event = TriggerEvent::performance(firing);
+            self.fire(&event).await?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// An event: written to the outbox for every target first, recorded in the audit log,
+    /// then delivered (what is not acknowledged stays in the outbox).
+    async fn fire(&self, event: &TriggerEvent) -> Result<()> {
+        for target in &self.targets {
+            self.outbox.enqueue(event, &target.id()).await?;
+        }
+        self.fired.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("{}", event.summary());
+        if let Some(audit) = &self.audit
+            && let Err(e) = audit.record(event).await
+        {
+            tracing::warn!(event = %event.id, "cannot record the event in the audit log: {e}");
+        }
+        for target in &self.targets {
+            if let Err(e) = self.deliver(event, target).await {
+                tracing::warn!(event = %event.id, "{e}; kept in the outbox");
+            }
+        }
+        Ok(())
     }
 
     /// Sends the outbox's unacknowledged deliveries to the targets they were for (after a

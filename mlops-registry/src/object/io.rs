@@ -140,12 +140,27 @@ impl Io {
 
     /// The keys under `prefix`, sorted; empty when there are none.
     pub(crate) async fn list_keys(&self, prefix: &Path) -> Result<Vec<Path>> {
+        self.list_keys_after(prefix, None).await
+    }
+
+    /// The keys under `prefix` that sort after `offset` (all of them when `None`), sorted.
+    /// S3 and Azure skip the keys up to `offset` on the server (`start-after`,
+    /// `startFrom`), so the cost follows what lies after it, not the folder's size.
+    pub(crate) async fn list_keys_after(
+        &self,
+        prefix: &Path,
+        offset: Option<&Path>,
+    ) -> Result<Vec<Path>> {
         use futures::TryStreamExt;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let stream = match offset {
+                Some(offset) => self.store.list_with_offset(Some(prefix), offset),
+                None => self.store.list(Some(prefix)),
+            };
             let listed: object_store::Result<Vec<object_store::ObjectMeta>> =
-                self.store.list(Some(prefix)).try_collect().await;
+                stream.try_collect().await;
             match listed {
                 Ok(items) => {
                     let mut keys: Vec<Path> = items.into_iter().map(|m| m.location).collect();

@@ -3,10 +3,12 @@
 //!
 //! Writing an entry (RELIABILITY §2.4):
 //!
-//! 1. catch up: read `log/<n+1>`, `<n+2>`, … until one is absent (no LIST needed);
+//! 1. catch up: read `log/<n+1>`, `<n+2>`, … until one is absent;
 //! 2. decide against the folded state at `n` (a false precondition returns its error and
 //!    writes nothing);
-//! 3. claim `log/<n+1>` with `PutMode::Create`, carrying a fresh transaction id:
+//! 3. list the log after `n - 1` (one LIST, see below): a slot missing below a listed one,
+//!    or `n` itself gone, refuses the write;
+//! 4. claim `log/<n+1>` with `PutMode::Create`, carrying a fresh transaction id:
 //!    - acknowledged: committed;
 //!    - already exists: read it back; our transaction id means a lost response of our own
 //!      earlier attempt (committed), another means someone else won the slot (go to 1 and
@@ -17,10 +19,22 @@
 //! Entries are never removed, so a slot missing below a present one is damage (a lost or
 //! deleted file): it is reported as [`RegistryError::Corrupt`] naming the missing slot, by
 //! every read and every write of that log, and never filled (a write there would splice
-//! history). A fresh handle lists the log once to find holes anywhere; after that each
-//! catch-up that finds `n+1` absent also probes `n+2` (one more GET, no listing), which
-//! catches a one-entry hole above the cached position at once, and the handle lists again
-//! at most every `RELIST` (2 s), which catches a wider one.
+//! history, and hide the damage from every later reader). A fresh handle lists the log once
+//! to find holes anywhere; after that each read that finds `n+1` absent also probes `n+2`
+//! (one more GET, no listing), which catches a one-entry hole above the cached position at
+//! once, and the handle lists again at most every `RELIST` (2 s), which catches a wider one.
+//!
+//! A write cannot wait for that: a hole of two or more entries that appears right after the
+//! handle's last listing would be filled by the claim. So every claim is preceded by a
+//! listing of the log after `n - 1` (step 3; it replaces the `n+2` probe, so an append
+//! costs the same number of requests, one of them a LIST). The refusal must come before
+//! the claim: a create-if-absent that won cannot be taken back (entries are never removed,
+//! and readers may already have folded it), and once the hole is filled no reader can see
+//! it. What remains is the time between that listing and the claim (one round trip): a
+//! hole made inside it (another writer's two entries created, and the lower one removed,
+//! after the listing and before the claim) is filled. A base that vanished (`n` itself gone,
+//! nothing after it: the log lost its end) refuses the write too, and the handle then reads
+//! the log afresh, as a new handle would.
 //!
 //! Every `SNAPSHOT_EVERY` entries the writer of the entry stores the folded state in
 //! `snapshots/<seq:020>.json`; a fresh reader starts from the newest snapshot and probes
@@ -41,12 +55,12 @@ const ENTRY: &str = "a log entry";
 use crate::error::{RegistryError, Result};
 use crate::records;
 
-/// How often a long-lived handle lists the log again while catching up. The probe one slot
-/// past the end catches a hole of one entry at once; a listing catches a wider one (two or
-/// more entries lost above the cached position), at the cost of one LIST per model per
-/// interval. A hole found is found again by every later read and write (the handle lists
-/// again after any failed catch-up); one that appears less than this long after the last
-/// listing can be missed by a write in that window.
+/// How often a long-lived handle lists the log again while catching up for a read. The
+/// probe one slot past the end catches a hole of one entry at once; a listing catches a
+/// wider one (two or more entries lost above the cached position), at the cost of one LIST
+/// per model per interval. A hole found is found again by every later read and write (the
+/// handle lists again after any failed catch-up). Writes do not depend on this interval:
+/// each claim is checked against a listing of its own (module docs).
 const RELIST: Duration = Duration::from_secs(2);
 
 /// Entries between snapshots.
@@ -112,6 +126,18 @@ struct Folded<S> {
     listed_at: Option<std::time::Instant>,
 }
 
+impl<S: Default> Folded<S> {
+    /// Nothing read yet: the next catch-up loads the log from the store.
+    fn fresh() -> Self {
+        Self {
+            seq: 0,
+            state: S::default(),
+            loaded: false,
+            listed_at: None,
+        }
+    }
+}
+
 /// Counters of what appends met, for tests and benches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LogStats {
@@ -153,12 +179,7 @@ impl<S: Fold> CommitLog<S> {
             io,
             log_dir: dir.clone().join("log"),
             snapshot_dir: dir.clone().join("snapshots"),
-            folded: tokio::sync::Mutex::new(Folded {
-                seq: 0,
-                state: S::default(),
-                loaded: false,
-                listed_at: None,
-            }),
+            folded: tokio::sync::Mutex::new(Folded::fresh()),
             stats: std::sync::Mutex::new(LogStats::default()),
         }
     }
@@ -188,6 +209,64 @@ impl<S: Fold> CommitLog<S> {
             .collect();
         seqs.sort_unstable();
         Ok(seqs)
+    }
+
+    /// The error for slot `seq`, folded by this handle (read, or in a snapshot written after
+    /// it was committed), now missing with nothing after it.
+    fn vanished(&self, seq: u64) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.key(seq).to_string(),
+            reason: "this log entry was committed (this handle's state includes it) and is \
+                     now missing, with no entry after it: the log lost its end (restore it; \
+                     the write is refused, and this handle reads the log afresh)"
+                .to_owned(),
+        }
+    }
+
+    /// Checks, right before claiming slot `n + 1`, that the log still ends at `n` as this
+    /// handle folded it: one listing of the keys after slot `n - 1` (server-side on S3 and
+    /// Azure). A slot missing below a listed one, confirmed by reading it (it may have been
+    /// created since the listing), is a hole; `n` gone with nothing after it is a lost end,
+    /// and the cached state is dropped (no reader can rebuild it). Slots listed past `n`
+    /// are left to the claim: another writer's entries make it lose the slot and decide again.
+    async fn check_end(&self, folded: &mut Folded<S>) -> Result<()> {
+        let n = folded.seq;
+        let offset = (n >= 2).then(|| self.key(n - 1));
+        let keys = self
+            .io
+            .list_keys_after(&self.log_dir, offset.as_ref())
+            .await?;
+        let base = n.max(1);
+        let listed: std::collections::BTreeSet<u64> = keys
+            .iter()
+            .filter_map(|k| k.filename()?.strip_suffix(".json")?.parse().ok())
+            .filter(|&seq| seq >= base)
+            .collect();
+        let missing = |seq: u64| async move {
+            Ok::<_, RegistryError>(
+                self.io
+                    .get_opt(&self.key(seq), ENTRY, ENTRY_LIMIT)
+                    .await?
+                    .is_none(),
+            )
+        };
+        match listed.last() {
+            Some(&last) => {
+                for seq in base..last {
+                    if !listed.contains(&seq) && missing(seq).await? {
+                        folded.listed_at = None;
+                        return Err(self.hole(seq, last));
+                    }
+                }
+            }
+            None if n >= 1 && missing(n).await? => {
+                let err = self.vanished(n);
+                *folded = Folded::fresh();
+                return Err(err);
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     /// Checks a listing for holes: a number missing below the largest listed one, confirmed
@@ -253,26 +332,22 @@ impl<S: Fold> CommitLog<S> {
     /// after the cached position.
     /// A slot found missing below a present one is an error naming it (module docs). The
     /// state folded so far is a true prefix of the log, so it is kept; a first load that
-    /// fails starts over next time (and lists again).
-    async fn catch_up(&self, folded: &mut Folded<S>) -> Result<()> {
+    /// fails starts over next time (and lists again). `probe`: read the slot after the first
+    /// absent one (reads; a write lists instead, see [`CommitLog::check_end`]).
+    async fn catch_up(&self, folded: &mut Folded<S>, probe: bool) -> Result<()> {
         let first = !folded.loaded;
-        let result = self.fold_forward(folded).await;
+        let result = self.fold_forward(folded, probe).await;
         if result.is_err() {
             // Damage found stays found: the next catch-up lists the log again.
             folded.listed_at = None;
         }
         if first && result.is_err() {
-            *folded = Folded {
-                seq: 0,
-                state: S::default(),
-                loaded: false,
-                listed_at: None,
-            };
+            *folded = Folded::fresh();
         }
         result
     }
 
-    async fn fold_forward(&self, folded: &mut Folded<S>) -> Result<()> {
+    async fn fold_forward(&self, folded: &mut Folded<S>, probe: bool) -> Result<()> {
         let listed = if folded.loaded {
             if folded.listed_at.is_some_and(|t| t.elapsed() < RELIST) {
                 None
@@ -299,13 +374,12 @@ impl<S: Fold> CommitLog<S> {
             let next = folded.seq + 1;
             let beyond = match &listed {
                 Some(seqs) => seqs.last().copied().filter(|&last| last > next),
-                None => {
-                    let probe = self.key(next + 1);
-                    self.io
-                        .get_opt(&probe, ENTRY, ENTRY_LIMIT)
-                        .await?
-                        .map(|_| next + 1)
-                }
+                None if !probe => None,
+                None => self
+                    .io
+                    .get_opt(&self.key(next + 1), ENTRY, ENTRY_LIMIT)
+                    .await?
+                    .map(|_| next + 1),
             };
             let Some(present) = beyond else {
                 return Ok(());
@@ -357,7 +431,7 @@ impl<S: Fold> CommitLog<S> {
     /// Runs `f` on the latest state (after catching up) and its sequence number.
     pub(crate) async fn read<R>(&self, f: impl FnOnce(u64, &S) -> R) -> Result<R> {
         let mut folded = self.folded.lock().await;
-        self.catch_up(&mut folded).await?;
+        self.catch_up(&mut folded, true).await?;
         Ok(f(folded.seq, &folded.state))
     }
 
@@ -366,7 +440,7 @@ impl<S: Fold> CommitLog<S> {
     pub(crate) async fn peek<R>(&self, f: impl FnOnce(u64, &S) -> R) -> Result<R> {
         let mut folded = self.folded.lock().await;
         if !folded.loaded {
-            self.catch_up(&mut folded).await?;
+            self.catch_up(&mut folded, true).await?;
         }
         Ok(f(folded.seq, &folded.state))
     }
@@ -399,7 +473,7 @@ impl<S: Fold> CommitLog<S> {
         let mut folded = self.folded.lock().await;
         let mut unknown = 0u32;
         'decide: loop {
-            self.catch_up(&mut folded).await?;
+            self.catch_up(&mut folded, false).await?;
             let op = decide(&folded.state)?;
             let entry = Entry {
                 format: records::FORMAT,
@@ -422,6 +496,8 @@ impl<S: Fold> CommitLog<S> {
                     limit: ENTRY_LIMIT,
                 });
             }
+            // As late as possible: the listing bounds how old a hole the claim can fill.
+            self.check_end(&mut folded).await?;
             loop {
                 match self.io.claim(&key, bytes.clone()).await {
                     Claim::Won => break,

@@ -342,6 +342,9 @@ async fn infer_entry(
     let observer = inner.observer.0.as_ref().filter(|observer| {
         guarded(&inner.metrics, || observer.sample(&entry.metadata)).unwrap_or(false)
     });
+    // An observed request without an OIP `id` gets one (UUID v7), echoed in the response's
+    // `id`, so the client can join delayed labels with the observer's rows (inference log).
+    let id = (request.id).or_else(|| observer.map(|_| uuid::Uuid::now_v7().to_string()));
     let observed_inputs = observer.map(|_| request.inputs.clone());
     let shadow_inputs = shadow.as_ref().map(|_| request.inputs.clone());
     let deadline = entry.options.deadline;
@@ -352,7 +355,7 @@ async fn infer_entry(
             name: entry.name().to_owned(),
             deadline,
         })??;
-    let encoded = response::encode(metadata, request.id.as_deref(), &request.outputs, &outputs)?;
+    let encoded = response::encode(metadata, id.as_deref(), &request.outputs, &outputs)?;
     if let (Some(entry), Some(inputs)) = (shadow, shadow_inputs) {
         inner.shadow.offer(shadow::Job {
             entry,
@@ -364,7 +367,7 @@ async fn infer_entry(
         let (now, latency) = (std::time::SystemTime::now(), arrived.elapsed());
         let observation = Observation {
             metadata: Arc::clone(&entry.metadata),
-            request_id: request.id,
+            request_id: id,
             received: now.checked_sub(latency).unwrap_or(now),
             latency,
             inputs,

@@ -60,6 +60,21 @@ impl Keys {
         self.join(["experiments", "runs", experiment.as_str(), run.as_str()])
     }
 
+    /// The folder of an experiment's run index: its generations and change markers.
+    pub(crate) fn index_dir(&self, experiment: &ExperimentId) -> Path {
+        self.join(["index", experiment.as_str()])
+    }
+
+    pub(crate) fn index_generation(&self, experiment: &ExperimentId, seq: u64) -> Path {
+        self.join(["index", experiment.as_str(), &seq_name(seq, "jsonl")])
+    }
+
+    /// A change marker: `run` changed after it may have been indexed (`name` is a UUID v7).
+    pub(crate) fn index_change(&self, experiment: &ExperimentId, run: &RunId, name: &str) -> Path {
+        let file = format!("{run}.{name}");
+        self.join(["index", experiment.as_str(), "changed", &file])
+    }
+
     pub(crate) fn runs_dir(&self) -> Path {
         self.join(["runs"])
     }

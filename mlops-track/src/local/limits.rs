@@ -16,6 +16,11 @@ pub(crate) const SEGMENT: u64 = 64 << 20;
 /// The experiments-log checkpoint: every experiment of the store, with its tags.
 pub(crate) const CHECKPOINT: u64 = 256 << 20;
 
+/// A generation of an experiment's run index: its ended runs, folded (about 1 KiB a run
+/// with a few params, tags and metrics). The builder leaves out the runs that would not fit,
+/// and searches read those from their records.
+pub(crate) const INDEX: u64 = 256 << 20;
+
 /// A compacted-metrics Parquet file: every point of a run.
 pub(crate) const PARQUET: u64 = 1 << 30;
 

@@ -43,11 +43,14 @@ pub(crate) struct StoreListing {
     pub(crate) runs: HashMap<RunId, RunListing>,
 }
 
-/// Whether a search that must refresh `stale` runs lists `runs/` once instead of each
-/// stale run's folders: when they are many (at least [`MIN_RUNS`]) and the search covers
-/// every experiment of the store.
-pub(crate) fn worth_listing(stale: usize, covers_every_experiment: bool) -> bool {
-    covers_every_experiment && stale >= MIN_RUNS
+/// Whether a search that must refresh `stale` of the store's `total` runs lists `runs/` once
+/// instead of each stale run's folders: when they are many (at least [`MIN_RUNS`]), the
+/// search covers every experiment of the store, and they are at least a third of its runs
+/// (the listing names every file of every run, about six per ended run, where refreshing
+/// one run lists two folders: with the rest served from the run index or the cache, a few
+/// stale runs cost less one by one).
+pub(crate) fn worth_listing(stale: usize, total: usize, covers_every_experiment: bool) -> bool {
+    covers_every_experiment && stale >= MIN_RUNS && stale.saturating_mul(3) >= total
 }
 
 impl Inner {
@@ -99,9 +102,12 @@ mod tests {
 
     #[test]
     fn only_many_runs_of_every_experiment_are_listed_at_once() {
-        assert!(!worth_listing(MIN_RUNS - 1, true));
-        assert!(worth_listing(MIN_RUNS, true));
-        assert!(!worth_listing(1_000_000, false));
+        assert!(!worth_listing(MIN_RUNS - 1, MIN_RUNS, true));
+        assert!(worth_listing(MIN_RUNS, MIN_RUNS, true));
+        assert!(!worth_listing(1_000_000, 1_000_000, false));
+        // A few hundred stale runs among 10,000 others served without I/O.
+        assert!(!worth_listing(300, 10_300, true));
+        assert!(worth_listing(3_500, 10_300, true));
     }
 
     #[test]

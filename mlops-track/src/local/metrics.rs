@@ -11,13 +11,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use mlops_core::{Metric, MetricKey, RunId, Timestamp};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -114,12 +114,21 @@ fn parquet_schema() -> Arc<Schema> {
     ]))
 }
 
-/// Rows per Arrow batch (and at most per row group) when writing.
+/// Rows per Arrow batch and per row group when writing: a row group's key statistics let a
+/// reader of one metric skip the groups that hold only other metrics.
 const ROWS_PER_BATCH: usize = 64 * 1024;
 
+/// Writes the points grouped by key (stably: each key's points stay in the order logged),
+/// in row groups of [`ROWS_PER_BATCH`] rows with exact key statistics, so that reading one
+/// metric's history decodes only the row groups that may hold it (see [`decode_parquet_key`]).
 fn encode_parquet(points: &[Metric], run: &RunId) -> std::result::Result<Vec<u8>, String> {
+    let mut sorted: Vec<&Metric> = points.iter().collect();
+    sorted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     let schema = parquet_schema();
     let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROWS_PER_BATCH))
+        // Keys are at most 250 characters: keep their statistics whole.
+        .set_statistics_truncate_length(None)
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(vec![
             KeyValue::new(
@@ -132,7 +141,7 @@ fn encode_parquet(points: &[Metric], run: &RunId) -> std::result::Result<Vec<u8>
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(props))
         .map_err(|e| e.to_string())?;
-    for chunk in points.chunks(ROWS_PER_BATCH) {
+    for chunk in sorted.chunks(ROWS_PER_BATCH) {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
                 chunk.iter().map(|p| p.key.as_str()),
@@ -160,48 +169,127 @@ fn decode_parquet(bytes: Bytes) -> std::result::Result<Vec<Metric>, String> {
     let mut keys: HashMap<String, MetricKey> = HashMap::new();
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| format!("no column {name:?}"))
-        };
-        let key_col = column("key")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or("column \"key\" is not UTF-8")?;
-        let value_col = column("value")?
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or("column \"value\" is not float64")?;
-        let ts_col = column("timestamp")?
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or("column \"timestamp\" is not int64")?;
-        let step_col = column("step")?
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or("column \"step\" is not int64")?;
-        for row in 0..batch.num_rows() {
-            let text = key_col.value(row);
-            let key = match keys.get(text) {
-                Some(key) => key.clone(),
-                None => {
-                    let key = MetricKey::parse(text).map_err(|e| e.to_string())?;
-                    keys.insert(text.to_owned(), key.clone());
-                    key
-                }
-            };
-            let timestamp = Timestamp::from_millis(ts_col.value(row)).map_err(|e| e.to_string())?;
-            out.push(Metric::new(
-                key,
-                value_col.value(row),
-                timestamp,
-                step_col.value(row),
-            ));
-        }
+        batch_points(&batch.map_err(|e| e.to_string())?, &mut keys, &mut out)?;
     }
     Ok(out)
+}
+
+/// One metric's points of a compacted file, and what reading them cost.
+#[derive(Debug, Default)]
+pub(crate) struct KeyScan {
+    pub(crate) points: Vec<Metric>,
+    /// Row groups in the file.
+    pub(crate) row_groups: usize,
+    /// Row groups whose key column was decoded (the others cannot hold the key).
+    pub(crate) row_groups_read: usize,
+    /// Rows of those groups: their key is decoded, and their other columns only where the
+    /// key matches.
+    pub(crate) rows_scanned: u64,
+}
+
+/// The points of `key` in a compacted file, in file order: row groups whose key statistics
+/// exclude it are skipped, and the value, timestamp and step columns are decoded only for
+/// rows whose key matches (a row filter on the key column). Files written before keys were
+/// grouped still read correctly; their statistics just exclude less.
+fn decode_parquet_key(bytes: Bytes, key: &MetricKey) -> std::result::Result<KeyScan, String> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
+    let schema = builder.parquet_schema();
+    let key_leaf = (0..schema.num_columns())
+        .find(|&i| schema.column(i).name() == "key")
+        .ok_or("no column \"key\"")?;
+    let metadata = Arc::clone(builder.metadata());
+    let wanted = key.as_str().as_bytes();
+    let groups: Vec<usize> = (0..metadata.num_row_groups())
+        .filter(|&i| {
+            let stats = metadata.row_group(i).column(key_leaf).statistics();
+            match stats.and_then(|s| Some((s.min_bytes_opt()?, s.max_bytes_opt()?))) {
+                Some((min, max)) => min <= wanted && wanted <= max,
+                None => true,
+            }
+        })
+        .collect();
+    let rows_scanned = groups
+        .iter()
+        .map(|&i| u64::try_from(metadata.row_group(i).num_rows()).unwrap_or(0))
+        .sum();
+    let mask = ProjectionMask::leaves(schema, [key_leaf]);
+    let owned = key.as_str().to_owned();
+    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| ArrowError::SchemaError("column \"key\" is not UTF-8".to_owned()))?;
+        Ok(column
+            .iter()
+            .map(|k| Some(k == Some(owned.as_str())))
+            .collect::<BooleanArray>())
+    });
+    let scan_groups = groups.len();
+    let reader = builder
+        .with_row_groups(groups)
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut keys: HashMap<String, MetricKey> = HashMap::new();
+    let mut points = Vec::new();
+    for batch in reader {
+        batch_points(&batch.map_err(|e| e.to_string())?, &mut keys, &mut points)?;
+    }
+    Ok(KeyScan {
+        points,
+        row_groups: metadata.num_row_groups(),
+        row_groups_read: scan_groups,
+        rows_scanned,
+    })
+}
+
+/// Appends the points of one decoded batch.
+fn batch_points(
+    batch: &RecordBatch,
+    keys: &mut HashMap<String, MetricKey>,
+    out: &mut Vec<Metric>,
+) -> std::result::Result<(), String> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("no column {name:?}"))
+    };
+    let key_col = column("key")?
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or("column \"key\" is not UTF-8")?;
+    let value_col = column("value")?
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or("column \"value\" is not float64")?;
+    let ts_col = column("timestamp")?
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or("column \"timestamp\" is not int64")?;
+    let step_col = column("step")?
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or("column \"step\" is not int64")?;
+    for row in 0..batch.num_rows() {
+        let text = key_col.value(row);
+        let key = match keys.get(text) {
+            Some(key) => key.clone(),
+            None => {
+                let key = MetricKey::parse(text).map_err(|e| e.to_string())?;
+                keys.insert(text.to_owned(), key.clone());
+                key
+            }
+        };
+        let timestamp = Timestamp::from_millis(ts_col.value(row)).map_err(|e| e.to_string())?;
+        out.push(Metric::new(
+            key,
+            value_col.value(row),
+            timestamp,
+            step_col.value(row),
+        ));
+    }
+    Ok(())
 }
 
 impl Inner {
@@ -399,12 +487,21 @@ impl Inner {
                     // Replaced by a compaction this process has not folded yet.
                     continue 'attempt;
                 };
-                match bytes.and_then(decode_parquet) {
-                    Ok(points) => out.extend(
-                        points
+                match bytes.and_then(|bytes| decode_parquet_key(bytes, key)) {
+                    Ok(scan) => out.extend({
+                        tracing::debug!(
+                            run = %run,
+                            file,
+                            key = %key,
+                            row_groups = scan.row_groups,
+                            row_groups_read = scan.row_groups_read,
+                            rows_scanned = scan.rows_scanned,
+                            "one metric read from a compacted file"
+                        );
+                        scan.points
                             .into_iter()
-                            .filter(|p| &p.key == key && seen.insert(point_id(p))),
-                    ),
+                            .filter(|p| &p.key == key && seen.insert(point_id(p)))
+                    }),
                     Err(reason) => {
                         self.note_damage(
                             object.as_ref(),
@@ -444,16 +541,98 @@ mod tests {
     }
 
     #[test]
-    fn parquet_round_trips_in_order() {
+    fn parquet_round_trips_grouped_by_key_in_order() {
         let run = RunId::generate();
         let points: Vec<Metric> = (0..70_000)
-            .map(|i| point(if i % 2 == 0 { "a" } else { "b" }, i as f64 / 3.0, i, i))
-            .chain([point("a", f64::NAN, 1, 1)])
+            .map(|i| point(if i % 2 == 0 { "b" } else { "a" }, i as f64 / 3.0, i, i))
+            .chain([point("b", f64::NAN, 1, 1)])
             .collect();
         let back = decode_parquet(Bytes::from(encode_parquet(&points, &run).unwrap())).unwrap();
         assert_eq!(back.len(), points.len());
-        assert!(points.iter().zip(&back).all(|(a, b)| a.same_point(b)));
+        // Each key's points in the order logged, keys one after the other.
+        let of = |key: &str, list: &[Metric]| -> Vec<Metric> {
+            list.iter()
+                .filter(|p| p.key.as_str() == key)
+                .cloned()
+                .collect()
+        };
+        let expected: Vec<Metric> = [of("a", &points), of("b", &points)].concat();
+        assert!(expected.iter().zip(&back).all(|(a, b)| a.same_point(b)));
         assert!(decode_parquet(Bytes::from_static(b"PAR1 not really")).is_err());
+    }
+
+    /// Eight metrics of 40,000 points each, logged interleaved (as a training loop does).
+    fn interleaved() -> Vec<Metric> {
+        (0..320_000)
+            .map(|i| point(&format!("m{}", i % 8), i as f64, i, i / 8))
+            .collect()
+    }
+
+    #[test]
+    fn one_metric_decodes_only_its_row_groups_and_equals_the_unfiltered_read() {
+        let run = RunId::generate();
+        let points = interleaved();
+        let bytes = Bytes::from(encode_parquet(&points, &run).unwrap());
+        let all = decode_parquet(bytes.clone()).unwrap();
+        for key in ["m0", "m3", "m7", "absent"] {
+            let key = MetricKey::parse(key).unwrap();
+            let scan = decode_parquet_key(bytes.clone(), &key).unwrap();
+            let unfiltered: Vec<&Metric> = all.iter().filter(|p| p.key == key).collect();
+            assert_eq!(scan.points.len(), unfiltered.len(), "{key}");
+            assert!(
+                scan.points
+                    .iter()
+                    .zip(&unfiltered)
+                    .all(|(a, b)| a.same_point(b))
+            );
+            // 320,000 rows make 5 row groups of 65,536; one metric's 40,000 rows lie in one
+            // or two of them.
+            assert_eq!(scan.row_groups, 5);
+            assert!(scan.row_groups_read <= 2, "{key}: {scan:?}");
+            assert!(
+                scan.rows_scanned <= 2 * 65_536,
+                "{key}: {:?}",
+                scan.rows_scanned
+            );
+        }
+        let absent = decode_parquet_key(bytes, &MetricKey::parse("absent").unwrap()).unwrap();
+        assert_eq!((absent.row_groups_read, absent.rows_scanned), (0, 0));
+    }
+
+    #[test]
+    fn files_written_in_log_order_still_filter_correctly() {
+        // A file as earlier releases wrote it: rows in the order logged, one row group.
+        let points = interleaved();
+        let schema = parquet_schema();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, Arc::clone(&schema), None).unwrap();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                points.iter().map(|p| p.key.as_str()),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                points.iter().map(|p| p.value),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                points.iter().map(|p| p.timestamp.as_millis()),
+            )),
+            Arc::new(Int64Array::from_iter_values(points.iter().map(|p| p.step))),
+        ];
+        writer
+            .write(&RecordBatch::try_new(schema, columns).unwrap())
+            .unwrap();
+        writer.close().unwrap();
+        let key = MetricKey::parse("m5").unwrap();
+        let scan = decode_parquet_key(Bytes::from(bytes), &key).unwrap();
+        let expected: Vec<&Metric> = points.iter().filter(|p| p.key == key).collect();
+        assert_eq!(scan.points.len(), 40_000);
+        assert!(
+            scan.points
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| a.same_point(b))
+        );
+        assert_eq!(scan.row_groups_read, 1);
     }
 
     #[test]

@@ -51,12 +51,19 @@
 //! second read costs a listing of what is new. Searches, and the check that a metrics-only
 //! write goes to a live run, use this cache when it was refreshed within
 //! [`LocalStoreOptions::with_refresh_interval`] (2 s); everything else reads the latest state.
+//!
+//! A new process searches ended runs through the **run index**
+//! ([`LocalStore::build_run_index`], also refreshed by searches that had to read many ended
+//! runs): one object per experiment instead of every run's records. Runs it does not cover,
+//! or that changed since it was built (every write to an ended run leaves a change marker
+//! first), are read from their records, so a search answers the same with or without it.
 
 mod artifacts;
 mod batch;
 mod check;
 mod disk;
 mod experiments;
+mod index;
 mod keys;
 mod lease;
 mod limits;
@@ -86,6 +93,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use batch::check_batch;
 pub use check::CheckReport;
+pub use index::IndexReport;
 pub use lease::{Lease, STALE_TAG, StaleReason, StaleRun};
 pub use metrics::CompactionReport;
 
@@ -112,6 +120,8 @@ pub struct LocalStoreOptions {
     lease_interval: Duration,
     refresh_interval: Duration,
     concurrency: usize,
+    run_index: bool,
+    index_grace: Duration,
 }
 
 impl Default for LocalStoreOptions {
@@ -121,6 +131,8 @@ impl Default for LocalStoreOptions {
             lease_interval: Duration::from_secs(10),
             refresh_interval: Duration::from_secs(2),
             concurrency: 16,
+            run_index: true,
+            index_grace: Duration::from_secs(600),
         }
     }
 }
@@ -174,6 +186,35 @@ impl LocalStoreOptions {
     pub fn concurrency(&self) -> usize {
         self.concurrency
     }
+
+    /// Whether searches serve ended runs from the run index (on by default; see
+    /// [`LocalStore::build_run_index`]), and refresh it after reading many ended runs from
+    /// their records (at least 256, and a quarter of what the index holds). Off, every run
+    /// is read from its records and nothing is written by searches.
+    pub fn with_run_index(mut self, on: bool) -> Self {
+        self.run_index = on;
+        self
+    }
+
+    /// Whether searches use the run index.
+    pub fn run_index(&self) -> bool {
+        self.run_index
+    }
+
+    /// How long after a run ends, or after a change to an ended run, the index builder
+    /// waits before indexing it (10 minutes by default). A writer may log metrics from a view
+    /// up to a refresh interval old, and a change lands shortly after its marker; the grace
+    /// covers both, and clock differences between hosts. Lower it only where one process
+    /// writes (tests, a bulk import).
+    pub fn with_index_grace(mut self, grace: Duration) -> Self {
+        self.index_grace = grace;
+        self
+    }
+
+    /// The index grace period.
+    pub fn index_grace(&self) -> Duration {
+        self.index_grace
+    }
 }
 
 /// The embedded tracking store. Cheap to clone (clones share one cache).
@@ -199,6 +240,13 @@ pub(crate) struct Inner {
     links_refused: std::sync::atomic::AtomicU64,
     /// What this process's reads skipped, by key (at most [`MAX_DAMAGE`]).
     damage: Mutex<std::collections::BTreeMap<String, String>>,
+    /// Each experiment's run index, as last read (`index/`).
+    index: Mutex<HashMap<ExperimentId, Arc<index::IndexView>>>,
+    /// When this process last wrote to each run (recent writes only): an index view listed
+    /// before the write does not serve the run.
+    touched: Mutex<HashMap<RunId, std::time::Instant>>,
+    /// Set when a search's index refresh failed (a read-only store): no more attempts.
+    index_refresh_failed: std::sync::atomic::AtomicBool,
 }
 
 /// The most damaged objects remembered; beyond that, only the warnings tell.
@@ -270,6 +318,9 @@ impl LocalStore {
             disk,
             links_refused: std::sync::atomic::AtomicU64::new(0),
             damage: Mutex::new(std::collections::BTreeMap::new()),
+            index: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+            index_refresh_failed: std::sync::atomic::AtomicBool::new(false),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)
@@ -353,6 +404,17 @@ impl LocalStore {
     /// `RUNNING` or whose writer is alive or was seen within `max_age`.
     pub async fn stale_run(&self, run: &RunId, max_age: Duration) -> Result<Option<StaleRun>> {
         self.inner.stale_run(run.clone(), max_age).await
+    }
+
+    /// Writes a new generation of every experiment's run index: the folded state of its
+    /// ended runs, so that a new process searches them by reading one object per experiment
+    /// instead of every run's records (`docs/FORMAT.md`, *The run index*). Incremental:
+    /// runs indexed before and unchanged since are not read again. Safe to run at any time,
+    /// from any number of processes, and to interrupt: readers only ever use a complete
+    /// generation, and read every run it does not cover (or that changed since) from its
+    /// records.
+    pub async fn build_run_index(&self) -> Result<IndexReport> {
+        self.inner.build_run_index().await
     }
 
     /// Reads every experiment and run and reports what it found, including damaged records and
@@ -613,7 +675,7 @@ impl Inner {
             match self.store.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => {
-                    tracing::warn!(key = %key, error = %e, "could not delete a compacted file");
+                    tracing::warn!(key = %key, error = %e, "could not delete an object no reader needs (compacted, or consumed by the run index)");
                 }
             }
         }

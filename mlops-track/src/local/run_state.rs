@@ -44,6 +44,9 @@ pub(crate) struct RunState {
     pub(crate) lease_renewed: Option<Instant>,
     /// When this process first wrote the run's lease.
     pub(crate) lease_since: Option<Timestamp>,
+    /// The `at` of the record that set the current status (the creation, or the last
+    /// `update` with a status): the run index waits a grace period after a run ends.
+    pub(crate) status_at: i64,
     /// Bumped by every change to the folded view.
     pub(crate) version: u64,
     /// The run as last built: the version and lifecycle it was built at.
@@ -156,6 +159,7 @@ impl RunState {
                         meta.set_run_name(name);
                     }
                     self.meta = Some(meta);
+                    self.status_at = record.at;
                 }
                 _ => {
                     self.unreadable_records += 1;
@@ -181,6 +185,7 @@ impl RunState {
             } => {
                 if let Some(status) = status {
                     meta.status = *status;
+                    self.status_at = record.at;
                 }
                 if let Some(end_time) = end_time {
                     meta.end_time = Some(*end_time);
@@ -293,29 +298,41 @@ impl RunState {
         base_uri: &str,
     ) -> Option<Run> {
         let meta = self.meta.as_ref()?;
-        let mut params = meta.params.clone();
+        Some(meta.to_run(self.latest_metrics(), experiment, base_uri))
+    }
+}
+
+impl RunMeta {
+    /// The run as the trait returns it, with `metrics` (the latest point of each metric).
+    pub(crate) fn to_run(
+        &self,
+        metrics: Vec<Metric>,
+        experiment: Option<&ExperimentEntry>,
+        base_uri: &str,
+    ) -> Run {
+        let mut params = self.params.clone();
         params.sort_by(|a, b| a.key().cmp(b.key()));
-        let mut tags = meta.tags.clone();
+        let mut tags = self.tags.clone();
         tags.sort_by(|a, b| a.key().cmp(b.key()));
-        Some(Run {
+        Run {
             info: RunInfo {
-                run_id: meta.run_id.clone(),
-                run_name: meta.run_name.clone(),
-                experiment_id: meta.experiment_id.clone(),
-                user_id: meta.user_id.clone(),
-                status: meta.status,
-                start_time: meta.start_time,
-                end_time: meta.end_time,
-                artifact_uri: format!("{base_uri}/runs/{}/artifacts", meta.run_id),
-                lifecycle_stage: meta.effective_lifecycle(experiment),
+                run_id: self.run_id.clone(),
+                run_name: self.run_name.clone(),
+                experiment_id: self.experiment_id.clone(),
+                user_id: self.user_id.clone(),
+                status: self.status,
+                start_time: self.start_time,
+                end_time: self.end_time,
+                artifact_uri: format!("{base_uri}/runs/{}/artifacts", self.run_id),
+                lifecycle_stage: self.effective_lifecycle(experiment),
             },
             data: RunData {
-                metrics: self.latest_metrics(),
+                metrics,
                 params,
                 tags,
             },
-            inputs: meta.inputs.clone(),
-        })
+            inputs: self.inputs.clone(),
+        }
     }
 }
 

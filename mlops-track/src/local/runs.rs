@@ -255,6 +255,7 @@ impl Inner {
     where
         F: Fn(&RunState, Option<&ExperimentEntry>) -> Result<Option<RunOp>> + Send,
     {
+        let mut marked = false;
         loop {
             let experiment = match st.meta.as_ref() {
                 Some(meta) => self.experiment_of(&meta.experiment_id).await?,
@@ -263,6 +264,17 @@ impl Inner {
             let Some(op) = build(st, experiment.as_ref())? else {
                 return Ok(false);
             };
+            // A change to an ended run may make an index stale: mark it first. (A compaction
+            // changes nothing a search sees.)
+            if !marked
+                && !matches!(op, RunOp::Compacted(_))
+                && let Some(meta) = st.meta.as_ref()
+                && meta.status.is_terminal()
+            {
+                let experiment_id = meta.experiment_id.clone();
+                self.mark_changed(&experiment_id, id).await?;
+                marked = true;
+            }
             let record = RunRecord {
                 txn: new_txn(),
                 at: tick(),
@@ -276,6 +288,7 @@ impl Inner {
                 Claim::Won => {
                     st.apply(seq, &record, key.as_ref());
                     st.next_seq = seq + 1;
+                    self.touched(id);
                     return Ok(true);
                 }
                 Claim::Taken => {
@@ -497,6 +510,14 @@ impl Inner {
             self.renew_lease_if_due(id, &mut st).await;
             return Ok(());
         }
+        // Metrics logged to an ended run change what an index holds of it.
+        if let Some(meta) = st.meta.as_ref()
+            && meta.status.is_terminal()
+        {
+            let experiment_id = meta.experiment_id.clone();
+            self.mark_changed(&experiment_id, id).await?;
+        }
+        self.touched(id);
         // The segment's name is taken under the lock, so names (and thus history order)
         // follow the order of the calls; the write itself runs unlocked, so that concurrent
         // calls on one run write (and fsync) in parallel.

@@ -74,9 +74,17 @@ impl Inner {
         // each (the common case for a long-lived process); the others are read concurrently.
         let mut runs: Vec<Arc<Run>> = Vec::new();
         let mut to_read: Vec<(RunId, Arc<ExperimentEntry>)> = Vec::new();
+        // Per experiment, how many runs its index holds (for its refresh below).
+        let mut indexed: HashMap<ExperimentId, usize> = HashMap::new();
         for (id, entry) in experiments {
             let entry = Arc::new(entry);
             let ids = self.run_ids_of(&id).await?;
+            // Ended runs the index covers (and that changed neither since it was built nor in
+            // this process) are served from it, without reading their records.
+            let index = self.index_view(&id).await;
+            if let Some(index) = &index {
+                indexed.insert(id.clone(), index.len());
+            }
             runs.reserve(ids.len());
             let now = Instant::now();
             let slots = self
@@ -84,10 +92,16 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for run in ids.iter() {
-                match slots
+                let view = slots
                     .get(run)
                     .and_then(|slot| self.cached_for_search(slot, &entry, now))
-                {
+                    .or_else(|| {
+                        index
+                            .as_ref()
+                            .filter(|index| !self.written_since(run, index))
+                            .and_then(|index| index.view(run, &entry))
+                    });
+                match view {
                     Some(view) => runs.push(view),
                     None => to_read.push((run.clone(), Arc::clone(&entry))),
                 }
@@ -95,7 +109,8 @@ impl Inner {
         }
         // Many stale runs (a new process, or a cache past its refresh interval) of every
         // experiment: one listing of every run instead of two per run (see `listing`).
-        let listing = if worth_listing(to_read.len(), covers_every_experiment) {
+        let total = runs.len() + to_read.len();
+        let listing = if worth_listing(to_read.len(), total, covers_every_experiment) {
             match self.list_all_runs().await {
                 Ok(listing) => Some(listing),
                 Err(e) => {
@@ -115,6 +130,28 @@ impl Inner {
                 .buffer_unordered(self.options.concurrency)
                 .collect()
                 .await;
+        // Ended runs an index could hold: by their end time (the builder checks the time
+        // their status was recorded), so that runs ended within the grace period do not make
+        // every search build a generation that leaves them out.
+        let mut ended: HashMap<ExperimentId, usize> = HashMap::new();
+        let settled = mlops_core::Timestamp::now().as_millis().saturating_sub(
+            i64::try_from(self.options.index_grace.as_millis()).unwrap_or(i64::MAX),
+        );
+        for run in read.iter().flatten() {
+            if run.info.status.is_terminal()
+                && run
+                    .info
+                    .end_time
+                    .is_none_or(|end| end.as_millis() <= settled)
+            {
+                *ended.entry(run.info.experiment_id.clone()).or_default() += 1;
+            }
+        }
+        for (experiment, count) in ended {
+            if let Some(&held) = indexed.get(&experiment) {
+                self.refresh_index(&experiment, count, held).await;
+            }
+        }
         runs.extend(read.into_iter().flatten());
         runs.retain(|run| in_view(query.view, run.info.lifecycle_stage));
         let page = search.apply(runs.iter().map(|run| &**run));

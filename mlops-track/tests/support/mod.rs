@@ -3,6 +3,7 @@
 //! without the pure binary depending on a service.
 
 pub(crate) mod conformance;
+pub(crate) mod index;
 pub(crate) mod lineage;
 pub(crate) mod listing;
 pub(crate) mod offline;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use mlops_core::{MetricKey, RunStatus};
+use mlops_core::MetricKey;
 
 use crate::UiError;
 use crate::chart_cache::Key;
@@ -36,19 +36,7 @@ pub(crate) async fn series(
         .iter()
         .find(|m| m.key == key)
         .ok_or_else(|| UiError::NotFound(format!("metric {} of run {id}", key.as_str())))?;
-    let finished = !matches!(run.info.status, RunStatus::Running | RunStatus::Scheduled);
-    let cache_key = finished.then(|| Key {
-        run: run_id.as_str().to_owned(),
-        metric: key.as_str().to_owned(),
-        points,
-        version: (
-            run.info.status.as_str().to_owned(),
-            run.info.end_time.map(|t| t.as_millis()),
-            latest.step,
-            latest.timestamp.as_millis(),
-            latest.value.to_bits(),
-        ),
-    });
+    let cache_key = Key::of(&run, latest, points);
     if let Some(hit) = cache_key.as_ref().and_then(|k| inner.charts.get(k)) {
         return Ok(Json(hit));
     }

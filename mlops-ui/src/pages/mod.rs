@@ -9,8 +9,10 @@ use crate::state::Inner;
 
 pub(crate) mod approvals;
 pub(crate) mod artifacts;
+pub(crate) mod best;
 pub(crate) mod chart;
 pub(crate) mod compare;
+pub(crate) mod drift;
 pub(crate) mod experiments;
 pub(crate) mod lineage;
 pub(crate) mod models;

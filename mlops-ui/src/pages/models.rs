@@ -89,6 +89,8 @@ pub(crate) async fn model(
         @if let Some(d) = &model.description { p { (d) } }
         p {
             a href=(inner.url(&format!("/models/{}/history", segment(name.as_str())))) { "Alias history and audit log" }
+            " · "
+            a #drift-link href=(super::drift::drift_url(&inner, name.as_str())) { "Drift over time" }
         }
         h2 { "Aliases" }
         @if model.aliases.is_empty() { p.muted { "No aliases." } } @else {

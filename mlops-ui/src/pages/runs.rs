@@ -1,10 +1,15 @@
 //! `GET /experiments/{id}`: the runs table. MLflow's filter and order-by syntax (the
 //! store's own search engine), pages of at most [`Limits::max_page_size`] runs, and a column
-//! picker over the params, metrics and tags seen on the page.
+//! picker over the params, metrics (last value, or best: [`best`](super::best)) and tags
+//! seen on the page.
+//!
+//! Query: `filter`, `order` (the store's order-by), `size`, `page` (the store's token), `col`
+//! (repeatable: `metrics.K`, `min.K`, `max.K`, `best.K` = `min.K`, `params.K`, `tags.K`), and
+//! to sort by a best column `sort=min.K|max.K` with `dir=asc|desc`, paged by `from`.
 //!
 //! [`Limits::max_page_size`]: crate::Limits::max_page_size
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -12,6 +17,7 @@ use axum::response::Html;
 use maud::{Markup, html};
 use mlops_track::{ExperimentId, Run, RunQuery};
 
+use super::best::{self, Best, Extremes};
 use crate::html::{duration, number, page, time};
 use crate::query::{Pairs, encode, segment};
 use crate::state::Inner;
@@ -24,7 +30,8 @@ const DEFAULT_PARAMS: usize = 6;
 /// Keys offered by the column picker.
 const MAX_PICKER_KEYS: usize = 300;
 
-/// A column of the table: `metrics.x`, `params.x` or `tags.x`.
+/// A column of the table: `metrics.x` (last value), `min.x` / `max.x` (best value by that
+/// rule), `params.x` or `tags.x`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Column {
     kind: &'static str,
@@ -36,6 +43,8 @@ impl Column {
         let (kind, key) = text.split_once('.')?;
         let kind = match kind {
             "metrics" => "metrics",
+            "min" | "best" => "min",
+            "max" => "max",
             "params" => "params",
             "tags" => "tags",
             _ => return None,
@@ -50,12 +59,26 @@ impl Column {
         format!("{}.{}", self.kind, self.key)
     }
 
-    fn cell(&self, run: &Run) -> Markup {
+    /// The rule of a best column.
+    fn best(&self) -> Option<Best> {
         match self.kind {
-            "metrics" => match run.data.metric(&self.key) {
-                Some(v) => html! { td.num { (number(v)) } },
-                None => html! { td {} },
-            },
+            "min" => Some(Best::Min),
+            "max" => Some(Best::Max),
+            _ => None,
+        }
+    }
+
+    fn cell(&self, run: &Run, extremes: &HashMap<(String, String), Extremes>) -> Markup {
+        let value = |v: Option<f64>| match v {
+            Some(v) => html! { td.num { (number(v)) } },
+            None => html! { td {} },
+        };
+        if let Some(rule) = self.best() {
+            let key = (run.info.run_id.as_str().to_owned(), self.key.clone());
+            return value(extremes.get(&key).and_then(|e| e.get(rule)));
+        }
+        match self.kind {
+            "metrics" => value(run.data.metric(&self.key)),
             "params" => html! { td { (run.data.param(&self.key).unwrap_or_default()) } },
             _ => html! { td { (run.data.tag(&self.key).unwrap_or_default()) } },
         }
@@ -85,11 +108,49 @@ pub(crate) async fn table(
         page_token: q.get("page").map(str::to_owned),
         ..RunQuery::default()
     };
+    // Sorting by a best column: the filter's runs (capped), sorted here, paged by offset.
+    let sort = q
+        .get("sort")
+        .map(|text| {
+            Column::parse(text)
+                .filter(|c| c.best().is_some())
+                .ok_or_else(|| {
+                    crate::UiError::BadRequest(format!("sort={text:?}: not min.KEY or max.KEY"))
+                })
+        })
+        .transpose()?;
+    let descending = match q.get("dir") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(crate::UiError::BadRequest(format!(
+                "dir={other:?}: not asc or desc"
+            )));
+        }
+    };
+    let from = q.number("from", 0)?;
+    let searched = match &sort {
+        None => inner
+            .tracking
+            .search_runs(&query)
+            .await
+            .map(|found| (found.items, found.next_page_token, false)),
+        Some(c) => match best::all_runs(&inner, &query, inner.limits.max_best_sort).await {
+            Ok((all, capped)) => {
+                let rule = c.best().unwrap_or(Best::Min);
+                let sorted = best::sort(&inner, all, &c.key, rule, descending).await;
+                let next = (from + size < sorted.len()).then(|| (from + size).to_string());
+                let page = sorted.into_iter().skip(from).take(size).collect();
+                Ok((page, next, capped))
+            }
+            Err(e) => Err(e),
+        },
+    };
     // A bad filter is shown above the form, with the form kept, not as an error page.
-    let (runs, next, problem) = match inner.tracking.search_runs(&query).await {
-        Ok(found) => (found.items, found.next_page_token, None),
+    let (runs, next, capped, problem) = match searched {
+        Ok((runs, next, capped)) => (runs, next, capped, None),
         Err(e @ (mlops_track::TrackError::Search(_) | mlops_track::TrackError::Invalid(_))) => {
-            (Vec::new(), None, Some(e.to_string()))
+            (Vec::new(), None, false, Some(e.to_string()))
         }
         Err(e) => return Err(e.into()),
     };
@@ -132,7 +193,14 @@ pub(crate) async fn table(
     } else {
         picked
     };
-    offered.extend(columns.iter().cloned());
+    offered.extend(columns.iter().filter(|c| c.best().is_none()).cloned());
+    let best_keys: BTreeSet<String> = columns
+        .iter()
+        .filter(|c| c.best().is_some())
+        .map(|c| c.key.clone())
+        .collect();
+    let best_keys: Vec<String> = best_keys.into_iter().collect();
+    let extremes = best::table(&inner, &runs, &best_keys).await;
 
     let base = inner.url(&format!("/experiments/{}", segment(experiment_id.as_str())));
     let keep = |page: Option<&str>| -> String {
@@ -143,6 +211,11 @@ pub(crate) async fn table(
         for o in &order {
             pairs.push(("order", o));
         }
+        let sort_id = sort.as_ref().map(Column::id);
+        if let Some(id) = sort_id.as_deref() {
+            pairs.push(("sort", id));
+            pairs.push(("dir", if descending { "desc" } else { "asc" }));
+        }
         let size_text = size.to_string();
         pairs.push(("size", &size_text));
         let ids: Vec<String> = columns.iter().map(Column::id).collect();
@@ -150,11 +223,30 @@ pub(crate) async fn table(
             pairs.push(("col", c));
         }
         if let Some(p) = page {
-            pairs.push(("page", p));
+            // Sorted by a best column, pages are offsets into the sorted runs.
+            pairs.push((if sort.is_some() { "from" } else { "page" }, p));
         }
         format!("{base}?{}", encode(pairs))
     };
     let sort_link = |c: &Column| -> String {
+        if let Some(rule) = c.best() {
+            // Best first (ascending for min, descending for max), then the other way.
+            let current = sort.as_ref() == Some(c);
+            let first_desc = rule == Best::Max;
+            let desc = if current { !descending } else { first_desc };
+            let mut pairs: Vec<(&str, &str)> = Vec::new();
+            if let Some(f) = filter.as_deref() {
+                pairs.push(("filter", f));
+            }
+            let id = c.id();
+            pairs.push(("sort", &id));
+            pairs.push(("dir", if desc { "desc" } else { "asc" }));
+            let ids: Vec<String> = columns.iter().map(Column::id).collect();
+            for c in &ids {
+                pairs.push(("col", c));
+            }
+            return format!("{base}?{}", encode(pairs));
+        }
         let clause = format!("{}.`{}` DESC", c.kind, c.key);
         let clause = if order.first() == Some(&clause) {
             format!("{}.`{}` ASC", c.kind, c.key)
@@ -201,6 +293,20 @@ pub(crate) async fn table(
                         label { input type="checkbox" name="col" value=(c.id()) checked[columns.contains(c)]; " " (c.id()) }
                     }
                 }
+                p.muted { "Best value over each metric's history: the minimum (the default: losses, errors) or the maximum (accuracy, AUC)." }
+                div.picker #best-picker {
+                    @for c in offered.iter().filter(|c| c.kind == "metrics") {
+                        @let (min, max) = (Column { kind: "min", key: c.key.clone() }, Column { kind: "max", key: c.key.clone() });
+                        label {
+                            "best " (c.key) " "
+                            select name="col" {
+                                option value="" { "—" }
+                                option value=(min.id()) selected[columns.contains(&min)] { "min" }
+                                option value=(max.id()) selected[columns.contains(&max)] { "max" }
+                            }
+                        }
+                    }
+                }
                 button type="submit" { "Show columns" }
             }
         }
@@ -212,7 +318,13 @@ pub(crate) async fn table(
                 thead { tr {
                     th {}
                     th { "Run" } th { "Status" } th { "Started" } th { "Duration" } th { "User" }
-                    @for c in &columns { th { a href=(sort_link(c)) title="sort" { (c.id()) } } }
+                    @for c in &columns { th {
+                        a href=(sort_link(c)) title="sort" { (c.id()) }
+                        @if let Some(rule) = c.best() {
+                            br; span.muted.best { "best = " (rule.as_str()) }
+                            @if sort.as_ref() == Some(c) { " " (if descending { "▼" } else { "▲" }) }
+                        }
+                    } }
                 } }
                 tbody {
                     @for run in &runs {
@@ -224,7 +336,7 @@ pub(crate) async fn table(
                             td { (time(run.info.start_time)) }
                             td { @if let Some(end) = run.info.end_time { (duration(end.as_millis() - run.info.start_time.as_millis())) } }
                             td { (run.info.user_id) }
-                            @for c in &columns { (c.cell(run)) }
+                            @for c in &columns { (c.cell(run, &extremes)) }
                         }
                     }
                 }
@@ -232,7 +344,8 @@ pub(crate) async fn table(
         }
         div.pager {
             span.muted #count { (runs.len()) " runs on this page" }
-            @if q.get("page").is_some() { a href=(keep(None)) { "First page" } }
+            @if capped { span.muted #capped { "sorted among the first " (inner.limits.max_best_sort) " runs the filter matches, in the store's order" } }
+            @if q.get("page").is_some() || from > 0 { a href=(keep(None)) { "First page" } }
             @if let Some(next) = &next { a #next href=(keep(Some(next))) { "Next page" } }
         }
     };

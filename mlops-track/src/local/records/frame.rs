@@ -23,6 +23,8 @@ pub(crate) enum Kind {
     RunRecord,
     /// A batch of metric points.
     MetricSegment,
+    /// A generation of an experiment's run index.
+    RunIndex,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Self::ExperimentCheckpoint => "experiment-checkpoint",
             Self::RunRecord => "run-record",
             Self::MetricSegment => "metric-segment",
+            Self::RunIndex => "run-index",
         }
     }
 }

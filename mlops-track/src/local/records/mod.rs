@@ -9,7 +9,8 @@
 //! - [`log`]: the records of the experiments log and of each run's meta log;
 //! - [`values`]: the stored shapes of tags, params, metric points and dataset inputs;
 //! - `checkpoint`, `lease`, `marker`: the folded experiments log, a run's lease, and
-//!   `FORMAT.json`.
+//!   `FORMAT.json`;
+//! - `index`: a generation of an experiment's run index (its finished runs, folded).
 //!
 //! Every object carries [`FORMAT_VERSION`]: framed objects in their header, the root in its
 //! marker. A reader refuses an object of another version and a root of a newer one rather
@@ -17,6 +18,7 @@
 
 mod checkpoint;
 pub(crate) mod frame;
+mod index;
 mod lease;
 mod log;
 mod marker;
@@ -31,10 +33,12 @@ pub(crate) use log::{
 pub(crate) use marker::{FORMAT_NAME, FormatMarker};
 
 use self::checkpoint::{CheckpointRecord, EntryRecord};
+use self::index::{GenerationHeader, IndexedRunRecord};
 use self::lease::LeaseRecord;
 use self::values::{PointIn, PointOut};
 use crate::local::Lease;
 use crate::local::experiments::ExperimentEntry;
+use crate::local::index::IndexedRun;
 
 /// The storage format version this code writes, and the only one it reads.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -97,6 +101,45 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(u64, Vec<ExperimentEntr
             .map(ExperimentEntry::from)
             .collect(),
     ))
+}
+
+/// A generation of an experiment's run index: a header line, then one line per run, framed.
+pub(crate) fn encode_index<'a>(
+    seq: u64,
+    built_at: i64,
+    runs: impl IntoIterator<Item = &'a IndexedRun>,
+) -> Vec<u8> {
+    let mut body = json_line(&GenerationHeader { seq, built_at });
+    for run in runs {
+        body.extend_from_slice(&json_line(&IndexedRunRecord::from(run)));
+    }
+    frame::encode(Kind::RunIndex, &body)
+}
+
+/// The encoded length of one indexed run's line (the builder bounds a generation's size).
+pub(crate) fn index_line_len(run: &IndexedRun) -> usize {
+    json_line(&IndexedRunRecord::from(run)).len()
+}
+
+/// A generation's slot and runs, or why it cannot be trusted: any line that does not decode,
+/// or a run that is not terminal (only ended runs are indexed), refuses the whole generation.
+pub(crate) fn decode_index(bytes: &[u8]) -> Result<(u64, Vec<IndexedRun>), String> {
+    let body = frame::decode(Kind::RunIndex, bytes)?;
+    let mut lines = body.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+    let header: GenerationHeader = from_json("index header", lines.next().unwrap_or_default())?;
+    let mut runs = Vec::new();
+    for line in lines {
+        let run = IndexedRun::from(from_json::<IndexedRunRecord>("indexed run", line)?);
+        if !run.meta.status.is_terminal() {
+            return Err(format!(
+                "indexed run {} is {}; only ended runs are indexed",
+                run.meta.run_id,
+                run.meta.status.as_str()
+            ));
+        }
+        runs.push(run);
+    }
+    Ok((header.seq, runs))
 }
 
 /// A metric segment: one JSON line per point, in the order given, framed.

@@ -284,3 +284,56 @@ fn checkpoints_and_leases_have_their_documented_shape() {
     let old = decode_lease(br#"{"pid":1,"host":"h","since":1,"renewed":1}"#).unwrap();
     assert_eq!((old.boot_id, old.process_start), (None, None));
 }
+
+#[test]
+fn index_generations_have_their_documented_shape() {
+    use crate::local::index::IndexedRun;
+    use crate::local::run_state::RunMeta;
+
+    let run = IndexedRun {
+        meta: RunMeta {
+            run_id: RunId::parse("01a23f88b16e738eb6ef51dbeae8fd70").unwrap(),
+            experiment_id: ExperimentId::parse("01a23f88b1457002addc6331904000c2").unwrap(),
+            user_id: "ada".into(),
+            start_time: ts(1),
+            status: RunStatus::Finished,
+            end_time: Some(ts(5)),
+            run_name: Some(RunName::parse("r1").unwrap()),
+            params: vec![Param::parse("lr", "0.1").unwrap()],
+            tags: vec![Tag::parse("mlflow.runName", "r1").unwrap()],
+            inputs: vec![],
+            lifecycle: LifecycleStage::Active,
+            lifecycle_at: 3,
+        },
+        next_seq: 4,
+        metrics: vec![point("loss", 0.5, 4, 2)],
+    };
+    let encoded = encode_index(2, 9, [&run]);
+    assert!(encoded.starts_with(b"{\"mlops\":\"run-index\",\"v\":1,"));
+    assert_eq!(
+        body(&encoded),
+        "{\"seq\":2,\"built_at\":9}\n\
+         {\"run_id\":\"01a23f88b16e738eb6ef51dbeae8fd70\",\
+         \"experiment_id\":\"01a23f88b1457002addc6331904000c2\",\"user_id\":\"ada\",\
+         \"start_time\":1,\"status\":\"FINISHED\",\"end_time\":5,\"run_name\":\"r1\",\
+         \"params\":[{\"key\":\"lr\",\"value\":\"0.1\"}],\
+         \"tags\":[{\"key\":\"mlflow.runName\",\"value\":\"r1\"}],\"inputs\":[],\
+         \"lifecycle\":\"active\",\"lifecycle_at\":3,\"next_seq\":4,\
+         \"metrics\":[{\"key\":\"loss\",\"value\":0.5,\"timestamp\":4,\"step\":2}]}\n"
+    );
+    assert_eq!(index_line_len(&run) + 23, body(&encoded).len());
+    let (seq, back) = decode_index(&encoded).unwrap();
+    assert_eq!((seq, back.len(), back[0].next_seq), (2, 1, 4));
+    assert_eq!(back[0].meta.params, run.meta.params);
+    assert_eq!(back[0].metrics, run.metrics);
+
+    // A running run in a generation refuses the whole generation; so does a flipped byte.
+    let mut running = run;
+    running.meta.status = RunStatus::Running;
+    let err = decode_index(&encode_index(0, 0, [&running])).unwrap_err();
+    assert!(err.contains("only ended runs"), "{err}");
+    let mut flipped = encoded;
+    let last = flipped.len() - 3;
+    flipped[last] ^= 1;
+    assert!(decode_index(&flipped).unwrap_err().contains("CRC-32C"));
+}

@@ -1,0 +1,142 @@
+//! A new process's search of an embedded store, with and without the run index; one JSON
+//! object on stdout per call. Used by `benches/compare/cold_search.py`, which starts a new
+//! process for every search (build with `cargo build --release -p mlops-track --example
+//! cold_search`).
+//!
+//! ```text
+//! cold_search build  --dir DIR [--runs N]   an embedded store with N ended runs (experiment "search")
+//! cold_search index  --dir DIR              build its run index (no grace period: one writer)
+//! cold_search search --dir DIR [--no-index] open the store and search it once
+//! ```
+//!
+//! The data and the filter are `track_vs_mlflow.py`'s: run i has `rmse = (i mod 100)/100`,
+//! `alpha` = 0.1/0.2/0.5 by `i mod 3`, tag `team`; the search is `metrics.rmse < 0.5 and
+//! params.alpha = '0.1'`, first page of 1000, newest first. `--no-index` reads every run from
+//! its records (and writes nothing); otherwise runs the index covers are served from it.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlops_core::StoreUri;
+use mlops_track::local::LocalStoreOptions;
+use mlops_track::{
+    ExperimentName, LocalStore, Metric, MetricKey, NewRun, Param, RunQuery, RunStatus, Tag,
+    Timestamp, TrackingStore, TrackingStoreExt,
+};
+use serde_json::json;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const FILTER: &str = "metrics.rmse < 0.5 and params.alpha = '0.1'";
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+async fn open(dir: &str, index: bool) -> Result<LocalStore, Error> {
+    let options = LocalStoreOptions::default()
+        .with_run_index(index)
+        .with_index_grace(Duration::ZERO);
+    Ok(LocalStore::open_with_options(StoreUri::parse(dir)?.open()?, options).await?)
+}
+
+async fn build(dir: &str, runs: usize) -> Result<serde_json::Value, Error> {
+    let store = Arc::new(open(dir, false).await?);
+    let exp = store
+        .get_or_create_experiment(&ExperimentName::parse("search")?)
+        .await?;
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let rmse = MetricKey::parse("rmse")?;
+    for i in 0..runs {
+        let (store, exp, rmse) = (Arc::clone(&store), exp.clone(), rmse.clone());
+        tasks.spawn(async move {
+            let run = store
+                .create_run(NewRun {
+                    experiment_id: exp,
+                    run_name: None,
+                    user_id: "bench".into(),
+                    start_time: Timestamp::from_millis(1_700_000_000_000 + i as i64)?,
+                    tags: vec![Tag::parse("team", if i % 2 == 0 { "a" } else { "b" })?],
+                })
+                .await?;
+            let id = run.info.run_id;
+            let point = Metric::new(rmse, (i % 100) as f64 / 100.0, Timestamp::now(), 0);
+            let alpha = ["0.1", "0.2", "0.5"][i % 3];
+            store
+                .log_batch(&id, &[point], &[Param::parse("alpha", alpha)?], &[])
+                .await?;
+            store
+                .update_run(&id, Some(RunStatus::Finished), Some(Timestamp::now()), None)
+                .await?;
+            Ok::<(), Error>(())
+        });
+        while tasks.len() >= 32 {
+            if let Some(done) = tasks.join_next().await {
+                done??;
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(json!({"runs": runs, "build_s": t.elapsed().as_secs_f64()}))
+}
+
+async fn index(dir: &str) -> Result<serde_json::Value, Error> {
+    let t = Instant::now();
+    let report = open(dir, true).await?.build_run_index().await?;
+    Ok(json!({
+        "index_s": t.elapsed().as_secs_f64(),
+        "runs_indexed": report.runs_indexed,
+        "runs_read": report.runs_read,
+    }))
+}
+
+async fn search(dir: &str, index: bool) -> Result<serde_json::Value, Error> {
+    let t = Instant::now();
+    let store = open(dir, index).await?;
+    let exp = store
+        .get_experiment_by_name(&ExperimentName::parse("search")?)
+        .await?
+        .ok_or("no experiment \"search\": run `build` first")?;
+    let opened = t.elapsed();
+    let page = store
+        .search_runs(&RunQuery {
+            experiment_ids: vec![exp.experiment_id],
+            filter: Some(FILTER.to_owned()),
+            max_results: Some(1000),
+            ..RunQuery::default()
+        })
+        .await?;
+    let total = t.elapsed();
+    Ok(json!({
+        "index": index,
+        "found": page.items.len(),
+        "open_ms": opened.as_secs_f64() * 1000.0,
+        "search_ms": (total - opened).as_secs_f64() * 1000.0,
+        "total_ms": total.as_secs_f64() * 1000.0,
+        "damage": store.damage().len(),
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().cloned().unwrap_or_default();
+    let dir = arg(&args, "--dir").ok_or_else(|| format!("{command} needs --dir"))?;
+    let out = match command.as_str() {
+        "build" => {
+            let runs = arg(&args, "--runs").map_or(Ok(10_000), |n| n.parse())?;
+            build(&dir, runs).await?
+        }
+        "index" => index(&dir).await?,
+        "search" => search(&dir, !args.iter().any(|a| a == "--no-index")).await?,
+        other => return Err(format!("unknown command {other:?}: build, index, search").into()),
+    };
+    println!("{out}");
+    Ok(())
+}
