@@ -530,25 +530,28 @@ fn to_tract(data: TensorData, name: &str) -> Result<TValue> {
 fn from_tract(value: TValue) -> Result<TensorData, String> {
     let tensor: TractTensor = value.into_tensor();
     let datum = tensor.datum_type();
-    fn array<T: Datum + Element>(tensor: TractTensor) -> Result<TensorData, String> {
-        tensor
-            .into_plain_array::<T>()
-            .map(T::wrap)
-            .map_err(|e| format!("{e:#}"))
+    // A copy of the values into a plain vector (tract's storage is aligned its own way):
+    // cheaper than going through an ndarray view of the tensor.
+    fn array<T: Datum + Element>(tensor: &TractTensor) -> Result<TensorData, String> {
+        let values = tensor
+            .try_as_plain_ram()
+            .and_then(|plain| plain.as_slice::<T>().map(<[T]>::to_vec))
+            .map_err(|e| format!("{e:#}"))?;
+        TensorData::from_vec(tensor.shape(), values).map_err(|e| e.to_string())
     }
     match datum {
-        DatumType::Bool => array::<bool>(tensor),
-        DatumType::U8 => array::<u8>(tensor),
-        DatumType::U16 => array::<u16>(tensor),
-        DatumType::U32 => array::<u32>(tensor),
-        DatumType::U64 => array::<u64>(tensor),
-        DatumType::I8 => array::<i8>(tensor),
-        DatumType::I16 => array::<i16>(tensor),
-        DatumType::I32 => array::<i32>(tensor),
-        DatumType::I64 => array::<i64>(tensor),
-        DatumType::F16 => array::<f16>(tensor),
-        DatumType::F32 => array::<f32>(tensor),
-        DatumType::F64 => array::<f64>(tensor),
+        DatumType::Bool => array::<bool>(&tensor),
+        DatumType::U8 => array::<u8>(&tensor),
+        DatumType::U16 => array::<u16>(&tensor),
+        DatumType::U32 => array::<u32>(&tensor),
+        DatumType::U64 => array::<u64>(&tensor),
+        DatumType::I8 => array::<i8>(&tensor),
+        DatumType::I16 => array::<i16>(&tensor),
+        DatumType::I32 => array::<i32>(&tensor),
+        DatumType::I64 => array::<i64>(&tensor),
+        DatumType::F16 => array::<f16>(&tensor),
+        DatumType::F32 => array::<f32>(&tensor),
+        DatumType::F64 => array::<f64>(&tensor),
         DatumType::String => {
             let strings = tensor
                 .into_plain_array::<String>()

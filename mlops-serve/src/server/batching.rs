@@ -171,9 +171,9 @@ impl Scheduler {
                 .map_err(|_| Error::Draining)?
         };
         let metrics = &batcher.metrics;
-        metrics.queue.observe(arrived.elapsed().as_secs_f64());
-        metrics.batch.observe(1.0);
         let started = Instant::now();
+        metrics.queue.observe((started - arrived).as_secs_f64());
+        metrics.batch.observe(1.0);
         let result = servable.infer(inputs).await;
         metrics.inference.observe(started.elapsed().as_secs_f64());
         drop(permit);

@@ -24,6 +24,7 @@ use crate::tensor::TensorSpec;
 const INFERENCE_HEADER: HeaderName = HeaderName::from_static("inference-header-content-length");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     let mut router = Router::new()
@@ -375,16 +376,20 @@ async fn infer_entry(
         };
         guarded(&inner.metrics, || observer.observe(observation));
     }
-    let mut builder = Response::builder().status(StatusCode::OK);
-    builder = match encoded.header_len {
-        Some(len) => builder
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .header(INFERENCE_HEADER, len),
-        None => builder.header(header::CONTENT_TYPE, JSON),
-    };
-    builder
-        .body(Body::from(encoded.body))
-        .map_err(|e| Error::inference(entry.name(), format!("cannot build the response: {e}")))
+    // 200 is the default status; the headers go straight into the map (the builder's
+    // conversions and error plumbing cost more than the insertions).
+    let mut response = Response::new(Body::from(encoded.body));
+    let headers = response.headers_mut();
+    match encoded.header_len {
+        Some(len) => {
+            headers.insert(header::CONTENT_TYPE, OCTET_STREAM);
+            headers.insert(INFERENCE_HEADER, HeaderValue::from(len));
+        }
+        None => {
+            headers.insert(header::CONTENT_TYPE, JSON);
+        }
+    }
+    Ok(response)
 }
 
 /// OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus text 0.0.4.
