@@ -53,7 +53,6 @@ async fn airflow_poll(client: &reqwest::Client, path: &str) -> Option<Value> {
     let status = response.status();
     let answer = response.text().await.unwrap();
     if status.is_server_error() {
-        eprintln!("GET {url}: {status}: {answer} (polling again)");
         return None;
     }
     assert!(status.is_success(), "GET {url}: {status}: {answer}");
