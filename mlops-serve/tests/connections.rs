@@ -183,52 +183,6 @@ async fn at_the_cap_the_longest_idle_connection_makes_room_and_busy_ones_are_kep
     assert!(served.is_ok(), "a freed slot never served health");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_cap_a_body_that_stopped_arriving_makes_room_for_health() {
-    // The hostile test of issue 17: connections that declare a body, send part of it and
-    // wait filled every slot, and health probes were closed unanswered until the body timeout
-    // (364 of 492 failed). Three such requests fill a cap of 3; once they have waited over a
-    // second for their bodies, a health probe takes the place of the one waiting longest.
-    let server = Server::builder()
-        .model(crate::util::linear("lin", None))
-        .max_connections(3)
-        .body_timeout(Duration::from_secs(120))
-        .header_read_timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
-    let (addr, _stop) = start(server).await;
-    let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-                Content-Length: 100\r\n\r\n{\"inputs\":";
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        held.push(stream);
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for _ in 0..3 {
-        assert_eq!(
-            live(addr).await,
-            Ok(200),
-            "health at a cap full of stalled bodies"
-        );
-    }
-    // The stalled requests made room, closed without an answer.
-    let mut evicted = 0;
-    for stream in &mut held {
-        let mut buf = [0u8; 64];
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => evicted += 1,
-            Ok(Ok(n)) => panic!("a stalled request was answered: {:?}", &buf[..n]),
-            Err(_) => {}
-        }
-    }
-    assert!(
-        evicted >= 1,
-        "no stalled connection was closed to make room"
-    );
-}
-
 /// Sends `head` (a request head) and `body`, then reads the status line; fails the test when
 /// no answer comes within 30 s.
 async fn status_after(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String {

@@ -8,11 +8,7 @@
 //! At the connection cap, a new connection takes the slot of the connection idle longest
 //! (none of its requests in the service): a flood of connections that never finish a request
 //! head evicts its own oldest members instead of locking out every later client, health
-//! probes included. When every connection has a request in flight, the one whose request
-//! has waited longest for its body takes the place, if it has waited at least
-//! [`STALLED_BODY_AFTER`]: a flood of bodies that never finish evicts its own oldest members
-//! too, while requests whose body arrived (the model is working) are never cut. Only when no
-//! such connection exists is a new one closed.
+//! probes included. Only when every connection has a request in flight is a new one closed.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,14 +30,6 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once (default 1024, nginx's `worker_connections`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
-/// How long a request must have waited for the rest of its body before, at the connection
-/// cap, its connection may be closed to make room: legitimate bodies on loopback or a LAN
-/// arrive in milliseconds; a stalled one waits for the body-progress timeout.
-pub(crate) const STALLED_BODY_AFTER: Duration = Duration::from_secs(1);
-
-/// `Slot::body_wait_since` when no request of the connection waits for its body.
-const NO_BODY_WAIT: u64 = u64::MAX;
-
 /// The per-connection limits [`run`] applies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ConnectionLimits {
@@ -55,9 +43,6 @@ struct Slot {
     busy: Arc<AtomicUsize>,
     /// When it last finished a request (or was accepted), in ms since the loop started.
     last_active: Arc<AtomicU64>,
-    /// When its request in the service started waiting for a body that has not ended yet, in
-    /// ms since the loop started; [`NO_BODY_WAIT`] otherwise.
-    body_wait_since: Arc<AtomicU64>,
     /// Closes it.
     evict: oneshot::Sender<()>,
 }
@@ -72,7 +57,7 @@ struct Slots {
 
 impl Slots {
     /// Makes room for one more connection; `false` when none can be made.
-    fn make_room(&mut self, cap: usize, now_ms: u64) -> bool {
+    fn make_room(&mut self, cap: usize) -> bool {
         if self.by_id.len() < cap {
             return true;
         }
@@ -82,18 +67,7 @@ impl Slots {
             .filter(|(_, slot)| slot.busy.load(Ordering::Acquire) == 0)
             .min_by_key(|(_, slot)| slot.last_active.load(Ordering::Acquire))
             .map(|(&id, _)| id);
-        let stalled_after = u64::try_from(STALLED_BODY_AFTER.as_millis()).unwrap_or(u64::MAX);
-        let stalled = || {
-            self.by_id
-                .iter()
-                .map(|(&id, slot)| (id, slot.body_wait_since.load(Ordering::Acquire)))
-                .filter(|&(_, since)| {
-                    since != NO_BODY_WAIT && now_ms.saturating_sub(since) >= stalled_after
-                })
-                .min_by_key(|&(_, since)| since)
-                .map(|(id, _)| id)
-        };
-        match idle.or_else(stalled).and_then(|id| self.by_id.remove(&id)) {
+        match idle.and_then(|id| self.by_id.remove(&id)) {
             Some(slot) => {
                 let _ = slot.evict.send(());
                 true
@@ -108,7 +82,6 @@ impl Slots {
 struct Busy {
     busy: Arc<AtomicUsize>,
     last_active: Arc<AtomicU64>,
-    body_wait_since: Arc<AtomicU64>,
     started: Instant,
 }
 
@@ -116,39 +89,7 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.last_active
             .store(millis(self.started), Ordering::Release);
-        self.body_wait_since.store(NO_BODY_WAIT, Ordering::Release);
         self.busy.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A request body that tells its connection's slot when it has ended (or failed), so the cap
-/// can tell a request waiting for its body from one being worked on.
-struct WatchedBody {
-    inner: hyper::body::Incoming,
-    body_wait_since: Arc<AtomicU64>,
-}
-
-impl hyper::body::Body for WatchedBody {
-    type Data = bytes::Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, std::task::Poll::Ready(None | Some(Err(_)))) {
-            self.body_wait_since.store(NO_BODY_WAIT, Ordering::Release);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -190,13 +131,12 @@ where
         next_id += 1;
         let busy = Arc::new(AtomicUsize::new(0));
         let last_active = Arc::new(AtomicU64::new(millis(started)));
-        let body_wait_since = Arc::new(AtomicU64::new(NO_BODY_WAIT));
         let (evict, evicted) = oneshot::channel::<()>();
         {
             let mut slots = slots
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !slots.make_room(limits.max_connections, millis(started)) {
+            if !slots.make_room(limits.max_connections) {
                 tracing::debug!(%peer, cap = limits.max_connections, "every connection busy: closed");
                 continue;
             }
@@ -205,37 +145,26 @@ where
                 Slot {
                     busy: Arc::clone(&busy),
                     last_active: Arc::clone(&last_active),
-                    body_wait_since: Arc::clone(&body_wait_since),
                     evict,
                 },
             );
         }
         let _ = stream.set_nodelay(true);
         let inner = TowerToHyperService::new(app.clone());
-        let service =
-            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                busy.fetch_add(1, Ordering::AcqRel);
-                let guard = Busy {
-                    busy: Arc::clone(&busy),
-                    last_active: Arc::clone(&last_active),
-                    body_wait_since: Arc::clone(&body_wait_since),
-                    started,
-                };
-                if !hyper::body::Body::is_end_stream(request.body()) {
-                    body_wait_since.store(millis(started), Ordering::Release);
-                }
-                let watched = Arc::clone(&body_wait_since);
-                let request = request.map(|inner| WatchedBody {
-                    inner,
-                    body_wait_since: watched,
-                });
-                let call = hyper::service::Service::call(&inner, request);
-                async move {
-                    let response = call.await;
-                    drop(guard);
-                    response
-                }
-            });
+        let service = hyper::service::service_fn(move |request| {
+            busy.fetch_add(1, Ordering::AcqRel);
+            let guard = Busy {
+                busy: Arc::clone(&busy),
+                last_active: Arc::clone(&last_active),
+                started,
+            };
+            let call = hyper::service::Service::call(&inner, request);
+            async move {
+                let response = call.await;
+                drop(guard);
+                response
+            }
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let slots = Arc::clone(&slots);
         tokio::spawn(async move {
@@ -245,7 +174,7 @@ where
                         tracing::debug!(%peer, "connection closed: {e}");
                     }
                 }
-                _ = evicted => tracing::debug!(%peer, "idle or stalled connection closed for a new one at the cap"),
+                _ = evicted => tracing::debug!(%peer, "idle connection closed for a new one at the cap"),
             }
             slots
                 .lock()
