@@ -36,9 +36,12 @@ async fn searches_served_from_the_index_equal_searches_of_the_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_ended_within_the_grace_period_is_not_indexed() {
     let root = StoreUri::parse("memory://grace").unwrap().open().unwrap();
+    // A writer without the index writes no ended runs' summaries (`local_index_ended.rs`
+    // covers those): the builder reads the runs' records.
+    let writer = open(&root, false).await;
+    let experiments = two_experiments(&writer).await;
+    populate(&writer, &experiments, 10, false).await;
     let store = LocalStore::open(root.clone()).await.unwrap();
-    let experiments = two_experiments(&store).await;
-    populate(&store, &experiments, 10, false).await;
     let report = store.build_run_index().await.unwrap();
     assert_eq!(report.runs_indexed, 0, "{report:?}");
     assert_eq!(report.runs_left_out, 10, "{report:?}");
@@ -205,6 +208,9 @@ async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
         .await
         .unwrap();
     let experiments = vec![experiment];
+    // A writer without the index writes no summaries of the runs it ends: searches read
+    // them from their records.
+    let writer = open(&root, false).await;
     // Past the 256 ended runs a search must read from records before it refreshes.
     populate(&writer, &experiments, 270, true).await;
     // A search with the default grace period reads them all and indexes none (too recent).

@@ -13,6 +13,7 @@ mod local_conformance;
 mod local_damage;
 mod local_disk_full;
 mod local_index;
+mod local_index_ended;
 mod local_limits;
 mod local_links;
 mod local_listing;

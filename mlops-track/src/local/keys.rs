@@ -60,7 +60,8 @@ impl Keys {
         self.join(["experiments", "runs", experiment.as_str(), run.as_str()])
     }
 
-    /// The folder of an experiment's run index: its generations and change markers.
+    /// The folder of an experiment's run index: its generations, change markers and ended
+    /// runs' summaries.
     pub(crate) fn index_dir(&self, experiment: &ExperimentId) -> Path {
         self.join(["index", experiment.as_str()])
     }
@@ -73,6 +74,12 @@ impl Keys {
     pub(crate) fn index_change(&self, experiment: &ExperimentId, run: &RunId, name: &str) -> Path {
         let file = format!("{run}.{name}");
         self.join(["index", experiment.as_str(), "changed", &file])
+    }
+
+    /// An ended run's summary, written by the process that ended it (`name` is a UUID v7).
+    pub(crate) fn index_summary(&self, experiment: &ExperimentId, run: &RunId, name: &str) -> Path {
+        let file = format!("{run}.{name}");
+        self.join(["index", experiment.as_str(), "ended", &file])
     }
 
     pub(crate) fn runs_dir(&self) -> Path {

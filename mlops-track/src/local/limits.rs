@@ -21,6 +21,10 @@ pub(crate) const CHECKPOINT: u64 = 256 << 20;
 /// and searches read those from their records.
 pub(crate) const INDEX: u64 = 256 << 20;
 
+/// An ended run's summary (one run as a generation holds it, written by the process that
+/// ended it): a writer makes none over this size, and such a run is read from its records.
+pub(crate) const SUMMARY: u64 = 16 << 20;
+
 /// A compacted-metrics Parquet file: every point of a run.
 pub(crate) const PARQUET: u64 = 1 << 30;
 

@@ -54,9 +54,12 @@
 //!
 //! A new process searches ended runs through the **run index**
 //! ([`LocalStore::build_run_index`], also refreshed by searches that had to read many ended
-//! runs): one object per experiment instead of every run's records. Runs it does not cover,
-//! or that changed since it was built (every write to an ended run leaves a change marker
-//! first), are read from their records, so a search answers the same with or without it.
+//! runs): one object per experiment instead of every run's records. A run that just ended is
+//! in it at once: the process that ends it writes its summary, and folds them into the index
+//! every few hundred runs. Runs it does not cover, or that changed since it was built (every
+//! write to an ended run leaves a change marker first, and a metrics write that finds the
+//! run ended after writing leaves one before returning), are read from their records, so a
+//! search answers the same with or without it.
 
 mod artifacts;
 mod batch;
@@ -189,8 +192,11 @@ impl LocalStoreOptions {
 
     /// Whether searches serve ended runs from the run index (on by default; see
     /// [`LocalStore::build_run_index`]), and refresh it after reading many ended runs from
-    /// their records (at least 256, and a quarter of what the index holds). Off, every run
-    /// is read from its records and nothing is written by searches.
+    /// their records (at least 256, and a quarter of what the index holds); and whether
+    /// ending a run writes its summary for the index (one more write and two listings).
+    /// Off, every run is read from its records and nothing is written for the index but
+    /// what keeps other processes' indexes exact: change markers, and the check after a
+    /// metrics-only `log_batch` (one `HEAD`) that marks a run that ended meanwhile.
     pub fn with_run_index(mut self, on: bool) -> Self {
         self.run_index = on;
         self
@@ -247,6 +253,9 @@ pub(crate) struct Inner {
     touched: Mutex<HashMap<RunId, std::time::Instant>>,
     /// Set when a search's index refresh failed (a read-only store): no more attempts.
     index_refresh_failed: std::sync::atomic::AtomicBool,
+    /// Per experiment, ended runs' summaries this process wrote since it last folded them,
+    /// and how many runs that fold indexed (`index/summary.rs`).
+    summaries_written: Mutex<HashMap<ExperimentId, (usize, usize)>>,
 }
 
 /// The most damaged objects remembered; beyond that, only the warnings tell.
@@ -321,6 +330,7 @@ impl LocalStore {
             index: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
             index_refresh_failed: std::sync::atomic::AtomicBool::new(false),
+            summaries_written: Mutex::new(HashMap::new()),
         };
         inner.check_format().await?;
         if let Some(mlops_core::Backend::Local(path)) = inner.root.uri().map(StoreUri::backend)

@@ -404,24 +404,42 @@ impl Inner {
         let slot = self.run_slot(id);
         let mut st = slot.state.lock().await;
         self.load_run(id, &mut st, Fresh::Meta).await?;
-        self.append_run(id, &mut st, |st, experiment| {
-            let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
-            meta.require_active(experiment)?;
-            if status.is_none() && end_time.is_none() && run_name.is_none() {
-                return Ok(None);
-            }
-            Ok(Some(RunOp::Update {
-                status,
-                end_time,
-                run_name: run_name.cloned(),
-            }))
-        })
-        .await?;
+        let was_ended = st.meta.as_ref().is_some_and(|m| m.status.is_terminal());
+        let written = self
+            .append_run(id, &mut st, |st, experiment| {
+                let meta = st.meta.as_ref().ok_or_else(|| not_found(id))?;
+                meta.require_active(experiment)?;
+                if status.is_none() && end_time.is_none() && run_name.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(RunOp::Update {
+                    status,
+                    end_time,
+                    run_name: run_name.cloned(),
+                }))
+            })
+            .await?;
         if status.is_some_and(RunStatus::is_terminal) {
-            // The run has ended: fold its metrics into one Parquet file. The status change
-            // is already durable; a failed compaction is retried by the next one.
-            if let Err(e) = self.compact_locked(id, &mut st, true).await {
-                tracing::warn!(run = %id, error = %e, "could not compact a finished run's metrics");
+            // The run has ended: fold its metrics into one Parquet file, from a listing made
+            // after the ending record (so every segment that landed before it is in), and
+            // write its summary for the run index (`index/summary.rs`). The status change is
+            // already durable; a failed compaction is retried by the next one, and a run
+            // without a summary is read from its records.
+            let listed = if self.options.run_index {
+                self.refresh_run_full(id, &mut st).await
+            } else {
+                Ok(())
+            };
+            let compacted = match listed {
+                Ok(()) => self.compact_locked(id, &mut st, true).await.map(drop),
+                Err(e) => Err(e),
+            };
+            match compacted {
+                Ok(()) if written && !was_ended => self.summarize_ended(id, &st).await,
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(run = %id, error = %e, "could not compact a finished run's metrics");
+                }
             }
         }
         self.renew_lease(id, &mut st).await;
@@ -511,12 +529,14 @@ impl Inner {
             return Ok(());
         }
         // Metrics logged to an ended run change what an index holds of it.
-        if let Some(meta) = st.meta.as_ref()
-            && meta.status.is_terminal()
-        {
-            let experiment_id = meta.experiment_id.clone();
-            self.mark_changed(&experiment_id, id).await?;
-        }
+        let marked = match st.meta.as_ref() {
+            Some(meta) if meta.status.is_terminal() => {
+                let experiment_id = meta.experiment_id.clone();
+                self.mark_changed(&experiment_id, id).await?;
+                true
+            }
+            _ => false,
+        };
         self.touched(id);
         // The segment's name is taken under the lock, so names (and thus history order)
         // follow the order of the calls; the write itself runs unlocked, so that concurrent
@@ -528,6 +548,11 @@ impl Inner {
         let mut st = slot.state.lock().await;
         drop(in_flight);
         st.add_segment(name, segment);
+        // The run may have ended since this call decided it was running: an ended run's
+        // summary may lack these points, so mark it (`index/summary.rs`).
+        if !marked {
+            self.check_after_write(id, &mut st).await?;
+        }
         if st.segments.len() >= self.options.compact_after_segments
             && let Err(e) = self.compact_locked(id, &mut st, false).await
         {

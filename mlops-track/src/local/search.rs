@@ -74,8 +74,9 @@ impl Inner {
         // each (the common case for a long-lived process); the others are read concurrently.
         let mut runs: Vec<Arc<Run>> = Vec::new();
         let mut to_read: Vec<(RunId, Arc<ExperimentEntry>)> = Vec::new();
-        // Per experiment, how many runs its index holds (for its refresh below).
-        let mut indexed: HashMap<ExperimentId, usize> = HashMap::new();
+        // Per experiment, how many runs its index holds, and how many of those were taken
+        // from summaries and ended longer than the grace period ago (for its refresh below).
+        let mut indexed: HashMap<ExperimentId, (usize, usize)> = HashMap::new();
         for (id, entry) in experiments {
             let entry = Arc::new(entry);
             let ids = self.run_ids_of(&id).await?;
@@ -83,7 +84,7 @@ impl Inner {
             // this process) are served from it, without reading their records.
             let index = self.index_view(&id).await;
             if let Some(index) = &index {
-                indexed.insert(id.clone(), index.len());
+                indexed.insert(id.clone(), (index.len(), index.fresh_settled));
             }
             runs.reserve(ids.len());
             let now = Instant::now();
@@ -147,8 +148,15 @@ impl Inner {
                 *ended.entry(run.info.experiment_id.clone()).or_default() += 1;
             }
         }
+        // Summaries' runs past the grace period are read again by a build: they count as
+        // read.
+        for (experiment, (_, settled)) in &indexed {
+            if *settled > 0 {
+                *ended.entry(experiment.clone()).or_default() += settled;
+            }
+        }
         for (experiment, count) in ended {
-            if let Some(&held) = indexed.get(&experiment) {
+            if let Some(&(held, _)) = indexed.get(&experiment) {
                 self.refresh_index(&experiment, count, held).await;
             }
         }

@@ -11,17 +11,25 @@
 //!   names it, and reads the records of the others. A builder re-reads a marked run and
 //!   removes its markers once they are older than the grace period, after its new
 //!   generation is claimed.
-//! - A run ended less than the grace period ago is not indexed: a writer that logs metrics
-//!   from a view up to a refresh interval old (still `RUNNING` to it) writes no marker.
+//! - A run ended less than the grace period ago is not indexed from its records: a writer
+//!   that logs metrics from a view up to a refresh interval old (still `RUNNING` to it)
+//!   writes no marker before its write.
+//! - **Summaries** `index/<experiment>/ended/<run>.<uuid7>`: the process that ends a run
+//!   writes the run's folded state at once (`summary.rs`, which also argues why a reader may
+//!   serve it without the grace period), and folds them into a generation every few hundred.
+//!   A reader serves a summary when no marker names its run and it folded more of the run's
+//!   meta log than the generation holds of it (or read of it when leaving it out).
 //!
 //! This file is the reading side and the markers; `build.rs` writes generations.
 
 mod build;
+mod summary;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
+use futures::{StreamExt, TryStreamExt};
 use mlops_core::{ExperimentId, Metric, RunId};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
@@ -30,7 +38,7 @@ pub use build::IndexReport;
 
 use super::experiments::ExperimentEntry;
 use super::keys::parse_seq;
-use super::records::{decode_index, new_txn};
+use super::records::{decode_index, new_txn, tick};
 use super::run_state::RunMeta;
 use super::{Inner, limits, or_damage};
 use crate::entities::Run;
@@ -51,21 +59,38 @@ pub(crate) struct IndexedRun {
     pub(crate) next_seq: u64,
     /// The latest point of each metric, sorted by key.
     pub(crate) metrics: Vec<Metric>,
+    /// For a run taken from its ender's summary (not read from its records after the grace
+    /// period): the `at` of its ending record (`summary.rs`).
+    pub(crate) fresh: Option<i64>,
 }
 
 /// A generation's runs by id, each with its `Run` built with its own lifecycle.
 type IndexedRuns = HashMap<RunId, (Arc<IndexedRun>, Arc<Run>)>;
 
-/// What this process read of one experiment's index: the newest generation's runs, less
-/// those a change marker names.
+/// Summaries read, by key, each with its `Run` built with its own lifecycle.
+type Summaries = HashMap<Path, (Arc<IndexedRun>, Arc<Run>)>;
+
+/// What this process read of one experiment's index: the newest generation's runs and the
+/// ended runs' summaries not folded into it yet, less the runs a change marker names.
 pub(crate) struct IndexView {
     listed_at: Instant,
     /// The generation read, if any.
     pub(crate) seq: Option<u64>,
     /// The generation's runs, each with its `Run` built with its own lifecycle.
+    generation: Arc<IndexedRuns>,
+    /// The runs the generation's builder read and left out, with the slots it read; `None`
+    /// when the generation is damaged (then no summary is served).
+    left_out: Option<Arc<BTreeMap<RunId, u64>>>,
+    /// The summaries read, by key (write-once objects: kept while listed).
+    summaries: Arc<Summaries>,
+    /// What a search serves: the generation's runs, each replaced by a summary of it that
+    /// folded more of its meta log.
     runs: Arc<IndexedRuns>,
     /// Runs a change marker names: read from their records.
     changed: HashSet<RunId>,
+    /// Runs taken from summaries (`fresh`) whose ending is older than the grace period: a
+    /// search refreshes the index when they are many, so a builder reads them again.
+    pub(crate) fresh_settled: usize,
 }
 
 impl IndexView {
@@ -86,15 +111,38 @@ impl IndexView {
 
     /// The generation's runs, shared (for a builder that starts from it).
     pub(crate) fn generation_runs(&self) -> HashMap<RunId, Arc<IndexedRun>> {
-        self.runs
+        self.generation
             .iter()
             .map(|(id, (run, _))| (id.clone(), Arc::clone(run)))
             .collect()
     }
 
-    /// How many runs the generation holds.
+    /// The runs the generation's builder left out, with the slots it read.
+    pub(crate) fn left_out(&self) -> Option<BTreeMap<RunId, u64>> {
+        self.left_out.as_deref().cloned()
+    }
+
+    /// A summary this view read, by key (for a builder: write-once, so still what it was).
+    pub(crate) fn summary(&self, key: &Path) -> Option<Arc<IndexedRun>> {
+        self.summaries.get(key).map(|(run, _)| Arc::clone(run))
+    }
+
+    /// How many runs the view serves (generation and summaries).
     pub(crate) fn len(&self) -> usize {
         self.runs.len()
+    }
+
+    fn empty(listed_at: Instant, changed: HashSet<RunId>) -> Self {
+        Self {
+            listed_at,
+            seq: None,
+            generation: Arc::default(),
+            left_out: None,
+            summaries: Arc::default(),
+            runs: Arc::default(),
+            changed,
+            fresh_settled: 0,
+        }
     }
 }
 
@@ -104,6 +152,8 @@ pub(crate) struct IndexListing {
     pub(crate) generations: Vec<(u64, Path, u64)>,
     /// The change markers: run, key, and the marker's time (µs, from its UUID v7).
     pub(crate) changes: Vec<(RunId, Path, i64)>,
+    /// The ended runs' summaries: run, key, size.
+    pub(crate) summaries: Vec<(RunId, Path, u64)>,
 }
 
 impl Inner {
@@ -113,6 +163,7 @@ impl Inner {
         let listed = self.list(&dir, None).await?;
         let mut generations = Vec::new();
         let mut changes = Vec::new();
+        let mut summaries = Vec::new();
         for meta in listed {
             let parts: Vec<String> = match meta.location.prefix_match(&dir) {
                 Some(parts) => parts.map(|p| p.as_ref().to_owned()).collect(),
@@ -129,6 +180,11 @@ impl Inner {
                         changes.push((run, meta.location, at));
                     }
                 }
+                [folder, file] if folder == "ended" => {
+                    if let Some((run, _)) = parse_change(file) {
+                        summaries.push((run, meta.location, meta.size));
+                    }
+                }
                 _ => {}
             }
         }
@@ -136,6 +192,7 @@ impl Inner {
         Ok(IndexListing {
             generations,
             changes,
+            summaries,
         })
     }
 
@@ -168,77 +225,171 @@ impl Inner {
         Some(view)
     }
 
-    /// Lists the index folder and reads its newest generation (unless `cached` holds it).
-    /// A builder claims its generation before it removes the markers it consumed, so a
-    /// listing that missed the newest generation may also have missed markers: when the
-    /// slot after the newest listed one exists, the folder is listed again.
+    /// Lists the index folder and reads its newest generation (unless `cached` holds it)
+    /// and the summaries of runs no marker names (those `cached` read are not read again).
+    /// A builder claims its generation before it removes the markers and summaries it
+    /// consumed, so a listing that missed the newest generation may also have missed
+    /// markers: when the slot after the newest listed one exists, the folder is listed again.
     async fn read_index(
         &self,
         experiment: &ExperimentId,
         cached: Option<&IndexView>,
     ) -> Result<IndexView> {
-        for _ in 0..4 {
+        'listing: for _ in 0..4 {
             let listed_at = Instant::now();
             let listing = self.list_index(experiment).await?;
-            let changed: HashSet<RunId> = listing.changes.into_iter().map(|(r, _, _)| r).collect();
-            let Some((seq, key, _)) = listing.generations.last().cloned() else {
-                return Ok(IndexView {
-                    listed_at,
-                    seq: None,
-                    runs: Arc::default(),
-                    changed,
-                });
-            };
-            let next = self.keys.index_generation(experiment, seq + 1);
-            match self.store.head(&next).await {
-                Ok(_) => continue,
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(Self::storage(&next, e)),
-            }
-            if let Some(cached) = cached
-                && cached.seq == Some(seq)
-            {
-                return Ok(IndexView {
-                    listed_at,
-                    seq: Some(seq),
-                    runs: Arc::clone(&cached.runs),
-                    changed,
-                });
-            }
-            // Through `get_bounded`: a generation replaced by something larger than the limit
-            // is refused before its bytes are held.
-            let Some(bytes) = or_damage(self.get_opt(&key, GENERATION, limits::INDEX).await)?
-            else {
-                // Removed by a newer builder since the listing.
-                continue;
-            };
-            let runs = match bytes.and_then(|b| decode_index(&b)) {
-                Ok((_, runs)) => self.index_runs(experiment, &key, runs),
-                Err(reason) => {
-                    self.note_damage(
-                        key.as_ref(),
-                        &format!(
-                            "an unreadable run index generation (its runs are read from \
-                             their records): {reason}"
+            let changed: HashSet<RunId> = listing
+                .changes
+                .iter()
+                .map(|(run, _, _)| run.clone())
+                .collect();
+            let (seq, generation, left_out) = match listing.generations.last().cloned() {
+                None => (None, Arc::default(), Some(Arc::default())),
+                Some((seq, key, _)) => {
+                    let next = self.keys.index_generation(experiment, seq + 1);
+                    match self.store.head(&next).await {
+                        Ok(_) => continue 'listing,
+                        Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(Self::storage(&next, e)),
+                    }
+                    match cached.filter(|c| c.seq == Some(seq)) {
+                        Some(cached) => (
+                            Some(seq),
+                            Arc::clone(&cached.generation),
+                            cached.left_out.clone(),
                         ),
-                    );
-                    HashMap::new()
+                        None => match self.read_generation(experiment, seq, &key).await? {
+                            Some((runs, left_out)) => {
+                                (Some(seq), Arc::new(runs), left_out.map(Arc::new))
+                            }
+                            // Removed by a newer builder since the listing.
+                            None => continue 'listing,
+                        },
+                    }
                 }
             };
+            // Without the left-out runs of a readable generation, no summary can be checked
+            // against them: none is served.
+            let summaries = match &left_out {
+                Some(_) => {
+                    self.read_summaries(experiment, &listing.summaries, &changed, cached)
+                        .await?
+                }
+                None => HashMap::new(),
+            };
+            // A summary is served when it folded more of its run's meta log than the
+            // generation holds of the run, or read of it when leaving it out.
+            let mut runs: IndexedRuns = (*generation).clone();
+            for (run, view) in summaries.values() {
+                let id = &run.meta.run_id;
+                let known = runs
+                    .get(id)
+                    .map(|(held, _)| held.next_seq)
+                    .max(left_out.as_ref().and_then(|l| l.get(id).copied()));
+                if known.is_none_or(|known| known < run.next_seq) {
+                    runs.insert(run.meta.run_id.clone(), (Arc::clone(run), Arc::clone(view)));
+                }
+            }
+            let now = tick();
+            let grace = i64::try_from(self.options.index_grace.as_micros()).unwrap_or(i64::MAX);
+            let fresh_settled = runs
+                .values()
+                .filter(|(run, _)| run.fresh.is_some_and(|at| now.saturating_sub(at) >= grace))
+                .count();
             return Ok(IndexView {
                 listed_at,
-                seq: Some(seq),
+                seq,
+                generation,
+                left_out,
+                summaries: Arc::new(summaries),
                 runs: Arc::new(runs),
                 changed,
+                fresh_settled,
             });
         }
         // The index keeps changing under this reader: read the runs' records instead.
-        Ok(IndexView {
-            listed_at: Instant::now(),
-            seq: None,
-            runs: Arc::default(),
-            changed: HashSet::new(),
-        })
+        Ok(IndexView::empty(Instant::now(), HashSet::new()))
+    }
+
+    /// A generation's runs and left-out runs, or `None` when it is gone; a damaged one is
+    /// reported and gives none. A damaged generation's left-out runs are lost with it, so
+    /// no summary is served then either (`u64::MAX` for every run is not known): the
+    /// summaries' runs are read from their records.
+    async fn read_generation(
+        &self,
+        experiment: &ExperimentId,
+        seq: u64,
+        key: &Path,
+    ) -> Result<Option<(IndexedRuns, Option<BTreeMap<RunId, u64>>)>> {
+        // Through `get_bounded`: a generation replaced by something larger than the limit is
+        // refused before its bytes are held.
+        let Some(bytes) = or_damage(self.get_opt(key, GENERATION, limits::INDEX).await)? else {
+            return Ok(None);
+        };
+        let decoded = bytes.and_then(|b| decode_index(&b)).and_then(|decoded| {
+            if decoded.seq == seq {
+                Ok(decoded)
+            } else {
+                Err(format!("generation {} in slot {seq}", decoded.seq))
+            }
+        });
+        Ok(Some(match decoded {
+            Ok(decoded) => (
+                self.index_runs(experiment, key, decoded.runs),
+                Some(decoded.left_out),
+            ),
+            Err(reason) => {
+                self.note_damage(
+                    key.as_ref(),
+                    &format!(
+                        "an unreadable run index generation (its runs are read from their \
+                         records): {reason}"
+                    ),
+                );
+                (HashMap::new(), None)
+            }
+        }))
+    }
+
+    /// The summaries among `listed` of runs no marker names, by key: those `cached` holds
+    /// are taken from it, the others read concurrently. One that is gone (folded into a
+    /// generation by a builder since the listing) or damaged (reported) is left out: its run
+    /// is read from its records.
+    async fn read_summaries(
+        &self,
+        experiment: &ExperimentId,
+        listed: &[(RunId, Path, u64)],
+        changed: &HashSet<RunId>,
+        cached: Option<&IndexView>,
+    ) -> Result<Summaries> {
+        let mut out = HashMap::new();
+        let mut to_read = Vec::new();
+        for (run, key, size) in listed {
+            if changed.contains(run) {
+                continue;
+            }
+            match cached.and_then(|c| c.summaries.get(key)) {
+                Some(held) => {
+                    out.insert(key.clone(), held.clone());
+                }
+                None => to_read.push((run.clone(), key.clone(), *size)),
+            }
+        }
+        let read: Vec<(Path, Option<IndexedRun>)> = futures::stream::iter(to_read)
+            .map(|(run, key, size)| async move {
+                let summary = self.read_summary(experiment, &run, &key, size).await?;
+                Ok::<_, crate::error::TrackError>((key, summary))
+            })
+            .buffer_unordered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        for (key, summary) in read {
+            if let Some(run) = summary {
+                let view = Arc::new(run.meta.to_run(run.metrics.clone(), None, &self.base_uri));
+                out.insert(key, (Arc::new(run), view));
+            }
+        }
+        Ok(out)
     }
 
     /// A generation's runs by id, each with its view; a run of another experiment is
@@ -288,7 +439,10 @@ impl Inner {
         {
             return;
         }
-        match self.build_experiment_index(experiment, true).await {
+        match self
+            .build_experiment_index(experiment, build::Mode::Full { reuse_cache: true })
+            .await
+        {
             Ok(report) => tracing::debug!(experiment = %experiment, ?report, "run index refreshed"),
             Err(e) => {
                 self.index_refresh_failed

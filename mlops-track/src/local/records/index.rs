@@ -3,6 +3,8 @@
 //! tags, inputs, the latest value of each metric) and the meta-log slot it was folded up to.
 //! Its lines are their own record types, apart from the in-memory `RunMeta`.
 
+use std::collections::BTreeMap;
+
 use mlops_core::{
     ExperimentId, LifecycleStage, Metric, Param, RunId, RunName, RunStatus, Tag, Timestamp,
 };
@@ -20,6 +22,10 @@ pub(super) struct GenerationHeader {
     pub(super) seq: u64,
     /// When it was built (the `at` clock).
     pub(super) built_at: i64,
+    /// Runs a builder read from their records and left out, with the meta-log slots it
+    /// read: an ended run's summary that folded no more than that is stale, and not served.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) left_out: BTreeMap<RunId, u64>,
 }
 
 /// One indexed run.
@@ -47,6 +53,11 @@ pub(super) struct IndexedRunRecord {
     /// The latest point of each metric.
     #[serde(default, with = "points")]
     metrics: Vec<Metric>,
+    /// Set on a run taken from the summary its ender wrote: the `at` of its ending record.
+    /// A builder reads such a run from its records again once that is older than the grace
+    /// period (`docs/FORMAT.md`, *Ended runs' summaries*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fresh: Option<i64>,
 }
 
 impl From<&IndexedRun> for IndexedRunRecord {
@@ -67,6 +78,7 @@ impl From<&IndexedRun> for IndexedRunRecord {
             lifecycle_at: m.lifecycle_at,
             next_seq: run.next_seq,
             metrics: run.metrics.clone(),
+            fresh: run.fresh,
         }
     }
 }
@@ -90,6 +102,7 @@ impl From<IndexedRunRecord> for IndexedRun {
             },
             next_seq: r.next_seq,
             metrics: r.metrics,
+            fresh: r.fresh,
         }
     }
 }

@@ -103,13 +103,19 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<(u64, Vec<ExperimentEntr
     ))
 }
 
-/// A generation of an experiment's run index: a header line, then one line per run, framed.
+/// A generation of an experiment's run index: a header line (with the runs read and left
+/// out, `left_out`), then one line per run, framed.
 pub(crate) fn encode_index<'a>(
     seq: u64,
     built_at: i64,
     runs: impl IntoIterator<Item = &'a IndexedRun>,
+    left_out: &std::collections::BTreeMap<mlops_core::RunId, u64>,
 ) -> Vec<u8> {
-    let mut body = json_line(&GenerationHeader { seq, built_at });
+    let mut body = json_line(&GenerationHeader {
+        seq,
+        built_at,
+        left_out: left_out.clone(),
+    });
     for run in runs {
         body.extend_from_slice(&json_line(&IndexedRunRecord::from(run)));
     }
@@ -121,9 +127,17 @@ pub(crate) fn index_line_len(run: &IndexedRun) -> usize {
     json_line(&IndexedRunRecord::from(run)).len()
 }
 
-/// A generation's slot and runs, or why it cannot be trusted: any line that does not decode,
-/// or a run that is not terminal (only ended runs are indexed), refuses the whole generation.
-pub(crate) fn decode_index(bytes: &[u8]) -> Result<(u64, Vec<IndexedRun>), String> {
+/// A decoded generation: its slot, its runs, and the runs it read and left out.
+#[derive(Debug)]
+pub(crate) struct DecodedIndex {
+    pub(crate) seq: u64,
+    pub(crate) runs: Vec<IndexedRun>,
+    pub(crate) left_out: std::collections::BTreeMap<mlops_core::RunId, u64>,
+}
+
+/// A generation, or why it cannot be trusted: any line that does not decode, or a run that
+/// is not terminal (only ended runs are indexed), refuses the whole generation.
+pub(crate) fn decode_index(bytes: &[u8]) -> Result<DecodedIndex, String> {
     let body = frame::decode(Kind::RunIndex, bytes)?;
     let mut lines = body.split(|&b| b == b'\n').filter(|line| !line.is_empty());
     let header: GenerationHeader = from_json("index header", lines.next().unwrap_or_default())?;
@@ -139,7 +153,11 @@ pub(crate) fn decode_index(bytes: &[u8]) -> Result<(u64, Vec<IndexedRun>), Strin
         }
         runs.push(run);
     }
-    Ok((header.seq, runs))
+    Ok(DecodedIndex {
+        seq: header.seq,
+        runs,
+        left_out: header.left_out,
+    })
 }
 
 /// A metric segment: one JSON line per point, in the order given, framed.

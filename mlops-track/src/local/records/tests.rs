@@ -307,8 +307,9 @@ fn index_generations_have_their_documented_shape() {
         },
         next_seq: 4,
         metrics: vec![point("loss", 0.5, 4, 2)],
+        fresh: None,
     };
-    let encoded = encode_index(2, 9, [&run]);
+    let encoded = encode_index(2, 9, [&run], &Default::default());
     assert!(encoded.starts_with(b"{\"mlops\":\"run-index\",\"v\":1,"));
     assert_eq!(
         body(&encoded),
@@ -322,15 +323,45 @@ fn index_generations_have_their_documented_shape() {
          \"metrics\":[{\"key\":\"loss\",\"value\":0.5,\"timestamp\":4,\"step\":2}]}\n"
     );
     assert_eq!(index_line_len(&run) + 23, body(&encoded).len());
-    let (seq, back) = decode_index(&encoded).unwrap();
+    let decoded = decode_index(&encoded).unwrap();
+    let (seq, back) = (decoded.seq, decoded.runs);
     assert_eq!((seq, back.len(), back[0].next_seq), (2, 1, 4));
+    assert!(decoded.left_out.is_empty());
     assert_eq!(back[0].meta.params, run.meta.params);
     assert_eq!(back[0].metrics, run.metrics);
+    assert_eq!(back[0].fresh, None);
+
+    // A run taken from its ender's summary carries the time its ending was recorded.
+    let fresh = IndexedRun {
+        fresh: Some(7),
+        ..run.clone()
+    };
+    let left_out = [(RunId::parse("01a23f88b16e738eb6ef51dbeae8fd71").unwrap(), 3)]
+        .into_iter()
+        .collect();
+    let encoded_fresh = encode_index(0, 9, [&fresh], &left_out);
+    assert!(
+        body(&encoded_fresh).starts_with(
+            "{\"seq\":0,\"built_at\":9,\"left_out\":{\"01a23f88b16e738eb6ef51dbeae8fd71\":3}}\n"
+        ),
+        "{}",
+        body(&encoded_fresh)
+    );
+    assert!(
+        body(&encoded_fresh).ends_with("\"step\":2}],\"fresh\":7}\n"),
+        "{}",
+        body(&encoded_fresh)
+    );
+    let decoded = decode_index(&encoded_fresh).unwrap();
+    assert_eq!(
+        (decoded.runs[0].fresh, decoded.left_out),
+        (Some(7), left_out)
+    );
 
     // A running run in a generation refuses the whole generation; so does a flipped byte.
     let mut running = run;
     running.meta.status = RunStatus::Running;
-    let err = decode_index(&encode_index(0, 0, [&running])).unwrap_err();
+    let err = decode_index(&encode_index(0, 0, [&running], &Default::default())).unwrap_err();
     assert!(err.contains("only ended runs"), "{err}");
     let mut flipped = encoded;
     let last = flipped.len() - 3;
