@@ -111,6 +111,14 @@ macro_rules! forward {
                 (**self).get_metric_history(run, key).await
             }
 
+            async fn get_metric_columns(
+                &self,
+                run: &RunId,
+                key: &MetricKey,
+            ) -> Result<crate::store::MetricColumns> {
+                (**self).get_metric_columns(run, key).await
+            }
+
             async fn delete_tag(&self, run: &RunId, key: &TagKey) -> Result<()> {
                 (**self).delete_tag(run, key).await
             }

@@ -65,7 +65,8 @@ pub use open::{OpenOptions, is_mlflow_uri, open, open_with};
 pub use run::environment::{self, RunEnvironment};
 pub use run::{ActiveRun, Overflow, RunOptions, system_tags};
 pub use store::{
-    ArtifactInfo, ExperimentQuery, NewRun, Page, RunQuery, TrackingStore, ViewType, limits,
+    ArtifactInfo, ExperimentQuery, MetricColumns, NewRun, Page, RunQuery, TrackingStore, ViewType,
+    limits,
 };
 
 pub use mlops_core::{

@@ -74,6 +74,50 @@ pub struct ExperimentQuery {
     pub page_token: Option<String>,
 }
 
+/// One metric's history as columns: the points [`TrackingStore::get_metric_history`] gives,
+/// in the same order, as three parallel vectors (a chart of a million points needs no
+/// `Metric`, with its key, per point).
+///
+/// ```
+/// use mlops_track::{Metric, MetricKey, MetricColumns, Timestamp};
+/// let loss = MetricKey::parse("loss")?;
+/// let points = [Metric::new(loss, 0.5, Timestamp::from_millis(7)?, 2)];
+/// let columns = MetricColumns::from_points(&points);
+/// assert_eq!((columns.step, columns.timestamp, columns.value), (vec![2], vec![7], vec![0.5]));
+/// # Ok::<(), mlops_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct MetricColumns {
+    /// Each point's step.
+    pub step: Vec<i64>,
+    /// Each point's time, in milliseconds since the Unix epoch.
+    pub timestamp: Vec<i64>,
+    /// Each point's value (NaN and ±infinity kept).
+    pub value: Vec<f64>,
+}
+
+impl MetricColumns {
+    /// The columns of `points`.
+    pub fn from_points(points: &[Metric]) -> Self {
+        Self {
+            step: points.iter().map(|p| p.step).collect(),
+            timestamp: points.iter().map(|p| p.timestamp.as_millis()).collect(),
+            value: points.iter().map(|p| p.value).collect(),
+        }
+    }
+
+    /// How many points.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
 /// One page of results.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
@@ -226,6 +270,13 @@ pub trait TrackingStore: Debug + Send + Sync + 'static {
 
     /// Every point of one metric, in the order logged.
     async fn get_metric_history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<Metric>>;
+
+    /// [`Self::get_metric_history`] as columns. The embedded store reads a compacted run's
+    /// metric straight into them; other backends convert the points.
+    async fn get_metric_columns(&self, run: &RunId, key: &MetricKey) -> Result<MetricColumns> {
+        let points = self.get_metric_history(run, key).await?;
+        Ok(MetricColumns::from_points(&points))
+    }
 
     /// Deletes a tag from a run.
     async fn delete_tag(&self, run: &RunId, key: &TagKey) -> Result<()>;

@@ -20,6 +20,7 @@ mod local_listing;
 mod local_multiprocess;
 mod local_stale;
 mod local_store;
+mod metric_columns;
 mod open;
 mod run_environment;
 mod run_handle;

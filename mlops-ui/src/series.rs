@@ -7,6 +7,7 @@
 //! on the chart, and the line ends where the run ended.
 
 use mlops_core::Metric;
+use mlops_track::MetricColumns;
 use serde::Serialize;
 
 /// A chart-ready series: parallel arrays of steps, wall times (ms) and values.
@@ -28,15 +29,29 @@ pub struct Series {
     pub value: Vec<Option<f64>>,
 }
 
-/// The `max_points`-bounded series of `points` (sorted here by step, then time).
-pub fn downsample(key: &str, mut points: Vec<Metric>, max_points: usize) -> Series {
+/// Downsamples `points` of metric `key` to at most `max_points` (at least 3) points (see
+/// [`downsample_columns`]).
+pub fn downsample(key: &str, points: &[Metric], max_points: usize) -> Series {
+    downsample_columns(key, &MetricColumns::from_points(points), max_points)
+}
+
+/// Downsamples a metric's history, as columns, to at most `max_points` (at least 3) points:
+/// ordered by (step, time), cut into `max_points / 3` equal buckets, each keeping its
+/// minimum, maximum and last point. Histories already in order (the usual case) are not
+/// copied or sorted: a million points cost one pass.
+pub fn downsample_columns(key: &str, points: &MetricColumns, max_points: usize) -> Series {
     let total = points.len();
-    let in_order = points.is_sorted_by(|a, b| (a.step, a.timestamp) <= (b.step, b.timestamp));
-    if !in_order {
-        points.sort_by_key(|p| (p.step, p.timestamp));
-    }
+    let at = |i: usize| (points.step[i], points.timestamp[i]);
+    let in_order = (1..total).all(|i| at(i - 1) <= at(i));
+    // Indices in (step, time) order: only built when the history is not in order already.
+    let order: Option<Vec<usize>> = (!in_order).then(|| {
+        let mut order: Vec<usize> = (0..total).collect();
+        order.sort_by_key(|&i| at(i));
+        order
+    });
+    let index = |k: usize| order.as_ref().map_or(k, |o| o[k]);
     let max_points = max_points.max(3);
-    let finite = points.iter().map(|p| p.value).filter(|v| v.is_finite());
+    let finite = points.value.iter().copied().filter(|v| v.is_finite());
     let mut series = Series {
         key: key.to_owned(),
         total,
@@ -44,40 +59,44 @@ pub fn downsample(key: &str, mut points: Vec<Metric>, max_points: usize) -> Seri
         max: finite.reduce(f64::max),
         ..Series::default()
     };
-    let mut keep = |p: &Metric| {
-        series.step.push(p.step);
-        series.time.push(p.timestamp.as_millis());
-        series.value.push(p.value.is_finite().then_some(p.value));
+    let mut keep = |i: usize| {
+        series.step.push(points.step[i]);
+        series.time.push(points.timestamp[i]);
+        let value = points.value[i];
+        series.value.push(value.is_finite().then_some(value));
     };
     if total <= max_points {
-        points.iter().for_each(&mut keep);
+        (0..total).for_each(|k| keep(index(k)));
         return series;
     }
     let buckets = max_points / 3;
     let size = total.div_ceil(buckets);
-    for bucket in points.chunks(size) {
-        let last = bucket.len() - 1;
+    let mut start = 0;
+    while start < total {
+        let end = (start + size).min(total);
         let (mut lo, mut hi) = (None::<usize>, None::<usize>);
-        for (i, p) in bucket.iter().enumerate() {
-            if !p.value.is_finite() {
+        for k in start..end {
+            let value = points.value[index(k)];
+            if !value.is_finite() {
                 continue;
             }
-            if lo.is_none_or(|j| p.value < bucket[j].value) {
-                lo = Some(i);
+            if lo.is_none_or(|j| value < points.value[index(j)]) {
+                lo = Some(k);
             }
-            if hi.is_none_or(|j| p.value > bucket[j].value) {
-                hi = Some(i);
+            if hi.is_none_or(|j| value > points.value[index(j)]) {
+                hi = Some(k);
             }
         }
-        let mut picks = [lo, hi, Some(last)];
+        let mut picks = [lo, hi, Some(end - 1)];
         picks.sort_unstable();
         let mut previous = None;
-        for i in picks.into_iter().flatten() {
-            if previous != Some(i) {
-                keep(&bucket[i]);
-                previous = Some(i);
+        for k in picks.into_iter().flatten() {
+            if previous != Some(k) {
+                keep(index(k));
+                previous = Some(k);
             }
         }
+        start = end;
     }
     series
 }
@@ -107,7 +126,7 @@ mod tests {
 
     #[test]
     fn short_series_pass_whole() {
-        let s = downsample("loss", points(&[3.0, 1.0, f64::NAN]), 2_000);
+        let s = downsample("loss", &points(&[3.0, 1.0, f64::NAN]), 2_000);
         assert_eq!(s.total, 3);
         assert_eq!(s.step, [0, 1, 2]);
         assert_eq!(s.value, [Some(3.0), Some(1.0), None]);
@@ -118,7 +137,7 @@ mod tests {
         let mut values: Vec<f64> = (0..1_000_000).map(|i| f64::from(i % 100)).collect();
         values[123_457] = 1e9;
         values[777_777] = -1e9;
-        let s = downsample("loss", points(&values), 2_000);
+        let s = downsample("loss", &points(&values), 2_000);
         assert_eq!(s.total, 1_000_000);
         assert_eq!((s.min, s.max), (Some(-1e9), Some(1e9)));
         assert!(s.step.len() <= 2_000, "{}", s.step.len());
@@ -134,7 +153,7 @@ mod tests {
     fn out_of_order_histories_are_sorted_by_step() {
         let mut p = points(&[1.0, 2.0, 3.0, 4.0]);
         p.reverse();
-        let s = downsample("loss", p, 3);
+        let s = downsample("loss", &p, 3);
         assert!(s.step.is_sorted());
         assert_eq!(s.step.last(), Some(&3));
     }

@@ -16,7 +16,10 @@ use arrow_schema::{ArrowError, DataType, Field, Schema};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use mlops_core::{Metric, MetricKey, RunId, Timestamp};
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    RowFilter,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -32,6 +35,7 @@ use super::{Claim, Inner, limits, or_damage};
 const COMPACTED: &str = "a compacted-metrics file";
 use crate::entities::latest_point;
 use crate::error::{Result, TrackError};
+use crate::store::MetricColumns;
 
 /// The points of one segment, with the latest point of each metric in it.
 #[derive(Debug)]
@@ -177,71 +181,134 @@ fn decode_parquet(bytes: Bytes) -> std::result::Result<Vec<Metric>, String> {
 /// One metric's points of a compacted file, and what reading them cost.
 #[derive(Debug, Default)]
 pub(crate) struct KeyScan {
-    pub(crate) points: Vec<Metric>,
+    pub(crate) points: MetricColumns,
     /// Row groups in the file.
     pub(crate) row_groups: usize,
-    /// Row groups whose key column was decoded (the others cannot hold the key).
+    /// Row groups read (the others cannot hold the key).
     pub(crate) row_groups_read: usize,
-    /// Rows of those groups: their key is decoded, and their other columns only where the
-    /// key matches.
+    /// Rows of those groups.
     pub(crate) rows_scanned: u64,
+    /// Whether the key column was decoded to filter rows of some group (one that may hold
+    /// other keys too; a group whose statistics say it holds only this key is read whole).
+    pub(crate) filtered: bool,
 }
 
-/// The points of `key` in a compacted file, in file order: row groups whose key statistics
-/// exclude it are skipped, and the value, timestamp and step columns are decoded only for
-/// rows whose key matches (a row filter on the key column). Files written before keys were
-/// grouped still read correctly; their statistics just exclude less.
-fn decode_parquet_key(bytes: Bytes, key: &MetricKey) -> std::result::Result<KeyScan, String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
-    let schema = builder.parquet_schema();
-    let key_leaf = (0..schema.num_columns())
-        .find(|&i| schema.column(i).name() == "key")
-        .ok_or("no column \"key\"")?;
-    let metadata = Arc::clone(builder.metadata());
+/// The points of `key` in a compacted file, in file order, as columns: row groups whose key
+/// statistics exclude it are skipped; a group whose statistics say it holds only that key
+/// (min = max = key: all but the first and last groups of a long metric) is decoded whole,
+/// without its key column; the others through a row filter on the key column that decodes
+/// the value, timestamp and step columns only for rows whose key matches. Files written
+/// before keys were grouped still read correctly; their statistics just exclude less.
+fn decode_parquet_key(bytes: &Bytes, key: &MetricKey) -> std::result::Result<KeyScan, String> {
+    let metadata = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::default())
+        .map_err(|e| e.to_string())?;
+    let schema = metadata.parquet_schema();
+    let leaf = |name: &str| {
+        (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == name)
+            .ok_or_else(|| format!("no column {name:?}"))
+    };
+    let key_leaf = leaf("key")?;
+    let data_leaves = [leaf("value")?, leaf("timestamp")?, leaf("step")?];
     let wanted = key.as_str().as_bytes();
-    let groups: Vec<usize> = (0..metadata.num_row_groups())
-        .filter(|&i| {
-            let stats = metadata.row_group(i).column(key_leaf).statistics();
+    let file = metadata.metadata();
+    // The groups that may hold the key, each with whether it holds nothing else.
+    let groups: Vec<(usize, bool)> = (0..file.num_row_groups())
+        .filter_map(|i| {
+            let stats = file.row_group(i).column(key_leaf).statistics();
             match stats.and_then(|s| Some((s.min_bytes_opt()?, s.max_bytes_opt()?))) {
-                Some((min, max)) => min <= wanted && wanted <= max,
-                None => true,
+                Some((min, max)) if min <= wanted && wanted <= max => {
+                    Some((i, min == wanted && max == wanted))
+                }
+                Some(_) => None,
+                None => Some((i, false)),
             }
         })
         .collect();
-    let rows_scanned = groups
-        .iter()
-        .map(|&i| u64::try_from(metadata.row_group(i).num_rows()).unwrap_or(0))
-        .sum();
-    let mask = ProjectionMask::leaves(schema, [key_leaf]);
-    let owned = key.as_str().to_owned();
-    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-        let column = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| ArrowError::SchemaError("column \"key\" is not UTF-8".to_owned()))?;
-        Ok(column
+    let mut scan = KeyScan {
+        row_groups: file.num_row_groups(),
+        row_groups_read: groups.len(),
+        rows_scanned: groups
             .iter()
-            .map(|k| Some(k == Some(owned.as_str())))
-            .collect::<BooleanArray>())
-    });
-    let scan_groups = groups.len();
-    let reader = builder
-        .with_row_groups(groups)
-        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-        .build()
+            .map(|&(i, _)| u64::try_from(file.row_group(i).num_rows()).unwrap_or(0))
+            .sum(),
+        ..KeyScan::default()
+    };
+    // Consecutive groups alike are read together, in file order.
+    for run in groups.chunk_by(|a, b| a.1 == b.1) {
+        let pure = run[0].1;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), metadata.clone())
+                .with_row_groups(run.iter().map(|&(i, _)| i).collect())
+                .with_projection(ProjectionMask::leaves(schema, data_leaves));
+        let reader = if pure {
+            builder.build()
+        } else {
+            scan.filtered = true;
+            let owned = key.as_str().to_owned();
+            let predicate = ArrowPredicateFn::new(
+                ProjectionMask::leaves(schema, [key_leaf]),
+                move |batch: RecordBatch| {
+                    let column = batch
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .ok_or_else(|| {
+                            ArrowError::SchemaError("column \"key\" is not UTF-8".to_owned())
+                        })?;
+                    Ok(column
+                        .iter()
+                        .map(|k| Some(k == Some(owned.as_str())))
+                        .collect::<BooleanArray>())
+                },
+            );
+            builder
+                .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+                .build()
+        }
         .map_err(|e| e.to_string())?;
-    let mut keys: HashMap<String, MetricKey> = HashMap::new();
-    let mut points = Vec::new();
-    for batch in reader {
-        batch_points(&batch.map_err(|e| e.to_string())?, &mut keys, &mut points)?;
+        for batch in reader {
+            batch_columns(&batch.map_err(|e| e.to_string())?, &mut scan.points)?;
+        }
     }
-    Ok(KeyScan {
-        points,
-        row_groups: metadata.num_row_groups(),
-        row_groups_read: scan_groups,
-        rows_scanned,
-    })
+    Ok(scan)
+}
+
+/// Appends the value, timestamp and step columns of one decoded batch (no nulls; every
+/// timestamp in [`Timestamp`]'s range, checked on the batch's extremes).
+fn batch_columns(batch: &RecordBatch, out: &mut MetricColumns) -> std::result::Result<(), String> {
+    fn column<'a, T: 'static>(
+        batch: &'a RecordBatch,
+        name: &str,
+        kind: &str,
+    ) -> std::result::Result<&'a T, String> {
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("no column {name:?}"))?;
+        if array.null_count() > 0 {
+            return Err(format!("column {name:?} has nulls"));
+        }
+        array
+            .as_any()
+            .downcast_ref::<T>()
+            .ok_or_else(|| format!("column {name:?} is not {kind}"))
+    }
+    let value = column::<Float64Array>(batch, "value", "float64")?;
+    let ts = column::<Int64Array>(batch, "timestamp", "int64")?;
+    let step = column::<Int64Array>(batch, "step", "int64")?;
+    let (lo, hi) = ts
+        .values()
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    if !ts.is_empty() {
+        for extreme in [lo, hi] {
+            Timestamp::from_millis(extreme).map_err(|e| e.to_string())?;
+        }
+    }
+    out.value.extend_from_slice(value.values());
+    out.timestamp.extend_from_slice(ts.values());
+    out.step.extend_from_slice(step.values());
+    Ok(())
 }
 
 /// Appends the points of one decoded batch.
@@ -470,6 +537,32 @@ impl Inner {
     /// Every point of one metric: compacted points in compaction order, then the uncovered
     /// segments in the order they were written; duplicates removed.
     pub(crate) async fn metric_history(&self, run: &RunId, key: &MetricKey) -> Result<Vec<Metric>> {
+        let columns = self.metric_columns(run, key).await?;
+        let mut points = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            // Checked on reading (segments are decoded into `Metric`s, compacted files'
+            // timestamps are range-checked per batch).
+            let timestamp = Timestamp::from_millis(columns.timestamp[i])
+                .map_err(|e| TrackError::InvalidState(e.to_string()))?;
+            points.push(Metric::new(
+                key.clone(),
+                columns.value[i],
+                timestamp,
+                columns.step[i],
+            ));
+        }
+        Ok(points)
+    }
+
+    /// [`Self::metric_history`] as columns. A compacted file holds no duplicate points (a
+    /// compaction de-duplicates what it writes), so a metric read from one file alone (a
+    /// finished run's) is taken as it is; points from several files or segments are
+    /// de-duplicated, first kept.
+    pub(crate) async fn metric_columns(
+        &self,
+        run: &RunId,
+        key: &MetricKey,
+    ) -> Result<MetricColumns> {
         'attempt: for _ in 0..8 {
             let (files, segments) = {
                 let slot = self.run_slot(run);
@@ -478,8 +571,8 @@ impl Inner {
                 let segments: Vec<Arc<Segment>> = st.segments.values().cloned().collect();
                 (st.live_parquet(), segments)
             };
-            let mut out = Vec::new();
-            let mut seen = HashSet::new();
+            let mut out = MetricColumns::default();
+            let mut sources = 0;
             for file in files {
                 let object = self.keys.metrics_file(run, &file);
                 let read = self.get_opt(&object, COMPACTED, limits::PARQUET).await;
@@ -487,8 +580,15 @@ impl Inner {
                     // Replaced by a compaction this process has not folded yet.
                     continue 'attempt;
                 };
-                match bytes.and_then(|bytes| decode_parquet_key(bytes, key)) {
-                    Ok(scan) => out.extend({
+                // Decoding a million points is CPU work: off the async workers.
+                let owned = key.clone();
+                let scan = tokio::task::spawn_blocking(move || {
+                    bytes.and_then(|bytes| decode_parquet_key(&bytes, &owned))
+                })
+                .await
+                .map_err(|e| TrackError::InvalidState(format!("decoding {object}: {e}")))?;
+                match scan {
+                    Ok(scan) => {
                         tracing::debug!(
                             run = %run,
                             file,
@@ -496,12 +596,14 @@ impl Inner {
                             row_groups = scan.row_groups,
                             row_groups_read = scan.row_groups_read,
                             rows_scanned = scan.rows_scanned,
+                            filtered = scan.filtered,
                             "one metric read from a compacted file"
                         );
-                        scan.points
-                            .into_iter()
-                            .filter(|p| &p.key == key && seen.insert(point_id(p)))
-                    }),
+                        if !scan.points.is_empty() {
+                            sources += 1;
+                            append(&mut out, scan.points);
+                        }
+                    }
                     Err(reason) => {
                         self.note_damage(
                             object.as_ref(),
@@ -511,13 +613,18 @@ impl Inner {
                 }
             }
             for segment in segments {
-                out.extend(
-                    segment
-                        .points
-                        .iter()
-                        .filter(|p| &p.key == key && seen.insert(point_id(p)))
-                        .cloned(),
-                );
+                let mut any = false;
+                for p in segment.points.iter().filter(|p| &p.key == key) {
+                    any = true;
+                    out.step.push(p.step);
+                    out.timestamp.push(p.timestamp.as_millis());
+                    out.value.push(p.value);
+                }
+                // A segment may repeat a point within itself.
+                sources += if any { 2 } else { 0 };
+            }
+            if sources > 1 {
+                dedup_columns(&mut out);
             }
             return Ok(out);
         }
@@ -525,6 +632,45 @@ impl Inner {
             "the metric files of run {run} kept changing while being read"
         )))
     }
+}
+
+/// Appends `more` to `out` (moved whole when `out` is empty).
+fn append(out: &mut MetricColumns, more: MetricColumns) {
+    if out.is_empty() {
+        *out = more;
+        return;
+    }
+    out.step.extend_from_slice(&more.step);
+    out.timestamp.extend_from_slice(&more.timestamp);
+    out.value.extend_from_slice(&more.value);
+}
+
+/// Keeps the first of each (value, timestamp, step), NaNs all one value ([`point_id`]).
+fn dedup_columns(columns: &mut MetricColumns) {
+    let mut seen: HashSet<(u64, i64, i64)> = HashSet::with_capacity(columns.len());
+    let keep: Vec<bool> = (0..columns.len())
+        .map(|i| {
+            let value = columns.value[i];
+            let bits = if value.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                value.to_bits()
+            };
+            seen.insert((bits, columns.timestamp[i], columns.step[i]))
+        })
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    retain_by(&mut columns.step, &keep);
+    retain_by(&mut columns.timestamp, &keep);
+    retain_by(&mut columns.value, &keep);
+}
+
+/// Keeps the items whose flag in `keep` (one per item, in order) is set.
+fn retain_by<T>(items: &mut Vec<T>, keep: &[bool]) {
+    let mut flags = keep.iter();
+    items.retain(|_| flags.next().copied().unwrap_or(true));
 }
 
 #[cfg(test)]
@@ -576,14 +722,12 @@ mod tests {
         let all = decode_parquet(bytes.clone()).unwrap();
         for key in ["m0", "m3", "m7", "absent"] {
             let key = MetricKey::parse(key).unwrap();
-            let scan = decode_parquet_key(bytes.clone(), &key).unwrap();
-            let unfiltered: Vec<&Metric> = all.iter().filter(|p| p.key == key).collect();
-            assert_eq!(scan.points.len(), unfiltered.len(), "{key}");
-            assert!(
-                scan.points
-                    .iter()
-                    .zip(&unfiltered)
-                    .all(|(a, b)| a.same_point(b))
+            let scan = decode_parquet_key(&bytes, &key).unwrap();
+            let unfiltered: Vec<Metric> = all.iter().filter(|p| p.key == key).cloned().collect();
+            assert_eq!(
+                scan.points,
+                MetricColumns::from_points(&unfiltered),
+                "{key}"
             );
             // 320,000 rows make 5 row groups of 65,536; one metric's 40,000 rows lie in one
             // or two of them.
@@ -595,7 +739,7 @@ mod tests {
                 scan.rows_scanned
             );
         }
-        let absent = decode_parquet_key(bytes, &MetricKey::parse("absent").unwrap()).unwrap();
+        let absent = decode_parquet_key(&bytes, &MetricKey::parse("absent").unwrap()).unwrap();
         assert_eq!((absent.row_groups_read, absent.rows_scanned), (0, 0));
     }
 
@@ -623,16 +767,57 @@ mod tests {
             .unwrap();
         writer.close().unwrap();
         let key = MetricKey::parse("m5").unwrap();
-        let scan = decode_parquet_key(Bytes::from(bytes), &key).unwrap();
-        let expected: Vec<&Metric> = points.iter().filter(|p| p.key == key).collect();
+        let scan = decode_parquet_key(&Bytes::from(bytes), &key).unwrap();
+        let expected: Vec<Metric> = points.iter().filter(|p| p.key == key).cloned().collect();
         assert_eq!(scan.points.len(), 40_000);
-        assert!(
-            scan.points
-                .iter()
-                .zip(&expected)
-                .all(|(a, b)| a.same_point(b))
-        );
+        assert_eq!(scan.points, MetricColumns::from_points(&expected));
         assert_eq!(scan.row_groups_read, 1);
+        assert!(scan.filtered);
+    }
+
+    #[test]
+    fn a_metric_filling_its_row_groups_is_read_without_its_key_column() {
+        // A long metric (two whole row groups and part of a third) between two short ones.
+        let run = RunId::generate();
+        let points: Vec<Metric> = (0..200_000)
+            .map(|i| point("loss", 1.0 / (i as f64 + 1.0), i, i))
+            .chain((0..10).map(|i| point("acc", 0.5, i, i)))
+            .chain((0..10).map(|i| point("lr", 0.1, i, i)))
+            .collect();
+        let bytes = Bytes::from(encode_parquet(&points, &run).unwrap());
+        let loss = MetricKey::parse("loss").unwrap();
+        let scan = decode_parquet_key(&bytes, &loss).unwrap();
+        let expected: Vec<Metric> = points.iter().filter(|p| p.key == loss).cloned().collect();
+        assert_eq!(scan.points, MetricColumns::from_points(&expected));
+        // Groups: [acc.., loss..], [loss], [loss], [loss.., lr..]: the first and last hold
+        // other keys too, so the key column is decoded to filter them.
+        assert!(scan.filtered, "{scan:?}");
+        let lr = MetricKey::parse("lr").unwrap();
+        let scan = decode_parquet_key(&bytes, &lr).unwrap();
+        assert_eq!(scan.points.len(), 10);
+        assert_eq!(scan.row_groups_read, 1);
+        // One metric alone (a run that logged one): every group holds only it.
+        let alone: Vec<Metric> = (0..150_000).map(|i| point("loss", 0.5, i, i)).collect();
+        let bytes = Bytes::from(encode_parquet(&alone, &run).unwrap());
+        let scan = decode_parquet_key(&bytes, &loss).unwrap();
+        assert!(!scan.filtered, "{scan:?}");
+        assert_eq!(scan.points, MetricColumns::from_points(&alone));
+    }
+
+    #[test]
+    fn column_dedup_keeps_the_first_and_treats_nans_alike() {
+        let points = vec![
+            point("a", 1.0, 1, 1),
+            point("a", 1.0, 1, 1),
+            point("a", 2.0, 1, 1),
+            point("a", f64::NAN, 1, 1),
+            point("a", -f64::NAN, 1, 1),
+        ];
+        let mut columns = MetricColumns::from_points(&points);
+        dedup_columns(&mut columns);
+        assert_eq!(columns.step, [1, 1, 1]);
+        assert_eq!(columns.value[..2], [1.0, 2.0]);
+        assert!(columns.value[2].is_nan());
     }
 
     #[test]

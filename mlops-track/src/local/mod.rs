@@ -820,6 +820,14 @@ impl TrackingStore for LocalStore {
         self.inner.metric_history(run, key).await
     }
 
+    async fn get_metric_columns(
+        &self,
+        run: &RunId,
+        key: &MetricKey,
+    ) -> Result<crate::store::MetricColumns> {
+        self.inner.metric_columns(run, key).await
+    }
+
     async fn delete_tag(&self, run: &RunId, key: &TagKey) -> Result<()> {
         self.inner.delete_tag(run, key).await
     }

@@ -77,7 +77,7 @@ async fn extremes(inner: &Inner, run: &Run, key: &str) -> Option<Extremes> {
     }
     let history = match inner
         .tracking
-        .get_metric_history(&run.info.run_id, &latest.key)
+        .get_metric_columns(&run.info.run_id, &latest.key)
         .await
     {
         Ok(history) => history,
@@ -89,7 +89,7 @@ async fn extremes(inner: &Inner, run: &Run, key: &str) -> Option<Extremes> {
             return None;
         }
     };
-    let found = Extremes::of(history.iter().map(|m| m.value));
+    let found = Extremes::of(history.value.iter().copied());
     if let Some(k) = cache_key {
         inner.extremes.put(k, found);
     }

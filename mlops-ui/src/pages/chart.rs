@@ -14,7 +14,7 @@ use mlops_core::MetricKey;
 use crate::UiError;
 use crate::chart_cache::Key;
 use crate::query::Pairs;
-use crate::series::{Series, downsample};
+use crate::series::{Series, downsample_columns};
 use crate::state::Inner;
 
 /// The chart data of one metric.
@@ -40,11 +40,13 @@ pub(crate) async fn series(
     if let Some(hit) = cache_key.as_ref().and_then(|k| inner.charts.get(k)) {
         return Ok(Json(hit));
     }
-    let history = inner.tracking.get_metric_history(&run_id, &key).await?;
-    // Sorting a million points is CPU work: off the async workers.
-    let series = tokio::task::spawn_blocking(move || downsample(key.as_str(), history, points))
-        .await
-        .map_err(|e| UiError::Io(std::io::Error::other(e)))?;
+    let history = inner.tracking.get_metric_columns(&run_id, &key).await?;
+    // A pass over a million points (and a sort, when out of order) is CPU work: off the
+    // async workers.
+    let series =
+        tokio::task::spawn_blocking(move || downsample_columns(key.as_str(), &history, points))
+            .await
+            .map_err(|e| UiError::Io(std::io::Error::other(e)))?;
     let series = Arc::new(series);
     if let Some(k) = cache_key {
         inner.charts.put(k, Arc::clone(&series));
