@@ -9,7 +9,17 @@ ended runs (`cold_search build`), then, each in a new process:
 
 1. `search --no-index`: open the store and search it, every run read from its records (what
    a new `mlops runs list` or UI process paid before the index);
-2. `search` after `cold_search index` built the run index: runs served from the index.
+2. `search` after `cold_search index` built the run index: runs served from the index;
+3. runs that **just ended** (a second store, `build --ended-now`, written with the index on
+   and searched at once, well within the 10-minute grace period): each run's ender wrote its
+   summary and folded them into the index every few hundred runs, so `search` reads the
+   index and the summaries since the last fold, not the records;
+4. the chart's read of that store's extra run with `--points` points, in a new process
+   (`history`: open, `get_run`, then the metric as columns).
+
+`end_run` cost: the median and 99th percentile of `update_run` to FINISHED during each
+build (32 runs at once): without the index (no summary, as before) and with it (a listing
+of the run's files after the ending, the summary, and a fold every few hundred runs).
 
 Each row gives the median over `--repeat` new processes of the search as timed inside the
 process (open + search, runtime start and process exit excluded) and of the whole process's
@@ -100,6 +110,8 @@ def main():
     parser.add_argument("--debug", action="store_true", help="a debug build (a smoke run)")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--points", type=int, default=1_000_000,
+                        help="points of the just-ended store's long run (0: none)")
     parser.add_argument("--keep", help="keep the temporary folder here")
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
@@ -124,6 +136,23 @@ def main():
     r["with_index"] = searches(binary, store, args.repeat, index=True)
     if r["with_index"]["found"] != r["no_index"]["found"]:
         raise SystemExit(f"the index changed the answer: {r}")
+    ended = str(tmp / "ended-now")
+    print("[bench] a store of runs that just ended (summaries)", file=sys.stderr)
+    r["build_ended_now"] = ours(binary, "build", "--dir", ended, "--runs", str(args.runs),
+                                "--ended-now", "--points", str(args.points))
+    r["ended_now"] = searches(binary, ended, args.repeat, index=True)
+    if r["ended_now"]["found"] != r["no_index"]["found"]:
+        raise SystemExit(f"the summaries changed the answer: {r}")
+    long_run = r["build_ended_now"].get("long_run")
+    if long_run:
+        runs = [ours(binary, "history", "--dir", ended, "--run", long_run) for _ in range(args.repeat)]
+        r["history"] = {
+            "points": runs[0]["points"],
+            "total_ms": statistics.median(x["total_ms"] for x in runs),
+            "columns_ms": statistics.median(x["columns_ms"] for x in runs),
+            "get_run_ms": statistics.median(x["get_run_ms"] for x in runs),
+            "wall_ms": statistics.median(x["wall_ms"] for x in runs),
+        }
     if not args.no_mlflow:
         print("[bench] MLflow sqlite", file=sys.stderr)
         r["mlflow"] = mlflow_side(tmp, args.runs)
@@ -131,6 +160,7 @@ def main():
     rows = [
         ("no index", r["no_index"]["total_ms"], r["no_index"]["wall_ms"]),
         ("with the index", r["with_index"]["total_ms"], r["with_index"]["wall_ms"]),
+        ("just ended (summaries)", r["ended_now"]["total_ms"], r["ended_now"]["wall_ms"]),
     ]
     print(f"\nA new process's search of {args.runs} runs ({profile}; found "
           f"{r['with_index']['found']}; median of {args.repeat})\n")
@@ -140,6 +170,15 @@ def main():
         print(f"| {name} | {total:.1f} ms | {wall:.1f} ms |")
     print(f"\nindex build: {r['index']['index_s'] * 1000:.0f} ms for {r['index']['runs_indexed']} runs; "
           f"speed-up of the search: {r['no_index']['total_ms'] / r['with_index']['total_ms']:.1f}x")
+    b0, b1 = r["build"], r["build_ended_now"]
+    print(f"end_run (update_run to FINISHED, 32 runs at once): without the index median "
+          f"{b0['end_run_ms_median']:.2f} ms (p99 {b0['end_run_ms_p99']:.2f}); with summaries median "
+          f"{b1['end_run_ms_median']:.2f} ms (p99 {b1['end_run_ms_p99']:.2f})")
+    if "history" in r:
+        h = r["history"]
+        print(f"chart read of a just-ended {h['points']:,}-point metric in a new process: "
+              f"{h['columns_ms']:.1f} ms (get_run {h['get_run_ms']:.1f} ms; open to done "
+              f"{h['total_ms']:.1f} ms; process {h['wall_ms']:.0f} ms)")
     if "mlflow" in r:
         m = r["mlflow"]
         print(f"MLflow sqlite ({m['found']} found): first search in a new process "

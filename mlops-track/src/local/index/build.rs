@@ -27,7 +27,7 @@ use object_store::path::Path;
 use super::super::records::{decode_index, encode_index, index_line_len, tick};
 use super::super::runs::Fresh;
 use super::super::{Claim, Inner, limits, or_damage};
-use super::{GENERATION, IndexedRun};
+use super::{GENERATION, IndexView, IndexedRun};
 use crate::error::{Result, TrackError};
 
 /// What [`LocalStore::build_run_index`](crate::local::LocalStore::build_run_index) did.
@@ -127,7 +127,13 @@ impl Inner {
         let now = tick();
         let grace = i64::try_from(self.options.index_grace.as_micros()).unwrap_or(i64::MAX);
         let past_grace = |at: i64| now.saturating_sub(at) >= grace;
+        let listed_at = std::time::Instant::now();
         let listing = self.list_index(experiment).await?;
+        let marked: HashSet<RunId> = listing
+            .changes
+            .iter()
+            .map(|(run, _, _)| run.clone())
+            .collect();
         let newest = listing.generations.last().map(|(seq, _, _)| *seq);
         // A search refreshing the index (or a writer that read it) holds the newest
         // generation already.
@@ -376,6 +382,20 @@ impl Inner {
             }
             Claim::Won => {}
         }
+        // This process holds what it wrote: its next fold or search need not read it back.
+        let view = IndexView::built(
+            listed_at,
+            seq,
+            &runs,
+            left_out,
+            marked,
+            held.as_deref(),
+            &self.base_uri,
+        );
+        self.index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(experiment.clone(), Arc::new(view));
         report.generations_written = 1;
         report.runs_indexed = runs.len();
         report.markers_consumed = consumed.len();

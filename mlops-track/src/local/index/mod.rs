@@ -132,6 +132,52 @@ impl IndexView {
         self.runs.len()
     }
 
+    /// The view of a generation this process just wrote, as a reader listing the folder
+    /// when the build listed it would read it (the summaries it folded are in it; the
+    /// others, of marked runs, are not served anyway): the next build or search of this
+    /// process need not read it back. Runs unchanged from `previous` keep their built `Run`.
+    pub(crate) fn built(
+        listed_at: Instant,
+        seq: u64,
+        runs: &[Arc<IndexedRun>],
+        left_out: BTreeMap<RunId, u64>,
+        changed: HashSet<RunId>,
+        previous: Option<&IndexView>,
+        base_uri: &str,
+    ) -> Self {
+        let mut known: HashMap<*const IndexedRun, &Arc<Run>> = HashMap::new();
+        if let Some(previous) = previous {
+            for (run, view) in previous
+                .generation
+                .values()
+                .chain(previous.summaries.values())
+            {
+                known.insert(Arc::as_ptr(run), view);
+            }
+        }
+        let generation: IndexedRuns = runs
+            .iter()
+            .map(|run| {
+                let view = match known.get(&Arc::as_ptr(run)) {
+                    Some(view) => Arc::clone(view),
+                    None => Arc::new(run.meta.to_run(run.metrics.clone(), None, base_uri)),
+                };
+                (run.meta.run_id.clone(), (Arc::clone(run), view))
+            })
+            .collect();
+        let generation = Arc::new(generation);
+        Self {
+            listed_at,
+            seq: Some(seq),
+            runs: Arc::clone(&generation),
+            generation,
+            left_out: Some(Arc::new(left_out)),
+            summaries: Arc::default(),
+            changed,
+            fresh_settled: 0,
+        }
+    }
+
     fn empty(listed_at: Instant, changed: HashSet<RunId>) -> Self {
         Self {
             listed_at,

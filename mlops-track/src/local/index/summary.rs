@@ -139,7 +139,8 @@ impl Inner {
         }
     }
 
-    /// Counts one summary written to `experiment`; whether it is time to fold.
+    /// Counts one summary written to `experiment`; whether it is time to fold (then the
+    /// count starts again, so that of several enders at once only one folds).
     fn summaries_due(&self, experiment: &ExperimentId) -> bool {
         let mut counts = self
             .summaries_written
@@ -147,16 +148,20 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner);
         let (written, indexed) = counts.entry(experiment.clone()).or_default();
         *written += 1;
-        *written >= FOLD_MIN.max(*indexed / 16)
+        let due = *written >= FOLD_MIN.max(*indexed / 16);
+        if due {
+            *written = 0;
+        }
+        due
     }
 
-    /// Records a fold: the count starts again, and the next waits for a sixteenth of it.
+    /// Records a fold's size: the next waits for a sixteenth of it.
     fn summaries_folded(&self, experiment: &ExperimentId, indexed: usize) {
         let mut counts = self
             .summaries_written
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        counts.insert(experiment.clone(), (0, indexed));
+        counts.entry(experiment.clone()).or_default().1 = indexed;
     }
 
     /// One summary: `None` when it is gone (folded since the listing) or damaged (reported:
