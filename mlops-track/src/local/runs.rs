@@ -543,15 +543,21 @@ impl Inner {
         // calls on one run write (and fsync) in parallel.
         let name = new_metrics_name("jsonl");
         let in_flight = InFlight::new(&slot, &name);
+        let decided_at = st.next_seq;
         drop(st);
         let segment = self.write_segment(id, &name, metrics).await?;
+        // The run may have ended since this call decided it was running: an ended run's
+        // summary may lack these points, so look, and mark it (`index/summary.rs`).
+        let slot_taken = if marked {
+            None
+        } else {
+            Some(self.slot_taken(id, decided_at).await)
+        };
         let mut st = slot.state.lock().await;
         drop(in_flight);
         st.add_segment(name, segment);
-        // The run may have ended since this call decided it was running: an ended run's
-        // summary may lack these points, so mark it (`index/summary.rs`).
-        if !marked {
-            self.check_after_write(id, &mut st).await?;
+        if let Some(slot_taken) = slot_taken {
+            self.check_after_write(id, &mut st, slot_taken).await?;
         }
         if st.segments.len() >= self.options.compact_after_segments
             && let Err(e) = self.compact_locked(id, &mut st, false).await

@@ -37,10 +37,10 @@
 //!   the summary (step 2 lists the meta log after step 1).
 //! - **Metric segments** carry no slot. A writer decides on a view that may be up to a
 //!   refresh interval old, so it may write to a run it still believes running after step 1
-//!   (the *stale writer*). Hence the post-write check ([`Inner::check_after_write`]): after
-//!   a segment lands, a writer that did not mark the run looks at the meta-log slot after
-//!   its view (one `HEAD`), folds any new records, and creates a marker when the run has
-//!   ended, before `log_batch` returns. Slots are claimed in order, so if that slot was
+//!   (the *stale writer*). Hence the check after writing ([`Inner::check_after_write`]):
+//!   after a segment lands, a writer that did not mark the run looks at the meta-log slot
+//!   after its view (one `HEAD`, without the run's lock), folds any new records, and
+//!   creates a marker when the run has ended, before `log_batch` returns. Slots are claimed in order, so if that slot was
 //!   free when looked at, the ending record (if any) was claimed later, i.e. after the
 //!   segment landed, and step 2 of that ending lists the segment. Otherwise the writer sees
 //!   the ending and marks the run. Either way a summary never misses a returned write
@@ -210,22 +210,41 @@ impl Inner {
         }
     }
 
-    /// After a metric segment of `id` landed, written by a call that did not mark the run
-    /// (its view said the run was not ended): looks at the meta-log slot after what `st`
-    /// holds, folds what was claimed there, and marks the run when it has ended since. See
-    /// the module docs for why this keeps summaries exact. A failure to look marks the run
-    /// anyway (a marker is always safe).
-    /// Done whether or not this process uses the index (like change markers): another
-    /// process may have written the run's summary.
-    pub(crate) async fn check_after_write(&self, id: &RunId, st: &mut RunState) -> Result<()> {
-        let next = self.keys.run_record(id, st.next_seq);
-        let looked = match self.store.head(&next).await {
-            Ok(_) => self.refresh_run_meta(id, st).await.map(drop),
-            Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Self::storage(&next, e)),
-        };
-        let ended = match &looked {
-            Ok(()) => st.meta.as_ref().is_some_and(|m| m.status.is_terminal()),
+    /// Whether slot `seq` of `id`'s meta log is taken: the first half of the check after
+    /// writing, made without the run's lock once a segment landed (`seq` is the slot after
+    /// the view the write was decided on).
+    pub(crate) async fn slot_taken(&self, id: &RunId, seq: u64) -> Result<bool> {
+        let key = self.keys.run_record(id, seq);
+        match self.store.head(&key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Self::storage(&key, e)),
+        }
+    }
+
+    /// The second half of the check after writing: given whether the slot after the view a
+    /// metrics write was decided on was taken once its segment landed ([`Self::slot_taken`]),
+    /// folds the new records and marks the run when it has ended. See the module docs for
+    /// why this keeps summaries exact: a free slot means any ending is claimed after the
+    /// segment landed, and its ender lists the segment. A failure to look marks the run
+    /// anyway (a marker is always safe). Done whether or not this process uses the index
+    /// (like change markers): another process may have written the run's summary.
+    pub(crate) async fn check_after_write(
+        &self,
+        id: &RunId,
+        st: &mut RunState,
+        slot_taken: Result<bool>,
+    ) -> Result<()> {
+        let ended = match slot_taken {
+            Ok(false) => return Ok(()),
+            Ok(true) => match self.refresh_run_meta(id, st).await {
+                Ok(_) => st.meta.as_ref().is_some_and(|m| m.status.is_terminal()),
+                Err(e) => {
+                    tracing::warn!(run = %id, error = %e,
+                        "could not check whether a run ended while logging to it; marking it");
+                    true
+                }
+            },
             Err(e) => {
                 tracing::warn!(run = %id, error = %e,
                     "could not check whether a run ended while logging to it; marking it");
