@@ -163,7 +163,14 @@ async fn history(dir: &str, run: &str) -> Result<serde_json::Value, Error> {
         .get_metric_columns(&run, &MetricKey::parse("loss")?)
         .await?;
     let total = t.elapsed();
+    // Again in this process: the decode alone (no cold caches, no first thread hand-off).
+    let again = Instant::now();
+    store
+        .get_metric_columns(&run, &MetricKey::parse("loss")?)
+        .await?;
+    let again = again.elapsed();
     Ok(json!({
+        "again_ms": again.as_secs_f64() * 1000.0,
         "points": columns.len(),
         "metrics": got.data.metrics.len(),
         "open_ms": opened.as_secs_f64() * 1000.0,
