@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cold_search build   --dir DIR [--runs N] [--ended-now] [--points P]
-//!                     an embedded store with N ended runs (experiment "search"); with
+//!                     an embedded store with N ended runs (experiment "search", and 100
+//!                     more ended one at a time, for the cost of an ending alone); with
 //!                     --ended-now written with the index on, so each run's ender writes its
 //!                     summary (the runs just ended); with --points one more run whose metric
 //!                     `loss` has P points, ended (its id is printed as "long_run")
@@ -101,6 +102,30 @@ async fn build(
     }
     let build_s = t.elapsed().as_secs_f64();
     endings.sort_by(f64::total_cmp);
+    // 100 more, one at a time: an ending's own cost, without 31 others at once.
+    let mut alone: Vec<f64> = Vec::with_capacity(100);
+    let rmse = MetricKey::parse("rmse")?;
+    for i in 0..100 {
+        let id = store
+            .create_run(NewRun {
+                experiment_id: exp.clone(),
+                run_name: None,
+                user_id: "bench".into(),
+                start_time: Timestamp::from_millis(1_600_000_000_000 + i)?,
+                tags: vec![],
+            })
+            .await?
+            .info
+            .run_id;
+        let point = Metric::new(rmse.clone(), 0.5, Timestamp::now(), 0);
+        store.log_batch(&id, &[point], &[], &[]).await?;
+        let ending = Instant::now();
+        store
+            .update_run(&id, Some(RunStatus::Finished), Some(Timestamp::now()), None)
+            .await?;
+        alone.push(ending.elapsed().as_secs_f64() * 1000.0);
+    }
+    alone.sort_by(f64::total_cmp);
     let long_run = if points > 0 {
         Some(long_run(&store, &exp, points).await?)
     } else {
@@ -112,6 +137,8 @@ async fn build(
         "ended_now": ended_now,
         "end_run_ms_median": endings.get(endings.len() / 2),
         "end_run_ms_p99": endings.get(endings.len() * 99 / 100),
+        "end_run_alone_ms_median": alone.get(alone.len() / 2),
+        "end_run_alone_ms_max": alone.last(),
         "long_run": long_run,
     }))
 }

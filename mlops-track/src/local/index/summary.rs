@@ -19,7 +19,7 @@
 //!    metric, `next_seq` (the meta-log slots folded) and `fresh` (the ending record's time),
 //!    framed and CRC-checked like a generation, with create-if-absent.
 //!
-//! Every `FOLD_MIN` summaries (or a sixteenth of the generation, when larger) this process
+//! Every `FOLD_MIN` summaries (or a thirty-second of the generation, when larger) this process
 //! wrote to an experiment, it folds the experiment's summaries into a new generation
 //! (`build.rs`, without reading any run's records), so readers read a bounded number of
 //! summaries.
@@ -79,10 +79,13 @@ use crate::error::Result;
 pub(crate) const SUMMARY: &str = "an ended run's summary";
 
 /// A writer folds its experiment's summaries into a generation after writing this many
-/// (or a sixteenth of the generation's runs, when more): each fold writes the whole
+/// (or a thirty-second of the generation's runs, when more): each fold writes the whole
 /// generation, so folding after a constant fraction of its size bounds the cost to a
 /// constant per run ended, and readers read at most about that many summaries.
 const FOLD_MIN: usize = 256;
+
+/// ... and past `FOLD_MIN * FOLD_FRACTION` runs, after this fraction of the generation.
+const FOLD_FRACTION: usize = 32;
 
 impl Inner {
     /// Writes the summary of a run this call just ended (`st` is its state after the ending
@@ -148,14 +151,14 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner);
         let (written, indexed) = counts.entry(experiment.clone()).or_default();
         *written += 1;
-        let due = *written >= FOLD_MIN.max(*indexed / 16);
+        let due = *written >= FOLD_MIN.max(*indexed / FOLD_FRACTION);
         if due {
             *written = 0;
         }
         due
     }
 
-    /// Records a fold's size: the next waits for a sixteenth of it.
+    /// Records a fold's size: the next waits for a thirty-second of it.
     fn summaries_folded(&self, experiment: &ExperimentId, indexed: usize) {
         let mut counts = self
             .summaries_written
