@@ -7,6 +7,10 @@
 //! request alone in the model (no other admitted) runs at once on a free worker, as without
 //! batching, unless the last batches the queue formed had company (load: a model that runs
 //! inline answers within one poll, so under load a request rarely sees another admitted).
+//! Since such a request never meets company, one alone request in [`PROBE_EVERY`] goes
+//! through the queue anyway: under load its one-pass window collects the requests that were
+//! ready meanwhile, and a batch with company sends every request through the queue again; on
+//! an idle model it costs that one request one scheduler pass.
 //! Any other request joins the model's queue. The request that finds the queue
 //! without a leader
 //! leads the next batch: it lets the batch fill, then waits for a free worker (requests keep
@@ -27,8 +31,9 @@
 //! only the requests that cause it. With `max_batch_size == 1` there is no queue at all.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
@@ -70,11 +75,17 @@ struct Batcher {
     full: Notify,
     /// Batches in a row that the queue formed with one request (saturates at [`LONELY`]).
     lonely: AtomicUsize,
+    /// Alone requests so far, counted to send one in [`PROBE_EVERY`] through the queue.
+    alone: AtomicUsize,
 }
 
 /// After this many batches of one in a row, a request alone in the model skips the queue
 /// again; a batch of more than one sends every request back through it.
 const LONELY: usize = 8;
+
+/// One request in this many that would run alone goes through the queue, to find out whether
+/// the model is under load (see the module docs).
+const PROBE_EVERY: usize = 16;
 
 /// Requests waiting for a batch, and whether a collector task is on them.
 #[derive(Default)]
@@ -127,6 +138,7 @@ impl Scheduler {
                 queue: Mutex::new(Queue::default()),
                 full: Notify::new(),
                 lonely: AtomicUsize::new(LONELY),
+                alone: AtomicUsize::new(0),
             }),
         }
     }
@@ -159,7 +171,8 @@ impl Scheduler {
             // load a request that runs inline rarely sees another admitted, so the queue's
             // recent batches, not the admitted count alone, say whether to wait.
             let alone = self.admitted.load(Ordering::Acquire) <= 1
-                && batcher.lonely.load(Ordering::Relaxed) >= LONELY;
+                && batcher.lonely.load(Ordering::Relaxed) >= LONELY
+                && !batcher.probe();
             match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
                 Some(Ok(permit)) => permit,
                 _ => return batcher.submit(servable, inputs, rows, arrived).await,
@@ -197,6 +210,11 @@ impl Drop for Leading<'_> {
 }
 
 impl Batcher {
+    /// Whether this alone request should go through the queue to probe for load.
+    fn probe(&self) -> bool {
+        self.alone.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == PROBE_EVERY - 1
+    }
+
     /// Queues a request; leads the next batch if no request does, and waits for the answer.
     async fn submit(
         self: &Arc<Self>,
@@ -285,7 +303,7 @@ impl Batcher {
     /// unless the batch fills first.
     async fn fill_window(&self) {
         if self.max_delay.is_zero() {
-            tokio::task::yield_now().await;
+            one_scheduler_pass().await;
             return;
         }
         let oldest = {
@@ -395,6 +413,51 @@ impl Batcher {
                 }
                 drop(permit);
             }
+        }
+    }
+}
+
+/// One pass of the async scheduler: pending until the runtime has run every task that was
+/// ready (tokio's `yield_now` defers its wake-up until then). `yield_now` alone is ready at
+/// its second poll whether or not it was woken, and a time bound polls the work once before
+/// it builds its timer and once more in it (`bound::until`): the batch window would close
+/// before any other request could join. This one is ready only once it was woken.
+async fn one_scheduler_pass() {
+    let flag = Arc::new(WakeFlag::default());
+    let mut inner = std::pin::pin!(tokio::task::yield_now());
+    let mut polled = false;
+    std::future::poll_fn(|cx| {
+        *flag.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        if std::mem::replace(&mut polled, true) && !flag.woken.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(Arc::clone(&flag));
+        inner.as_mut().poll(&mut Context::from_waker(&waker))
+    })
+    .await;
+}
+
+/// Whether the scheduler woke [`one_scheduler_pass`], and the task to wake then.
+#[derive(Default)]
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }
