@@ -537,7 +537,7 @@ fn rows_contiguous<T: Element>(data: &TensorData, start: usize, end: usize) -> O
     if start > end || end > rows {
         return None;
     }
-    let row = if rows == 0 { 0 } else { values.len() / rows };
+    let row = values.len().checked_div(rows).unwrap_or(0);
     let mut dim = array.raw_dim();
     dim[0] = end - start;
     ndarray::ArrayD::from_shape_vec(dim, values.get(start * row..end * row)?.to_vec())
