@@ -311,6 +311,28 @@ fn cpu_time() -> Duration {
     }
 }
 
+/// CPU seconds used so far by the live monitor threads (`mlops-monitor*`, from
+/// `/proc/self/task`; Linux, else 0): the capture worker's share of the machine.
+fn monitor_cpu() -> f64 {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with("mlops-monitor") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+        let after = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        for i in [11, 12] {
+            ticks += fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 / 100.0
+}
+
 /// The process's resident set in MiB (Linux `/proc/self/status`).
 fn rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -363,6 +385,7 @@ fn main() {
     if k.runs("throughput") {
         let variants = [Variant::Off, Variant::Capture, Variant::CaptureAndLog];
         let mut totals = [(0u64, 0f64, 0u64, 0u64, 0f64); 3];
+        let mut worker_cpu = [0f64; 3];
         for round in 0..k.rounds {
             for (i, variant) in variants.iter().enumerate() {
                 let log_dir = log_root.path().join(format!("r{round}-{i}"));
@@ -378,6 +401,8 @@ fn main() {
                 if let Some((capture, worker)) = s.capture {
                     t.2 += capture.queued();
                     t.3 += capture.dropped();
+                    // The worker's CPU while the clients ran (it started with them).
+                    worker_cpu[i] += monitor_cpu();
                     // Drains the backlog outside the clock, so it never slows the next variant.
                     worker.stop();
                 }
@@ -414,6 +439,11 @@ fn main() {
                     rate(i) / rate(0),
                     cpu_us(0) / cpu_us(i),
                     100.0 * seen
+                );
+                line += &format!(
+                    "\n    monitor worker: {:.1} % of a core ({:.2} us CPU per request)",
+                    100.0 * worker_cpu[i] / totals[i].1,
+                    1e6 * worker_cpu[i] / totals[i].0.max(1) as f64
                 );
             }
             println!("{line}");
