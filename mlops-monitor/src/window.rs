@@ -130,6 +130,25 @@ struct Open {
     end: Timestamp,
 }
 
+impl Open {
+    /// Rows reserved up front in a new window's numerical columns: a window of rows is
+    /// filled without regrowing (and copying) its buffers; larger windows grow past this.
+    const RESERVE: u64 = 65_536;
+
+    fn new(profile: &ReferenceProfile, policy: WindowPolicy, start: Timestamp) -> Self {
+        let mut accumulator = profile.accumulator();
+        if let Some(rows) = policy.rows {
+            accumulator.reserve(usize::try_from(rows.min(Self::RESERVE)).unwrap_or(0));
+        }
+        Self {
+            accumulator,
+            rows: 0,
+            start,
+            end: start,
+        }
+    }
+}
+
 /// The drift windows of one model version (see the [module docs](self)).
 ///
 /// ```
@@ -261,12 +280,9 @@ impl VersionMonitor {
                     break;
                 }
             }
-            let open = self.open.get_or_insert_with(|| Open {
-                accumulator: self.profile.accumulator(),
-                rows: 0,
-                start: time,
-                end: time,
-            });
+            let open = self
+                .open
+                .get_or_insert_with(|| Open::new(&self.profile, self.policy, time));
             open.rows += take as u64;
             open.end = open.end.max(time);
             offset += take;
@@ -323,13 +339,9 @@ impl VersionMonitor {
         let mut offset = 0;
         while offset < total {
             let take = (total - offset).min(self.room());
-            let profile = &self.profile;
-            let open = self.open.get_or_insert_with(|| Open {
-                accumulator: profile.accumulator(),
-                rows: 0,
-                start: time,
-                end: time,
-            });
+            let open = self
+                .open
+                .get_or_insert_with(|| Open::new(&self.profile, self.policy, time));
             open.accumulator.push(&batch.slice(offset, take))?;
             open.rows += take as u64;
             open.end = open.end.max(time);
