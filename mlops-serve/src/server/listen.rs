@@ -5,11 +5,11 @@
 //! header clock when it waits for a request head, so the same timeout also closes an idle
 //! keep-alive connection (nothing arrives) and a slow one (half a request line).
 //!
-//! At the connection cap, a new connection takes the slot of the connection idle longest
-//! (none of its requests in the service), else of a request whose body is not arriving at a
-//! minimum rate; bodies still arriving may hold only seven slots in eight, so a flood of
-//! bodies that never finish cannot lock out health probes. The rule and what it guarantees
-//! are in [`slots`]. Only when no connection may be cut is a new one closed.
+//! At the connection cap, a new connection takes the slot of the connection furthest behind:
+//! idle longest (none of its requests in the service), or a request whose body is not
+//! arriving at a minimum rate; bodies still arriving may hold only seven slots in eight, so a
+//! flood of bodies that never finish cannot lock out health probes. The rule and what it
+//! guarantees are in [`slots`]. Only when no connection may be cut is a new one closed.
 
 mod slots;
 
@@ -156,7 +156,8 @@ where
         next_id += 1;
         let busy = Arc::new(AtomicUsize::new(0));
         let now = millis(started);
-        let last_active = Arc::new(AtomicU64::new(now));
+        // Idle, for the cap, only a grace after its accept: see `slots`.
+        let last_active = Arc::new(AtomicU64::new(now.saturating_add(slots::STALL_GRACE_MS)));
         let body = Arc::new(BodyState::new());
         let (evict, evicted) = oneshot::channel::<()>();
         {

@@ -8,11 +8,13 @@
 //! its head's time, so it is the first to make room; it takes a unit as soon as one is free
 //! when more of its body arrives.
 //!
-//! At the cap a new connection takes the place of, in order: the connection idle longest (no
-//! request in the service); else the receiving request furthest past its deadline (one on
-//! probation, or one whose body fell behind the minimum rate). A new request with a body that
-//! finds every unit held takes the unit of a holder past its deadline, else goes on
-//! probation. Nothing else is ever cut, so by construction:
+//! At the cap a new connection takes the place of the connection furthest behind: an idle
+//! one (no request in the service) is behind from when it became idle, a new connection
+//! one grace after its accept (so a fresh client sending its head, a health probe, gives way
+//! to those that did not); a request on probation from its head; a unit holder only once
+//! past its deadline. A new request with a body that finds every unit held takes the unit of
+//! a holder past its deadline, else goes on probation. Nothing else is ever cut, so by
+//! construction:
 //! - a request whose body arrived (the model is working on it) is never cut;
 //! - a body that keeps arriving at the minimum rate while it holds a unit is never cut;
 //! - bodies that stall can hold at most the units: the other `cap / 8` slots only ever hold
@@ -155,7 +157,8 @@ impl BodyState {
 pub(crate) struct Slot {
     /// Requests of this connection in the service now.
     pub(crate) busy: Arc<AtomicUsize>,
-    /// When it last finished a request (or was accepted), in ms since the loop started.
+    /// When it last finished a request, or one grace after it was accepted, in ms since the
+    /// loop started: when it counts as idle for the cap.
     pub(crate) last_active: Arc<AtomicU64>,
     /// Its request's body, if one is being received.
     pub(crate) body: Arc<BodyState>,
@@ -194,51 +197,47 @@ impl Slots {
     /// Makes room for one more connection at `now` (ms since the loop started); `false`
     /// when none can be made.
     pub(crate) fn make_room(&mut self, now: u64) -> bool {
-        if self.by_id.len() < self.cap {
-            return true;
-        }
-        let idle = self
-            .by_id
-            .iter()
-            .filter(|(_, slot)| slot.busy.load(Ordering::Acquire) == 0)
-            .min_by_key(|(_, slot)| slot.last_active.load(Ordering::Acquire))
-            .map(|(&id, _)| id);
-        if let Some(slot) = idle.and_then(|id| self.by_id.remove(&id)) {
-            let _ = slot.evict.send(());
-            return true;
-        }
-        match self.cut_overdue(now, false) {
-            Some(unit) => {
-                if unit {
-                    self.units.give_back();
-                }
-                true
-            }
-            None => false,
-        }
+        self.by_id.len() < self.cap || self.cut(now, false).is_some()
     }
 
-    /// Cuts the receiving request furthest past its deadline at `now` (only unit holders when
-    /// `units_only`); whether it held a unit, or `None` when there was none to cut.
-    fn cut_overdue(&mut self, now: u64, units_only: bool) -> Option<bool> {
-        let (id, seen, victim) = self
+    /// Cuts the connection furthest behind at `now`: among idle connections (by when they
+    /// became idle, a new one [`STALL_GRACE_MS`] after its accept), requests on probation
+    /// and unit holders past their deadline; only the latter when `units_only`. Returns
+    /// whether it held a unit, or `None` when no connection may be cut.
+    fn cut(&mut self, now: u64, units_only: bool) -> Option<bool> {
+        let (id, seen, _) = self
             .by_id
             .iter()
             .filter_map(|(&id, slot)| {
                 let seen = slot.body.0.load(Ordering::Acquire);
-                let r = Receiving::unpack(seen)?;
-                (r.deadline <= now && (r.unit || !units_only)).then_some((id, seen, r))
+                match Receiving::unpack(seen) {
+                    Some(r) if r.unit && r.deadline <= now => Some((id, Some(seen), r.deadline)),
+                    Some(r) if !r.unit && !units_only => Some((id, Some(seen), r.deadline)),
+                    Some(_) => None,
+                    None if !units_only && slot.busy.load(Ordering::Acquire) == 0 => {
+                        Some((id, None, slot.last_active.load(Ordering::Acquire)))
+                    }
+                    None => None,
+                }
             })
-            .min_by_key(|&(_, _, r)| r.deadline)?;
-        let slot = self.by_id.get(&id)?;
-        // It may have made progress or finished since it was seen: then it is not cut.
-        slot.body
-            .0
-            .compare_exchange(seen, NOT_RECEIVING, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
+            .min_by_key(|&(_, _, behind_since)| behind_since)?;
+        let mut unit = false;
+        if let Some(seen) = seen {
+            // It may have made progress or finished since it was seen: then it is not cut.
+            self.by_id
+                .get(&id)?
+                .body
+                .0
+                .compare_exchange(seen, NOT_RECEIVING, Ordering::AcqRel, Ordering::Acquire)
+                .ok()?;
+            unit = Receiving::unpack(seen).is_some_and(|r| r.unit);
+        }
         let slot = self.by_id.remove(&id)?;
         let _ = slot.evict.send(());
-        Some(victim.unit)
+        if unit && !units_only {
+            self.units.give_back();
+        }
+        Some(unit)
     }
 }
 
@@ -250,7 +249,7 @@ pub(crate) fn start_body(slots: &Mutex<Slots>, units: &Units, body: &BodyState, 
         || slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .cut_overdue(now, true)
+            .cut(now, true)
             .is_some();
     let state = if unit {
         Receiving {
@@ -342,6 +341,37 @@ mod tests {
         // Past the grace, a unit holder makes room and its unit is given back.
         assert!(slots.make_room(STALL_GRACE_MS));
         assert_eq!(units.held.load(Ordering::Acquire), 13);
+    }
+
+    #[test]
+    fn the_connection_furthest_behind_makes_room_and_a_fresh_one_gives_way() {
+        // Cap 2: two units, both held from 0 (deadline 1,000); a request on probation from
+        // 5; a keep-alive connection idle since 7; a new connection accepted at 10 (idle for
+        // the cap from 1,010). Slots are keyed by their idle time.
+        let mutex = Mutex::new(Slots::new(2));
+        let units = mutex.lock().unwrap().units();
+        let mut cuts = Vec::new();
+        for (id, busy, start) in [(1, 1, Some(0)), (2, 1, Some(0)), (5, 1, Some(5))] {
+            let (body, evicted) = slot(&mut mutex.lock().unwrap(), id, busy);
+            if let Some(now) = start {
+                start_body(&mutex, &units, &body, now);
+            }
+            cuts.push((id, evicted));
+        }
+        for id in [7, 1_010] {
+            let (_, evicted) = slot(&mut mutex.lock().unwrap(), id, 0);
+            cuts.push((id, evicted));
+        }
+        let mut slots = mutex.lock().unwrap();
+        let mut order = Vec::new();
+        while slots.cut(20, false).is_some() {
+            let gone = cuts.iter_mut().find_map(|(id, e)| cut(e).then_some(*id));
+            order.push(gone.unwrap());
+        }
+        // The unit holders are not behind yet: they stay.
+        assert_eq!(order, [5, 7, 1_010]);
+        assert_eq!(slots.cut(STALL_GRACE_MS, false), Some(true));
+        assert_eq!(units.held.load(Ordering::Acquire), 1);
     }
 
     #[test]
