@@ -44,8 +44,8 @@ pub(crate) struct ConnectionLimits {
 }
 
 /// Decrements a connection's busy count when its request leaves the service (answered or
-/// cancelled), stamps its last activity, and ends its body's state (a handler may answer
-/// without reading the body).
+/// cancelled), stamps when it counts as idle (one grace later: its answer may not be
+/// written yet), and ends its body's state (a handler may answer without reading the body).
 struct Busy {
     busy: Arc<AtomicUsize>,
     last_active: Arc<AtomicU64>,
@@ -57,8 +57,10 @@ struct Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.body.finish(&self.units);
-        self.last_active
-            .store(millis(self.started), Ordering::Release);
+        self.last_active.store(
+            millis(self.started).saturating_add(slots::STALL_GRACE_MS),
+            Ordering::Release,
+        );
         self.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -230,6 +232,10 @@ where
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .remove(id);
         });
+        // Let the new connection read what it was sent before the next accept: under a flood
+        // the loop would otherwise outrun the connections, and at the cap cut ones that sent
+        // a whole request (a health probe) before anyone read it.
+        tokio::task::yield_now().await;
     }
     drop(listener);
     graceful.shutdown().await;

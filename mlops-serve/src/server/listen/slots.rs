@@ -9,10 +9,10 @@
 //! when more of its body arrives.
 //!
 //! At the cap a new connection takes the place of the connection furthest behind: an idle
-//! one (no request in the service) is behind from when it became idle, a new connection
-//! one grace after its accept (so a fresh client sending its head, a health probe, gives way
-//! to those that did not); a request on probation from its head; a unit holder only once
-//! past its deadline. A new request with a body that finds every unit held takes the unit of
+//! one (no request in the service) is behind from one grace after its accept or its last
+//! answer (so a fresh client sending its head, or one whose answer is being written, gives
+//! way to those idle for longer); a request on probation from its head; a unit holder only
+//! once past its deadline. A new request with a body that finds every unit held takes the unit of
 //! a holder past its deadline, else goes on probation. Nothing else is ever cut, so by
 //! construction:
 //! - a request whose body arrived (the model is working on it) is never cut;
@@ -157,8 +157,8 @@ impl BodyState {
 pub(crate) struct Slot {
     /// Requests of this connection in the service now.
     pub(crate) busy: Arc<AtomicUsize>,
-    /// When it last finished a request, or one grace after it was accepted, in ms since the
-    /// loop started: when it counts as idle for the cap.
+    /// One grace after it last finished a request or was accepted, in ms since the loop
+    /// started: from when it counts as idle (behind) for the cap.
     pub(crate) last_active: Arc<AtomicU64>,
     /// Its request's body, if one is being received.
     pub(crate) body: Arc<BodyState>,
@@ -346,8 +346,8 @@ mod tests {
     #[test]
     fn the_connection_furthest_behind_makes_room_and_a_fresh_one_gives_way() {
         // Cap 2: two units, both held from 0 (deadline 1,000); a request on probation from
-        // 5; a keep-alive connection idle since 7; a new connection accepted at 10 (idle for
-        // the cap from 1,010). Slots are keyed by their idle time.
+        // 5; a keep-alive connection behind from 7; a new connection accepted at 10 (behind
+        // from 1,010). Slots are keyed by when they are behind.
         let mutex = Mutex::new(Slots::new(2));
         let units = mutex.lock().unwrap().units();
         let mut cuts = Vec::new();
