@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use arrow_schema::Schema;
@@ -194,9 +194,10 @@ pub struct Capture {
     capacity: u64,
     /// Observations the worker took off the queue (`queued - taken` are in it).
     taken: Arc<AtomicU64>,
-    /// Each version's dropped counter, found without allocating (a short list: versions
-    /// served at once).
-    dropped_counters: RwLock<Vec<(VersionKey, Counter)>>,
+    /// Each version's dropped counter, found without allocating or locking: slots filled
+    /// in order, read with atomic loads only (the request workers share them, and a lock's
+    /// write on every drop would bounce its cache line between their cores).
+    dropped_counters: Box<[OnceLock<(VersionKey, Counter)>]>,
     /// Observe when a draw is below this (`u64::MAX` at rate 1: always).
     threshold: u64,
     always: bool,
@@ -221,22 +222,26 @@ impl Capture {
     fn drop_one(&self, model: &ModelMetadata) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         let version = model.version.as_deref().unwrap_or_default();
-        let same = |key: &VersionKey| key.model == model.name && key.version == version;
-        if let Ok(counters) = self.dropped_counters.read()
-            && let Some((_, counter)) = counters.iter().find(|(key, _)| same(key))
-        {
-            counter.inc();
-            return;
+        for slot in &self.dropped_counters {
+            match slot.get() {
+                Some((key, counter)) if key.model == model.name && key.version == version => {
+                    counter.inc();
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    let key = key_of(model);
+                    let counter = self.metrics.dropped_counter(&key);
+                    counter.inc();
+                    // Another version may take the slot first: this one is then found, or
+                    // cached, next time (two slots of one version share its series).
+                    let _ = slot.set((key, counter));
+                    return;
+                }
+            }
         }
-        let key = key_of(model);
-        let counter = self.metrics.dropped_counter(&key);
-        counter.inc();
-        if let Ok(mut counters) = self.dropped_counters.write()
-            && counters.len() < MAX_CACHED_COUNTERS
-            && !counters.iter().any(|(key, _)| same(key))
-        {
-            counters.push((key, counter));
-        }
+        // Every slot taken: the series is looked up.
+        self.metrics.dropped(&key_of(model), 1);
     }
 }
 
@@ -343,7 +348,7 @@ pub fn start(
         sender,
         capacity: options.queue as u64,
         taken: Arc::clone(&taken),
-        dropped_counters: RwLock::new(Vec::new()),
+        dropped_counters: (0..MAX_CACHED_COUNTERS).map(|_| OnceLock::new()).collect(),
         threshold,
         always,
         draws: AtomicU64::new(0),
