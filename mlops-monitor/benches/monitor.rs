@@ -6,7 +6,9 @@
 //!    the inference log; the two ratios to "off" (the goals: ≥ 0.9 and ≥ 0.85). The
 //!    variants are measured in interleaved rounds so a neighbour's load hits all three alike;
 //!    each measurement has a fresh capture whose backlog is drained outside the clock. The
-//!    share of requests the monitor saw (queued, not dropped) is printed beside.
+//!    share of requests the monitor saw (queued, not dropped) is printed beside, with the
+//!    process's CPU time per request (all threads; steadier than req/s on a machine shared
+//!    with other jobs) and the capture worker's own share of a core.
 //! 2. **ns per row per feature** of the window accumulation alone: as the capture worker
 //!    does it (64-row request tensors, `VersionMonitor::observe_tensors`), and for 1024-row
 //!    record batches (`VersionMonitor::push`, the batch mode's path); windows of 10 000 rows
@@ -315,7 +317,11 @@ fn cpu_time() -> Duration {
 /// `/proc/self/task`; Linux, else 0): the capture worker's share of the machine.
 fn monitor_cpu() -> f64 {
     let mut ticks = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let path = task.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         if !comm.starts_with("mlops-monitor") {
@@ -326,7 +332,10 @@ fn monitor_cpu() -> f64 {
         let after = stat.rsplit(')').next().unwrap_or_default();
         let fields: Vec<&str> = after.split_whitespace().collect();
         for i in [11, 12] {
-            ticks += fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            ticks += fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
         }
     }
     // USER_HZ is 100 on Linux.
