@@ -71,6 +71,8 @@ mod store_uri;
 #[cfg(feature = "test-util")]
 pub mod testing;
 #[cfg(feature = "test-util")]
+mod testing_count;
+#[cfg(feature = "test-util")]
 mod testing_disk;
 #[cfg(feature = "test-util")]
 mod testing_fuzz;

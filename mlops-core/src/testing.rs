@@ -9,6 +9,7 @@
 
 use crate::artifact_path::ArtifactPath;
 use crate::store_uri::{StoreRoot, StoreUri};
+pub use crate::testing_count::{CountingStore, RequestCounts};
 pub use crate::testing_disk::{DiskBudget, no_space};
 pub use crate::testing_fuzz::{
     FUZZ_MAX_INPUT, FuzzRng, fuzz_cases, fuzz_seed, mutate, mutate_json, run_fuzz, run_fuzz_with,

@@ -7,142 +7,20 @@
 // Tests report their figures on stderr.
 #![allow(clippy::print_stderr)]
 
-use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
+use mlops_core::testing::CountingStore;
 use mlops_core::{AliasName, ModelName, ModelVersion, StoreRoot};
 use mlops_registry::{
     AliasChange, Expect, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt, promote,
 };
-use object_store::memory::InMemory;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
-
-/// Requests by kind.
-#[derive(Debug, Default)]
-struct Counts {
-    gets: AtomicU64,
-    puts: AtomicU64,
-    /// Listings of a whole folder.
-    lists: AtomicU64,
-    /// Listings after an offset (the claim's hole check).
-    lists_after: AtomicU64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Snapshot {
-    gets: u64,
-    puts: u64,
-    lists: u64,
-    lists_after: u64,
-}
-
-impl Counts {
-    fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            gets: self.gets.load(Ordering::Relaxed),
-            puts: self.puts.load(Ordering::Relaxed),
-            lists: self.lists.load(Ordering::Relaxed),
-            lists_after: self.lists_after.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl std::ops::Sub for Snapshot {
-    type Output = Snapshot;
-    fn sub(self, rhs: Snapshot) -> Snapshot {
-        Snapshot {
-            gets: self.gets - rhs.gets,
-            puts: self.puts - rhs.puts,
-            lists: self.lists - rhs.lists,
-            lists_after: self.lists_after - rhs.lists_after,
-        }
-    }
-}
-
-/// The in-memory store, counting requests.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: InMemory,
-    counts: Counts,
-}
-
-impl fmt::Display for Counting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Counting")
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        options: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.counts.puts.fetch_add(1, Ordering::Relaxed);
-        self.inner.put_opts(location, payload, options).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        options: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.counts.puts.fetch_add(1, Ordering::Relaxed);
-        self.inner.put_multipart_opts(location, options).await
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.counts.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.counts.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list(prefix)
-    }
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.counts.lists_after.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_with_offset(prefix, offset)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.counts.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
+use object_store::ObjectStore;
 
 const PROMOTIONS: u64 = 40;
 
 #[tokio::test]
 async fn every_claim_is_checked_by_one_listing_at_no_extra_request() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::in_memory());
     let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
     let registry = ObjectRegistry::new(root);
     let name = ModelName::parse("cost").unwrap();
@@ -162,7 +40,7 @@ async fn every_claim_is_checked_by_one_listing_at_no_extra_request() {
 
     // Gated promotions (no gates: the request pattern of the protocol itself), each
     // expecting the current holder, as `mlops models promote` does.
-    let before = store.counts.snapshot();
+    let before = store.counts();
     let stats_before = registry.log_stats(&name).await.unwrap();
     let start = std::time::Instant::now();
     for i in 0..PROMOTIONS {
@@ -181,7 +59,7 @@ async fn every_claim_is_checked_by_one_listing_at_no_extra_request() {
         assert!(promotion.promoted(), "{promotion:?}");
     }
     let elapsed = start.elapsed();
-    let spent = store.counts.snapshot() - before;
+    let spent = store.counts() - before;
     let appends = registry.log_stats(&name).await.unwrap().committed - stats_before.committed;
     eprintln!(
         "per promotion ({PROMOTIONS} promotions, {appends} log entries, in-memory store, \
@@ -210,7 +88,7 @@ async fn every_claim_is_checked_by_one_listing_at_no_extra_request() {
 /// anywhere), and its write lists again after its cached end, just before the claim.
 #[tokio::test]
 async fn a_fresh_handle_promotes_with_one_listing_more() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::in_memory());
     let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
     let setup = ObjectRegistry::new(root.clone());
     let name = ModelName::parse("cli").unwrap();
@@ -228,7 +106,7 @@ async fn a_fresh_handle_promotes_with_one_listing_more() {
         .await
         .unwrap();
     const COMMANDS: u64 = 10;
-    let before = store.counts.snapshot();
+    let before = store.counts();
     for i in 0..COMMANDS {
         // `mlops models promote`: a new handle per command.
         let cli = ObjectRegistry::new(root.clone());
@@ -246,7 +124,7 @@ async fn a_fresh_handle_promotes_with_one_listing_more() {
         .unwrap();
         assert!(promotion.promoted(), "{promotion:?}");
     }
-    let spent = store.counts.snapshot() - before;
+    let spent = store.counts() - before;
     eprintln!(
         "per promotion by a fresh handle ({COMMANDS} commands, in-memory store): {:.2} GET, \
          {:.2} PUT, {:.2} LIST after an offset, {:.2} full LIST",

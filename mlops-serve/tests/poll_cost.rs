@@ -1,92 +1,21 @@
 //! What an alias poll costs on the object registry: reads of the model's next commit-log
 //! slots, never a listing (counted by a store that wraps the in-memory one).
 
-use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
+use mlops_core::testing::CountingStore;
 use mlops_core::{AliasName, ArtifactPath, ModelName, ModelVersion, StoreRoot};
 use mlops_registry::{AliasChange, ModelRegistry, NewVersion, ObjectRegistry, RegistryExt};
 use mlops_serve::follow::FollowOptions;
 use mlops_serve::runtime::linear::LinearFile;
 use mlops_serve::source::RegistrySource;
 use mlops_serve::{ModelSource, Selector, Server};
-use object_store::memory::InMemory;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
-
-/// The in-memory store, counting reads and listings.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: InMemory,
-    gets: AtomicU64,
-    lists: AtomicU64,
-}
-
-impl fmt::Display for Counting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Counting")
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        options: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, options).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        options: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, options).await
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
+use object_store::ObjectStore;
 
 #[tokio::test]
 async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::in_memory());
     let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
     let registry = Arc::new(ObjectRegistry::new(root));
     let name = ModelName::parse("price").unwrap();
@@ -115,16 +44,13 @@ async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
         as Arc<dyn ModelRegistry>));
     let alias = Selector::Alias("champion".into());
     source.resolve("price", &alias).await.unwrap();
-    let (gets, lists) = (
-        store.gets.load(Ordering::Relaxed),
-        store.lists.load(Ordering::Relaxed),
-    );
+    let (gets, lists) = (store.counts().gets, store.counts().all_lists());
     const POLLS: u64 = 200;
     for _ in 0..POLLS {
         assert_eq!(source.resolve("price", &alias).await.unwrap().version, "1");
     }
-    let gets = store.gets.load(Ordering::Relaxed) - gets;
-    assert_eq!(store.lists.load(Ordering::Relaxed), lists, "a poll listed");
+    let gets = store.counts().gets - gets;
+    assert_eq!(store.counts().all_lists(), lists, "a poll listed");
     // Per poll: the next slot and the one after it (a hole check); the cached catalog is
     // caught up at most every two seconds (two more reads).
     assert!(gets <= POLLS * 2 + 4, "{gets} reads for {POLLS} polls");
@@ -153,16 +79,12 @@ async fn an_alias_poll_reads_the_next_log_slot_and_never_lists() {
         .unwrap();
     // Counted after the write: its claim is checked by one listing (a hole check); what
     // must not list is the follower.
-    let lists = store.lists.load(Ordering::Relaxed);
+    let lists = store.counts().all_lists();
     follower
         .subscribe()
         .wait_for(|s| s.version == "2")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        store.lists.load(Ordering::Relaxed),
-        lists,
-        "following listed"
-    );
+    assert_eq!(store.counts().all_lists(), lists, "following listed");
 }

@@ -5,22 +5,15 @@
 //! corrupt generation is detected, reported as damage and ignored; and a new process's
 //! search of N indexed runs reads a constant number of objects, not N.
 
-use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use futures::StreamExt;
-use futures::stream::BoxStream;
+use mlops_core::testing::CountingStore;
 use mlops_core::{ExperimentName, LifecycleStage, StoreRoot, StoreUri, Tag};
 use mlops_track::local::IndexReport;
 use mlops_track::{ExperimentId, LocalStore, TrackingStore, TrackingStoreExt};
-use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{ObjectMeta, ObjectStore};
 
 use crate::support::index::{
     assert_equivalent, index_serves_what_records_say, open, pages, populate, queries,
@@ -113,104 +106,19 @@ async fn a_torn_or_corrupt_generation_is_reported_and_ignored() {
     assert_equivalent(&root, &experiments).await;
 }
 
-/// An in-memory store that counts reads and listings, and can refuse index writes and
-/// deletions (a builder stopped before its generation landed, or before its clean-up).
-#[derive(Debug, Default)]
-struct Counting {
-    inner: InMemory,
-    gets: AtomicU64,
-    lists: AtomicU64,
-    refuse_index_puts: AtomicBool,
-    refuse_deletes: AtomicBool,
-}
-
-impl fmt::Display for Counting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Counting")
-    }
-}
-
-fn refused(location: &Path) -> object_store::Error {
-    object_store::Error::Generic {
-        store: "Counting",
-        source: format!("the process died before writing {location}").into(),
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        options: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        if self.refuse_index_puts.load(Ordering::Relaxed)
-            && location.as_ref().starts_with("index/")
-            && location.as_ref().ends_with(".jsonl")
-        {
-            return Err(refused(location));
-        }
-        self.inner.put_opts(location, payload, options).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        options: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, options).await
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        if self.refuse_deletes.load(Ordering::Relaxed) {
-            return locations.map(|location| Err(refused(&location?))).boxed();
-        }
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 /// Reads and listings of one new process's search of every run.
 async fn cold_search(
-    store: &Arc<Counting>,
+    store: &Arc<CountingStore>,
     experiments: &[ExperimentId],
     index: bool,
 ) -> (u64, u64, usize) {
     let root = StoreRoot::from_parts(Arc::clone(store) as Arc<dyn ObjectStore>, None);
     let reader = open(&root, index).await;
-    let (gets, lists) = (
-        store.gets.load(Ordering::Relaxed),
-        store.lists.load(Ordering::Relaxed),
-    );
+    let (gets, lists) = (store.counts().gets, store.counts().all_lists());
     let found = pages(&reader, &queries(experiments).remove(1), 1000).await;
     (
-        store.gets.load(Ordering::Relaxed) - gets,
-        store.lists.load(Ordering::Relaxed) - lists,
+        store.counts().gets - gets,
+        store.counts().all_lists() - lists,
         found.len(),
     )
 }
@@ -219,7 +127,7 @@ async fn cold_search(
 async fn a_cold_search_of_indexed_runs_reads_a_constant_number_of_objects() {
     let mut costs = Vec::new();
     for runs in [30, 90] {
-        let store = Arc::new(Counting::default());
+        let store = Arc::new(CountingStore::in_memory());
         let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
         let writer = open(&root, true).await;
         let experiments = two_experiments(&writer).await;
@@ -245,7 +153,7 @@ async fn a_cold_search_of_indexed_runs_reads_a_constant_number_of_objects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::in_memory());
     let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
     let writer = open(&root, true).await;
     let experiments = two_experiments(&writer).await;
@@ -258,14 +166,17 @@ async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
     writer.delete_run(&ids[4]).await.unwrap();
 
     // Stopped before its generation landed: the build fails, the store reads the same.
-    store.refuse_index_puts.store(true, Ordering::Relaxed);
+    // (a builder stopped before its generation landed)
+    store.refuse_puts(|location| {
+        location.as_ref().starts_with("index/") && location.as_ref().ends_with(".jsonl")
+    });
     assert!(open(&root, true).await.build_run_index().await.is_err());
-    store.refuse_index_puts.store(false, Ordering::Relaxed);
+    store.allow_puts();
     assert_equivalent(&root, &experiments).await;
 
     // Stopped after its generation landed, before removing the markers it consumed and the
     // old generations: readers still read the marked runs from their records.
-    store.refuse_deletes.store(true, Ordering::Relaxed);
+    store.set_refuse_deletes(true);
     let report = open(&root, true).await.build_run_index().await.unwrap();
     // Only the first experiment's runs changed.
     assert_eq!(report.generations_written, 1, "{report:?}");
@@ -277,7 +188,7 @@ async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
     assert_equivalent(&root, &experiments).await;
 
     // A later build finishes the clean-up.
-    store.refuse_deletes.store(false, Ordering::Relaxed);
+    store.set_refuse_deletes(false);
     open(&root, true).await.build_run_index().await.unwrap();
     assert_equivalent(&root, &experiments).await;
     let run = open(&root, true).await.get_run(&ids[4]).await.unwrap();
@@ -286,7 +197,7 @@ async fn an_interrupted_build_leaves_a_store_that_reads_the_same() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::in_memory());
     let root = StoreRoot::from_parts(Arc::clone(&store) as Arc<dyn ObjectStore>, None);
     let writer = open(&root, true).await;
     let experiment = writer
@@ -305,7 +216,7 @@ async fn a_search_that_read_many_ended_runs_refreshes_the_index() {
         270
     );
     let listed: Vec<ObjectMeta> = store
-        .inner
+        .inner()
         .list(Some(&Path::from("index")))
         .map(Result::unwrap)
         .collect()
