@@ -12,8 +12,9 @@ For each attack a fresh server is started (`mlops serve --model linear=FILE --ad
 1. its RSS is read once it answers (`before`);
 2. a probe process starts: every `--probe-ms` it opens a fresh connection and sends
    `GET /v2/health/ready` (as a kubelet does), timing the status line (a probe that gets no
-   answer within `--probe-timeout` counts as failed, at that time); it also samples the
-   server's RSS every 100 ms;
+   answer within `--probe-timeout` counts as failed, at that time), then does the same with
+   a whole inference request (a normal client: head and body sent at once; anything but 200
+   counts as failed); it also samples the server's RSS every 100 ms;
 3. the attack runs for `--hold` seconds: each connection attack keeps its N connections
    open (one the server closes is replaced by a new one at once), each request attack sends
    request after request; then every attack connection is closed;
@@ -31,7 +32,8 @@ The attacks (`--attacks`, default all, in this order), full size / `--small`:
 - `gzip`: 4 clients sending 786,432 / 20,000 empty gzip members followed by a valid gzip
   body, one after another (a 400 naming the member budget is the right answer).
 
-The table gives, per attack: health p50, p99 and max during the attack, failed probes,
+The table gives, per attack: health p50, p99 and max during the attack, failed probes
+(health, then the normal client's inference requests),
 RSS before / peak / after, the health p99 after, and what the attack's own connections got
 (answers by status, closed by the server unanswered, still open when the hold ended, connect
 failures; "answer p99" is the time from sending to the answer or the close). The last line
@@ -159,15 +161,17 @@ def rss(pid):
 
 
 # --- the probe process -----------------------------------------------------------------------
-def probe(port, timeout):
-    """One readiness probe on a fresh connection: (status or None, seconds)."""
+HEALTH = b"GET /v2/health/ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+
+def probe(port, timeout, payload=HEALTH):
+    """One request (by default a readiness probe) on a fresh connection: (status or None,
+    seconds to its status line)."""
     start = time.monotonic()
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as s:
             s.settimeout(max(0.001, timeout - (time.monotonic() - start)))
-            s.sendall(
-                b"GET /v2/health/ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-            )
+            s.sendall(payload)
             data = b""
             while b"\r\n" not in data:
                 chunk = s.recv(256)
@@ -194,15 +198,19 @@ def monitor(port, pid, interval, timeout, stop, out):
 
     sampler = threading.Thread(target=sample_rss, daemon=True)
     sampler.start()
+    infer = request(BODY)
+    inferred = []
     while not stop.is_set():
         started = time.monotonic()
         status, elapsed = probe(port, timeout)
         samples.append((status == 200, elapsed))
+        status, elapsed = probe(port, timeout, infer)
+        inferred.append((status == 200, elapsed))
         pause = interval - (time.monotonic() - started)
         if pause > 0:
             stop.wait(pause)
     sampler.join()
-    out.send({"samples": samples, "rss_peak": peak[0]})
+    out.send({"samples": samples, "infer": inferred, "rss_peak": peak[0]})
     out.close()
 
 
@@ -435,6 +443,7 @@ def run_one(name, size, args, model, work):
         row = {
             "attack": describe(name, size),
             "health": latency_summary(during["samples"]),
+            "infer": latency_summary(during["infer"]),
             "health_after": latency_summary(after["samples"]),
             "rss_before_mb": before / 1e6,
             "rss_peak_mb": during["rss_peak"] / 1e6,
@@ -453,6 +462,7 @@ def run_one(name, size, args, model, work):
 def print_table(rows):
     header = (
         f"{'attack':<32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'failed':>9} "
+        f"{'infer failed':>12} "
         f"{'RSS MB before/peak/after':>25} {'p99 after':>9} {'SYN drops':>9}  "
         "outcome of the attack's requests"
     )
@@ -462,10 +472,11 @@ def print_table(rows):
         h, a = r["health"], r["health_after"]
         rss_text = f"{r['rss_before_mb']:.0f}/{r['rss_peak_mb']:.0f}/{r['rss_after_mb']:.0f}"
         failed = f"{h['failed']}/{h['probes']}"
+        infer = f"{r['infer']['failed']}/{r['infer']['probes']}"
         alive = "" if r["server_alive"] else " [server died]"
         print(
             f"{r['attack']:<32} {h['p50_ms']:>8.1f} {h['p99_ms']:>8.1f} {h['max_ms']:>8.1f} "
-            f"{failed:>9} {rss_text:>25} {a['p99_ms']:>9.1f} {r['listen_drops']:>9}  "
+            f"{failed:>9} {infer:>12} {rss_text:>25} {a['p99_ms']:>9.1f} {r['listen_drops']:>9}  "
             f"{r['outcome']}{alive}"
         )
 

@@ -7,16 +7,18 @@
 //! reference profile's column order. Outputs are monitored (prediction drift) only when
 //! the profile has a column of their name.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::Schema;
 use mlops_drift::ReferenceProfile;
 use mlops_serve::{ModelMetadata, Tensor, TensorData, TensorSpec};
 
 use crate::error::{MonitorError, Result};
+use crate::row_buffer::{self, Kind, RowBuffer};
 
 /// One monitored feature: where its values are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,37 +130,101 @@ impl FeatureMap {
     /// [`MonitorError::Mapping`] when a tensor is missing, has another rank than the map
     /// expects, or the tensors disagree on the row count.
     pub fn batch(&self, inputs: &[Tensor], outputs: &[Tensor]) -> Result<RecordBatch> {
-        let fail = |reason: String| MonitorError::Mapping {
-            model: self.model.clone(),
-            reason,
-        };
-        let mut fields = Vec::with_capacity(self.sources.len());
-        let mut arrays = Vec::with_capacity(self.sources.len());
+        let rows = self.check(inputs, outputs)?;
+        let mut buffer = RowBuffer::default();
+        self.append(&mut buffer, inputs, outputs, 0..rows)?;
+        match buffer.take() {
+            Some(batch) => batch.map_err(|e| self.fail(e.to_string())),
+            None => Err(self.fail("internal: no columns".into())),
+        }
+    }
+
+    /// Checks one inference's tensors against the map (each mapped tensor present, of a
+    /// monitored datatype and the expected rank, all of the same row count); the rows.
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::Mapping`], as [`FeatureMap::batch`].
+    pub(crate) fn check(&self, inputs: &[Tensor], outputs: &[Tensor]) -> Result<usize> {
         let mut rows = None;
         for source in &self.sources {
-            let tensors = if source.output { outputs } else { inputs };
-            let tensor = tensors.get(source.tensor).ok_or_else(|| {
-                fail(format!(
-                    "{} tensor #{} is missing",
-                    if source.output { "output" } else { "input" },
-                    source.tensor
-                ))
-            })?;
-            let array = column_array(&tensor.data, source.column)
-                .map_err(|reason| fail(format!("tensor {:?}: {reason}", tensor.name)))?;
-            if *rows.get_or_insert(array.len()) != array.len() {
-                return Err(fail(format!(
-                    "tensor {:?} has {} rows, other tensors {}",
+            let tensor = self.tensor(source, inputs, outputs)?;
+            let n = row_buffer::rows_of(&tensor.data, source.column)
+                .map_err(|reason| self.fail(format!("tensor {:?}: {reason}", tensor.name)))?;
+            if *rows.get_or_insert(n) != n {
+                return Err(self.fail(format!(
+                    "tensor {:?} has {n} rows, other tensors {}",
                     tensor.name,
-                    array.len(),
                     rows.unwrap_or(0)
                 )));
             }
-            fields.push(Field::new(&source.feature, array.data_type().clone(), true));
-            arrays.push(array);
         }
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
-        RecordBatch::try_new(schema, arrays).map_err(|e| fail(e.to_string()))
+        Ok(rows.unwrap_or(0))
+    }
+
+    /// Appends rows `rows` of an inference that [`FeatureMap::check`] accepted to `buffer`.
+    /// An empty buffer is first set to this map's columns with the tensors' types; a buffer
+    /// holding rows of other types is left alone and `false` returned: take its rows, then
+    /// append again.
+    ///
+    /// # Errors
+    ///
+    /// [`MonitorError::Mapping`] for tensors [`FeatureMap::check`] would refuse.
+    pub(crate) fn append(
+        &self,
+        buffer: &mut RowBuffer,
+        inputs: &[Tensor],
+        outputs: &[Tensor],
+        rows: Range<usize>,
+    ) -> Result<bool> {
+        let kind = |source: &Source| -> Result<Kind> {
+            let tensor = self.tensor(source, inputs, outputs)?;
+            Kind::of(&tensor.data)
+                .map_err(|reason| self.fail(format!("tensor {:?}: {reason}", tensor.name)))
+        };
+        if !buffer.has_kinds(self.sources.iter().map(|s| kind(s).ok())) {
+            if buffer.rows() > 0 {
+                return Ok(false);
+            }
+            let columns = self
+                .sources
+                .iter()
+                .map(|s| Ok((s.feature.as_str(), kind(s)?)))
+                .collect::<Result<Vec<_>>>()?;
+            buffer.reset(columns.into_iter());
+        }
+        for (index, source) in self.sources.iter().enumerate() {
+            let tensor = self.tensor(source, inputs, outputs)?;
+            buffer
+                .extend(index, &tensor.data, source.column, &rows)
+                .map_err(|reason| self.fail(format!("tensor {:?}: {reason}", tensor.name)))?;
+        }
+        buffer.added(rows.len());
+        Ok(true)
+    }
+
+    /// The tensor `source` reads.
+    fn tensor<'t>(
+        &self,
+        source: &Source,
+        inputs: &'t [Tensor],
+        outputs: &'t [Tensor],
+    ) -> Result<&'t Tensor> {
+        let tensors = if source.output { outputs } else { inputs };
+        tensors.get(source.tensor).ok_or_else(|| {
+            self.fail(format!(
+                "{} tensor #{} is missing",
+                if source.output { "output" } else { "input" },
+                source.tensor
+            ))
+        })
+    }
+
+    fn fail(&self, reason: String) -> MonitorError {
+        MonitorError::Mapping {
+            model: self.model.clone(),
+            reason,
+        }
     }
 }
 

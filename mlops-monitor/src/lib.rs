@@ -55,6 +55,7 @@ pub mod inference_log;
 pub mod metrics;
 pub mod performance;
 pub mod registry;
+mod row_buffer;
 pub mod trigger;
 pub mod window;
 

@@ -146,6 +146,17 @@ impl MonitorMetrics {
         self.dropped.get_or_create(&Self::labels(key)).inc_by(count);
     }
 
+    /// The rows counter of `key`, to count without looking the series up each time (a
+    /// handle on the same series [`MonitorMetrics::rows`] counts).
+    pub(crate) fn rows_counter(&self, key: &VersionKey) -> Counter {
+        self.rows.get_or_create(&Self::labels(key)).clone()
+    }
+
+    /// The dropped counter of `key` (as [`MonitorMetrics::rows_counter`]).
+    pub(crate) fn dropped_counter(&self, key: &VersionKey) -> Counter {
+        self.dropped.get_or_create(&Self::labels(key)).clone()
+    }
+
     /// Dropped observations so far for `key`.
     pub fn dropped_total(&self, key: &VersionKey) -> u64 {
         self.dropped.get_or_create(&Self::labels(key)).get()

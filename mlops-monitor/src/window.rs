@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MonitorError, Result};
 use crate::features::FeatureMap;
+use crate::row_buffer::RowBuffer;
 
 /// When a window closes: after `rows` rows, after `duration` from its first row, or at
 /// whichever comes first when both are set.
@@ -129,6 +130,25 @@ struct Open {
     end: Timestamp,
 }
 
+impl Open {
+    /// Rows reserved up front in a new window's numerical columns: a window of rows is
+    /// filled without regrowing (and copying) its buffers; larger windows grow past this.
+    const RESERVE: u64 = 65_536;
+
+    fn new(profile: &ReferenceProfile, policy: WindowPolicy, start: Timestamp) -> Self {
+        let mut accumulator = profile.accumulator();
+        if let Some(rows) = policy.rows {
+            accumulator.reserve(usize::try_from(rows.min(Self::RESERVE)).unwrap_or(0));
+        }
+        Self {
+            accumulator,
+            rows: 0,
+            start,
+            end: start,
+        }
+    }
+}
+
 /// The drift windows of one model version (see the [module docs](self)).
 ///
 /// ```
@@ -164,6 +184,8 @@ pub struct VersionMonitor {
     options: Arc<DriftOptions>,
     policy: WindowPolicy,
     features: Option<FeatureMap>,
+    /// Rows of the open window not yet in its accumulator.
+    buffer: RowBuffer,
     open: Option<Open>,
     sequence: u64,
 }
@@ -182,6 +204,7 @@ impl VersionMonitor {
             options,
             policy,
             features: None,
+            buffer: RowBuffer::default(),
             open: None,
             sequence: 0,
         }
@@ -209,12 +232,18 @@ impl VersionMonitor {
         self.open.as_ref().map_or(0, |o| o.rows)
     }
 
-    /// Adds one inference's tensors (mapped by the feature map) at `time`.
+    /// Adds one inference's tensors (mapped by the feature map) at `time`; returns the
+    /// windows this closed, as [`VersionMonitor::push`] of [`FeatureMap::batch`] would.
+    ///
+    /// The rows are buffered column by column and reach the window's accumulator in blocks
+    /// (see `row_buffer.rs`): the same rows, in the same order and types, so the same
+    /// report, without building a batch per request. [`VersionMonitor::open_rows`] counts
+    /// them at once.
     ///
     /// # Errors
     ///
-    /// [`MonitorError::Mapping`] when no feature map is set or the tensors do not fit it;
-    /// a comparison error when a window closes.
+    /// [`MonitorError::Mapping`] when no feature map is set or the tensors do not fit it
+    /// (nothing is taken then); a comparison error when a window closes.
     pub fn observe_tensors(
         &mut self,
         inputs: &[mlops_serve::Tensor],
@@ -227,8 +256,69 @@ impl VersionMonitor {
                 reason: "no feature map".into(),
             });
         };
-        let batch = features.batch(inputs, outputs)?;
-        self.push(&batch, time)
+        let total = features.check(inputs, outputs)?;
+        let mut closed = Vec::new();
+        if let Some(report) = self.tick(time)? {
+            closed.push(report);
+        }
+        let mut offset = 0;
+        while offset < total {
+            let take = (total - offset).min(self.room());
+            let rows = offset..offset + take;
+            let appended = self.features.as_ref().is_some_and(|f| {
+                f.append(&mut self.buffer, inputs, outputs, rows.clone())
+                    .unwrap_or(false)
+            });
+            if !appended {
+                // Rows of other types are buffered (or an internal mismatch): hand them
+                // over, then append to the emptied buffer.
+                self.flush()?;
+                let Some(features) = &self.features else {
+                    break;
+                };
+                if !features.append(&mut self.buffer, inputs, outputs, rows)? {
+                    break;
+                }
+            }
+            let open = self
+                .open
+                .get_or_insert_with(|| Open::new(&self.profile, self.policy, time));
+            open.rows += take as u64;
+            open.end = open.end.max(time);
+            offset += take;
+            if self.policy.rows.is_some_and(|max| open.rows >= max) {
+                closed.extend(self.close()?);
+            } else if self.buffer.rows() >= RowBuffer::BLOCK {
+                self.flush()?;
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Rows the open window (or a new one) still takes.
+    fn room(&self) -> usize {
+        let rows = self.open_rows();
+        let room = self
+            .policy
+            .rows
+            .map_or(u64::MAX, |max| max.saturating_sub(rows));
+        usize::try_from(room).unwrap_or(usize::MAX)
+    }
+
+    /// Hands the buffered rows to the open window's accumulator.
+    fn flush(&mut self) -> Result<()> {
+        if self.buffer.rows() == 0 {
+            return Ok(());
+        }
+        let batch = self.buffer.take();
+        if let (Some(open), Some(batch)) = (&mut self.open, batch) {
+            let batch = batch.map_err(|e| MonitorError::Mapping {
+                model: self.key.model.clone(),
+                reason: e.to_string(),
+            })?;
+            open.accumulator.push(&batch)?;
+        }
+        Ok(())
     }
 
     /// Adds rows observed at `time`; returns the windows this closed (a window whose time
@@ -243,21 +333,15 @@ impl VersionMonitor {
         if let Some(report) = self.tick(time)? {
             closed.push(report);
         }
+        // Rows buffered by `observe_tensors` go first.
+        self.flush()?;
         let total = batch.num_rows();
         let mut offset = 0;
         while offset < total {
-            let profile = &self.profile;
-            let open = self.open.get_or_insert_with(|| Open {
-                accumulator: profile.accumulator(),
-                rows: 0,
-                start: time,
-                end: time,
-            });
-            let room = self
-                .policy
-                .rows
-                .map_or(u64::MAX, |max| max.saturating_sub(open.rows));
-            let take = (total - offset).min(usize::try_from(room).unwrap_or(usize::MAX));
+            let take = (total - offset).min(self.room());
+            let open = self
+                .open
+                .get_or_insert_with(|| Open::new(&self.profile, self.policy, time));
             open.accumulator.push(&batch.slice(offset, take))?;
             open.rows += take as u64;
             open.end = open.end.max(time);
@@ -291,6 +375,7 @@ impl VersionMonitor {
     ///
     /// A comparison error.
     pub fn close(&mut self) -> Result<Option<WindowReport>> {
+        self.flush()?;
         let Some(mut open) = self.open.take() else {
             return Ok(None);
         };

@@ -75,6 +75,11 @@ pub(crate) fn server(observer: Arc<dyn mlops_serve::Observer>, version: &str) ->
 }
 
 pub(crate) async fn infer(server: &Server, rows: &[[f32; 2]]) -> u16 {
+    infer_body(server, rows).await.0
+}
+
+/// The status and the JSON body of an inference.
+async fn infer_body(server: &Server, rows: &[[f32; 2]]) -> (u16, serde_json::Value) {
     let data: Vec<f32> = rows.iter().flatten().copied().collect();
     let body = serde_json::json!({
         "inputs": [{"name": "input", "shape": [rows.len(), 2], "datatype": "FP32", "data": data}]
@@ -84,13 +89,12 @@ pub(crate) async fn infer(server: &Server, rows: &[[f32; 2]]) -> u16 {
         .header("host", "localhost")
         .body(Body::from(serde_json::to_vec(&body).unwrap()))
         .unwrap();
-    server
-        .router()
-        .oneshot(request)
+    let response = server.router().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,11 +233,27 @@ async fn a_stuck_monitor_drops_and_counts_and_every_request_is_answered() {
         tokio::task::yield_now().await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut with_id = 0;
     for seed in 0..10 {
-        assert_eq!(infer(&server, &features(seed, 5, 0.0)).await, 200);
+        let (status, body) = infer_body(&server, &features(seed, 5, 0.0)).await;
+        assert_eq!(status, 200);
+        with_id += usize::from(body.get("id").is_some());
     }
     assert_eq!(capture.queued() + capture.dropped(), 11);
     assert_eq!(capture.dropped(), 8);
+    // Shed before the copy: the 8 dropped requests were not sampled, so the server did not
+    // copy their inputs nor generate the id it echoes for observed requests.
+    assert_eq!(with_id, 2);
+    // The worker (held) runs at the lowest priority, that thread only.
+    #[cfg(target_os = "linux")]
+    {
+        let nices = thread_nices("mlops-monitor-d");
+        assert!(
+            !nices.is_empty() && nices.iter().all(|n| *n == 19),
+            "{nices:?}"
+        );
+        assert!(thread_nices("tokio-runtime-w").iter().all(|n| *n == 0));
+    }
     tokio::task::spawn_blocking(move || barrier.wait())
         .await
         .unwrap();
@@ -256,4 +276,22 @@ fn sample_rates_outside_zero_to_one_are_refused() {
     assert!(CaptureOptions::default().with_sample(1.5).is_err());
     assert!(CaptureOptions::default().with_sample(f64::NAN).is_err());
     assert!(CaptureOptions::default().with_sample(0.25).is_ok());
+}
+
+/// The nice values of this process's threads whose name starts with `name`.
+#[cfg(target_os = "linux")]
+fn thread_nices(name: &str) -> Vec<i64> {
+    let mut nices = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(name) {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // After the parenthesised name, nice is the 17th field.
+            let after = stat.rsplit(')').next().unwrap_or_default();
+            if let Some(nice) = after.split_whitespace().nth(16) {
+                nices.push(nice.parse().unwrap());
+            }
+        }
+    }
+    nices
 }

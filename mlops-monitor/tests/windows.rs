@@ -159,3 +159,174 @@ fn empty_or_zero_window_policies_are_refused() {
     assert!(WindowPolicy::new(Some(5), Some(std::time::Duration::ZERO)).is_err());
     assert_eq!(WindowPolicy::default().max_rows(), Some(10_000));
 }
+
+/// One request of `n` rows for the tensor-path test: `a` FP32 (or FP64), `n` INT32 (or FP32
+/// when `float_n`, a type change mid-window), `c` BYTES, `score` an FP64 output.
+fn request(
+    seed: usize,
+    n: usize,
+    shift: f32,
+    float_n: bool,
+) -> (Vec<mlops_serve::Tensor>, Vec<mlops_serve::Tensor>) {
+    use mlops_serve::{Bytes, Tensor, TensorData};
+    let v = |i: usize, m: usize| ((i * 7919 + seed * 104_729) % m) as f32;
+    let a: Vec<f32> = (0..n).map(|i| v(i, 1000) / 10.0 + shift).collect();
+    let a = if seed.is_multiple_of(3) {
+        let wide: Vec<f64> = a.iter().map(|x| f64::from(*x)).collect();
+        TensorData::from_vec(&[n], wide).unwrap()
+    } else {
+        TensorData::from_vec(&[n], a).unwrap()
+    };
+    let ints: Vec<i32> = (0..n).map(|i| v(i, 40) as i32).collect();
+    let n_data = if float_n {
+        let f: Vec<f32> = ints.iter().map(|x| *x as f32 + 0.5).collect();
+        TensorData::from_vec(&[n], f).unwrap()
+    } else {
+        TensorData::from_vec(&[n], ints).unwrap()
+    };
+    let c: Vec<Bytes> = (0..n)
+        .map(|i| Bytes::from(["red", "green", "blue"][(i + seed) % 3]))
+        .collect();
+    let score: Vec<f64> = (0..n).map(|i| f64::from(v(i, 100)) / 100.0).collect();
+    (
+        vec![
+            Tensor::new("a", a),
+            Tensor::new("n", n_data),
+            Tensor::new("c", TensorData::from_vec(&[n], c).unwrap()),
+        ],
+        vec![Tensor::new(
+            "score",
+            TensorData::from_vec(&[n, 1], score).unwrap(),
+        )],
+    )
+}
+
+/// The capture worker's path (request tensors buffered column by column and accumulated
+/// in blocks) closes the same windows with the same reports as pushing one record batch
+/// per request: windows split inside a request, windows closed by time, a column whose
+/// type changes mid-window, and blocks larger than a window.
+#[test]
+fn request_tensors_give_the_windows_of_their_record_batches() {
+    use mlops_monitor::{FeatureMap, SignatureSchemas};
+    use mlops_serve::{Datatype, ModelMetadata, TensorSpec};
+    let mut metadata = ModelMetadata {
+        name: "fraud".into(),
+        version: Some("3".into()),
+        platform: "test".into(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+    };
+    metadata.inputs = vec![
+        TensorSpec::new("a", Datatype::Fp32, vec![-1]),
+        TensorSpec::new("n", Datatype::Int32, vec![-1]),
+        TensorSpec::new("c", Datatype::Bytes, vec![-1]),
+    ];
+    metadata.outputs = vec![TensorSpec::new("score", Datatype::Fp64, vec![-1, 1])];
+    let options = Arc::new(DriftOptions::default());
+    // The reference: the map's batches of unshifted requests.
+    let schema_only = ReferenceProfile::build(
+        &[{
+            let (i, o) = request(0, 10, 0.0, false);
+            plain_batch(&i, &o)
+        }],
+        &options,
+    )
+    .unwrap();
+    let map = FeatureMap::new(&metadata, SignatureSchemas::default(), &schema_only).unwrap();
+    let reference: Vec<RecordBatch> = (1..40)
+        .map(|s| {
+            let (i, o) = request(s, 250, 0.0, false);
+            map.batch(&i, &o).unwrap()
+        })
+        .collect();
+    let profile = Arc::new(ReferenceProfile::build(&reference, &options).unwrap());
+    let t = |s: i64| Timestamp::from_millis(1_700_000_000_000 + s * 1000).unwrap();
+    for policy in [
+        WindowPolicy::rows(700).unwrap(),
+        WindowPolicy::rows(5000).unwrap(),
+        WindowPolicy::new(Some(1500), Some(std::time::Duration::from_secs(30))).unwrap(),
+    ] {
+        let monitor = || {
+            VersionMonitor::new(key(), Arc::clone(&profile), Arc::clone(&options), policy)
+                .with_features(map.clone())
+        };
+        let (mut tensors, mut batches) = (monitor(), monitor());
+        let (mut by_tensors, mut by_batches) = (Vec::new(), Vec::new());
+        for s in 0..120usize {
+            let rows = [1, 64, 333, 0, 17, 1200][s % 6];
+            let shift = if (60..80).contains(&s) { 25.0 } else { 0.0 };
+            let (inputs, outputs) = request(100 + s, rows, shift, (40..50).contains(&s));
+            let time = t(s as i64 * 2);
+            by_tensors.extend(tensors.observe_tensors(&inputs, &outputs, time).unwrap());
+            let batch = map.batch(&inputs, &outputs).unwrap();
+            by_batches.extend(batches.push(&batch, time).unwrap());
+            assert_eq!(tensors.open_rows(), batches.open_rows(), "request {s}");
+        }
+        by_tensors.extend(tensors.close().unwrap());
+        by_batches.extend(batches.close().unwrap());
+        assert!(
+            by_tensors.len() >= 5,
+            "{policy:?}: {} windows",
+            by_tensors.len()
+        );
+        assert_eq!(by_tensors.len(), by_batches.len(), "{policy:?}");
+        for (x, y) in by_tensors.iter().zip(&by_batches) {
+            assert_eq!(
+                (x.sequence, x.rows, x.start, x.end),
+                (y.sequence, y.rows, y.start, y.end)
+            );
+            assert_eq!(x.report, y.report, "{policy:?} window {}", x.sequence);
+        }
+        let drifted = |w: &mlops_monitor::WindowReport| w.drifted_features().contains(&"a".into());
+        assert!(by_tensors.iter().any(drifted), "{policy:?}");
+        assert!(!by_tensors.iter().all(drifted), "{policy:?}");
+    }
+    // A request that does not fit the map is refused whole: nothing is taken.
+    let mut monitor =
+        VersionMonitor::new(key(), profile, options, WindowPolicy::rows(100).unwrap())
+            .with_features(map);
+    let (mut inputs, outputs) = request(1, 10, 0.0, false);
+    monitor.observe_tensors(&inputs, &outputs, t(0)).unwrap();
+    inputs.truncate(2);
+    assert!(monitor.observe_tensors(&inputs, &outputs, t(0)).is_err());
+    assert_eq!(monitor.open_rows(), 10);
+}
+
+/// The tensors as a batch, by name, to build the profile the map is made against.
+fn plain_batch(inputs: &[mlops_serve::Tensor], outputs: &[mlops_serve::Tensor]) -> RecordBatch {
+    use mlops_drift::arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use mlops_drift::arrow_schema::{DataType, Field, Schema};
+    use mlops_serve::TensorData;
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for tensor in inputs.iter().chain(outputs) {
+        let (dt, array): (DataType, ArrayRef) = match &tensor.data {
+            TensorData::Fp32(a) => (
+                DataType::Float64,
+                Arc::new(Float64Array::from_iter_values(
+                    a.iter().map(|v| f64::from(*v)),
+                )),
+            ),
+            TensorData::Fp64(a) => (
+                DataType::Float64,
+                Arc::new(Float64Array::from_iter_values(a.iter().copied())),
+            ),
+            TensorData::Int32(a) => (
+                DataType::Int64,
+                Arc::new(Int64Array::from_iter_values(
+                    a.iter().map(|v| i64::from(*v)),
+                )),
+            ),
+            TensorData::Bytes(a) => (
+                DataType::Utf8,
+                Arc::new(StringArray::from_iter_values(
+                    a.iter().map(|v| std::str::from_utf8(v).unwrap().to_owned()),
+                )),
+            ),
+            other => panic!("{other:?}"),
+        };
+        fields.push(Field::new(&tensor.name, dt, true));
+        arrays.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}

@@ -15,6 +15,10 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 
+/// The `mlops` binary's allocator: the limit and `mlops serve` differ only in their work.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What `mlops serve` answers for the benchmark's linear model, byte for byte.
 const ANSWER: &str = r#"{"model_name":"linear","outputs":[{"name":"output","datatype":"FP32","shape":[1,1],"data":[5.25]}]}"#;
 

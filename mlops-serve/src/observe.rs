@@ -9,7 +9,8 @@
 //!
 //! [`Observer::sample`] runs first: only when it says yes are the inputs copied (outputs are
 //! handed over without a copy), so an observer that samples 1 % of traffic costs the other
-//! 99 % nothing but that call.
+//! 99 % nothing but that call. It is also where an observer that cannot take more (its
+//! queue is full) sheds a request before anything is copied; it counts that drop itself.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -47,6 +48,28 @@ pub struct Observation {
     pub outputs: Vec<Tensor>,
 }
 
+impl Observation {
+    /// An observation of `metadata`'s model (for observers' own tests and benchmarks; the
+    /// server builds them itself).
+    pub fn new(
+        metadata: Arc<ModelMetadata>,
+        request_id: Option<String>,
+        received: SystemTime,
+        latency: Duration,
+        inputs: Vec<Tensor>,
+        outputs: Vec<Tensor>,
+    ) -> Self {
+        Self {
+            metadata,
+            request_id,
+            received,
+            latency,
+            inputs,
+            outputs,
+        }
+    }
+}
+
 /// Sees each successful inference (see the [module docs](self)).
 ///
 /// ```
@@ -65,8 +88,9 @@ pub struct Observation {
 /// }
 /// ```
 pub trait Observer: Send + Sync + 'static {
-    /// Whether to observe this request of `model` (sampling); decided before the inputs are
-    /// copied. Default: every request. Must not block.
+    /// Whether to observe this request of `model` (sampling, or shedding when the observer
+    /// is full); decided before the inputs are copied. Default: every request. Must not
+    /// block.
     fn sample(&self, model: &ModelMetadata) -> bool {
         let _ = model;
         true

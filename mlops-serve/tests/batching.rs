@@ -98,6 +98,27 @@ async fn send_all(
         .collect()
 }
 
+/// `y = 2x` over FP64 `[-1, 1]`, cheap (answered inline, within one poll); records the rows
+/// of every call.
+struct CheapDouble {
+    metadata: ModelMetadata,
+    calls: Mutex<Vec<usize>>,
+}
+
+impl Model for CheapDouble {
+    fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+    fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        let x = inputs[0].data.as_array::<f64>().unwrap();
+        self.calls.lock().unwrap().push(x.shape()[0]);
+        Ok(vec![Tensor::new("y", x.mapv(|v| v * 2.0))])
+    }
+    fn is_cheap(&self, _inputs: &[Tensor]) -> bool {
+        true
+    }
+}
+
 fn labels(model: &str) -> String {
     format!("model=\"{model}\",version=\"\"")
 }
@@ -407,4 +428,44 @@ async fn an_invalid_request_is_refused_before_batching() {
         assert_eq!(answer["outputs"][0]["data"], expected);
     }
     assert_eq!(*gated.calls.lock().unwrap(), vec![1, 3]);
+}
+
+/// A model that answers inline never has two requests in it at once, so under load no request
+/// ever meets another admitted; the queue's probes still find the requests that are ready
+/// meanwhile and batches form. One thread: every request of a round is ready at once, and
+/// without the probes each would run alone.
+#[tokio::test(flavor = "current_thread")]
+async fn batches_form_under_load_when_the_model_answers_inline() {
+    let model = Arc::new(CheapDouble {
+        metadata: fp64_model("cheap"),
+        calls: Mutex::new(Vec::new()),
+    });
+    let server = Server::builder()
+        .model_with(
+            Arc::clone(&model) as Arc<dyn Model>,
+            ModelOptions::default()
+                .capacity(2, 256)
+                .batching(32, Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+    let running = app(server);
+    for round in 0..4 {
+        let bodies = (0..64).map(|i| fp64_request(&[f64::from(i)])).collect();
+        let tasks = send_all(&running, "/v2/models/cheap/infer", bodies).await;
+        for (i, task) in tasks.into_iter().enumerate() {
+            let (status, answer) = task.await.unwrap();
+            assert_eq!(status, 200, "round {round}: {answer}");
+            #[allow(clippy::cast_precision_loss)]
+            let expected = json!([2.0 * i as f64]);
+            assert_eq!(answer["outputs"][0]["data"], expected, "round {round}");
+        }
+    }
+    let calls = model.calls.lock().unwrap().clone();
+    assert_eq!(calls.iter().sum::<usize>(), 4 * 64);
+    assert!(
+        calls.iter().any(|&rows| rows > 1),
+        "no batch formed: {calls:?}"
+    );
+    assert!(calls.iter().all(|&rows| rows <= 32), "{calls:?}");
 }

@@ -183,6 +183,159 @@ async fn at_the_cap_the_longest_idle_connection_makes_room_and_busy_ones_are_kep
     assert!(served.is_ok(), "a freed slot never served health");
 }
 
+/// A request head declaring a 100-byte body to the linear model, and the first 10 bytes of
+/// that body: a body that stalls (the stalled-bodies attack of issue 17).
+const STALLED: &str = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                       Content-Length: 100\r\n\r\n{\"inputs\":";
+
+/// Opens a connection and sends a stalled body.
+async fn stalled(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The server may already have cut it (a reset): that is its choice to make.
+    let _ = stream.write_all(STALLED.as_bytes()).await;
+    stream
+}
+
+/// A whole inference request on a fresh connection (Connection: close); its status line.
+async fn infer(addr: std::net::SocketAddr, body: &str) -> String {
+    let head = format!(
+        "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    status_after(addr, &head, body.as_bytes()).await
+}
+
+/// How many of `streams` the server has not closed: each is read until it is seen closed or
+/// 20 ms pass without news.
+async fn still_open(streams: &mut [TcpStream]) -> usize {
+    let mut open = 0;
+    for stream in streams {
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(20), stream.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    open += 1;
+                    break;
+                }
+            }
+        }
+    }
+    open
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_stalled_bodies_at_the_cap_leaves_health_and_whole_requests_answered() {
+    // Issue 17: connections that declare a body, send part of it and wait filled every slot
+    // of the cap with requests "in flight", and 364 of 492 health probes failed. At a cap of
+    // 32, stalled bodies may hold 28 slots; the other 4 only ever hold idle connections,
+    // requests without a body and bodies over the 28 (cut first): so a probe always finds a
+    // place, from the first stalled body on, without waiting for any timeout.
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .max_connections(32)
+        .body_timeout(Duration::from_secs(120))
+        .header_read_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let body = crate::util::linear_request(&[[1.0, 2.0, 3.0]]).to_string();
+    let mut held = Vec::new();
+    for round in 0..10 {
+        for _ in 0..20 {
+            held.push(stalled(addr).await);
+        }
+        assert_eq!(
+            live(addr).await,
+            Ok(200),
+            "health after {} stalled bodies",
+            held.len()
+        );
+        // A whole request too: its body arrives at once, so it is being worked on before
+        // anything could cut it.
+        let status = infer(addr, &body).await;
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "round {round}: {status}"
+        );
+    }
+    // The cap held: the server closed all but at most 32 of the 200 stalled connections
+    // (closes are asynchronous: wait for them).
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        while still_open(&mut held).await > 32 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "more connections than the cap stayed open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_a_body_that_keeps_arriving_is_never_cut_and_stalled_ones_make_room() {
+    // Cap 16: 14 body units. A slow client takes one and sends its 10,000-byte body in 500-
+    // byte steps every 100 ms (5,000 bytes/s, five times the minimum rate of 1,000) for two
+    // seconds, while stalled bodies keep coming: past their grace of a second, each new one
+    // takes the unit of the stalled body furthest behind. The slow body is never behind, so
+    // it is answered; the stalled bodies that came first are cut.
+    let server = Server::builder()
+        .model(crate::util::linear("lin", None))
+        .max_connections(16)
+        .body_timeout(Duration::from_secs(120))
+        .header_read_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (addr, _stop) = start(server).await;
+    let request = crate::util::linear_request(&[[1.0, 2.0, 3.0]]).to_string();
+    let body = format!("{request}{}", " ".repeat(10_000 - request.len()));
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let sender = tokio::spawn(async move {
+        for chunk in body.as_bytes().chunks(500) {
+            slow.write_all(chunk).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        closed_by_server(&mut slow).await
+    });
+    let mut first = Vec::new();
+    for _ in 0..13 {
+        first.push(stalled(addr).await);
+    }
+    let mut more = Vec::new();
+    while !sender.is_finished() {
+        for _ in 0..4 {
+            more.push(stalled(addr).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = sender.await.unwrap();
+    assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+    // Stalled bodies keep coming until the first ones are past their grace and cut.
+    let cut = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            for _ in 0..4 {
+                more.push(stalled(addr).await);
+            }
+            if still_open(&mut first).await < first.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(cut.is_ok(), "no stalled body made room");
+}
+
 /// Sends `head` (a request head) and `body`, then reads the status line; fails the test when
 /// no answer comes within 30 s.
 async fn status_after(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
@@ -266,19 +419,22 @@ async fn bodies_in_flight_share_a_memory_budget() {
     let (addr, _stop) = start(server).await;
     let head = "POST /v2/models/lin/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
                 Content-Length: 40000\r\n\r\n";
-    // A declares 40 000 bytes and sends 10: it holds its reservation while it trickles.
-    let mut holder = TcpStream::connect(addr).await.unwrap();
-    holder.write_all(head.as_bytes()).await.unwrap();
-    holder.write_all(b"{\"inputs\":").await.unwrap();
-    // B cannot fit beside A: answered 503 with Retry-After instead of being buffered. A may
-    // not have reserved yet when B arrives: retry until B sees the budget taken.
-    let refused = tokio::time::timeout(Duration::from_secs(30), async {
+    // A declares 40 000 bytes and sends 10: it holds its reservation while it trickles. B
+    // cannot fit beside A: answered 503 with Retry-After instead of being buffered.
+    //
+    // Which of the two reserves first is the server's choice: a connection task spawned
+    // later may run first (tokio's LIFO slot). If B wins, B waits for its body while A is
+    // refused after a second, and no later B can ever be refused beside a holder that is
+    // gone: so each attempt starts from a fresh A, and A and B are both dropped (releasing
+    // what they hold) when B was not refused.
+    let (holder, refused) = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
+            let mut holder = TcpStream::connect(addr).await.unwrap();
+            holder.write_all(head.as_bytes()).await.unwrap();
+            holder.write_all(b"{\"inputs\":").await.unwrap();
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.write_all(head.as_bytes()).await.unwrap();
             let mut buf = vec![0u8; 1024];
-            // If B got the budget first (A not reserved yet), B waits for its body: drop it
-            // after a while (releasing its reservation) and try again.
             let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await;
             let n = match read {
                 Ok(read) => read.unwrap_or(0),
@@ -286,7 +442,7 @@ async fn bodies_in_flight_share_a_memory_budget() {
             };
             let text = String::from_utf8_lossy(&buf[..n]).to_string();
             if text.starts_with("HTTP/1.1 503") {
-                break text;
+                break (holder, text);
             }
         }
     })

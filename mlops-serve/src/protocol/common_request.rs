@@ -14,7 +14,7 @@
 //! with the same result (the differential fuzz test in `protocol/tests.rs` holds it to that).
 
 use super::elements::Codec;
-use super::request::{InferRequest, MAX_RANK, MAX_TENSORS, all_outputs};
+use super::request::{InferRequest, MAX_TENSORS, all_outputs};
 use crate::model::ModelMetadata;
 use crate::tensor::{Datatype, Tensor, TensorData, TensorSpec, f16};
 
@@ -72,10 +72,9 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
     if !seen_inputs || c.at != json.len() {
         return None;
     }
-    let mut inputs = Vec::with_capacity(slots.len());
-    for slot in slots {
-        inputs.push(slot?);
-    }
+    // Collected in place: `Option<Tensor>` and `Tensor` have the same layout, so the slots'
+    // buffer becomes the inputs' (one allocation per request less).
+    let inputs: Vec<Tensor> = slots.into_iter().collect::<Option<_>>()?;
     let rows = inputs
         .first()
         .map_or(1, |t| t.data.shape().first().copied().unwrap_or(1));
@@ -88,10 +87,25 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
     })
 }
 
+/// The highest rank this decoder reads (on the stack, no allocation per request).
+const FAST_RANK: usize = 8;
+
+/// A request shape of at most [`FAST_RANK`] dimensions.
+struct Dims {
+    len: usize,
+    dims: [usize; FAST_RANK],
+}
+
+impl Dims {
+    fn as_slice(&self) -> &[usize] {
+        &self.dims[..self.len]
+    }
+}
+
 /// One input object: its position among the metadata's inputs and its tensor.
 fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)> {
     let mut spec: Option<(usize, &TensorSpec)> = None;
-    let mut shape: Option<Vec<usize>> = None;
+    let mut shape: Option<Dims> = None;
     let mut datatype: Option<Datatype> = None;
     let mut data: Option<TensorData> = None;
     c.eat(b'{')?;
@@ -120,7 +134,7 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)
             // The metadata's checks before the data, so that the data is read once, into a
             // buffer of the size the shape says.
             b"data" if data.is_none() => {
-                let ((_, spec), shape, datatype) = (spec?, shape.as_deref()?, datatype?);
+                let ((_, spec), shape, datatype) = (spec?, shape.as_ref()?.as_slice(), datatype?);
                 if datatype != spec.datatype || !spec.accepts_shape(shape) {
                     return None;
                 }
@@ -299,9 +313,13 @@ impl<'a> Cursor<'a> {
         (len == 1 || (len > 1 && self.bytes[start] != b'0')).then_some(value)
     }
 
-    /// A shape: an array of at most [`MAX_RANK`] plain non-negative integers.
-    fn shape(&mut self) -> Option<Vec<usize>> {
-        let mut dims = Vec::with_capacity(4);
+    /// A shape: an array of at most [`FAST_RANK`] plain non-negative integers (a higher rank
+    /// is the general decoder's, which allows up to its `MAX_RANK`).
+    fn shape(&mut self) -> Option<Dims> {
+        let mut dims = Dims {
+            len: 0,
+            dims: [0; FAST_RANK],
+        };
         self.eat(b'[')?;
         if self.next_is(b']') {
             return Some(dims);
@@ -309,10 +327,11 @@ impl<'a> Cursor<'a> {
         loop {
             self.skip_ws();
             let dim = self.digits()?;
-            if dims.len() == MAX_RANK || self.at_fraction() {
+            if self.at_fraction() {
                 return None;
             }
-            dims.push(usize::try_from(dim).ok()?);
+            *dims.dims.get_mut(dims.len)? = usize::try_from(dim).ok()?;
+            dims.len += 1;
             if !self.comma_or(b']')? {
                 return Some(dims);
             }

@@ -287,6 +287,31 @@ fn anything_else_falls_back_to_the_general_decoder() {
     }
 }
 
+/// Ranks up to the one-pass decoder's (8, kept on the stack) take it; higher ones, which the
+/// general decoder accepts up to its own limit, fall back to it.
+#[test]
+fn high_ranks_fall_back_to_the_general_decoder() {
+    for rank in [1usize, 8, 9, 20] {
+        let model = metadata(vec![TensorSpec::new("r", Datatype::Fp32, vec![-1; rank])]);
+        let shape = vec![1usize; rank];
+        let dims = vec!["1"; rank].join(",");
+        // In the common field order (`json!` would sort the keys, data first).
+        let body = format!(
+            r#"{{"inputs":[{{"name":"r","shape":[{dims}],"datatype":"FP32","data":[2.5]}}]}}"#
+        );
+        let general = decode_general(&Bytes::copy_from_slice(body.as_bytes()), None, &model)
+            .unwrap_or_else(|e| panic!("rank {rank}: {e}"));
+        assert_eq!(general.inputs[0].data.shape(), shape.as_slice());
+        match common_request::decode(body.as_bytes(), &model) {
+            Some(fast) => {
+                assert!(rank <= 8, "rank {rank} took the one-pass decoder");
+                assert_eq!(format!("{fast:?}"), format!("{general:?}"));
+            }
+            None => assert!(rank > 8, "rank {rank} fell back"),
+        }
+    }
+}
+
 /// Tokens of the request grammar, for byte mutations.
 const DICT: &[&[u8]] = &[
     b"\"inputs\"",

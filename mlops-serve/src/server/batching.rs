@@ -7,6 +7,10 @@
 //! request alone in the model (no other admitted) runs at once on a free worker, as without
 //! batching, unless the last batches the queue formed had company (load: a model that runs
 //! inline answers within one poll, so under load a request rarely sees another admitted).
+//! Since such a request never meets company, one alone request in [`PROBE_EVERY`] goes
+//! through the queue anyway: under load its one-pass window collects the requests that were
+//! ready meanwhile, and a batch with company sends every request through the queue again; on
+//! an idle model it costs that one request one scheduler pass.
 //! Any other request joins the model's queue. The request that finds the queue
 //! without a leader
 //! leads the next batch: it lets the batch fill, then waits for a free worker (requests keep
@@ -27,8 +31,9 @@
 //! only the requests that cause it. With `max_batch_size == 1` there is no queue at all.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
@@ -36,7 +41,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use crate::error::{Error, Result};
 use crate::metrics::ModelMetrics;
 use crate::model::Servable;
-use crate::tensor::{Tensor, TensorData};
+use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, f16};
 
 /// One request waiting for a batch.
 struct Job {
@@ -70,11 +75,17 @@ struct Batcher {
     full: Notify,
     /// Batches in a row that the queue formed with one request (saturates at [`LONELY`]).
     lonely: AtomicUsize,
+    /// Alone requests so far, counted to send one in [`PROBE_EVERY`] through the queue.
+    alone: AtomicUsize,
 }
 
 /// After this many batches of one in a row, a request alone in the model skips the queue
 /// again; a batch of more than one sends every request back through it.
 const LONELY: usize = 8;
+
+/// One request in this many that would run alone goes through the queue, to find out whether
+/// the model is under load (see the module docs).
+const PROBE_EVERY: usize = 16;
 
 /// Requests waiting for a batch, and whether a collector task is on them.
 #[derive(Default)]
@@ -127,6 +138,7 @@ impl Scheduler {
                 queue: Mutex::new(Queue::default()),
                 full: Notify::new(),
                 lonely: AtomicUsize::new(LONELY),
+                alone: AtomicUsize::new(0),
             }),
         }
     }
@@ -159,7 +171,8 @@ impl Scheduler {
             // load a request that runs inline rarely sees another admitted, so the queue's
             // recent batches, not the admitted count alone, say whether to wait.
             let alone = self.admitted.load(Ordering::Acquire) <= 1
-                && batcher.lonely.load(Ordering::Relaxed) >= LONELY;
+                && batcher.lonely.load(Ordering::Relaxed) >= LONELY
+                && !batcher.probe();
             match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
                 Some(Ok(permit)) => permit,
                 _ => return batcher.submit(servable, inputs, rows, arrived).await,
@@ -197,6 +210,11 @@ impl Drop for Leading<'_> {
 }
 
 impl Batcher {
+    /// Whether this alone request should go through the queue to probe for load.
+    fn probe(&self) -> bool {
+        self.alone.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == PROBE_EVERY - 1
+    }
+
     /// Queues a request; leads the next batch if no request does, and waits for the answer.
     async fn submit(
         self: &Arc<Self>,
@@ -285,7 +303,7 @@ impl Batcher {
     /// unless the batch fills first.
     async fn fill_window(&self) {
         if self.max_delay.is_zero() {
-            tokio::task::yield_now().await;
+            one_scheduler_pass().await;
             return;
         }
         let oldest = {
@@ -399,6 +417,51 @@ impl Batcher {
     }
 }
 
+/// One pass of the async scheduler: pending until the runtime has run every task that was
+/// ready (tokio's `yield_now` defers its wake-up until then). `yield_now` alone is ready at
+/// its second poll whether or not it was woken, and a time bound polls the work once before
+/// it builds its timer and once more in it (`bound::until`): the batch window would close
+/// before any other request could join. This one is ready only once it was woken.
+async fn one_scheduler_pass() {
+    let flag = Arc::new(WakeFlag::default());
+    let mut inner = std::pin::pin!(tokio::task::yield_now());
+    let mut polled = false;
+    std::future::poll_fn(|cx| {
+        *flag.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        if std::mem::replace(&mut polled, true) && !flag.woken.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(Arc::clone(&flag));
+        inner.as_mut().poll(&mut Context::from_waker(&waker))
+    })
+    .await;
+}
+
+/// Whether the scheduler woke [`one_scheduler_pass`], and the task to wake then.
+#[derive(Default)]
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
 /// Whether `job` can join a batch started by `first`: same model instance, and the same
 /// dimensions after the batch dimension for every input.
 fn compatible(first: &Job, job: &Job) -> bool {
@@ -416,14 +479,84 @@ fn compatible(first: &Job, job: &Job) -> bool {
             .all(|(a, b)| a.data.shape().get(1..) == b.data.shape().get(1..))
 }
 
+/// `$f::<T>(args)` for the element type `T` of the datatype `$datatype`.
+macro_rules! by_datatype {
+    ($datatype:expr, $f:ident($($arg:expr),*)) => {
+        match $datatype {
+            Datatype::Bool => $f::<bool>($($arg),*),
+            Datatype::Uint8 => $f::<u8>($($arg),*),
+            Datatype::Uint16 => $f::<u16>($($arg),*),
+            Datatype::Uint32 => $f::<u32>($($arg),*),
+            Datatype::Uint64 => $f::<u64>($($arg),*),
+            Datatype::Int8 => $f::<i8>($($arg),*),
+            Datatype::Int16 => $f::<i16>($($arg),*),
+            Datatype::Int32 => $f::<i32>($($arg),*),
+            Datatype::Int64 => $f::<i64>($($arg),*),
+            Datatype::Fp16 => $f::<f16>($($arg),*),
+            Datatype::Fp32 => $f::<f32>($($arg),*),
+            Datatype::Fp64 => $f::<f64>($($arg),*),
+            Datatype::Bytes => $f::<Bytes>($($arg),*),
+        }
+    };
+}
+
+/// `parts` (one element type, the same trailing dimensions) concatenated along dimension 0
+/// with one copy per part, when every part is contiguous in standard order (as decoded
+/// requests are); `None` otherwise, for ndarray's general concatenation (which costs more
+/// than the model call of a small model for a batch of single rows).
+fn concat_contiguous<T: Element>(parts: &[&TensorData]) -> Option<TensorData> {
+    let first = T::unwrap_ref(parts.first()?)?;
+    let (mut rows, mut len) = (0usize, 0usize);
+    for part in parts {
+        let array = T::unwrap_ref(part)?;
+        if array.ndim() != first.ndim() || array.shape().get(1..) != first.shape().get(1..) {
+            return None;
+        }
+        array.as_slice()?;
+        rows += array.shape().first()?;
+        len += array.len();
+    }
+    let mut values = Vec::with_capacity(len);
+    for part in parts {
+        values.extend_from_slice(T::unwrap_ref(part)?.as_slice()?);
+    }
+    let mut dim = first.raw_dim();
+    dim[0] = rows;
+    ndarray::ArrayD::from_shape_vec(dim, values)
+        .ok()
+        .map(T::wrap)
+}
+
+/// Rows `start..end` of `data` as a tensor of their own, copied straight from its buffer
+/// when it is contiguous in standard order; `None` otherwise (or out of range), for the
+/// general slicing and its error.
+fn rows_contiguous<T: Element>(data: &TensorData, start: usize, end: usize) -> Option<TensorData> {
+    let array = T::unwrap_ref(data)?;
+    let values = array.as_slice()?;
+    let rows = *array.shape().first()?;
+    if start > end || end > rows {
+        return None;
+    }
+    let row = values.len().checked_div(rows).unwrap_or(0);
+    let mut dim = array.raw_dim();
+    dim[0] = end - start;
+    ndarray::ArrayD::from_shape_vec(dim, values.get(start * row..end * row)?.to_vec())
+        .ok()
+        .map(T::wrap)
+}
+
 /// The batch's inputs, each the requests' tensors concatenated along dimension 0.
 fn merge_inputs(jobs: &[Job]) -> Result<Vec<Tensor>> {
     let mut merged = Vec::with_capacity(jobs[0].inputs.len());
     for (index, first) in jobs[0].inputs.iter().enumerate() {
         let parts: Vec<&TensorData> = jobs.iter().map(|job| &job.inputs[index].data).collect();
+        let data = match by_datatype!(first.data.datatype(), concat_contiguous(&parts)) {
+            Some(data) => data,
+            None => TensorData::concat_rows(&parts)?,
+        };
         merged.push(Tensor {
             name: first.name.clone(),
-            data: TensorData::concat_rows(&parts)?,
+            data,
         });
     }
     Ok(merged)
@@ -455,9 +588,14 @@ fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
         let split: Result<Vec<Tensor>> = outputs
             .iter()
             .map(|t| {
+                let data =
+                    match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, offset, end)) {
+                        Some(data) => data,
+                        None => t.data.slice_rows(offset, end)?,
+                    };
                 Ok(Tensor {
                     name: t.name.clone(),
-                    data: t.data.slice_rows(offset, end)?,
+                    data,
                 })
             })
             .collect();
@@ -476,5 +614,48 @@ fn fail_all(jobs: Vec<Job>, error: &Error) {
             other => Error::inference(job.servable.metadata().name.clone(), other.to_string()),
         };
         let _ = job.reply.send(Err(copy));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+
+    use super::*;
+
+    fn fp32(shape: &[usize], values: Vec<f32>) -> TensorData {
+        TensorData::from_vec(shape, values).unwrap()
+    }
+
+    #[test]
+    fn contiguous_rows_join_and_split_as_ndarray_does() {
+        let a = fp32(&[2, 3], (0..6u8).map(f32::from).collect());
+        let b = fp32(&[1, 3], vec![6.0, 7.0, 8.0]);
+        let empty = fp32(&[0, 3], vec![]);
+        let parts = [&a, &empty, &b];
+        let joined = concat_contiguous::<f32>(&parts).unwrap();
+        assert_eq!(joined, TensorData::concat_rows(&parts).unwrap());
+        for (start, end) in [(0, 1), (1, 3), (0, 3), (2, 2)] {
+            assert_eq!(
+                rows_contiguous::<f32>(&joined, start, end).unwrap(),
+                joined.slice_rows(start, end).unwrap()
+            );
+        }
+        assert!(rows_contiguous::<f32>(&joined, 2, 4).is_none());
+        assert!(rows_contiguous::<f64>(&joined, 0, 1).is_none());
+        // Another datatype or other trailing dimensions are the general path's (and error).
+        let other = fp32(&[1, 2], vec![1.0, 2.0]);
+        assert!(concat_contiguous::<f32>(&[&a, &other]).is_none());
+    }
+
+    #[test]
+    fn arrays_not_in_standard_order_take_the_general_path() {
+        let fortran =
+            ArrayD::from_shape_vec(IxDyn(&[2, 3]).f(), (0..6u8).map(f32::from).collect()).unwrap();
+        let data = TensorData::Fp32(fortran);
+        assert!(rows_contiguous::<f32>(&data, 0, 1).is_none());
+        assert!(concat_contiguous::<f32>(&[&data, &data]).is_none());
+        let general = TensorData::concat_rows(&[&data, &data]).unwrap();
+        assert_eq!(general.shape(), &[4, 3]);
     }
 }
