@@ -16,8 +16,8 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::support::index::{
-    assert_equivalent, index_serves_what_records_say, open, pages, populate, queries,
-    two_experiments,
+    assert_equivalent, index_serves_what_records_say, kill_child_after, open, pages, populate,
+    queries, two_experiments,
 };
 
 fn folder_root(dir: &tempfile::TempDir) -> StoreRoot {
@@ -354,7 +354,6 @@ async fn a_builder_killed_at_any_instant_leaves_a_store_that_reads_the_same() {
     let experiments = two_experiments(&writer).await;
     populate(&writer, &experiments, 60, false).await;
     writer.build_run_index().await.unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut seed = u64::from(std::process::id()) | 1;
     let mut generations_seen = std::collections::BTreeSet::new();
     for _ in 0..iterations {
@@ -363,23 +362,13 @@ async fn a_builder_killed_at_any_instant_leaves_a_store_that_reads_the_same() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = std::time::Duration::from_millis(seed % 600);
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "local_index::index_crash_child",
-                "--exact",
-                "--ignored",
-                "--test-threads",
-                "1",
-                "--quiet",
-            ])
-            .env(CRASH_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(delay).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        kill_child_after(
+            "local_index::index_crash_child",
+            CRASH_DIR,
+            dir.path(),
+            delay,
+        )
+        .await;
         // Whatever instant the kill hit (a marker without its record, a generation without
         // its clean-up, a staging file), the store reads the same with and without the
         // index, and nothing is reported damaged.

@@ -17,7 +17,7 @@ use mlops_track::{
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::support::index::{assert_equivalent, pages, populate, queries};
+use crate::support::index::{assert_equivalent, kill_child_after, pages, populate, queries};
 use crate::support::point;
 
 /// A process with the default options: the index on, a 10-minute grace period.
@@ -508,7 +508,6 @@ async fn an_ender_killed_at_any_instant_leaves_a_store_that_reads_the_same() {
         .unwrap();
     let writer = process(&root).await;
     let experiments = vec![experiment(&writer, "killed").await];
-    let exe = std::env::current_exe().unwrap();
     let mut seed = u64::from(std::process::id()) | 1;
     for _ in 0..8 {
         // xorshift: a delay in 100..900 ms, past the child's start-up and into its runs.
@@ -516,23 +515,13 @@ async fn an_ender_killed_at_any_instant_leaves_a_store_that_reads_the_same() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = std::time::Duration::from_millis(100 + seed % 800);
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "local_index_ended::ended_crash_child",
-                "--exact",
-                "--ignored",
-                "--test-threads",
-                "1",
-                "--quiet",
-            ])
-            .env(CRASH_DIR, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(delay).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        kill_child_after(
+            "local_index_ended::ended_crash_child",
+            CRASH_DIR,
+            dir.path(),
+            delay,
+        )
+        .await;
         // Whatever instant the kill hit (an ending without its summary, a summary without
         // its compaction's clean-up, a marker without its write), a new process finds with
         // the summaries what the records say.
