@@ -15,9 +15,10 @@ use mlops_track::{ExperimentId, LocalStore, TrackingStore, TrackingStoreExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
+use crate::killed_writer::kill_child_after;
 use crate::support::index::{
-    assert_equivalent, index_serves_what_records_say, kill_child_after, open, pages, populate,
-    queries, two_experiments,
+    assert_equivalent, index_serves_what_records_say, open, pages, populate, queries,
+    two_experiments,
 };
 
 fn folder_root(dir: &tempfile::TempDir) -> StoreRoot {

@@ -17,7 +17,8 @@ use mlops_track::{
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::support::index::{assert_equivalent, kill_child_after, pages, populate, queries};
+use crate::killed_writer::kill_child_after;
+use crate::support::index::{assert_equivalent, pages, populate, queries};
 use crate::support::point;
 
 /// A process with the default options: the index on, a 10-minute grace period.

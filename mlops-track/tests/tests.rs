@@ -9,6 +9,7 @@ mod dataset;
 mod filter_fixtures;
 mod fuzz_filter;
 mod fuzz_records;
+mod killed_writer;
 mod local_conformance;
 mod local_damage;
 mod local_disk_full;
