@@ -27,6 +27,10 @@ use std::time::Duration;
 
 use mlops_serve::{ModelOptions, Server};
 
+/// The `mlops` binary's allocator, so the counts are those of `mlops serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Failure> {
