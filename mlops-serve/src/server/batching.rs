@@ -24,24 +24,41 @@
 //!   timer and no tuning;
 //! - otherwise until the oldest request has waited `max_batch_delay` or the batch is full.
 //!
-//! A batch of one runs on the leader's task as an unbatched request would; a larger batch
-//! runs on a task of its own, so a leader that gives up (deadline, disconnect) never fails
-//! the requests it collected, and a leader dropped while collecting hands the queue to a
+//! The leader runs its batch on its own task (no task to spawn, no wake-up to cross to), and
+//! hands the rest of the batch to a task of its own when it leaves before the batch ends (its
+//! deadline passed, its client went away), so a leader that gives up never fails the
+//! requests it collected; a leader that leaves while collecting hands the queue to a
 //! collector task. A failed batch is run again one request at a time, so a failure reaches
 //! only the requests that cause it. With `max_batch_size == 1` there is no queue at all.
+//!
+//! Deadlines: a queued request carries its deadline and waits for its answer without a timer
+//! of its own (a timer entry per request cost as much as the rest of the queueing). Whoever
+//! holds a request answers it `DeadlineExceeded` once its deadline passes: the leader or
+//! collector waiting for a worker or a batch window sleeps until the earliest deadline in the
+//! queue, a running batch until the earliest of its requests', and a batch taken off the
+//! queue leaves out the requests already due. So there is one timer per wait, not per
+//! request, and none when the model answers within its first poll. A request that joins the
+//! queue with an earlier deadline than the one its watcher sleeps until (deadlines follow
+//! arrival, not queueing: a slow body queues late) bounds its own wait as before.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 
+use super::bound;
 use crate::error::{Error, Result};
 use crate::metrics::ModelMetrics;
 use crate::model::Servable;
 use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, f16};
+
+/// A request's answer, sent by whoever holds its [`Job`].
+type Answer = Result<Vec<Tensor>>;
 
 /// One request waiting for a batch.
 struct Job {
@@ -49,7 +66,40 @@ struct Job {
     inputs: Vec<Tensor>,
     rows: usize,
     enqueued: Instant,
-    reply: oneshot::Sender<Result<Vec<Tensor>>>,
+    /// When the caller's deadline passes: the job's holder answers `DeadlineExceeded` then.
+    deadline: Instant,
+    /// The model's deadline (for the error).
+    limit: Duration,
+    /// `None` once answered.
+    reply: Option<oneshot::Sender<Answer>>,
+}
+
+impl Job {
+    /// Whether the caller still waits for an answer (not answered, not gone).
+    fn waiting(&self) -> bool {
+        self.reply.as_ref().is_some_and(|reply| !reply.is_closed())
+    }
+
+    /// Sends `answer` unless the job was answered already.
+    fn answer(&mut self, answer: Answer) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Answers `DeadlineExceeded` (of model `name`).
+    fn expire(&mut self, name: &str) {
+        let limit = self.limit;
+        self.answer(Err(expired(name, limit)));
+    }
+}
+
+/// The error of a request that did not get its answer within `limit`.
+fn expired(name: &str, limit: Duration) -> Error {
+    Error::DeadlineExceeded {
+        name: name.to_owned(),
+        deadline: limit,
+    }
 }
 
 /// Admission, workers and the batch queue of one model.
@@ -87,12 +137,15 @@ const LONELY: usize = 8;
 /// the model is under load (see the module docs).
 const PROBE_EVERY: usize = 16;
 
-/// Requests waiting for a batch, and whether a collector task is on them.
+/// Requests waiting for a batch, and whether a leader or collector task is on them.
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     rows: usize,
     collecting: bool,
+    /// The deadline the leader or collector sleeps until while it waits (`None`: it looks at
+    /// every queued request before it waits again). A request due earlier bounds itself.
+    watch: Option<Instant>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -101,6 +154,7 @@ impl std::fmt::Debug for Queue {
             .field("jobs", &self.jobs.len())
             .field("rows", &self.rows)
             .field("collecting", &self.collecting)
+            .field("watch", &self.watch)
             .finish()
     }
 }
@@ -156,14 +210,17 @@ impl Scheduler {
         Ok(admission)
     }
 
-    /// Runs one (admitted) request's inference, batched with others when the model is busy.
+    /// Runs one (admitted) request's inference, batched with others when the model is busy;
+    /// `DeadlineExceeded` when the answer is not in `limit` after `arrived`.
     pub(crate) async fn run(
         &self,
         servable: &Servable,
         inputs: Vec<Tensor>,
         rows: usize,
+        arrived: Instant,
+        limit: Duration,
     ) -> Result<Vec<Tensor>> {
-        let arrived = Instant::now();
+        let deadline = arrived + limit;
         let batcher = &self.batcher;
         let permit = if batcher.max_rows > 1 && servable.metadata().batchable() {
             // Alone in the model (no other request admitted, so none queued) while recent
@@ -174,23 +231,37 @@ impl Scheduler {
                 && batcher.lonely.load(Ordering::Relaxed) >= LONELY
                 && !batcher.probe();
             match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
-                Some(Ok(permit)) => permit,
-                _ => return batcher.submit(servable, inputs, rows, arrived).await,
+                Some(Ok(permit)) => Some(permit),
+                _ => {
+                    return batcher
+                        .submit(servable, inputs, rows, arrived, deadline, limit)
+                        .await;
+                }
             }
         } else {
-            Arc::clone(&batcher.permits)
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::Draining)?
+            None
         };
-        let metrics = &batcher.metrics;
-        let started = Instant::now();
-        metrics.queue.observe((started - arrived).as_secs_f64());
-        metrics.batch.observe(1.0);
-        let result = servable.infer(inputs).await;
-        metrics.inference.observe(started.elapsed().as_secs_f64());
-        drop(permit);
-        result
+        // Unqueued: the time bound builds its timer only when the model has to be waited for.
+        let alone = async {
+            let permit = match permit {
+                Some(permit) => permit,
+                None => Arc::clone(&batcher.permits)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Error::Draining)?,
+            };
+            let metrics = &batcher.metrics;
+            let started = Instant::now();
+            metrics.queue.observe((started - arrived).as_secs_f64());
+            metrics.batch.observe(1.0);
+            let result = servable.infer(inputs).await;
+            metrics.inference.observe(started.elapsed().as_secs_f64());
+            drop(permit);
+            result
+        };
+        bound::until(deadline.into(), alone)
+            .await
+            .map_err(|_| expired(&self.name, limit))?
     }
 }
 
@@ -209,6 +280,26 @@ impl Drop for Leading<'_> {
     }
 }
 
+/// A batch that its leader runs on its own task; handed to a task of its own when the
+/// leader leaves (or is dropped) before it ends, so the requests it holds are still answered.
+struct HandOff(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Drop for HandOff {
+    fn drop(&mut self) {
+        if let Some(batch) = self.0.take() {
+            // Without a runtime (shutting down) the batch is dropped: its callers get an
+            // error from their closed channel, as nothing will run it.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(batch);
+            }
+        }
+    }
+}
+
+/// A batch taken off the queue: its jobs, their rows, a worker's permit, and whether
+/// requests remain queued beyond it.
+type Batch = (Vec<Job>, usize, OwnedSemaphorePermit, bool);
+
 impl Batcher {
     /// Whether this alone request should go through the queue to probe for load.
     fn probe(&self) -> bool {
@@ -222,6 +313,8 @@ impl Batcher {
         inputs: Vec<Tensor>,
         rows: usize,
         arrived: Instant,
+        deadline: Instant,
+        limit: Duration,
     ) -> Result<Vec<Tensor>> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -229,40 +322,81 @@ impl Batcher {
             inputs,
             rows,
             enqueued: arrived,
-            reply,
+            deadline,
+            limit,
+            reply: Some(reply),
         };
-        let lead = {
+        let (lead, watched) = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue.jobs.push_back(job);
             queue.rows += rows;
             if queue.rows >= self.max_rows {
                 self.full.notify_one();
             }
-            !std::mem::replace(&mut queue.collecting, true)
+            let lead = !std::mem::replace(&mut queue.collecting, true);
+            (
+                lead,
+                lead || queue.watch.is_none_or(|watch| deadline >= watch),
+            )
         };
         if lead {
-            let mut leading = Leading {
-                batcher: self,
-                done: false,
-            };
-            if let Some((jobs, rows, permit, more)) = self.next_batch().await {
-                leading.done = true;
-                if more {
-                    self.spawn_collector();
-                }
-                if jobs.len() == 1 {
-                    self.run_batch(jobs, rows, permit).await;
-                } else {
-                    let batcher = Arc::clone(self);
-                    tokio::spawn(async move { batcher.run_batch(jobs, rows, permit).await });
-                }
-            } else {
-                leading.done = true;
-            }
+            return self.lead(answer).await;
         }
-        answer
+        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
+        if watched {
+            return answer.await.unwrap_or_else(|_| stopped());
+        }
+        bound::until(deadline.into(), answer)
             .await
-            .unwrap_or_else(|_| Err(Error::inference(&self.name, "the batch worker stopped")))
+            .map_err(|_| expired(&self.name, limit))?
+            .unwrap_or_else(|_| stopped())
+    }
+
+    /// Leads the next batch (the caller's request is its oldest) and runs it on this task;
+    /// leaves as soon as the caller's answer is in (the batch goes on on a task of its own).
+    async fn lead(self: &Arc<Self>, mut answer: oneshot::Receiver<Answer>) -> Answer {
+        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
+        let mut leading = Leading {
+            batcher: self,
+            done: false,
+        };
+        // The batch, unless the caller's deadline passed while it filled or waited for a
+        // worker (the leader's own wait expired it): then `leading` hands the queue on.
+        let batch = {
+            let mut next = std::pin::pin!(self.next_batch());
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(batch) = next.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(batch));
+                }
+                Pin::new(&mut answer).poll(cx).map(Err)
+            })
+            .await
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(result) => return result.unwrap_or_else(|_| stopped()),
+        };
+        leading.done = true;
+        let Some((jobs, rows, permit, more)) = batch else {
+            // Nothing left to lead: every queued request, this one too, was answered.
+            return answer.await.unwrap_or_else(|_| stopped());
+        };
+        if more {
+            self.spawn_collector();
+        }
+        let mut run = HandOff(Some(Box::pin(
+            Arc::clone(self).run_batch(jobs, rows, permit),
+        )));
+        std::future::poll_fn(|cx| {
+            if let Some(batch) = run.0.as_mut()
+                && batch.as_mut().poll(cx).is_ready()
+            {
+                run.0 = None;
+            }
+            Pin::new(&mut answer).poll(cx)
+        })
+        .await
+        .unwrap_or_else(|_| stopped())
     }
 
     /// Starts a task that forms batches until the queue is empty.
@@ -270,8 +404,7 @@ impl Batcher {
         let batcher = Arc::clone(self);
         let collect = async move {
             while let Some((jobs, rows, permit, more)) = batcher.next_batch().await {
-                let runner = Arc::clone(&batcher);
-                tokio::spawn(async move { runner.run_batch(jobs, rows, permit).await });
+                tokio::spawn(Arc::clone(&batcher).run_batch(jobs, rows, permit));
                 if !more {
                     break;
                 }
@@ -288,50 +421,107 @@ impl Batcher {
 
     /// Lets the next batch fill, waits for a worker and takes the batch off the queue, with
     /// the worker's permit and whether requests remain queued beyond it (the caller then
-    /// stays on the queue). `None` when the queue is empty: nothing is left to lead.
-    async fn next_batch(&self) -> Option<(Vec<Job>, usize, OwnedSemaphorePermit, bool)> {
+    /// stays on the queue). `None` when the queue is empty: nothing is left to lead. While
+    /// it waits, queued requests whose deadline passes are answered.
+    async fn next_batch(&self) -> Option<Batch> {
         self.fill_window().await;
-        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            self.fail_queued(&Error::Draining);
-            return None;
+        let permit = loop {
+            let wait = match Arc::clone(&self.permits).try_acquire_owned() {
+                Ok(permit) => break permit,
+                Err(TryAcquireError::Closed) => None,
+                // Every worker is busy: sleep until a worker is free or the earliest queued
+                // deadline passes, whichever comes first.
+                Err(TryAcquireError::NoPermits) => {
+                    let next = self.expire_queued()?;
+                    let acquire = Arc::clone(&self.permits).acquire_owned();
+                    match tokio::time::timeout_at(next.into(), acquire).await {
+                        Ok(permit) => Some(permit.ok()),
+                        Err(_) => continue,
+                    }
+                }
+            };
+            match wait {
+                Some(Some(permit)) => break permit,
+                _ => {
+                    self.fail_queued(&Error::Draining);
+                    return None;
+                }
+            }
         };
         let (jobs, rows, more) = self.take_batch();
         (!jobs.is_empty()).then_some((jobs, rows, permit, more))
     }
 
+    /// Answers the queued requests whose deadline has passed and drops those whose caller
+    /// left; returns the earliest deadline left (the one to sleep until), or `None` (and
+    /// leaves the queue) when none is left.
+    fn expire_queued(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let next = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut kept = VecDeque::with_capacity(queue.jobs.len());
+            let mut next: Option<Instant> = None;
+            while let Some(job) = queue.jobs.pop_front() {
+                if job.deadline <= now || !job.waiting() {
+                    queue.rows -= job.rows;
+                    due.push(job);
+                } else {
+                    next = Some(next.map_or(job.deadline, |next| next.min(job.deadline)));
+                    kept.push_back(job);
+                }
+            }
+            queue.jobs = kept;
+            queue.collecting = next.is_some();
+            queue.watch = next;
+            next
+        };
+        for mut job in due {
+            job.expire(&self.name);
+        }
+        next
+    }
+
     /// Lets the batch fill: one scheduler pass, or up to `max_delay` after the oldest request
-    /// unless the batch fills first.
+    /// (or the earliest deadline, if sooner) unless the batch fills first.
     async fn fill_window(&self) {
         if self.max_delay.is_zero() {
             one_scheduler_pass().await;
             return;
         }
-        let oldest = {
-            let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let end = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             if queue.rows >= self.max_rows {
                 return;
             }
-            queue.jobs.front().map(|job| job.enqueued)
+            let Some(oldest) = queue.jobs.front().map(|job| job.enqueued) else {
+                return;
+            };
+            let due = queue.jobs.iter().map(|job| job.deadline).min();
+            queue.watch = due;
+            let end = oldest + self.max_delay;
+            due.map_or(end, |due| due.min(end))
         };
-        if let Some(oldest) = oldest {
-            let _ = tokio::time::timeout_at((oldest + self.max_delay).into(), self.full.notified())
-                .await;
-        }
+        let _ = tokio::time::timeout_at(end.into(), self.full.notified()).await;
     }
 
     /// Takes the next batch off the queue: the oldest request and every later one with the
     /// same trailing dimensions, up to `max_rows` rows; requests whose caller left are
-    /// dropped. Returns the jobs, their rows, and whether requests remain queued (then the
-    /// collector stays on the queue; otherwise it leaves it).
+    /// dropped, those whose deadline passed answered. Returns the jobs, their rows, and
+    /// whether requests remain queued (then the collector stays on the queue; otherwise it
+    /// leaves it).
     fn take_batch(&self) -> (Vec<Job>, usize, bool) {
+        let now = Instant::now();
+        let mut due = Vec::new();
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let mut jobs: Vec<Job> = Vec::new();
         let mut rows = 0;
         let mut kept = VecDeque::new();
         while let Some(job) = queue.jobs.pop_front() {
-            if job.reply.is_closed() {
+            if !job.waiting() || job.deadline <= now {
                 queue.rows -= job.rows;
-                continue; // Its caller gave up (deadline or disconnect).
+                due.push(job); // Its caller gave up (disconnect), or its deadline passed.
+                continue;
             }
             let fits = match jobs.first() {
                 None => true,
@@ -352,6 +542,11 @@ impl Batcher {
         queue.jobs = kept;
         let more = !queue.jobs.is_empty();
         queue.collecting = more;
+        queue.watch = None;
+        drop(queue);
+        for mut job in due {
+            job.expire(&self.name);
+        }
         let lonely = match jobs.len() {
             0 => self.lonely.load(Ordering::Relaxed),
             1 => (self.lonely.load(Ordering::Relaxed) + 1).min(LONELY),
@@ -367,13 +562,46 @@ impl Batcher {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue.rows = 0;
             queue.collecting = false;
+            queue.watch = None;
             queue.jobs.drain(..).collect()
         };
         fail_all(jobs, error);
     }
 
+    /// `work`, answering each of `jobs` whose deadline passes meanwhile: no timer when the
+    /// work is done at its first poll, one at the earliest deadline of the jobs still waiting
+    /// otherwise.
+    async fn watch<F: Future>(&self, work: F, jobs: &mut [Job]) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if let Some(output) = bound::poll_once(work.as_mut()).await {
+            return output;
+        }
+        loop {
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            for job in jobs.iter_mut().filter(|job| job.reply.is_some()) {
+                if job.deadline <= now {
+                    job.expire(&self.name);
+                } else {
+                    next = Some(next.map_or(job.deadline, |next| next.min(job.deadline)));
+                }
+            }
+            let Some(next) = next else {
+                return work.await;
+            };
+            if let Ok(output) = tokio::time::timeout_at(next.into(), work.as_mut()).await {
+                return output;
+            }
+        }
+    }
+
     /// Runs one batch and answers its requests; the worker permit is released at the end.
-    async fn run_batch(&self, jobs: Vec<Job>, rows: usize, permit: OwnedSemaphorePermit) {
+    async fn run_batch(
+        self: Arc<Self>,
+        mut jobs: Vec<Job>,
+        rows: usize,
+        permit: OwnedSemaphorePermit,
+    ) {
         let metrics = &self.metrics;
         let now = Instant::now();
         for job in &jobs {
@@ -384,32 +612,35 @@ impl Batcher {
         #[allow(clippy::cast_precision_loss)]
         metrics.batch.observe(jobs.len() as f64);
         let servable = jobs[0].servable.clone();
-        let mut jobs = jobs;
         if jobs.len() == 1 {
-            let Some(job) = jobs.pop() else { return };
-            let result = servable.infer(job.inputs).await;
+            let inputs = std::mem::take(&mut jobs[0].inputs);
+            let result = self.watch(servable.infer(inputs), &mut jobs).await;
             metrics.inference.observe(now.elapsed().as_secs_f64());
             drop(permit);
-            let _ = job.reply.send(result);
+            jobs[0].answer(result);
             return;
         }
         let result = match merge_inputs(&jobs) {
-            Ok(merged) => servable.infer(merged).await,
+            Ok(merged) => self.watch(servable.infer(merged), &mut jobs).await,
             Err(e) => Err(e),
         };
         metrics.inference.observe(now.elapsed().as_secs_f64());
         match result.and_then(|outputs| check_rows(&servable, outputs, rows)) {
             Ok(outputs) => {
                 drop(permit);
-                split_outputs(jobs, &outputs);
+                split_outputs(&mut jobs, &outputs);
             }
             Err(_) => {
                 // One request may be the cause: run each alone, so only its caller fails.
-                for job in jobs {
+                for index in 0..jobs.len() {
+                    if !jobs[index].waiting() {
+                        continue;
+                    }
                     let started = Instant::now();
-                    let result = servable.infer(job.inputs).await;
+                    let inputs = std::mem::take(&mut jobs[index].inputs);
+                    let result = self.watch(servable.infer(inputs), &mut jobs[index..]).await;
                     metrics.inference.observe(started.elapsed().as_secs_f64());
-                    let _ = job.reply.send(result);
+                    jobs[index].answer(result);
                 }
                 drop(permit);
             }
@@ -580,18 +811,22 @@ fn check_rows(servable: &Servable, outputs: Vec<Tensor>, rows: usize) -> Result<
     }
 }
 
-/// Answers each job with its rows of the batch's outputs.
-fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
+/// Answers each job still waiting with its rows of the batch's outputs.
+fn split_outputs(jobs: &mut [Job], outputs: &[Tensor]) {
     let mut offset = 0;
     for job in jobs {
-        let end = offset + job.rows;
+        let (start, end) = (offset, offset + job.rows);
+        offset = end;
+        if !job.waiting() {
+            continue; // Answered (deadline) or gone: no rows to copy.
+        }
         let split: Result<Vec<Tensor>> = outputs
             .iter()
             .map(|t| {
                 let data =
-                    match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, offset, end)) {
+                    match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, start, end)) {
                         Some(data) => data,
-                        None => t.data.slice_rows(offset, end)?,
+                        None => t.data.slice_rows(start, end)?,
                     };
                 Ok(Tensor {
                     name: t.name.clone(),
@@ -599,21 +834,20 @@ fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
                 })
             })
             .collect();
-        offset = end;
-        let _ = job.reply.send(split);
+        job.answer(split);
     }
 }
 
 /// Sends a copy of `error` to every job.
 fn fail_all(jobs: Vec<Job>, error: &Error) {
-    for job in jobs {
+    for mut job in jobs {
         let copy = match error {
             Error::InvalidRequest(m) => Error::InvalidRequest(m.clone()),
             Error::Inference { model, message } => Error::inference(model, message),
             Error::Draining => Error::Draining,
             other => Error::inference(job.servable.metadata().name.clone(), other.to_string()),
         };
-        let _ = job.reply.send(Err(copy));
+        job.answer(Err(copy));
     }
 }
 
