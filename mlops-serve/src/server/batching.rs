@@ -751,11 +751,7 @@ fn concat_contiguous<T: Element>(parts: &[&TensorData]) -> Option<TensorData> {
     for part in parts {
         values.extend_from_slice(T::unwrap_ref(part)?.as_slice()?);
     }
-    let mut dim = first.raw_dim();
-    dim[0] = rows;
-    ndarray::ArrayD::from_shape_vec(dim, values)
-        .ok()
-        .map(T::wrap)
+    with_rows(first, rows, values).map(T::wrap)
 }
 
 /// Rows `start..end` of `data` as a tensor of their own, copied straight from its buffer
@@ -769,11 +765,26 @@ fn rows_contiguous<T: Element>(data: &TensorData, start: usize, end: usize) -> O
         return None;
     }
     let row = values.len().checked_div(rows).unwrap_or(0);
-    let mut dim = array.raw_dim();
-    dim[0] = end - start;
-    ndarray::ArrayD::from_shape_vec(dim, values.get(start * row..end * row)?.to_vec())
-        .ok()
-        .map(T::wrap)
+    let part = values.get(start * row..end * row)?.to_vec();
+    Some(T::wrap(with_rows(array, end - start, part)?))
+}
+
+/// `values` as an array of `rows` rows shaped like `like` after dimension 0. Rank 2 (a row
+/// of features or outputs, the usual case) goes through ndarray's fixed-rank constructor:
+/// the dynamic one's stride computation cost as much as the copy and allocation together.
+fn with_rows<T>(
+    like: &ndarray::ArrayD<T>,
+    rows: usize,
+    values: Vec<T>,
+) -> Option<ndarray::ArrayD<T>> {
+    if let &[_, columns] = like.shape() {
+        return ndarray::Array2::from_shape_vec((rows, columns), values)
+            .ok()
+            .map(ndarray::ArrayBase::into_dyn);
+    }
+    let mut dim = like.raw_dim();
+    dim[0] = rows;
+    ndarray::ArrayD::from_shape_vec(dim, values).ok()
 }
 
 /// The batch's inputs, each the requests' tensors concatenated along dimension 0.
@@ -820,22 +831,24 @@ fn split_outputs(jobs: &mut [Job], outputs: &[Tensor]) {
         if !job.waiting() {
             continue; // Answered (deadline) or gone: no rows to copy.
         }
-        let split: Result<Vec<Tensor>> = outputs
-            .iter()
-            .map(|t| {
-                let data =
-                    match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, start, end)) {
-                        Some(data) => data,
-                        None => t.data.slice_rows(start, end)?,
-                    };
-                Ok(Tensor {
-                    name: t.name.clone(),
-                    data,
-                })
-            })
-            .collect();
-        job.answer(split);
+        job.answer(rows_of(outputs, start, end));
     }
+}
+
+/// Rows `start..end` of every output.
+fn rows_of(outputs: &[Tensor], start: usize, end: usize) -> Result<Vec<Tensor>> {
+    let mut split = Vec::with_capacity(outputs.len());
+    for t in outputs {
+        let data = match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, start, end)) {
+            Some(data) => data,
+            None => t.data.slice_rows(start, end)?,
+        };
+        split.push(Tensor {
+            name: t.name.clone(),
+            data,
+        });
+    }
+    Ok(split)
 }
 
 /// Sends a copy of `error` to every job.
@@ -880,6 +893,23 @@ mod tests {
         // Another datatype or other trailing dimensions are the general path's (and error).
         let other = fp32(&[1, 2], vec![1.0, 2.0]);
         assert!(concat_contiguous::<f32>(&[&a, &other]).is_none());
+    }
+
+    #[test]
+    fn rows_of_every_rank_join_and_split_as_ndarray_does() {
+        let vector = fp32(&[3], vec![1.0, 2.0, 3.0]);
+        let cube = fp32(&[2, 2, 2], (0..8u8).map(f32::from).collect());
+        for data in [vector, cube] {
+            let joined = concat_contiguous::<f32>(&[&data, &data]).unwrap();
+            assert_eq!(joined, TensorData::concat_rows(&[&data, &data]).unwrap());
+            let rows = data.shape()[0];
+            for (start, end) in [(0, 1), (1, rows + 1), (0, 2 * rows)] {
+                assert_eq!(
+                    rows_contiguous::<f32>(&joined, start, end).unwrap(),
+                    joined.slice_rows(start, end).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
