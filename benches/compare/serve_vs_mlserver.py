@@ -6,6 +6,7 @@ regression exported from scikit-learn to ONNX, with batching off and on.
 
     python3 benches/compare/serve_vs_mlserver.py [--duration 60] [--duration-c1 20]
     python3 benches/compare/serve_vs_mlserver.py --servers limit,linear,onnx,onnx-batch --duration 10
+    python3 benches/compare/serve_vs_mlserver.py --servers limit,onnx,onnx-batch --duration 8 --rounds 5
 
 The servers (`--servers`, default all, in this order):
 - `mlserver`: MLServer 1.7.1 with a numpy runtime of the linear model;
@@ -16,7 +17,10 @@ The servers (`--servers`, default all, in this order):
   `mlops-serve/tests/python/make_linear_onnx.py` with the test venv's Python);
 - `onnx-batch`: the same with `--max-batch-size 32` (adaptive batching; the mean batch size
   comes from the server's `mlops_serve_batch_size` histogram, scraped before and after).
-Every server's req/s is then printed as a share of the limit's.
+Every server's req/s is then printed as a share of the limit's. With `--rounds N` every server
+is measured N times, interleaved (all servers stay up; each round loads them one after the
+other): throughput and CPU are totals over the rounds, latencies the median, and each share
+the median of the rounds' shares, so a load that moves on a shared machine moves both sides.
 
 For each server and concurrency it prints requests/s, p50/p99 latency (wrk's), the server's
 CPU time per request (utime+stime of the server's whole process tree from /proc, so MLServer's
@@ -43,6 +47,7 @@ server, which is the same handicap for both.
 """
 
 import argparse
+import statistics
 import json
 import os
 import re
@@ -363,10 +368,11 @@ def run_wrk(url, lua, connections, seconds):
     }
 
 
-def measure(name, proc, url, lua, runs):
+def measure(name, proc, url, lua, runs, warm_up=True):
     results = {}
-    log(f"{name}: warm-up 5 s at concurrency 32")
-    run_wrk(url, lua, 32, 5)
+    if warm_up:
+        log(f"{name}: warm-up 5 s at concurrency 32")
+        run_wrk(url, lua, 32, 5)
     for connections, seconds in runs:
         log(f"{name}: {seconds} s at concurrency {connections}")
         tree = process_tree(proc.pid)
@@ -380,9 +386,12 @@ def measure(name, proc, url, lua, runs):
         cpu = cpu_seconds(tree) - cpu_before
         batches_after = batch_histogram(url)
         if batches_before and batches_after and batches_after[1] > batches_before[1]:
-            result["mean_batch_size"] = (batches_after[0] - batches_before[0]) / (batches_after[1] - batches_before[1])
+            result["batch_rows"] = batches_after[0] - batches_before[0]
+            result["batches"] = batches_after[1] - batches_before[1]
+            result["mean_batch_size"] = result["batch_rows"] / result["batches"]
         result.update(
             {
+                "cpu_seconds": cpu,
                 "cpu_us_per_request": cpu / max(result["requests"], 1) * 1e6,
                 "server_processes": len(tree),
                 "rss_start_mib": samples[0] / 2**20,
@@ -393,6 +402,46 @@ def measure(name, proc, url, lua, runs):
         )
         results[connections] = result
     return results
+
+
+def combine(rounds):
+    """One server's runs at one concurrency over the rounds: totals for throughput and CPU,
+    medians for latency, the RSS of the whole span."""
+    if len(rounds) == 1:
+        return rounds[0]
+    requests = sum(r["requests"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    cpu = sum(r["cpu_seconds"] for r in rounds)
+    combined = {
+        "requests": requests,
+        "rps": requests / seconds,
+        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
+        "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "non_2xx": sum(r["non_2xx"] for r in rounds),
+        "socket_errors": sum(r["socket_errors"] for r in rounds),
+        "wrk": rounds[0]["wrk"],
+        "cpu_seconds": cpu,
+        "cpu_us_per_request": cpu / max(requests, 1) * 1e6,
+        "server_processes": rounds[-1]["server_processes"],
+        "rss_start_mib": rounds[0]["rss_start_mib"],
+        "rss_end_mib": rounds[-1]["rss_end_mib"],
+        "rss_max_mib": max(r["rss_max_mib"] for r in rounds),
+        "seconds": seconds,
+        "rounds_rps": [r["rps"] for r in rounds],
+    }
+    if all("batches" in r for r in rounds):
+        combined["mean_batch_size"] = sum(r["batch_rows"] for r in rounds) / sum(r["batches"] for r in rounds)
+    return combined
+
+
+def share_of(report, name, base, connections):
+    """`name`'s throughput as a share of `base`'s: with rounds, the median of the rounds'
+    shares (each round measures every server back to back, so a share compares like with
+    like on a shared machine even when the machine's load moves between rounds)."""
+    ours, theirs = report[name]["runs"][connections], report[base]["runs"][connections]
+    if "rounds_rps" in ours and "rounds_rps" in theirs:
+        return statistics.median(a / b for a, b in zip(ours["rounds_rps"], theirs["rounds_rps"]))
+    return ours["rps"] / theirs["rps"]
 
 
 def start_mlops(binary, model, port, extra=()):
@@ -467,7 +516,14 @@ def main():
         "--mlserver-workers", type=int, default=1,
         help="MLServer parallel_workers (its default 1: inference in one worker process; 0: in the HTTP process)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="measure every server this many times, interleaved (each run --duration/--duration-c1 "
+             "seconds); shares are the median of the rounds' shares",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        sys.exit(f"--rounds must be at least 1, got {args.rounds}")
     chosen = [name for name in args.servers.split(",") if name]
     unknown = set(chosen) - set(SERVERS)
     if unknown:
@@ -494,18 +550,34 @@ def main():
             "onnx": lambda port: start_mlops(binary, onnx, port),
             "onnx-batch": lambda port: start_mlops(binary, onnx, port, batching),
         }
-        for name in chosen:
-            port = free_port()
-            proc, command = starts[name](port)
-            url = f"http://127.0.0.1:{port}"
-            try:
+        # Every server runs for the whole benchmark (an idle server costs nothing); each round
+        # loads them one after the other, so a round's shares compare runs made back to back.
+        procs = {}
+        try:
+            for name in chosen:
+                port = free_port()
+                proc, command = starts[name](port)
+                url = f"http://127.0.0.1:{port}"
+                procs[name] = (proc, url)
                 if name == "limit":
                     wait_listening(url, proc)
                 else:
                     wait_ready(url, proc)
                 check_prediction(url)
-                report[name] = {"command": command, "runs": measure(name, proc, url, lua, runs)}
-            finally:
+                report[name] = {"command": command, "runs": {}}
+            measured = {name: [] for name in chosen}
+            for round_ in range(args.rounds):
+                if args.rounds > 1:
+                    log(f"round {round_ + 1} of {args.rounds}")
+                for name in chosen:
+                    proc, url = procs[name]
+                    measured[name].append(measure(name, proc, url, lua, runs, warm_up=round_ == 0))
+            for name in chosen:
+                report[name]["runs"] = {
+                    connections: combine([m[connections] for m in measured[name]]) for connections, _ in runs
+                }
+        finally:
+            for proc, _ in procs.values():
                 stop(proc)
     report["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
 
@@ -528,24 +600,29 @@ def main():
         for connections, _ in runs:
             limit = report["limit"]["runs"][connections]["rps"]
             shares = ", ".join(
-                f"{LABELS[name]} {report[name]['runs'][connections]['rps'] / limit:.0%}"
+                f"{LABELS[name]} {share_of(report, name, 'limit', connections):.0%}"
                 for name in chosen if name != "limit"
             )
             print(f"concurrency {connections}: share of the limit ({limit:.0f} req/s): {shares}")
         if "onnx" in report:
-            share = report["onnx"]["runs"][32]["rps"] / report["limit"]["runs"][32]["rps"]
+            share = share_of(report, "onnx", "limit", 32)
             print(f"target: ONNX >= 75% of the limit at concurrency 32: {'met' if share >= 0.75 else 'MISSED'} "
                   f"({share:.0%})")
+    if "limit" in report and "onnx-batch" in report:
+        share = share_of(report, "onnx-batch", "limit", 32)
+        print(f"ONNX with batching at concurrency 32: {share:.0%} of the limit")
     if "onnx" in report and "onnx-batch" in report:
         for connections, _ in runs:
             off, on = report["onnx"]["runs"][connections], report["onnx-batch"]["runs"][connections]
-            print(f"concurrency {connections}: ONNX batching on/off throughput {on['rps'] / off['rps']:.2f}x, "
+            print(f"concurrency {connections}: ONNX batching on/off throughput "
+                  f"{share_of(report, 'onnx-batch', 'onnx', connections):.2f}x, "
                   f"mean batch size {on.get('mean_batch_size', float('nan')):.2f} (off: "
                   f"{off.get('mean_batch_size', float('nan')):.2f})")
     if "mlserver" in report and "linear" in report:
         for connections, _ in runs:
             ours, theirs = report["linear"]["runs"][connections], report["mlserver"]["runs"][connections]
-            print(f"concurrency {connections}: mlops/MLServer throughput {ours['rps'] / theirs['rps']:.1f}x, "
+            print(f"concurrency {connections}: mlops/MLServer throughput "
+                  f"{share_of(report, 'linear', 'mlserver', connections):.1f}x, "
                   f"CPU per request {theirs['cpu_us_per_request'] / ours['cpu_us_per_request']:.1f}x less, "
                   f"p99 {ours['p99_ms']:.3f} ms vs {theirs['p99_ms']:.3f} ms")
         c32 = report["linear"]["runs"][32]
