@@ -866,9 +866,90 @@ fn fail_all(jobs: Vec<Job>, error: &Error) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
     use super::*;
+    use crate::metrics::Metrics;
+    use crate::model::{Model, ModelMetadata};
+    use crate::tensor::TensorSpec;
+
+    /// Answers its input; every call waits for the gate first (run on the blocking pool).
+    struct Blocking {
+        metadata: ModelMetadata,
+        gate: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Model for Blocking {
+        fn metadata(&self) -> &ModelMetadata {
+            &self.metadata
+        }
+        fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            let _ = self
+                .gate
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            Ok(inputs)
+        }
+    }
+
+    fn one_row() -> Vec<Tensor> {
+        vec![Tensor::new("x", fp32(&[1, 1], vec![1.0]))]
+    }
+
+    /// Deadlines follow arrival, not queueing: a request whose body took most of its
+    /// deadline joins the queue due long before the deadline its leader sleeps until, and
+    /// bounds its own wait (else it would wait for the leader's, a minute here).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_due_before_the_watched_deadline_bounds_its_own_wait() {
+        let (open, gate) = mpsc::channel();
+        let model = Blocking {
+            metadata: ModelMetadata {
+                name: "m".into(),
+                version: None,
+                platform: "test".into(),
+                inputs: vec![TensorSpec::new("x", Datatype::Fp32, [-1, 1])],
+                outputs: vec![TensorSpec::new("x", Datatype::Fp32, [-1, 1])],
+            },
+            gate: Mutex::new(gate),
+        };
+        let servable = Servable::Sync(Arc::new(model));
+        let metrics = Metrics::new().model("m", None);
+        let scheduler = Arc::new(Scheduler::new("m", 1, 8, 8, Duration::ZERO, metrics));
+        let limit = Duration::from_secs(60);
+        let run = |arrived: Instant| {
+            let (scheduler, servable) = (Arc::clone(&scheduler), servable.clone());
+            tokio::spawn(
+                async move { scheduler.run(&servable, one_row(), 1, arrived, limit).await },
+            )
+        };
+        let blocker = run(Instant::now()); // Alone: takes the only worker, waits at the gate.
+        let batcher = &scheduler.batcher;
+        while batcher.permits.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let leader = run(Instant::now()); // Queued: sleeps until its deadline, a minute away.
+        let watched = || batcher.queue.lock().unwrap().watch;
+        while watched().is_none() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let late = Instant::now()
+            .checked_sub(limit - Duration::from_millis(200))
+            .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(30), run(late))
+            .await
+            .expect("the late request waited for its leader's deadline")
+            .unwrap();
+        assert!(
+            matches!(answer, Err(Error::DeadlineExceeded { .. })),
+            "{answer:?}"
+        );
+        drop(open);
+        assert!(blocker.await.unwrap().is_ok());
+        assert!(leader.await.unwrap().is_ok());
+    }
 
     fn fp32(shape: &[usize], values: Vec<f32>) -> TensorData {
         TensorData::from_vec(shape, values).unwrap()
