@@ -426,26 +426,24 @@ impl Batcher {
     async fn next_batch(&self) -> Option<Batch> {
         self.fill_window().await;
         let permit = loop {
-            let wait = match Arc::clone(&self.permits).try_acquire_owned() {
+            let next = match Arc::clone(&self.permits).try_acquire_owned() {
                 Ok(permit) => break permit,
-                Err(TryAcquireError::Closed) => None,
-                // Every worker is busy: sleep until a worker is free or the earliest queued
-                // deadline passes, whichever comes first.
-                Err(TryAcquireError::NoPermits) => {
-                    let next = self.expire_queued()?;
-                    let acquire = Arc::clone(&self.permits).acquire_owned();
-                    match tokio::time::timeout_at(next.into(), acquire).await {
-                        Ok(permit) => Some(permit.ok()),
-                        Err(_) => continue,
-                    }
-                }
-            };
-            match wait {
-                Some(Some(permit)) => break permit,
-                _ => {
+                Err(TryAcquireError::NoPermits) => self.expire_queued()?,
+                Err(TryAcquireError::Closed) => {
                     self.fail_queued(&Error::Draining);
                     return None;
                 }
+            };
+            // Every worker is busy: sleep until one is free or the earliest queued deadline
+            // passes, whichever comes first.
+            let acquire = Arc::clone(&self.permits).acquire_owned();
+            match tokio::time::timeout_at(next.into(), acquire).await {
+                Ok(Ok(permit)) => break permit,
+                Ok(Err(_closed)) => {
+                    self.fail_queued(&Error::Draining);
+                    return None;
+                }
+                Err(_elapsed) => {}
             }
         };
         let (jobs, rows, more) = self.take_batch();
