@@ -469,3 +469,137 @@ async fn batches_form_under_load_when_the_model_answers_inline() {
     );
     assert!(calls.iter().all(|&rows| rows <= 32), "{calls:?}");
 }
+
+/// A server of the gated `y = 2x` model with one worker, batches of up to 8 and `deadline`.
+fn gated_server(name: &str, deadline: Duration) -> (App, Arc<Gated>, mpsc::Sender<()>) {
+    let (model, gate) = Gated::new(name);
+    let server = Server::builder()
+        .model_with(
+            Arc::clone(&model) as Arc<dyn Model>,
+            ModelOptions::default()
+                .capacity(1, 64)
+                .batching(8, Duration::ZERO)
+                .deadline(deadline),
+        )
+        .build()
+        .unwrap();
+    (app(server), model, gate)
+}
+
+/// Awaits every task, within 30 s (a request never answered fails the test).
+async fn answers(tasks: Vec<tokio::task::JoinHandle<(u16, Value)>>) -> Vec<(u16, Value)> {
+    let all = async {
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    };
+    tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("a request was never answered")
+}
+
+/// Queued requests have no timer of their own: the leader waiting for the busy worker
+/// answers each one 504 at its deadline, while the worker is still busy, and the queue takes
+/// requests again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queued_request_gets_its_504_at_its_deadline() {
+    let (running, model, gate) = gated_server("gated", Duration::from_millis(300));
+    let path = "/v2/models/gated/infer";
+    let blocker = send_all(&running, path, vec![fp64_request(&[1.0])]).await;
+    wait_in_flight(&running, "gated", 1).await;
+    let bodies = (0..3).map(|i| fp64_request(&[f64::from(i)])).collect();
+    let queued = send_all(&running, path, bodies).await;
+    for (status, answer) in answers(queued).await {
+        assert_eq!(status, 504, "{answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains("deadline of 300 ms"), "{answer}");
+    }
+    assert!(
+        model.batches.lock().unwrap().is_empty(),
+        "the 504s came before the worker was free"
+    );
+    assert_eq!(answers(blocker).await[0].0, 504);
+    drop(gate);
+    let later = send_all(&running, path, vec![fp64_request(&[4.0])]).await;
+    let (status, answer) = answers(later).await.remove(0);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outputs"][0]["data"], json!([8.0]));
+    let labels = labels("gated");
+    wait_for_metrics(&running, |t| {
+        sample(
+            t,
+            "mlops_serve_requests_total",
+            &format!("{labels},outcome=\"timeout\""),
+        ) == Some(4.0)
+    })
+    .await;
+}
+
+/// The requests of a batch stuck in the model get their 504 at their deadline, from the
+/// batch's own wait (the batch ran: its rows are recorded once the model is let go), and the
+/// worker is free again once the batch ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_in_a_slow_batch_get_their_504() {
+    let (running, model, gate) = gated_server("gated", Duration::from_secs(2));
+    let path = "/v2/models/gated/infer";
+    let blocker = send_all(&running, path, vec![fp64_request(&[1.0])]).await;
+    wait_in_flight(&running, "gated", 1).await;
+    let bodies = (0..3).map(|i| fp64_request(&[f64::from(i)])).collect();
+    let queued = send_all(&running, path, bodies).await;
+    wait_in_flight(&running, "gated", 4).await;
+    gate.send(()).unwrap(); // The blocker's call ends; the batch's call waits at the gate.
+    assert_eq!(answers(blocker).await[0].0, 200);
+    for (status, answer) in answers(queued).await {
+        assert_eq!(status, 504, "{answer}");
+    }
+    drop(gate);
+    for _ in 0..3000 {
+        if model.batches.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*model.batches.lock().unwrap(), vec![1, 3]);
+    let later = send_all(&running, path, vec![fp64_request(&[4.0])]).await;
+    assert_eq!(answers(later).await[0].0, 200);
+}
+
+/// A leader whose client goes away while its batch runs on the leader's task hands the batch
+/// on: the other requests of the batch get their answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_that_leaves_mid_batch_hands_the_batch_on() {
+    let (running, model, gate) = gated_server("gated", Duration::from_secs(60));
+    let path = "/v2/models/gated/infer";
+    let blocker = send_all(&running, path, vec![fp64_request(&[1.0])]).await;
+    wait_in_flight(&running, "gated", 1).await;
+    let leader = send_all(&running, path, vec![fp64_request(&[2.0])]).await;
+    wait_in_flight(&running, "gated", 2).await;
+    let followers = send_all(
+        &running,
+        path,
+        vec![fp64_request(&[3.0]), fp64_request(&[4.0])],
+    )
+    .await;
+    wait_in_flight(&running, "gated", 4).await;
+    gate.send(()).unwrap(); // The blocker's call ends; the batch's call waits at the gate.
+    assert_eq!(answers(blocker).await[0].0, 200);
+    // The batch has started once the queue times of its three requests are in.
+    let labels = labels("gated");
+    wait_for_metrics(&running, |t| {
+        sample(t, "mlops_serve_queue_seconds_count", &labels) == Some(4.0)
+    })
+    .await;
+    for task in leader {
+        task.abort();
+    }
+    wait_in_flight(&running, "gated", 2).await;
+    drop(gate);
+    let answers = answers(followers).await;
+    for ((status, answer), expected) in answers.into_iter().zip([6.0, 8.0]) {
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outputs"][0]["data"], json!([expected]));
+    }
+    assert_eq!(*model.batches.lock().unwrap(), vec![1, 3]);
+}

@@ -24,24 +24,41 @@
 //!   timer and no tuning;
 //! - otherwise until the oldest request has waited `max_batch_delay` or the batch is full.
 //!
-//! A batch of one runs on the leader's task as an unbatched request would; a larger batch
-//! runs on a task of its own, so a leader that gives up (deadline, disconnect) never fails
-//! the requests it collected, and a leader dropped while collecting hands the queue to a
+//! The leader runs its batch on its own task (no task to spawn, no wake-up to cross to), and
+//! hands the rest of the batch to a task of its own when it leaves before the batch ends (its
+//! deadline passed, its client went away), so a leader that gives up never fails the
+//! requests it collected; a leader that leaves while collecting hands the queue to a
 //! collector task. A failed batch is run again one request at a time, so a failure reaches
 //! only the requests that cause it. With `max_batch_size == 1` there is no queue at all.
+//!
+//! Deadlines: a queued request carries its deadline and waits for its answer without a timer
+//! of its own (a timer entry per request cost as much as the rest of the queueing). Whoever
+//! holds a request answers it `DeadlineExceeded` once its deadline passes: the leader or
+//! collector waiting for a worker or a batch window sleeps until the earliest deadline in the
+//! queue, a running batch until the earliest of its requests', and a batch taken off the
+//! queue leaves out the requests already due. So there is one timer per wait, not per
+//! request, and none when the model answers within its first poll. A request that joins the
+//! queue with an earlier deadline than the one its watcher sleeps until (deadlines follow
+//! arrival, not queueing: a slow body queues late) bounds its own wait as before.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 
+use super::bound;
 use crate::error::{Error, Result};
 use crate::metrics::ModelMetrics;
 use crate::model::Servable;
 use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, f16};
+
+/// A request's answer, sent by whoever holds its [`Job`].
+type Answer = Result<Vec<Tensor>>;
 
 /// One request waiting for a batch.
 struct Job {
@@ -49,7 +66,40 @@ struct Job {
     inputs: Vec<Tensor>,
     rows: usize,
     enqueued: Instant,
-    reply: oneshot::Sender<Result<Vec<Tensor>>>,
+    /// When the caller's deadline passes: the job's holder answers `DeadlineExceeded` then.
+    deadline: Instant,
+    /// The model's deadline (for the error).
+    limit: Duration,
+    /// `None` once answered.
+    reply: Option<oneshot::Sender<Answer>>,
+}
+
+impl Job {
+    /// Whether the caller still waits for an answer (not answered, not gone).
+    fn waiting(&self) -> bool {
+        self.reply.as_ref().is_some_and(|reply| !reply.is_closed())
+    }
+
+    /// Sends `answer` unless the job was answered already.
+    fn answer(&mut self, answer: Answer) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Answers `DeadlineExceeded` (of model `name`).
+    fn expire(&mut self, name: &str) {
+        let limit = self.limit;
+        self.answer(Err(expired(name, limit)));
+    }
+}
+
+/// The error of a request that did not get its answer within `limit`.
+fn expired(name: &str, limit: Duration) -> Error {
+    Error::DeadlineExceeded {
+        name: name.to_owned(),
+        deadline: limit,
+    }
 }
 
 /// Admission, workers and the batch queue of one model.
@@ -87,12 +137,15 @@ const LONELY: usize = 8;
 /// the model is under load (see the module docs).
 const PROBE_EVERY: usize = 16;
 
-/// Requests waiting for a batch, and whether a collector task is on them.
+/// Requests waiting for a batch, and whether a leader or collector task is on them.
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     rows: usize,
     collecting: bool,
+    /// The deadline the leader or collector sleeps until while it waits (`None`: it looks at
+    /// every queued request before it waits again). A request due earlier bounds itself.
+    watch: Option<Instant>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -101,6 +154,7 @@ impl std::fmt::Debug for Queue {
             .field("jobs", &self.jobs.len())
             .field("rows", &self.rows)
             .field("collecting", &self.collecting)
+            .field("watch", &self.watch)
             .finish()
     }
 }
@@ -156,14 +210,17 @@ impl Scheduler {
         Ok(admission)
     }
 
-    /// Runs one (admitted) request's inference, batched with others when the model is busy.
+    /// Runs one (admitted) request's inference, batched with others when the model is busy;
+    /// `DeadlineExceeded` when the answer is not in `limit` after `arrived`.
     pub(crate) async fn run(
         &self,
         servable: &Servable,
         inputs: Vec<Tensor>,
         rows: usize,
+        arrived: Instant,
+        limit: Duration,
     ) -> Result<Vec<Tensor>> {
-        let arrived = Instant::now();
+        let deadline = arrived + limit;
         let batcher = &self.batcher;
         let permit = if batcher.max_rows > 1 && servable.metadata().batchable() {
             // Alone in the model (no other request admitted, so none queued) while recent
@@ -174,23 +231,37 @@ impl Scheduler {
                 && batcher.lonely.load(Ordering::Relaxed) >= LONELY
                 && !batcher.probe();
             match alone.then(|| Arc::clone(&batcher.permits).try_acquire_owned()) {
-                Some(Ok(permit)) => permit,
-                _ => return batcher.submit(servable, inputs, rows, arrived).await,
+                Some(Ok(permit)) => Some(permit),
+                _ => {
+                    return batcher
+                        .submit(servable, inputs, rows, arrived, deadline, limit)
+                        .await;
+                }
             }
         } else {
-            Arc::clone(&batcher.permits)
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::Draining)?
+            None
         };
-        let metrics = &batcher.metrics;
-        let started = Instant::now();
-        metrics.queue.observe((started - arrived).as_secs_f64());
-        metrics.batch.observe(1.0);
-        let result = servable.infer(inputs).await;
-        metrics.inference.observe(started.elapsed().as_secs_f64());
-        drop(permit);
-        result
+        // Unqueued: the time bound builds its timer only when the model has to be waited for.
+        let alone = async {
+            let permit = match permit {
+                Some(permit) => permit,
+                None => Arc::clone(&batcher.permits)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Error::Draining)?,
+            };
+            let metrics = &batcher.metrics;
+            let started = Instant::now();
+            metrics.queue.observe((started - arrived).as_secs_f64());
+            metrics.batch.observe(1.0);
+            let result = servable.infer(inputs).await;
+            metrics.inference.observe(started.elapsed().as_secs_f64());
+            drop(permit);
+            result
+        };
+        bound::until(deadline.into(), alone)
+            .await
+            .map_err(|_| expired(&self.name, limit))?
     }
 }
 
@@ -209,6 +280,26 @@ impl Drop for Leading<'_> {
     }
 }
 
+/// A batch that its leader runs on its own task; handed to a task of its own when the
+/// leader leaves (or is dropped) before it ends, so the requests it holds are still answered.
+struct HandOff(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Drop for HandOff {
+    fn drop(&mut self) {
+        if let Some(batch) = self.0.take() {
+            // Without a runtime (shutting down) the batch is dropped: its callers get an
+            // error from their closed channel, as nothing will run it.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(batch);
+            }
+        }
+    }
+}
+
+/// A batch taken off the queue: its jobs, their rows, a worker's permit, and whether
+/// requests remain queued beyond it.
+type Batch = (Vec<Job>, usize, OwnedSemaphorePermit, bool);
+
 impl Batcher {
     /// Whether this alone request should go through the queue to probe for load.
     fn probe(&self) -> bool {
@@ -222,6 +313,8 @@ impl Batcher {
         inputs: Vec<Tensor>,
         rows: usize,
         arrived: Instant,
+        deadline: Instant,
+        limit: Duration,
     ) -> Result<Vec<Tensor>> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -229,40 +322,81 @@ impl Batcher {
             inputs,
             rows,
             enqueued: arrived,
-            reply,
+            deadline,
+            limit,
+            reply: Some(reply),
         };
-        let lead = {
+        let (lead, watched) = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue.jobs.push_back(job);
             queue.rows += rows;
             if queue.rows >= self.max_rows {
                 self.full.notify_one();
             }
-            !std::mem::replace(&mut queue.collecting, true)
+            let lead = !std::mem::replace(&mut queue.collecting, true);
+            (
+                lead,
+                lead || queue.watch.is_none_or(|watch| deadline >= watch),
+            )
         };
         if lead {
-            let mut leading = Leading {
-                batcher: self,
-                done: false,
-            };
-            if let Some((jobs, rows, permit, more)) = self.next_batch().await {
-                leading.done = true;
-                if more {
-                    self.spawn_collector();
-                }
-                if jobs.len() == 1 {
-                    self.run_batch(jobs, rows, permit).await;
-                } else {
-                    let batcher = Arc::clone(self);
-                    tokio::spawn(async move { batcher.run_batch(jobs, rows, permit).await });
-                }
-            } else {
-                leading.done = true;
-            }
+            return self.lead(answer).await;
         }
-        answer
+        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
+        if watched {
+            return answer.await.unwrap_or_else(|_| stopped());
+        }
+        bound::until(deadline.into(), answer)
             .await
-            .unwrap_or_else(|_| Err(Error::inference(&self.name, "the batch worker stopped")))
+            .map_err(|_| expired(&self.name, limit))?
+            .unwrap_or_else(|_| stopped())
+    }
+
+    /// Leads the next batch (the caller's request is its oldest) and runs it on this task;
+    /// leaves as soon as the caller's answer is in (the batch goes on on a task of its own).
+    async fn lead(self: &Arc<Self>, mut answer: oneshot::Receiver<Answer>) -> Answer {
+        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
+        let mut leading = Leading {
+            batcher: self,
+            done: false,
+        };
+        // The batch, unless the caller's deadline passed while it filled or waited for a
+        // worker (the leader's own wait expired it): then `leading` hands the queue on.
+        let batch = {
+            let mut next = std::pin::pin!(self.next_batch());
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(batch) = next.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(batch));
+                }
+                Pin::new(&mut answer).poll(cx).map(Err)
+            })
+            .await
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(result) => return result.unwrap_or_else(|_| stopped()),
+        };
+        leading.done = true;
+        let Some((jobs, rows, permit, more)) = batch else {
+            // Nothing left to lead: every queued request, this one too, was answered.
+            return answer.await.unwrap_or_else(|_| stopped());
+        };
+        if more {
+            self.spawn_collector();
+        }
+        let mut run = HandOff(Some(Box::pin(
+            Arc::clone(self).run_batch(jobs, rows, permit),
+        )));
+        std::future::poll_fn(|cx| {
+            if let Some(batch) = run.0.as_mut()
+                && batch.as_mut().poll(cx).is_ready()
+            {
+                run.0 = None;
+            }
+            Pin::new(&mut answer).poll(cx)
+        })
+        .await
+        .unwrap_or_else(|_| stopped())
     }
 
     /// Starts a task that forms batches until the queue is empty.
@@ -270,8 +404,7 @@ impl Batcher {
         let batcher = Arc::clone(self);
         let collect = async move {
             while let Some((jobs, rows, permit, more)) = batcher.next_batch().await {
-                let runner = Arc::clone(&batcher);
-                tokio::spawn(async move { runner.run_batch(jobs, rows, permit).await });
+                tokio::spawn(Arc::clone(&batcher).run_batch(jobs, rows, permit));
                 if !more {
                     break;
                 }
@@ -288,50 +421,105 @@ impl Batcher {
 
     /// Lets the next batch fill, waits for a worker and takes the batch off the queue, with
     /// the worker's permit and whether requests remain queued beyond it (the caller then
-    /// stays on the queue). `None` when the queue is empty: nothing is left to lead.
-    async fn next_batch(&self) -> Option<(Vec<Job>, usize, OwnedSemaphorePermit, bool)> {
+    /// stays on the queue). `None` when the queue is empty: nothing is left to lead. While
+    /// it waits, queued requests whose deadline passes are answered.
+    async fn next_batch(&self) -> Option<Batch> {
         self.fill_window().await;
-        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            self.fail_queued(&Error::Draining);
-            return None;
+        let permit = loop {
+            let next = match Arc::clone(&self.permits).try_acquire_owned() {
+                Ok(permit) => break permit,
+                Err(TryAcquireError::NoPermits) => self.expire_queued()?,
+                Err(TryAcquireError::Closed) => {
+                    self.fail_queued(&Error::Draining);
+                    return None;
+                }
+            };
+            // Every worker is busy: sleep until one is free or the earliest queued deadline
+            // passes, whichever comes first.
+            let acquire = Arc::clone(&self.permits).acquire_owned();
+            match tokio::time::timeout_at(next.into(), acquire).await {
+                Ok(Ok(permit)) => break permit,
+                Ok(Err(_closed)) => {
+                    self.fail_queued(&Error::Draining);
+                    return None;
+                }
+                Err(_elapsed) => {}
+            }
         };
         let (jobs, rows, more) = self.take_batch();
         (!jobs.is_empty()).then_some((jobs, rows, permit, more))
     }
 
+    /// Answers the queued requests whose deadline has passed and drops those whose caller
+    /// left; returns the earliest deadline left (the one to sleep until), or `None` (and
+    /// leaves the queue) when none is left.
+    fn expire_queued(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let next = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut kept = VecDeque::with_capacity(queue.jobs.len());
+            let mut next: Option<Instant> = None;
+            while let Some(job) = queue.jobs.pop_front() {
+                if job.deadline <= now || !job.waiting() {
+                    queue.rows -= job.rows;
+                    due.push(job);
+                } else {
+                    next = Some(next.map_or(job.deadline, |next| next.min(job.deadline)));
+                    kept.push_back(job);
+                }
+            }
+            queue.jobs = kept;
+            queue.collecting = next.is_some();
+            queue.watch = next;
+            next
+        };
+        for mut job in due {
+            job.expire(&self.name);
+        }
+        next
+    }
+
     /// Lets the batch fill: one scheduler pass, or up to `max_delay` after the oldest request
-    /// unless the batch fills first.
+    /// (or the earliest deadline, if sooner) unless the batch fills first.
     async fn fill_window(&self) {
         if self.max_delay.is_zero() {
             one_scheduler_pass().await;
             return;
         }
-        let oldest = {
-            let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let end = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             if queue.rows >= self.max_rows {
                 return;
             }
-            queue.jobs.front().map(|job| job.enqueued)
+            let Some(oldest) = queue.jobs.front().map(|job| job.enqueued) else {
+                return;
+            };
+            let due = queue.jobs.iter().map(|job| job.deadline).min();
+            queue.watch = due;
+            let end = oldest + self.max_delay;
+            due.map_or(end, |due| due.min(end))
         };
-        if let Some(oldest) = oldest {
-            let _ = tokio::time::timeout_at((oldest + self.max_delay).into(), self.full.notified())
-                .await;
-        }
+        let _ = tokio::time::timeout_at(end.into(), self.full.notified()).await;
     }
 
     /// Takes the next batch off the queue: the oldest request and every later one with the
     /// same trailing dimensions, up to `max_rows` rows; requests whose caller left are
-    /// dropped. Returns the jobs, their rows, and whether requests remain queued (then the
-    /// collector stays on the queue; otherwise it leaves it).
+    /// dropped, those whose deadline passed answered. Returns the jobs, their rows, and
+    /// whether requests remain queued (then the collector stays on the queue; otherwise it
+    /// leaves it).
     fn take_batch(&self) -> (Vec<Job>, usize, bool) {
+        let now = Instant::now();
+        let mut due = Vec::new();
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let mut jobs: Vec<Job> = Vec::new();
         let mut rows = 0;
         let mut kept = VecDeque::new();
         while let Some(job) = queue.jobs.pop_front() {
-            if job.reply.is_closed() {
+            if !job.waiting() || job.deadline <= now {
                 queue.rows -= job.rows;
-                continue; // Its caller gave up (deadline or disconnect).
+                due.push(job); // Its caller gave up (disconnect), or its deadline passed.
+                continue;
             }
             let fits = match jobs.first() {
                 None => true,
@@ -352,6 +540,11 @@ impl Batcher {
         queue.jobs = kept;
         let more = !queue.jobs.is_empty();
         queue.collecting = more;
+        queue.watch = None;
+        drop(queue);
+        for mut job in due {
+            job.expire(&self.name);
+        }
         let lonely = match jobs.len() {
             0 => self.lonely.load(Ordering::Relaxed),
             1 => (self.lonely.load(Ordering::Relaxed) + 1).min(LONELY),
@@ -367,13 +560,46 @@ impl Batcher {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue.rows = 0;
             queue.collecting = false;
+            queue.watch = None;
             queue.jobs.drain(..).collect()
         };
         fail_all(jobs, error);
     }
 
+    /// `work`, answering each of `jobs` whose deadline passes meanwhile: no timer when the
+    /// work is done at its first poll, one at the earliest deadline of the jobs still waiting
+    /// otherwise.
+    async fn watch<F: Future>(&self, work: F, jobs: &mut [Job]) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if let Some(output) = bound::poll_once(work.as_mut()).await {
+            return output;
+        }
+        loop {
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            for job in jobs.iter_mut().filter(|job| job.reply.is_some()) {
+                if job.deadline <= now {
+                    job.expire(&self.name);
+                } else {
+                    next = Some(next.map_or(job.deadline, |next| next.min(job.deadline)));
+                }
+            }
+            let Some(next) = next else {
+                return work.await;
+            };
+            if let Ok(output) = tokio::time::timeout_at(next.into(), work.as_mut()).await {
+                return output;
+            }
+        }
+    }
+
     /// Runs one batch and answers its requests; the worker permit is released at the end.
-    async fn run_batch(&self, jobs: Vec<Job>, rows: usize, permit: OwnedSemaphorePermit) {
+    async fn run_batch(
+        self: Arc<Self>,
+        mut jobs: Vec<Job>,
+        rows: usize,
+        permit: OwnedSemaphorePermit,
+    ) {
         let metrics = &self.metrics;
         let now = Instant::now();
         for job in &jobs {
@@ -384,32 +610,35 @@ impl Batcher {
         #[allow(clippy::cast_precision_loss)]
         metrics.batch.observe(jobs.len() as f64);
         let servable = jobs[0].servable.clone();
-        let mut jobs = jobs;
         if jobs.len() == 1 {
-            let Some(job) = jobs.pop() else { return };
-            let result = servable.infer(job.inputs).await;
+            let inputs = std::mem::take(&mut jobs[0].inputs);
+            let result = self.watch(servable.infer(inputs), &mut jobs).await;
             metrics.inference.observe(now.elapsed().as_secs_f64());
             drop(permit);
-            let _ = job.reply.send(result);
+            jobs[0].answer(result);
             return;
         }
         let result = match merge_inputs(&jobs) {
-            Ok(merged) => servable.infer(merged).await,
+            Ok(merged) => self.watch(servable.infer(merged), &mut jobs).await,
             Err(e) => Err(e),
         };
         metrics.inference.observe(now.elapsed().as_secs_f64());
         match result.and_then(|outputs| check_rows(&servable, outputs, rows)) {
             Ok(outputs) => {
                 drop(permit);
-                split_outputs(jobs, &outputs);
+                split_outputs(&mut jobs, &outputs);
             }
             Err(_) => {
                 // One request may be the cause: run each alone, so only its caller fails.
-                for job in jobs {
+                for index in 0..jobs.len() {
+                    if !jobs[index].waiting() {
+                        continue;
+                    }
                     let started = Instant::now();
-                    let result = servable.infer(job.inputs).await;
+                    let inputs = std::mem::take(&mut jobs[index].inputs);
+                    let result = self.watch(servable.infer(inputs), &mut jobs[index..]).await;
                     metrics.inference.observe(started.elapsed().as_secs_f64());
-                    let _ = job.reply.send(result);
+                    jobs[index].answer(result);
                 }
                 drop(permit);
             }
@@ -520,11 +749,7 @@ fn concat_contiguous<T: Element>(parts: &[&TensorData]) -> Option<TensorData> {
     for part in parts {
         values.extend_from_slice(T::unwrap_ref(part)?.as_slice()?);
     }
-    let mut dim = first.raw_dim();
-    dim[0] = rows;
-    ndarray::ArrayD::from_shape_vec(dim, values)
-        .ok()
-        .map(T::wrap)
+    with_rows(first, rows, values).map(T::wrap)
 }
 
 /// Rows `start..end` of `data` as a tensor of their own, copied straight from its buffer
@@ -538,11 +763,26 @@ fn rows_contiguous<T: Element>(data: &TensorData, start: usize, end: usize) -> O
         return None;
     }
     let row = values.len().checked_div(rows).unwrap_or(0);
-    let mut dim = array.raw_dim();
-    dim[0] = end - start;
-    ndarray::ArrayD::from_shape_vec(dim, values.get(start * row..end * row)?.to_vec())
-        .ok()
-        .map(T::wrap)
+    let part = values.get(start * row..end * row)?.to_vec();
+    Some(T::wrap(with_rows(array, end - start, part)?))
+}
+
+/// `values` as an array of `rows` rows shaped like `like` after dimension 0. Rank 2 (a row
+/// of features or outputs, the usual case) goes through ndarray's fixed-rank constructor:
+/// the dynamic one's stride computation cost as much as the copy and allocation together.
+fn with_rows<T>(
+    like: &ndarray::ArrayD<T>,
+    rows: usize,
+    values: Vec<T>,
+) -> Option<ndarray::ArrayD<T>> {
+    if let &[_, columns] = like.shape() {
+        return ndarray::Array2::from_shape_vec((rows, columns), values)
+            .ok()
+            .map(ndarray::ArrayBase::into_dyn);
+    }
+    let mut dim = like.raw_dim();
+    dim[0] = rows;
+    ndarray::ArrayD::from_shape_vec(dim, values).ok()
 }
 
 /// The batch's inputs, each the requests' tensors concatenated along dimension 0.
@@ -580,48 +820,134 @@ fn check_rows(servable: &Servable, outputs: Vec<Tensor>, rows: usize) -> Result<
     }
 }
 
-/// Answers each job with its rows of the batch's outputs.
-fn split_outputs(jobs: Vec<Job>, outputs: &[Tensor]) {
+/// Answers each job still waiting with its rows of the batch's outputs.
+fn split_outputs(jobs: &mut [Job], outputs: &[Tensor]) {
     let mut offset = 0;
     for job in jobs {
-        let end = offset + job.rows;
-        let split: Result<Vec<Tensor>> = outputs
-            .iter()
-            .map(|t| {
-                let data =
-                    match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, offset, end)) {
-                        Some(data) => data,
-                        None => t.data.slice_rows(offset, end)?,
-                    };
-                Ok(Tensor {
-                    name: t.name.clone(),
-                    data,
-                })
-            })
-            .collect();
+        let (start, end) = (offset, offset + job.rows);
         offset = end;
-        let _ = job.reply.send(split);
+        if !job.waiting() {
+            continue; // Answered (deadline) or gone: no rows to copy.
+        }
+        job.answer(rows_of(outputs, start, end));
     }
+}
+
+/// Rows `start..end` of every output.
+fn rows_of(outputs: &[Tensor], start: usize, end: usize) -> Result<Vec<Tensor>> {
+    let mut split = Vec::with_capacity(outputs.len());
+    for t in outputs {
+        let data = match by_datatype!(t.data.datatype(), rows_contiguous(&t.data, start, end)) {
+            Some(data) => data,
+            None => t.data.slice_rows(start, end)?,
+        };
+        split.push(Tensor {
+            name: t.name.clone(),
+            data,
+        });
+    }
+    Ok(split)
 }
 
 /// Sends a copy of `error` to every job.
 fn fail_all(jobs: Vec<Job>, error: &Error) {
-    for job in jobs {
+    for mut job in jobs {
         let copy = match error {
             Error::InvalidRequest(m) => Error::InvalidRequest(m.clone()),
             Error::Inference { model, message } => Error::inference(model, message),
             Error::Draining => Error::Draining,
             other => Error::inference(job.servable.metadata().name.clone(), other.to_string()),
         };
-        let _ = job.reply.send(Err(copy));
+        job.answer(Err(copy));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
     use super::*;
+    use crate::metrics::Metrics;
+    use crate::model::{Model, ModelMetadata};
+    use crate::tensor::TensorSpec;
+
+    /// Answers its input; every call waits for the gate first (run on the blocking pool).
+    struct Blocking {
+        metadata: ModelMetadata,
+        gate: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Model for Blocking {
+        fn metadata(&self) -> &ModelMetadata {
+            &self.metadata
+        }
+        fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+            let _ = self
+                .gate
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            Ok(inputs)
+        }
+    }
+
+    fn one_row() -> Vec<Tensor> {
+        vec![Tensor::new("x", fp32(&[1, 1], vec![1.0]))]
+    }
+
+    /// Deadlines follow arrival, not queueing: a request whose body took most of its
+    /// deadline joins the queue due long before the deadline its leader sleeps until, and
+    /// bounds its own wait (else it would wait for the leader's, a minute here).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_due_before_the_watched_deadline_bounds_its_own_wait() {
+        let (open, gate) = mpsc::channel();
+        let model = Blocking {
+            metadata: ModelMetadata {
+                name: "m".into(),
+                version: None,
+                platform: "test".into(),
+                inputs: vec![TensorSpec::new("x", Datatype::Fp32, [-1, 1])],
+                outputs: vec![TensorSpec::new("x", Datatype::Fp32, [-1, 1])],
+            },
+            gate: Mutex::new(gate),
+        };
+        let servable = Servable::Sync(Arc::new(model));
+        let metrics = Metrics::new().model("m", None);
+        let scheduler = Arc::new(Scheduler::new("m", 1, 8, 8, Duration::ZERO, metrics));
+        let limit = Duration::from_secs(60);
+        let run = |arrived: Instant| {
+            let (scheduler, servable) = (Arc::clone(&scheduler), servable.clone());
+            tokio::spawn(
+                async move { scheduler.run(&servable, one_row(), 1, arrived, limit).await },
+            )
+        };
+        let blocker = run(Instant::now()); // Alone: takes the only worker, waits at the gate.
+        let batcher = &scheduler.batcher;
+        while batcher.permits.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let leader = run(Instant::now()); // Queued: sleeps until its deadline, a minute away.
+        let watched = || batcher.queue.lock().unwrap().watch;
+        while watched().is_none() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let late = Instant::now()
+            .checked_sub(limit - Duration::from_millis(200))
+            .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(30), run(late))
+            .await
+            .expect("the late request waited for its leader's deadline")
+            .unwrap();
+        assert!(
+            matches!(answer, Err(Error::DeadlineExceeded { .. })),
+            "{answer:?}"
+        );
+        drop(open);
+        assert!(blocker.await.unwrap().is_ok());
+        assert!(leader.await.unwrap().is_ok());
+    }
 
     fn fp32(shape: &[usize], values: Vec<f32>) -> TensorData {
         TensorData::from_vec(shape, values).unwrap()
@@ -646,6 +972,23 @@ mod tests {
         // Another datatype or other trailing dimensions are the general path's (and error).
         let other = fp32(&[1, 2], vec![1.0, 2.0]);
         assert!(concat_contiguous::<f32>(&[&a, &other]).is_none());
+    }
+
+    #[test]
+    fn rows_of_every_rank_join_and_split_as_ndarray_does() {
+        let vector = fp32(&[3], vec![1.0, 2.0, 3.0]);
+        let cube = fp32(&[2, 2, 2], (0..8u8).map(f32::from).collect());
+        for data in [vector, cube] {
+            let joined = concat_contiguous::<f32>(&[&data, &data]).unwrap();
+            assert_eq!(joined, TensorData::concat_rows(&[&data, &data]).unwrap());
+            let rows = data.shape()[0];
+            for (start, end) in [(0, 1), (1, rows + 1), (0, 2 * rows)] {
+                assert_eq!(
+                    rows_contiguous::<f32>(&joined, start, end).unwrap(),
+                    joined.slice_rows(start, end).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) async fn until<F: Future>(deadline: Instant, fut: F) -> Result<F::Out
 }
 
 /// Polls `fut` once: its output if it is ready (its waker registered otherwise).
-async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Option<F::Output> {
+pub(crate) async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Option<F::Output> {
     std::future::poll_fn(|cx| {
         Poll::Ready(match fut.as_mut().poll(cx) {
             Poll::Ready(output) => Some(output),

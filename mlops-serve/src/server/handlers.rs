@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::table::{Entry, route};
-use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, bound, guard, shadow};
+use super::{Inner, PHASE_SERVING, PHASE_STOPPING, body, guard, shadow};
 use crate::error::{Error, Result};
 use crate::metrics::Outcome;
 use crate::model::Servable;
@@ -349,13 +349,10 @@ async fn infer_entry(
     let observed_inputs = observer.map(|_| request.inputs.clone());
     let shadow_inputs = shadow.as_ref().map(|_| request.inputs.clone());
     let deadline = entry.options.deadline;
-    let run = entry.scheduler.run(&servable, request.inputs, request.rows);
-    let outputs = bound::until((arrived + deadline).into(), run)
-        .await
-        .map_err(|_| Error::DeadlineExceeded {
-            name: entry.name().to_owned(),
-            deadline,
-        })??;
+    // The scheduler bounds the wait: a queued request needs no timer of its own.
+    let outputs = (entry.scheduler)
+        .run(&servable, request.inputs, request.rows, arrived, deadline)
+        .await?;
     let encoded = response::encode(metadata, id.as_deref(), &request.outputs, &outputs)?;
     if let (Some(entry), Some(inputs)) = (shadow, shadow_inputs) {
         inner.shadow.offer(shadow::Job {
