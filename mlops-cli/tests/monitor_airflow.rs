@@ -19,7 +19,10 @@ const DAG: &str = "drift_retrain";
 /// The asset `drift_retrain` is scheduled on (templates/airflow/dags/drift_retrain.py).
 const ASSET: &str = "mlops://taxi-fare/drift";
 
-/// An Airflow REST call with the service's token; the JSON answer.
+/// An Airflow REST call with the service's token; the JSON answer. Every call here is
+/// idempotent (GETs, and a PATCH to a fixed state), so a server error is retried for up to
+/// a minute: Airflow 3 on SQLite answers 500 "Database error" when a write waits out SQLite's
+/// busy timeout while its scheduler holds the database (seen in a cold CI run on the PATCH).
 async fn airflow(
     client: &reqwest::Client,
     method: reqwest::Method,
@@ -27,17 +30,29 @@ async fn airflow(
     body: Option<Value>,
 ) -> Value {
     let url = format!("{}{path}", require_env("MLOPS_TEST_AIRFLOW_URL"));
-    let mut request = client
-        .request(method.clone(), &url)
-        .bearer_auth(require_env("MLOPS_TEST_AIRFLOW_TOKEN"));
-    if let Some(body) = body {
-        request = request.json(&body);
+    let started = Instant::now();
+    let mut retries = 0;
+    loop {
+        let mut request = client
+            .request(method.clone(), &url)
+            .bearer_auth(require_env("MLOPS_TEST_AIRFLOW_TOKEN"));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let answer = response.text().await.unwrap();
+        if status.is_server_error() && started.elapsed() < Duration::from_secs(60) {
+            retries += 1;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        assert!(
+            status.is_success(),
+            "{method} {url}: {status} (after {retries} retries of server errors): {answer}"
+        );
+        return serde_json::from_str(&answer).unwrap();
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let answer = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {url}: {status}: {answer}");
-    serde_json::from_str(&answer).unwrap()
 }
 
 /// A GET that may meet a transient server error: Airflow on SQLite answers 500 while its

@@ -378,17 +378,23 @@ async fn receiver() -> (String, Received) {
     (format!("http://{address}"), got)
 }
 
-/// GETs `path` on the Airflow API with the service's token.
+/// GETs `path` on the Airflow API with the service's token. A server error is retried for up
+/// to a minute: Airflow 3 on SQLite answers 500 "Database error" while its scheduler holds
+/// the database past SQLite's busy timeout.
 async fn api(client: &reqwest::Client, path: &str) -> Value {
     let url = format!("{}{path}", require_env("MLOPS_TEST_AIRFLOW_URL"));
     let token = require_env("MLOPS_TEST_AIRFLOW_TOKEN");
-    let response = client.get(&url).bearer_auth(token).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "GET {url}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
+    let started = Instant::now();
+    loop {
+        let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
+        let status = response.status();
+        if status.is_server_error() && started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        assert!(status.is_success(), "GET {url}: {status}");
+        return response.json().await.unwrap();
+    }
 }
 
 /// `drift_retrain` on a running Airflow: our `drift` step finds the fare increase in the new
