@@ -15,7 +15,7 @@ use mlops_track::{ExperimentId, LocalStore, TrackingStore, TrackingStoreExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::killed_writer::kill_child_after;
+use crate::killed_writer::{kill_child_after, run_as_child};
 use crate::support::index::{
     assert_equivalent, index_serves_what_records_say, open, pages, populate, queries,
     two_experiments,
@@ -305,16 +305,7 @@ const CRASH_DIR: &str = "MLOPS_INDEX_CRASH_DIR";
 #[test]
 #[ignore = "the child process of a_builder_killed_at_any_instant_leaves_a_store_that_reads_the_same"]
 fn index_crash_child() {
-    let Ok(dir) = std::env::var(CRASH_DIR) else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let root = StoreUri::parse(&dir).unwrap().open().unwrap();
+    run_as_child(CRASH_DIR, |root| async move {
         let store = open(&root, true).await;
         let ended: Vec<mlops_track::Run> = store
             .search_all_runs(&mlops_track::RunQuery {

@@ -17,7 +17,7 @@ use mlops_track::{
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::killed_writer::kill_child_after;
+use crate::killed_writer::{kill_child_after, run_as_child};
 use crate::support::index::{assert_equivalent, pages, populate, queries};
 use crate::support::point;
 
@@ -449,16 +449,7 @@ const CRASH_DIR: &str = "MLOPS_ENDED_CRASH_DIR";
 #[test]
 #[ignore = "the child process of an_ender_killed_at_any_instant_leaves_a_store_that_reads_the_same"]
 fn ended_crash_child() {
-    let Ok(dir) = std::env::var(CRASH_DIR) else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let root = mlops_core::StoreUri::parse(&dir).unwrap().open().unwrap();
+    run_as_child(CRASH_DIR, |root| async move {
         let store = process(&root).await;
         let experiment = store
             .get_experiment_by_name(&ExperimentName::parse("killed").unwrap())

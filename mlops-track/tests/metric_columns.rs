@@ -6,8 +6,9 @@
 
 use mlops_core::{ExperimentName, Metric, MetricKey, RunStatus, StoreUri};
 use mlops_track::local::LocalStoreOptions;
-use mlops_track::{LocalStore, MetricColumns, NewRun, TrackingStore, TrackingStoreExt};
+use mlops_track::{LocalStore, MetricColumns, TrackingStore, TrackingStoreExt};
 
+use crate::support::offline::new_run;
 use crate::support::point;
 
 async fn same(store: &LocalStore, run: &mlops_core::RunId, key: &str) -> usize {
@@ -31,18 +32,7 @@ async fn columns_equal_the_history_in_every_state_of_a_run() {
         .create_experiment(&ExperimentName::parse("columns").unwrap(), &[])
         .await
         .unwrap();
-    let run = store
-        .create_run(NewRun {
-            experiment_id: experiment,
-            run_name: None,
-            user_id: "ada".into(),
-            start_time: mlops_core::Timestamp::now(),
-            tags: vec![],
-        })
-        .await
-        .unwrap()
-        .info
-        .run_id;
+    let run = new_run(&store, &experiment, "columns").await;
     // Segments only, one point repeated within its batch, two metrics interleaved.
     store
         .log_batch(
