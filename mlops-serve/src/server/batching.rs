@@ -301,6 +301,11 @@ impl Drop for HandOff {
 type Batch = (Vec<Job>, usize, OwnedSemaphorePermit, bool);
 
 impl Batcher {
+    /// The answer of a request whose reply channel closed unanswered (its holder was dropped).
+    fn stopped(&self) -> Answer {
+        Err(Error::inference(&self.name, "the batch worker stopped"))
+    }
+
     /// Whether this alone request should go through the queue to probe for load.
     fn probe(&self) -> bool {
         self.alone.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == PROBE_EVERY - 1
@@ -342,20 +347,18 @@ impl Batcher {
         if lead {
             return self.lead(answer).await;
         }
-        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
         if watched {
-            return answer.await.unwrap_or_else(|_| stopped());
+            return answer.await.unwrap_or_else(|_| self.stopped());
         }
         bound::until(deadline.into(), answer)
             .await
             .map_err(|_| expired(&self.name, limit))?
-            .unwrap_or_else(|_| stopped())
+            .unwrap_or_else(|_| self.stopped())
     }
 
     /// Leads the next batch (the caller's request is its oldest) and runs it on this task;
     /// leaves as soon as the caller's answer is in (the batch goes on on a task of its own).
     async fn lead(self: &Arc<Self>, mut answer: oneshot::Receiver<Answer>) -> Answer {
-        let stopped = || Err(Error::inference(&self.name, "the batch worker stopped"));
         let mut leading = Leading {
             batcher: self,
             done: false,
@@ -374,12 +377,12 @@ impl Batcher {
         };
         let batch = match batch {
             Ok(batch) => batch,
-            Err(result) => return result.unwrap_or_else(|_| stopped()),
+            Err(result) => return result.unwrap_or_else(|_| self.stopped()),
         };
         leading.done = true;
         let Some((jobs, rows, permit, more)) = batch else {
             // Nothing left to lead: every queued request, this one too, was answered.
-            return answer.await.unwrap_or_else(|_| stopped());
+            return answer.await.unwrap_or_else(|_| self.stopped());
         };
         if more {
             self.spawn_collector();
@@ -396,7 +399,7 @@ impl Batcher {
             Pin::new(&mut answer).poll(cx)
         })
         .await
-        .unwrap_or_else(|_| stopped())
+        .unwrap_or_else(|_| self.stopped())
     }
 
     /// Starts a task that forms batches until the queue is empty.
