@@ -55,25 +55,6 @@ async fn airflow(
     }
 }
 
-/// A GET that may meet a transient server error: Airflow on SQLite answers 500 while its
-/// scheduler holds the database (seen once in a full run); `None` then, to poll again.
-async fn airflow_poll(client: &reqwest::Client, path: &str) -> Option<Value> {
-    let url = format!("{}{path}", require_env("MLOPS_TEST_AIRFLOW_URL"));
-    let response = client
-        .get(&url)
-        .bearer_auth(require_env("MLOPS_TEST_AIRFLOW_TOKEN"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let answer = response.text().await.unwrap();
-    if status.is_server_error() {
-        return None;
-    }
-    assert!(status.is_success(), "GET {url}: {status}: {answer}");
-    Some(serde_json::from_str(&answer).unwrap())
-}
-
 /// A run id as one path segment (`+` and `:` of its timestamp escaped).
 fn segment(id: &str) -> String {
     id.replace('%', "%25")
@@ -199,9 +180,7 @@ async fn a_drift_event_of_monitor_run_starts_a_run_of_the_airflow_dag() {
                 "/api/v2/dags/{DAG}/dagRuns/{}/upstreamAssetEvents",
                 segment(&id)
             );
-            let Some(upstream) = airflow_poll(&client, &path).await else {
-                continue;
-            };
+            let upstream = airflow(&client, reqwest::Method::GET, &path, None).await;
             let ours = (upstream["asset_events"].as_array().unwrap().iter())
                 .find(|e| e["extra"]["mlops_event"]["id"].as_str() == Some(event))
                 .cloned();
