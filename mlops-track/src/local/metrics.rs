@@ -85,12 +85,17 @@ pub struct CompactionReport {
 
 /// Identity of a point under MLflow's de-duplication rule (NaNs are all one value).
 fn point_id(point: &Metric) -> (u64, i64, i64) {
-    let bits = if point.value.is_nan() {
+    id_of(point.value, point.timestamp.as_millis(), point.step)
+}
+
+/// [`point_id`] from a point's parts (column reads have no `Metric`).
+fn id_of(value: f64, timestamp: i64, step: i64) -> (u64, i64, i64) {
+    let bits = if value.is_nan() {
         f64::NAN.to_bits()
     } else {
-        point.value.to_bits()
+        value.to_bits()
     };
-    (bits, point.timestamp.as_millis(), point.step)
+    (bits, timestamp, step)
 }
 
 /// Keeps the first of each (key, value, timestamp, step).
@@ -661,13 +666,11 @@ fn dedup_columns(columns: &mut MetricColumns) {
     let mut seen: HashSet<(u64, i64, i64)> = HashSet::with_capacity(columns.len());
     let keep: Vec<bool> = (0..columns.len())
         .map(|i| {
-            let value = columns.value[i];
-            let bits = if value.is_nan() {
-                f64::NAN.to_bits()
-            } else {
-                value.to_bits()
-            };
-            seen.insert((bits, columns.timestamp[i], columns.step[i]))
+            seen.insert(id_of(
+                columns.value[i],
+                columns.timestamp[i],
+                columns.step[i],
+            ))
         })
         .collect();
     if keep.iter().all(|k| *k) {
