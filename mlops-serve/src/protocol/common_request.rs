@@ -29,39 +29,14 @@ const POW10: [f64; 23] = [
 pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferRequest> {
     let mut c = Cursor { bytes: json, at: 0 };
     let mut id: Option<String> = None;
-    let mut slots: Vec<Option<Tensor>> = Vec::with_capacity(metadata.inputs.len());
-    slots.resize_with(metadata.inputs.len(), || None);
-    let mut seen_inputs = false;
+    let mut inputs: Option<Vec<Tensor>> = None;
     c.eat(b'{')?;
     loop {
-        let key = c.string()?;
-        c.eat(b':')?;
-        match key {
-            b"id" if id.is_none() => {
+        match c.key()? {
+            Key::Id if id.is_none() => {
                 id = Some(std::str::from_utf8(c.string()?).ok()?.to_owned());
             }
-            b"inputs" if !seen_inputs => {
-                seen_inputs = true;
-                c.eat(b'[')?;
-                let mut given = 0usize;
-                if !c.next_is(b']') {
-                    loop {
-                        given += 1;
-                        if given > MAX_TENSORS {
-                            return None;
-                        }
-                        let (position, tensor) = input(&mut c, metadata)?;
-                        let slot = slots.get_mut(position)?;
-                        if slot.is_some() {
-                            return None;
-                        }
-                        *slot = Some(tensor);
-                        if !c.comma_or(b']')? {
-                            break;
-                        }
-                    }
-                }
-            }
+            Key::Inputs if inputs.is_none() => inputs = Some(input_list(&mut c, metadata)?),
             _ => return None,
         }
         if !c.comma_or(b'}')? {
@@ -69,12 +44,10 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
         }
     }
     c.skip_ws();
-    if !seen_inputs || c.at != json.len() {
+    let inputs = inputs?;
+    if c.at != json.len() {
         return None;
     }
-    // Collected in place: `Option<Tensor>` and `Tensor` have the same layout, so the slots'
-    // buffer becomes the inputs' (one allocation per request less).
-    let inputs: Vec<Tensor> = slots.into_iter().collect::<Option<_>>()?;
     let rows = inputs
         .first()
         .map_or(1, |t| t.data.shape().first().copied().unwrap_or(1));
@@ -87,54 +60,84 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
     })
 }
 
+/// The `inputs` array: one tensor per metadata input, each given once, in metadata order.
+///
+/// Tensors are pushed as they come (no `Option` slot per input to collect afterwards):
+/// while they come in metadata order, a position equal to the count read so far cannot
+/// repeat one; after the first one out of order, each is checked against those read, and
+/// the list is sorted at the end.
+fn input_list(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<Vec<Tensor>> {
+    let mut inputs: Vec<Tensor> = Vec::with_capacity(metadata.inputs.len());
+    let mut in_order = true;
+    c.eat(b'[')?;
+    if !c.next_is(b']') {
+        loop {
+            if inputs.len() == MAX_TENSORS {
+                return None;
+            }
+            let (position, tensor) = input(c, metadata)?;
+            if !(in_order && position == inputs.len()) {
+                in_order = false;
+                if inputs.iter().any(|t| t.name == tensor.name) {
+                    return None;
+                }
+            }
+            inputs.push(tensor);
+            if !c.comma_or(b']')? {
+                break;
+            }
+        }
+    }
+    // No repeat and every position valid: as many as the metadata's is all of them.
+    if inputs.len() != metadata.inputs.len() {
+        return None;
+    }
+    if !in_order {
+        inputs.sort_by_cached_key(|t| metadata.inputs.iter().position(|s| s.name == t.name));
+    }
+    Some(inputs)
+}
+
 /// The highest rank this decoder reads (on the stack, no allocation per request).
 const FAST_RANK: usize = 8;
 
-/// A request shape of at most [`FAST_RANK`] dimensions.
-struct Dims {
-    len: usize,
-    dims: [usize; FAST_RANK],
-}
-
-impl Dims {
-    fn as_slice(&self) -> &[usize] {
-        &self.dims[..self.len]
-    }
+/// The keys this decoder reads; any other key is the general decoder's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Id,
+    Inputs,
+    Name,
+    Shape,
+    Datatype,
+    Data,
 }
 
 /// One input object: its position among the metadata's inputs and its tensor.
 fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)> {
     let mut spec: Option<(usize, &TensorSpec)> = None;
-    let mut shape: Option<Dims> = None;
+    let mut dims = [0usize; FAST_RANK];
+    let mut rank: Option<usize> = None;
     let mut datatype: Option<Datatype> = None;
     let mut data: Option<TensorData> = None;
     c.eat(b'{')?;
     loop {
-        let key = c.string()?;
-        c.eat(b':')?;
-        match key {
-            b"name" if spec.is_none() => {
+        match c.key()? {
+            Key::Name if spec.is_none() => {
                 let name = c.string()?;
-                spec = metadata
-                    .inputs
-                    .iter()
-                    .enumerate()
-                    .find(|(_, s)| s.name.as_bytes() == name);
-                spec?;
-            }
-            b"shape" if shape.is_none() => shape = Some(c.shape()?),
-            b"datatype" if datatype.is_none() => {
-                let text = c.string()?;
-                datatype = Some(
-                    Datatype::ALL
-                        .into_iter()
-                        .find(|d| d.as_str().as_bytes() == text)?,
+                spec = Some(
+                    metadata
+                        .inputs
+                        .iter()
+                        .enumerate()
+                        .find(|(_, s)| s.name.as_bytes() == name)?,
                 );
             }
+            Key::Shape if rank.is_none() => rank = Some(c.shape(&mut dims)?),
+            Key::Datatype if datatype.is_none() => datatype = Some(datatype_of(c.string()?)?),
             // The metadata's checks before the data, so that the data is read once, into a
             // buffer of the size the shape says.
-            b"data" if data.is_none() => {
-                let ((_, spec), shape, datatype) = (spec?, shape.as_ref()?.as_slice(), datatype?);
+            Key::Data if data.is_none() => {
+                let ((_, spec), shape, datatype) = (spec?, dims.get(..rank?)?, datatype?);
                 if datatype != spec.datatype || !spec.accepts_shape(shape) {
                     return None;
                 }
@@ -157,6 +160,27 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)
             data: data?,
         },
     ))
+}
+
+/// The datatype spelled `text` (as [`Datatype::parse`], on bytes: one comparison of a
+/// known length per candidate, no loop over the names).
+pub(super) fn datatype_of(text: &[u8]) -> Option<Datatype> {
+    Some(match text {
+        b"FP32" => Datatype::Fp32,
+        b"FP64" => Datatype::Fp64,
+        b"INT64" => Datatype::Int64,
+        b"INT32" => Datatype::Int32,
+        b"FP16" => Datatype::Fp16,
+        b"UINT8" => Datatype::Uint8,
+        b"INT8" => Datatype::Int8,
+        b"INT16" => Datatype::Int16,
+        b"UINT16" => Datatype::Uint16,
+        b"UINT32" => Datatype::Uint32,
+        b"UINT64" => Datatype::Uint64,
+        b"BOOL" => Datatype::Bool,
+        b"BYTES" => Datatype::Bytes,
+        _ => return None,
+    })
 }
 
 fn tensor_data(
@@ -238,6 +262,19 @@ fn nested<T: Codec>(c: &mut Cursor<'_>, shape: &[usize], out: &mut Vec<T>) -> Op
     if len == 0 { c.eat(b']') } else { Some(()) }
 }
 
+/// The bytes a JSON string holds as they are: not `"`, `\` or a control character.
+static PLAIN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = false;
+        byte += 1;
+    }
+    table[b'"' as usize] = false;
+    table[b'\\' as usize] = false;
+    table
+};
+
 /// A position in the JSON text. Every reader skips the whitespace before what it reads.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -285,55 +322,71 @@ impl<'a> Cursor<'a> {
     /// general decoder reads those).
     fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
+        let bytes = self.bytes;
         let start = self.at;
-        let len = self.bytes[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        // The byte that ended the scan must be the closing quote itself (no whitespace skip).
-        if self.bytes[start + len] != b'"' {
+        let end = start + plain_len(bytes.get(start..)?)?;
+        // The byte that ended the scan must be the closing quote itself.
+        if bytes.get(end) != Some(&b'"') {
             return None;
         }
-        self.at = start + len + 1;
-        Some(&self.bytes[start..start + len])
+        self.at = end + 1;
+        bytes.get(start..end)
+    }
+
+    /// An object key and the `:` after it.
+    ///
+    /// The text is compared with each key and its closing quote (one comparison of a known
+    /// length each) rather than scanned first: if it starts with `name"`, the key is `name`.
+    fn key(&mut self) -> Option<Key> {
+        self.eat(b'"')?;
+        let rest = self.bytes.get(self.at..)?;
+        let (key, len) = if rest.starts_with(b"name\"") {
+            (Key::Name, 5)
+        } else if rest.starts_with(b"shape\"") {
+            (Key::Shape, 6)
+        } else if rest.starts_with(b"datatype\"") {
+            (Key::Datatype, 9)
+        } else if rest.starts_with(b"data\"") {
+            (Key::Data, 5)
+        } else if rest.starts_with(b"inputs\"") {
+            (Key::Inputs, 7)
+        } else if rest.starts_with(b"id\"") {
+            (Key::Id, 3)
+        } else {
+            return None;
+        };
+        self.at += len;
+        self.eat(b':')?;
+        Some(key)
     }
 
     /// The digits of a JSON integer without sign: `0` or `[1-9][0-9]*`, at most 19 digits
     /// (so it fits a `u64`; longer ones are the general decoder's).
     fn digits(&mut self) -> Option<u64> {
-        let start = self.at;
-        let mut value = 0u64;
-        while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
-            if self.at - start == 19 {
-                return None;
-            }
-            value = value * 10 + u64::from(b - b'0');
-            self.at += 1;
-        }
-        let len = self.at - start;
-        (len == 1 || (len > 1 && self.bytes[start] != b'0')).then_some(value)
+        let (value, end) = digits(self.bytes, self.at)?;
+        self.at = end;
+        Some(value)
     }
 
-    /// A shape: an array of at most [`FAST_RANK`] plain non-negative integers (a higher rank
-    /// is the general decoder's, which allows up to its `MAX_RANK`).
-    fn shape(&mut self) -> Option<Dims> {
-        let mut dims = Dims {
-            len: 0,
-            dims: [0; FAST_RANK],
-        };
+    /// A shape into `dims`, its rank returned: an array of at most [`FAST_RANK`] plain
+    /// non-negative integers (a higher rank is the general decoder's, which allows up to
+    /// its `MAX_RANK`).
+    fn shape(&mut self, dims: &mut [usize; FAST_RANK]) -> Option<usize> {
         self.eat(b'[')?;
         if self.next_is(b']') {
-            return Some(dims);
+            return Some(0);
         }
+        let mut rank = 0;
         loop {
             self.skip_ws();
             let dim = self.digits()?;
             if self.at_fraction() {
                 return None;
             }
-            *dims.dims.get_mut(dims.len)? = usize::try_from(dim).ok()?;
-            dims.len += 1;
+            *dims.get_mut(rank)? = usize::try_from(dim).ok()?;
+            rank += 1;
             if !self.comma_or(b']')? {
-                return Some(dims);
+                return Some(rank);
             }
         }
     }
@@ -347,15 +400,18 @@ impl<'a> Cursor<'a> {
     /// serde_json reads an integer without fraction or exponent as `u64` (or `i64` when
     /// negative; `-0` and integers below `i64::MIN` as `f64`), anything else as the nearest
     /// `f64`, and the element type's [`Codec`] does the rest.
+    ///
+    /// Read with a local position (kept in a register) and one pass over the digits.
     fn number<T: Codec>(&mut self) -> Option<T> {
         self.skip_ws();
+        let bytes = self.bytes;
         let start = self.at;
-        let negative = self.bytes.get(self.at) == Some(&b'-');
-        if negative {
-            self.at += 1;
-        }
-        let mut significand = self.digits()?;
-        if !self.at_fraction() {
+        let negative = bytes.get(start) == Some(&b'-');
+        let int_start = start + usize::from(negative);
+        let (mut significand, mut at) = digits(bytes, int_start)?;
+        let next = bytes.get(at).copied();
+        if !matches!(next, Some(b'.' | b'e' | b'E')) {
+            self.at = at;
             if !negative {
                 return T::from_u64(significand);
             }
@@ -369,58 +425,65 @@ impl<'a> Cursor<'a> {
             };
         }
         // The decimal significand (up to 19 digits) and its power of ten, for the exact case.
-        let mut digits = self.at - start - usize::from(negative);
+        let mut digit_count = at - int_start;
         let mut exponent: i32 = 0;
         let mut exact = true;
-        if self.bytes.get(self.at) == Some(&b'.') {
-            self.at += 1;
-            let from = self.at;
-            while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
-                if digits < 19 {
-                    significand = significand * 10 + u64::from(b - b'0');
+        if next == Some(b'.') {
+            at += 1;
+            let from = at;
+            while let Some(&b) = bytes.get(at) {
+                let digit = b.wrapping_sub(b'0');
+                if digit > 9 {
+                    break;
+                }
+                if digit_count < 19 {
+                    significand = significand * 10 + u64::from(digit);
                     exponent -= 1;
-                    digits += 1;
+                    digit_count += 1;
                 } else {
                     exact = false;
                 }
-                self.at += 1;
+                at += 1;
             }
-            if self.at == from {
+            if at == from {
                 return None;
             }
         }
-        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
-            self.at += 1;
-            let sign = match self.bytes.get(self.at) {
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            at += 1;
+            let sign = match bytes.get(at) {
                 Some(b'-') => -1,
                 Some(b'+') => 1,
                 _ => 0,
             };
             if sign != 0 {
-                self.at += 1;
+                at += 1;
             }
-            let from = self.at;
+            let from = at;
             let mut power: i32 = 0;
-            while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
+            while let Some(&b @ b'0'..=b'9') = bytes.get(at) {
                 if power < 10_000 {
                     power = power * 10 + i32::from(b - b'0');
                 } else {
                     exact = false;
                 }
-                self.at += 1;
+                at += 1;
             }
-            if self.at == from {
+            if at == from {
                 return None;
             }
             exponent += if sign < 0 { -power } else { power };
         }
+        self.at = at;
         // Clinger's fast path: a significand below 2^53 and a power of ten up to 10^22 are
         // both exact in an f64, so one multiplication or division rounds once, to the
         // nearest f64: what serde_json (and `str::parse`) give.
-        if exact && significand <= 1 << 53 && exponent.unsigned_abs() <= 22 {
+        if exact
+            && significand <= 1 << 53
+            && let Some(&power) = POW10.get(exponent.unsigned_abs() as usize)
+        {
             #[allow(clippy::cast_precision_loss)]
             let magnitude = significand as f64;
-            let power = POW10[exponent.unsigned_abs() as usize];
             let value = if exponent < 0 {
                 magnitude / power
             } else {
@@ -428,7 +491,7 @@ impl<'a> Cursor<'a> {
             };
             return T::from_f64(if negative { -value } else { value });
         }
-        let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+        let text = std::str::from_utf8(&bytes[start..at]).ok()?;
         let value: f64 = text.parse().ok()?;
         // Out of range (serde_json refuses it) or an underflow to zero (serde_json's rounding
         // of those is its own business): the general decoder's.
@@ -441,4 +504,55 @@ impl<'a> Cursor<'a> {
         }
         T::from_f64(value)
     }
+}
+
+/// The length of the run of [`PLAIN`] bytes that `bytes` starts with, or `None` when they
+/// all are (the string does not end).
+///
+/// Eight bytes at a time: in a word, the lowest byte equal to `"` or `\` or below 0x20 is
+/// found with the usual carry tricks (exact for the lowest flagged byte, which is all that is
+/// used), so a short string costs one word instead of a look-up per byte.
+#[inline]
+pub(super) fn plain_len(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let word = u64::from_le_bytes(*chunk);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let flagged = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let flagged = flagged & HIGHS;
+        if flagged != 0 {
+            return Some(at + (flagged.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = bytes.get(at..)?;
+    tail.iter()
+        .position(|&b| !PLAIN[usize::from(b)])
+        .map(|len| at + len)
+}
+
+/// The digits of a JSON integer without sign at `at` in `bytes` (see [`Cursor::digits`]):
+/// its value and the position after it.
+#[inline(always)]
+fn digits(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
+    let start = at;
+    let mut value = 0u64;
+    while let Some(&b) = bytes.get(at) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if at - start == 19 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+        at += 1;
+    }
+    let len = at - start;
+    (len == 1 || (len > 1 && bytes[start] != b'0')).then_some((value, at))
 }

@@ -408,3 +408,103 @@ fn random_decimals_round_as_the_general_decoder_rounds_them() {
         "only {taken} of 40000 took the one-pass decoder"
     );
 }
+
+/// The word-at-a-time scan of a string stops where a byte-by-byte one does, on strings
+/// built mostly from the bytes it must stop at and their neighbours.
+#[test]
+fn the_string_scan_stops_at_the_first_byte_to_escape() {
+    let alphabet: Vec<u8> = [b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80]
+        .into_iter()
+        .chain([0xa2, 0xdc, 0xff, b'a', b'0', b'\n'])
+        .collect();
+    let naive = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    };
+    let mut rng = FuzzRng::new(0x5CA9);
+    for _ in 0..50_000 {
+        let len = rng.below(40);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                if rng.one_in(4) {
+                    *rng.pick(&alphabet)
+                } else {
+                    b'a' + u8::try_from(rng.below(26)).unwrap()
+                }
+            })
+            .collect();
+        assert_eq!(
+            common_request::plain_len(&bytes),
+            naive(&bytes),
+            "{bytes:?}"
+        );
+    }
+    for byte in 0..=255u8 {
+        for at in 0..20 {
+            let mut bytes = vec![b'x'; 20];
+            bytes[at] = byte;
+            assert_eq!(
+                common_request::plain_len(&bytes),
+                naive(&bytes),
+                "{bytes:?}"
+            );
+        }
+    }
+}
+
+/// The one-pass decoder's datatype names are the protocol's.
+#[test]
+fn datatypes_are_read_as_the_protocol_spells_them() {
+    for datatype in Datatype::ALL {
+        assert_eq!(
+            common_request::datatype_of(datatype.as_str().as_bytes()),
+            Some(datatype)
+        );
+    }
+    for text in [
+        "", "fp32", "FP3", "FP322", "INT", "BYTE", "UINT128", "BOOL ",
+    ] {
+        assert_eq!(common_request::datatype_of(text.as_bytes()), None, "{text}");
+        assert_eq!(Datatype::parse(text), None, "{text}");
+    }
+}
+
+/// `TensorData::from_vec` (fixed dimensions up to rank 3, then dynamic) builds the array
+/// `ArrayD::from_shape_vec` builds: same shape, strides and layout (the `Debug` text shows
+/// them all), empty dimensions included, and refuses what it refuses.
+#[test]
+fn tensors_are_built_as_ndarray_builds_them() {
+    use ndarray::{ArrayD, IxDyn};
+
+    use crate::tensor::TensorData;
+    for shape in [
+        vec![],
+        vec![0],
+        vec![3],
+        vec![1, 4],
+        vec![2, 0],
+        vec![0, 3],
+        vec![3, 1],
+        vec![2, 3, 4],
+        vec![2, 0, 4],
+        vec![1, 1, 1],
+        vec![2, 1, 3, 2],
+        vec![1, 2, 0, 3, 1],
+    ] {
+        let count: usize = shape.iter().product();
+        for len in [count, count + 1] {
+            let values: Vec<f32> = (0..len).map(|i| i as f32).collect();
+            let ours = TensorData::from_vec(&shape, values.clone());
+            let theirs = ArrayD::from_shape_vec(IxDyn(&shape), values);
+            match (ours, theirs) {
+                (Ok(TensorData::Fp32(ours)), Ok(theirs)) => {
+                    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{shape:?}");
+                    assert_eq!(ours.strides(), theirs.strides(), "{shape:?}");
+                }
+                (Err(_), Err(_)) => assert_ne!(len, count, "{shape:?}"),
+                (ours, theirs) => panic!("{shape:?} of {len}: {ours:?} against {theirs:?}"),
+            }
+        }
+    }
+}
