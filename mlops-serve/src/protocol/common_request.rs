@@ -61,41 +61,46 @@ pub(crate) fn decode(json: &[u8], metadata: &ModelMetadata) -> Option<InferReque
 }
 
 /// The `inputs` array: one tensor per metadata input, each given once, in metadata order.
-///
-/// Tensors are pushed as they come (no `Option` slot per input to collect afterwards):
-/// while they come in metadata order, a position equal to the count read so far cannot
-/// repeat one; after the first one out of order, each is checked against those read, and
-/// the list is sorted at the end.
 fn input_list(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<Vec<Tensor>> {
-    let mut inputs: Vec<Tensor> = Vec::with_capacity(metadata.inputs.len());
-    let mut in_order = true;
+    let mut inputs = Inputs {
+        tensors: Vec::with_capacity(metadata.inputs.len()),
+        in_order: true,
+    };
     c.eat(b'[')?;
     if !c.next_is(b']') {
         loop {
-            if inputs.len() == MAX_TENSORS {
+            if inputs.tensors.len() == MAX_TENSORS {
                 return None;
             }
-            let (position, tensor) = input(c, metadata)?;
-            if !(in_order && position == inputs.len()) {
-                in_order = false;
-                if inputs.iter().any(|t| t.name == tensor.name) {
-                    return None;
-                }
-            }
-            inputs.push(tensor);
+            input(c, metadata, &mut inputs)?;
             if !c.comma_or(b']')? {
                 break;
             }
         }
     }
+    let Inputs {
+        mut tensors,
+        in_order,
+    } = inputs;
     // No repeat and every position valid: as many as the metadata's is all of them.
-    if inputs.len() != metadata.inputs.len() {
+    if tensors.len() != metadata.inputs.len() {
         return None;
     }
     if !in_order {
-        inputs.sort_by_cached_key(|t| metadata.inputs.iter().position(|s| s.name == t.name));
+        tensors.sort_by_cached_key(|t| metadata.inputs.iter().position(|s| s.name == t.name));
     }
-    Some(inputs)
+    Some(tensors)
+}
+
+/// The tensors read so far, pushed as they come (no `Option` slot per input to collect
+/// afterwards, and no move of a tensor through the readers).
+///
+/// While they come in metadata order, a position equal to the count read so far cannot
+/// repeat one; after the first one out of order, each is checked against those read, and
+/// the list is sorted at the end.
+struct Inputs {
+    tensors: Vec<Tensor>,
+    in_order: bool,
 }
 
 /// The highest rank this decoder reads (on the stack, no allocation per request).
@@ -112,13 +117,16 @@ enum Key {
     Data,
 }
 
-/// One input object: its position among the metadata's inputs and its tensor.
-fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)> {
+/// One input object, its tensor pushed onto `inputs`.
+///
+/// The tensor is pushed as soon as its data is read: if the rest of the object is not as
+/// expected, the whole request is the general decoder's and the list is dropped anyway.
+fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata, inputs: &mut Inputs) -> Option<()> {
     let mut spec: Option<(usize, &TensorSpec)> = None;
     let mut dims = [0usize; FAST_RANK];
     let mut rank: Option<usize> = None;
     let mut datatype: Option<Datatype> = None;
-    let mut data: Option<TensorData> = None;
+    let mut pushed = false;
     c.eat(b'{')?;
     loop {
         match c.key()? {
@@ -133,18 +141,37 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)
                 );
             }
             Key::Shape if rank.is_none() => rank = Some(c.shape(&mut dims)?),
-            Key::Datatype if datatype.is_none() => datatype = Some(datatype_of(c.string()?)?),
+            Key::Datatype if datatype.is_none() => {
+                // The model's own datatype, when the name came first, is compared as it is
+                // (with its closing quote: the string is exactly that name); anything else
+                // is scanned and looked up.
+                let expected = spec.map(|(_, s)| s.datatype);
+                datatype = Some(match expected {
+                    Some(expected) if c.quoted(expected.as_str().as_bytes()) => expected,
+                    _ => datatype_of(c.string()?)?,
+                });
+            }
             // The metadata's checks before the data, so that the data is read once, into a
             // buffer of the size the shape says.
-            Key::Data if data.is_none() => {
-                let ((_, spec), shape, datatype) = (spec?, dims.get(..rank?)?, datatype?);
+            Key::Data if !pushed => {
+                let ((position, spec), shape, datatype) = (spec?, dims.get(..rank?)?, datatype?);
                 if datatype != spec.datatype || !spec.accepts_shape(shape) {
                     return None;
+                }
+                if !(inputs.in_order && position == inputs.tensors.len()) {
+                    inputs.in_order = false;
+                    if inputs.tensors.iter().any(|t| t.name == spec.name) {
+                        return None;
+                    }
                 }
                 let count = shape
                     .iter()
                     .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
-                data = Some(tensor_data(c, datatype, shape, count)?);
+                inputs.tensors.push(Tensor {
+                    name: spec.name.clone(),
+                    data: tensor_data(c, datatype, shape, count)?,
+                });
+                pushed = true;
             }
             _ => return None,
         }
@@ -152,14 +179,7 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata) -> Option<(usize, Tensor)
             break;
         }
     }
-    let (position, spec) = spec?;
-    Some((
-        position,
-        Tensor {
-            name: spec.name.clone(),
-            data: data?,
-        },
-    ))
+    pushed.then_some(())
 }
 
 /// The datatype spelled `text` (as [`Datatype::parse`], on bytes: one comparison of a
@@ -333,10 +353,29 @@ impl<'a> Cursor<'a> {
         bytes.get(start..end)
     }
 
+    /// Reads the string `"text"` if it comes next (after whitespace), `text` holding no
+    /// byte to escape. Nothing is read otherwise.
+    #[inline(always)]
+    fn quoted(&mut self, text: &[u8]) -> bool {
+        self.skip_ws();
+        let Some(rest) = self.bytes.get(self.at..) else {
+            return false;
+        };
+        let len = text.len();
+        let matched = rest.first() == Some(&b'"')
+            && rest.get(1..=len) == Some(text)
+            && rest.get(len + 1) == Some(&b'"');
+        if matched {
+            self.at += len + 2;
+        }
+        matched
+    }
+
     /// An object key and the `:` after it.
     ///
     /// The text is compared with each key and its closing quote (one comparison of a known
     /// length each) rather than scanned first: if it starts with `name"`, the key is `name`.
+    #[inline(always)]
     fn key(&mut self) -> Option<Key> {
         self.eat(b'"')?;
         let rest = self.bytes.get(self.at..)?;
@@ -401,14 +440,34 @@ impl<'a> Cursor<'a> {
     /// negative; `-0` and integers below `i64::MIN` as `f64`), anything else as the nearest
     /// `f64`, and the element type's [`Codec`] does the rest.
     ///
-    /// Read with a local position (kept in a register) and one pass over the digits.
+    /// One pass with a local position (kept in a register), inlined into the array loops.
+    #[inline(always)]
     fn number<T: Codec>(&mut self) -> Option<T> {
-        self.skip_ws();
         let bytes = self.bytes;
-        let start = self.at;
-        let negative = bytes.get(start) == Some(&b'-');
-        let int_start = start + usize::from(negative);
-        let (mut significand, mut at) = digits(bytes, int_start)?;
+        let mut at = self.at;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = bytes.get(at) {
+            at += 1;
+        }
+        let start = at;
+        let negative = bytes.get(at) == Some(&b'-');
+        at += usize::from(negative);
+        // The integer part: `0` or `[1-9][0-9]*`, at most 19 digits (so it fits a `u64`;
+        // longer ones are the general decoder's). Wrapping arithmetic: a value read past 19
+        // digits is never used.
+        let int_start = at;
+        let mut significand = 0u64;
+        while let Some(&b) = bytes.get(at) {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            significand = significand.wrapping_mul(10).wrapping_add(u64::from(digit));
+            at += 1;
+        }
+        let int_len = at - int_start;
+        if int_len == 0 || int_len > 19 || (int_len > 1 && bytes[int_start] == b'0') {
+            return None;
+        }
         let next = bytes.get(at).copied();
         if !matches!(next, Some(b'.' | b'e' | b'E')) {
             self.at = at;
@@ -424,8 +483,8 @@ impl<'a> Cursor<'a> {
                 T::from_i64(value)
             };
         }
-        // The decimal significand (up to 19 digits) and its power of ten, for the exact case.
-        let mut digit_count = at - int_start;
+        // The decimal significand and its power of ten, for the exact case: up to 19 digits
+        // in all (more and the text is parsed below).
         let mut exponent: i32 = 0;
         let mut exact = true;
         if next == Some(b'.') {
@@ -436,17 +495,18 @@ impl<'a> Cursor<'a> {
                 if digit > 9 {
                     break;
                 }
-                if digit_count < 19 {
-                    significand = significand * 10 + u64::from(digit);
-                    exponent -= 1;
-                    digit_count += 1;
-                } else {
-                    exact = false;
-                }
+                significand = significand.wrapping_mul(10).wrapping_add(u64::from(digit));
                 at += 1;
             }
-            if at == from {
+            let fraction_len = at - from;
+            if fraction_len == 0 {
                 return None;
+            }
+            exact = int_len + fraction_len <= 19;
+            // At most 19 here when exact: the cast cannot truncate.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            {
+                exponent = -(fraction_len as i32);
             }
         }
         if let Some(b'e' | b'E') = bytes.get(at) {
@@ -472,7 +532,7 @@ impl<'a> Cursor<'a> {
             if at == from {
                 return None;
             }
-            exponent += if sign < 0 { -power } else { power };
+            exponent = exponent.saturating_add(if sign < 0 { -power } else { power });
         }
         self.at = at;
         // Clinger's fast path: a significand below 2^53 and a power of ten up to 10^22 are

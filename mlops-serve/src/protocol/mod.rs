@@ -2,6 +2,7 @@
 //! extension) and response encoding.
 
 pub(crate) mod common_request;
+pub(crate) mod common_response;
 pub(crate) mod elements;
 pub(crate) mod request;
 pub(crate) mod response;

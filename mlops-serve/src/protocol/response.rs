@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
+use super::common_response;
 use super::elements::Codec;
 use super::request::OutputChoice;
 use crate::error::{Error, Result};
@@ -109,14 +110,14 @@ fn flat<S: Serializer, T, U: Serialize>(
     }
 }
 
-fn binary_len(data: &TensorData) -> usize {
+pub(super) fn binary_len(data: &TensorData) -> usize {
     match data {
         TensorData::Bytes(a) => a.iter().map(|b| 4 + b.len()).sum(),
         other => other.len() * other.datatype().element_size().unwrap_or(0),
     }
 }
 
-fn append_binary(data: &TensorData, out: &mut Vec<u8>) {
+pub(super) fn append_binary(data: &TensorData, out: &mut Vec<u8>) {
     fn put<T: Codec>(array: &ArrayD<T>, out: &mut Vec<u8>) {
         for v in array {
             v.encode_le(out);
@@ -127,11 +128,27 @@ fn append_binary(data: &TensorData, out: &mut Vec<u8>) {
 
 /// Encodes the outputs of one request.
 ///
-/// `outputs` are the model's results (matched to `choices` by name). The JSON header is
-/// written field by field into one buffer sized for the answer (serde only for strings and
-/// the data arrays): the same bytes serde's derived `Header` would give, without the list of
-/// output entries it needed.
+/// `outputs` are the model's results (matched to `choices` by name). The common answer
+/// takes [`common_response::encode`] (written by hand); everything else, every error
+/// included, the general encoder.
 pub(crate) fn encode(
+    metadata: &ModelMetadata,
+    id: Option<&str>,
+    choices: &[OutputChoice],
+    outputs: &[Tensor],
+) -> Result<Encoded> {
+    match common_response::encode(metadata, id, choices, outputs) {
+        Some(encoded) => Ok(encoded),
+        None => encode_general(metadata, id, choices, outputs),
+    }
+}
+
+/// Encodes any answer, and names what is wrong with one that cannot be encoded.
+///
+/// The JSON header is written field by field into one buffer sized for the answer (serde
+/// only for strings and the data arrays): the same bytes serde's derived `Header` would
+/// give, without the list of output entries it needed.
+pub(crate) fn encode_general(
     metadata: &ModelMetadata,
     id: Option<&str>,
     choices: &[OutputChoice],
