@@ -147,7 +147,7 @@ fn input(c: &mut Cursor<'_>, metadata: &ModelMetadata, inputs: &mut Inputs) -> O
                 // is scanned and looked up.
                 let expected = spec.map(|(_, s)| s.datatype);
                 datatype = Some(match expected {
-                    Some(expected) if c.quoted(expected.as_str().as_bytes()) => expected,
+                    Some(expected) if c.quoted(expected) => expected,
                     _ => datatype_of(c.string()?)?,
                 });
             }
@@ -303,12 +303,21 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
-            self.at += 1;
+        let mut at = self.at;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(at) {
+            at += 1;
         }
+        self.at = at;
     }
 
+    /// The next byte after whitespace. A byte above the space is no whitespace: most
+    /// tokens are found with one comparison.
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.at)?;
+        if byte > b' ' {
+            return Some(byte);
+        }
         self.skip_ws();
         self.bytes.get(self.at).copied()
     }
@@ -353,20 +362,34 @@ impl<'a> Cursor<'a> {
         bytes.get(start..end)
     }
 
-    /// Reads the string `"text"` if it comes next (after whitespace), `text` holding no
-    /// byte to escape. Nothing is read otherwise.
+    /// Reads the string `"DATATYPE"` (`datatype`'s name) if it comes next, after
+    /// whitespace; nothing otherwise. One comparison of a known length per datatype.
     #[inline(always)]
-    fn quoted(&mut self, text: &[u8]) -> bool {
-        self.skip_ws();
+    fn quoted(&mut self, datatype: Datatype) -> bool {
+        if self.peek() != Some(b'"') {
+            return false;
+        }
         let Some(rest) = self.bytes.get(self.at..) else {
             return false;
         };
-        let len = text.len();
-        let matched = rest.first() == Some(&b'"')
-            && rest.get(1..=len) == Some(text)
-            && rest.get(len + 1) == Some(&b'"');
+        let quoted: &[u8] = match datatype {
+            Datatype::Fp32 => b"\"FP32\"",
+            Datatype::Fp64 => b"\"FP64\"",
+            Datatype::Fp16 => b"\"FP16\"",
+            Datatype::Int64 => b"\"INT64\"",
+            Datatype::Int32 => b"\"INT32\"",
+            Datatype::Int16 => b"\"INT16\"",
+            Datatype::Int8 => b"\"INT8\"",
+            Datatype::Uint64 => b"\"UINT64\"",
+            Datatype::Uint32 => b"\"UINT32\"",
+            Datatype::Uint16 => b"\"UINT16\"",
+            Datatype::Uint8 => b"\"UINT8\"",
+            Datatype::Bool => b"\"BOOL\"",
+            Datatype::Bytes => b"\"BYTES\"",
+        };
+        let matched = rest.starts_with(quoted);
         if matched {
-            self.at += len + 2;
+            self.at += quoted.len();
         }
         matched
     }

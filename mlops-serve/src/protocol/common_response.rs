@@ -63,30 +63,33 @@ pub(crate) fn encode(
             *slot = Some(tensor);
         }
     }
+    // Plain strings are written between the constant parts: `"` joins them (fewer, longer
+    // writes into the buffer).
     let mut body = Vec::with_capacity(estimate + binary_total);
-    body.extend_from_slice(b"{\"model_name\":");
-    string(&mut body, &metadata.name);
+    body.extend_from_slice(b"{\"model_name\":\"");
+    body.extend_from_slice(metadata.name.as_bytes());
     if let Some(version) = &metadata.version {
-        body.extend_from_slice(b",\"model_version\":");
-        string(&mut body, version);
+        body.extend_from_slice(b"\",\"model_version\":\"");
+        body.extend_from_slice(version.as_bytes());
     }
     if let Some(id) = id {
-        body.extend_from_slice(b",\"id\":");
-        string(&mut body, id);
+        body.extend_from_slice(b"\",\"id\":\"");
+        body.extend_from_slice(id.as_bytes());
     }
-    body.extend_from_slice(b",\"outputs\":[");
+    body.extend_from_slice(b"\",\"outputs\":[");
     for (i, choice) in choices.iter().enumerate() {
         let name = &metadata.outputs[choice.index].name;
         let tensor = match found.get(i) {
             Some(Some(tensor)) => tensor,
             _ => chosen(name, outputs)?,
         };
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(b"{\"name\":");
-        string(&mut body, name);
-        body.extend_from_slice(b",\"datatype\":\"");
+        body.extend_from_slice(if i > 0 {
+            b",{\"name\":\""
+        } else {
+            b"{\"name\":\""
+        });
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(b"\",\"datatype\":\"");
         // OIP datatype names are plain ASCII: nothing to escape.
         body.extend_from_slice(tensor.data.datatype().as_str().as_bytes());
         body.extend_from_slice(b"\",\"shape\":[");
@@ -96,16 +99,15 @@ pub(crate) fn encode(
             }
             unsigned(&mut body, dim);
         }
-        body.push(b']');
         if choice.binary {
-            body.extend_from_slice(b",\"parameters\":{\"binary_data_size\":");
+            body.extend_from_slice(b"],\"parameters\":{\"binary_data_size\":");
             unsigned(&mut body, binary_len(&tensor.data));
-            body.push(b'}');
+            body.extend_from_slice(b"}}");
         } else {
-            body.extend_from_slice(b",\"data\":");
+            body.extend_from_slice(b"],\"data\":[");
             data(&mut body, &tensor.data)?;
+            body.extend_from_slice(b"]}");
         }
-        body.push(b'}');
     }
     body.extend_from_slice(b"]}");
     if !any_binary {
@@ -138,14 +140,8 @@ fn plain(text: &str) -> bool {
     plain_len(text.as_bytes()).is_none()
 }
 
-/// A [`plain`] string, quoted.
-fn string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
 /// A non-negative integer in decimal (as serde_json writes a `usize`: its shortest form).
+#[inline]
 fn unsigned(out: &mut Vec<u8>, mut value: usize) {
     // Most dimensions (a batch of one, one output column) are one digit.
     if value < 10 {
@@ -169,7 +165,8 @@ fn unsigned(out: &mut Vec<u8>, mut value: usize) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// Tensor values as a flat JSON array, or `None` for BYTES (the general encoder's).
+/// Tensor values as the inside of a flat JSON array, or `None` for BYTES (the general
+/// encoder's).
 fn data(out: &mut Vec<u8>, data: &TensorData) -> Option<()> {
     match data {
         TensorData::Bool(a) => array(out, a),
@@ -188,9 +185,8 @@ fn data(out: &mut Vec<u8>, data: &TensorData) -> Option<()> {
     }
 }
 
-/// The elements of `values` in logical (row-major) order, as a JSON array.
+/// The elements of `values` in logical (row-major) order, comma-separated.
 fn array<T: JsonValue>(out: &mut Vec<u8>, values: &ArrayD<T>) -> Option<()> {
-    out.push(b'[');
     if let Some(slice) = values.as_slice() {
         for (i, v) in slice.iter().enumerate() {
             if i > 0 {
@@ -206,7 +202,6 @@ fn array<T: JsonValue>(out: &mut Vec<u8>, values: &ArrayD<T>) -> Option<()> {
             v.write(out)?;
         }
     }
-    out.push(b']');
     Some(())
 }
 

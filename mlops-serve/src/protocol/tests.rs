@@ -720,3 +720,25 @@ fn the_common_response_takes_the_hand_written_encoder_with_the_general_bytes() {
         br#"{"model_name":"m","outputs":[{"name":"variable","datatype":"FP32","shape":[1,1],"data":[5.25]}]}"#
     );
 }
+
+/// Every numeric datatype, named right after the input (where the decoder compares the
+/// model's own datatype as it is), takes the one-pass decoder; any other datatype named
+/// there agrees with the general decoder (which refuses it).
+#[test]
+fn each_datatype_after_the_name_takes_the_one_pass_decoder() {
+    for datatype in Datatype::ALL {
+        let model = metadata(vec![TensorSpec::new("x", datatype, [-1])]);
+        for named in Datatype::ALL {
+            let body = format!(
+                r#"{{"inputs": [{{"name": "x", "shape": [1], "datatype": "{named}", "data": [1]}}]}}"#
+            );
+            let taken = same(&model, body.as_bytes());
+            let numeric = !matches!(datatype, Datatype::Bool | Datatype::Bytes);
+            assert_eq!(
+                taken,
+                numeric && named == datatype,
+                "{datatype} model, {named} named"
+            );
+        }
+    }
+}
