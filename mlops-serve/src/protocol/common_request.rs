@@ -349,6 +349,7 @@ impl<'a> Cursor<'a> {
 
     /// A string's bytes, or `None` for one with an escape or a control character (the
     /// general decoder reads those).
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let bytes = self.bytes;

@@ -141,7 +141,7 @@ fn plain(text: &str) -> bool {
 }
 
 /// A non-negative integer in decimal (as serde_json writes a `usize`: its shortest form).
-#[inline]
+#[inline(always)]
 fn unsigned(out: &mut Vec<u8>, mut value: usize) {
     // Most dimensions (a batch of one, one output column) are one digit.
     if value < 10 {
