@@ -147,6 +147,7 @@ pub mod observe;
 mod protocol;
 pub mod runtime;
 pub mod server;
+mod shard;
 pub mod source;
 mod stats;
 pub mod tensor;

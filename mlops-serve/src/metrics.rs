@@ -54,8 +54,11 @@ use prometheus_client::registry::Registry;
 use crate::error::Error;
 
 mod histogram;
+mod shards;
 
 use histogram::Histogram;
+pub(crate) use shards::Sharded;
+use shards::{ShardedCounter, ShardedGauge};
 
 /// Labels of per-model series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -115,12 +118,12 @@ struct ShadowLabels {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     registry: Registry,
-    requests: Family<OutcomeLabels, Counter>,
+    requests: Family<OutcomeLabels, ShardedCounter>,
     queue: Family<ModelLabels, Histogram, fn() -> Histogram>,
     inference: Family<ModelLabels, Histogram, fn() -> Histogram>,
     total: Family<ModelLabels, Histogram, fn() -> Histogram>,
     batch: Family<ModelLabels, Histogram, fn() -> Histogram>,
-    in_flight: Family<ModelLabels, Gauge>,
+    in_flight: Family<ModelLabels, ShardedGauge>,
     pub(crate) observer_panics: Counter,
     info: Family<InfoLabels, Gauge>,
     swaps: Family<SwapLabels, Counter>,
@@ -259,12 +262,12 @@ impl SwapOutcome {
 /// One model's series, resolved once.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelMetrics {
-    outcomes: [Counter; 6],
+    outcomes: [ShardedCounter; 6],
     pub(crate) queue: Histogram,
     pub(crate) inference: Histogram,
     pub(crate) total: Histogram,
     pub(crate) batch: Histogram,
-    pub(crate) in_flight: Gauge,
+    pub(crate) in_flight: ShardedGauge,
     /// What the rollout checks read (this entry's traffic only).
     pub(crate) stats: std::sync::Arc<crate::stats::Stats>,
 }
@@ -280,12 +283,12 @@ impl ModelMetrics {
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("mlops_serve");
-        let requests = Family::<OutcomeLabels, Counter>::default();
+        let requests = Family::<OutcomeLabels, ShardedCounter>::default();
         let queue = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let inference = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let total = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let batch = Family::new_with_constructor(batch_histogram as fn() -> Histogram);
-        let in_flight = Family::<ModelLabels, Gauge>::default();
+        let in_flight = Family::<ModelLabels, ShardedGauge>::default();
         registry.register(
             "requests",
             "Inference requests by model, version and outcome",

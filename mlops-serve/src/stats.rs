@@ -1,9 +1,11 @@
 //! Per-version request statistics that the rollout checks read (the Prometheus series are
 //! for scrapers; reading them back would mean parsing): requests, server errors and a
-//! latency histogram, each a relaxed atomic add on the request path.
+//! latency histogram, each a relaxed atomic add on the request path (in the calling thread's
+//! shard, see `metrics::shards`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::metrics::Sharded;
 
 /// Latency buckets per doubling: four, so a bucket spans at most 19 % (2^¼).
 const PER_OCTAVE: usize = 4;
@@ -32,20 +34,20 @@ fn upper(index: usize) -> u64 {
     ((1u64 << octave.min(62)) * (5 + quarter)).div_ceil(4)
 }
 
-/// Counters of one served model version.
+/// Counters of one served model version: the latency buckets, then requests, then errors.
 #[derive(Debug)]
 pub(crate) struct Stats {
-    requests: AtomicU64,
-    errors: AtomicU64,
-    latency: [AtomicU64; BUCKETS],
+    counts: Sharded,
 }
+
+/// Where the request and error counts sit after the latency buckets.
+const REQUESTS: usize = BUCKETS;
+const ERRORS: usize = BUCKETS + 1;
 
 impl Default for Stats {
     fn default() -> Self {
         Self {
-            requests: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            counts: Sharded::new(BUCKETS + 2),
         }
     }
 }
@@ -71,19 +73,19 @@ impl Default for Counts {
 impl Stats {
     /// Records one answered request: whether it was a server error (5xx) and its latency.
     pub(crate) fn record(&self, server_error: bool, latency: Duration) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.counts.add(REQUESTS, 1);
         if server_error {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+            self.counts.add(ERRORS, 1);
         }
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency[bucket(micros)].fetch_add(1, Ordering::Relaxed);
+        self.counts.add(bucket(micros), 1);
     }
 
     pub(crate) fn counts(&self) -> Counts {
         Counts {
-            requests: self.requests.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            latency: std::array::from_fn(|i| self.latency[i].load(Ordering::Relaxed)),
+            requests: self.counts.total(REQUESTS),
+            errors: self.counts.total(ERRORS),
+            latency: std::array::from_fn(|i| self.counts.total(i)),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! A Prometheus histogram that every request observes without a lock: one relaxed atomic
-//! add per bucket hit and a compare-and-swap on the sum.
+//! A Prometheus histogram that every request observes without a lock or a shared cache
+//! line: one relaxed add per bucket hit and a compare-and-swap on the sum, both in the
+//! calling thread's shard ([`super::shards`]).
 //!
 //! `prometheus_client`'s `Histogram` keeps its buckets behind a mutex, taken by every
 //! observation; the request path observes four histograms, from every worker thread. This
@@ -9,10 +10,11 @@
 //! with the buckets: the count is their total).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
+
+use super::shards::Sharded;
 
 /// A histogram with fixed upper bounds; clones share the counts.
 #[derive(Clone, Debug)]
@@ -24,10 +26,8 @@ pub(crate) struct Histogram {
 struct Inner {
     /// Finite upper bounds, ascending, then `+Inf`.
     bounds: Box<[f64]>,
-    /// Observations per bucket (not cumulative).
-    counts: Box<[AtomicU64]>,
-    /// The sum of observations, as `f64` bits.
-    sum: AtomicU64,
+    /// Observations per bucket (not cumulative), then the sum of observations as `f64` bits.
+    counts: Sharded,
 }
 
 impl Histogram {
@@ -37,12 +37,12 @@ impl Histogram {
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
         bounds.push(f64::INFINITY);
-        let counts = bounds.iter().map(|_| AtomicU64::new(0)).collect();
+        // Shards start at 0, which is also the bits of 0.0: every shard's sum starts at 0.0.
+        let counts = Sharded::new(bounds.len() + 1);
         Self {
             inner: Arc::new(Inner {
                 bounds: bounds.into(),
                 counts,
-                sum: AtomicU64::new(0.0f64.to_bits()),
             }),
         }
     }
@@ -56,12 +56,10 @@ impl Histogram {
         } else {
             inner.bounds.partition_point(|&b| b < value).min(last)
         };
-        inner.counts[index].fetch_add(1, Ordering::Relaxed);
-        let _ = inner
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + value).to_bits())
-            });
+        inner.counts.add(index, 1);
+        inner
+            .counts
+            .update(last + 1, |bits| (f64::from_bits(bits) + value).to_bits());
     }
 
     /// The sum, count and per-bucket counts, as the encoder wants them.
@@ -70,11 +68,15 @@ impl Histogram {
         let buckets: Vec<(f64, u64)> = inner
             .bounds
             .iter()
-            .zip(inner.counts.iter())
-            .map(|(&bound, count)| (bound, count.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(index, &bound)| (bound, inner.counts.total(index)))
             .collect();
         let count = buckets.iter().map(|&(_, n)| n).sum();
-        let sum = f64::from_bits(inner.sum.load(Ordering::Relaxed));
+        let sum = inner
+            .counts
+            .each(inner.bounds.len())
+            .map(f64::from_bits)
+            .sum();
         (sum, count, buckets)
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! [`load`] reads an `.onnx` file, takes the model metadata from the ONNX graph, and builds an
 //! optimized tract plan once. The plan is shared by every call: each inference runs on its
-//! own state, so concurrent calls are safe. States are kept in a small pool and reused
+//! own state, so concurrent calls are safe. States are kept in small pools and reused
 //! (tract resets them after each run): building one allocates per graph node, which cost
-//! more than the whole inference of a small model. A small batchable model also gets a
+//! more than the whole inference of a small model. Each thread takes from and returns to
+//! its own pool ([`crate::shard`]): one shared pool moved its lock's cache line between the
+//! worker cores twice per call. A small batchable model also gets a
 //! second plan optimized for exactly one row, which single-row requests (the common case of
 //! online serving) run on: with every dimension known, tract settles at load time what the
 //! symbolic plan works out on each call.
@@ -53,6 +55,7 @@ use tract_onnx::prelude::{
 
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelMetadata};
+use crate::shard::{self, Padded};
 use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec, f16};
 
 /// The platform reported in the model metadata.
@@ -88,9 +91,9 @@ pub fn load_bytes(
     Ok(Arc::new(model))
 }
 
-/// Idle run states kept per model: enough for every worker of a busy server; more states than
-/// this only exist while that many calls run at once.
-const POOLED_STATES: usize = 64;
+/// Idle run states kept per pool (a pool per thread shard): more states than this only exist
+/// while that many calls of one shard's threads run at once.
+const POOLED_STATES: usize = 4;
 
 /// An ONNX model with its optimized tract plans.
 pub struct OnnxModel {
@@ -105,32 +108,31 @@ pub struct OnnxModel {
 /// An optimized tract plan and its idle run states.
 struct Plan {
     runnable: Arc<TypedRunnableModel>,
-    /// Idle states of `runnable`, reset, ready for the next call.
-    states: Mutex<Vec<TypedSimpleState>>,
+    /// Idle states of `runnable`, reset, ready for the next call: one pool per thread shard.
+    states: Box<[Padded<Mutex<Vec<TypedSimpleState>>>]>,
 }
 
 impl Plan {
     fn new(runnable: Arc<TypedRunnableModel>) -> Self {
         Self {
             runnable,
-            states: Mutex::new(Vec::new()),
+            states: (0..shard::SHARDS).map(|_| Padded::default()).collect(),
         }
     }
 
-    /// Runs the plan on a pooled state (or a new one when all are in use). A state whose run
-    /// failed is dropped, not pooled: tract resets a state only after a successful run.
+    /// Runs the plan on a state from the calling thread's pool (or a new one when it has
+    /// none). A state whose run failed is dropped, not pooled: tract resets a state only
+    /// after a successful run.
     fn run(&self, values: TVec<TValue>) -> Result<TVec<TValue>, String> {
-        let pooled = self
-            .states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
+        // The call is synchronous: it ends on the thread (so the pool) it began on.
+        let pool = &self.states[shard::index()].0;
+        let pooled = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut state = match pooled {
             Some(state) => state,
             None => self.runnable.spawn().map_err(|e| format!("{e:#}"))?,
         };
         let results = state.run(values).map_err(|e| format!("{e:#}"))?;
-        let mut pool = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < POOLED_STATES {
             pool.push(state);
         }

@@ -245,29 +245,30 @@ fn route(
     headers: &HeaderMap,
 ) -> Result<(Arc<Entry>, Option<Arc<Entry>>)> {
     let path = model_path(path)?;
-    let snapshot = inner.table.snapshot();
-    let mut entry = snapshot.entry(&path.name, path.version.as_deref())?;
-    let mut shadow = None;
-    if path.version.is_none()
-        && let Some(routes) = snapshot.routes.get(&path.name)
-    {
-        let key = headers.get(ROUTE_KEY).map(HeaderValue::as_bytes);
-        if let Some(canary) = &routes.canary
-            && route::falls_in(canary.share, key, 0)
+    inner.table.with_snapshot(|snapshot| {
+        let mut entry = snapshot.entry(&path.name, path.version.as_deref())?;
+        let mut shadow = None;
+        if path.version.is_none()
+            && let Some(routes) = snapshot.routes.get(&path.name)
         {
-            entry = snapshot.entry(&path.name, Some(&canary.version))?;
+            let key = headers.get(ROUTE_KEY).map(HeaderValue::as_bytes);
+            if let Some(canary) = &routes.canary
+                && route::falls_in(canary.share, key, 0)
+            {
+                entry = snapshot.entry(&path.name, Some(&canary.version))?;
+            }
+            if let Some(split) = &routes.shadow
+                && split.version.as_str() != entry.version().unwrap_or("")
+                && route::falls_in(split.share, key, 1)
+            {
+                shadow = snapshot
+                    .entry(&path.name, Some(&split.version))
+                    .ok()
+                    .cloned();
+            }
         }
-        if let Some(split) = &routes.shadow
-            && split.version.as_str() != entry.version().unwrap_or("")
-            && route::falls_in(split.share, key, 1)
-        {
-            shadow = snapshot
-                .entry(&path.name, Some(&split.version))
-                .ok()
-                .cloned();
-        }
-    }
-    Ok((Arc::clone(entry), shadow))
+        Ok((Arc::clone(entry), shadow))
+    })
 }
 
 async fn infer(
@@ -317,9 +318,13 @@ async fn infer_entry(
     if inner.phase() == PHASE_STOPPING {
         return Err(Error::Draining);
     }
-    let servable: Servable = entry.servable.clone().ok_or_else(|| Error::ModelNotReady {
-        name: entry.name().to_owned(),
-    })?;
+    // Borrowed: the entry, held until the answer, keeps the model alive.
+    let servable: &Servable = entry
+        .servable
+        .as_ref()
+        .ok_or_else(|| Error::ModelNotReady {
+            name: entry.name().to_owned(),
+        })?;
     body::check_content_type(headers)?;
     let header_len = match headers.get(INFERENCE_HEADER) {
         None => None,
@@ -351,7 +356,7 @@ async fn infer_entry(
     let deadline = entry.options.deadline;
     // The scheduler bounds the wait: a queued request needs no timer of its own.
     let outputs = (entry.scheduler)
-        .run(&servable, request.inputs, request.rows, arrived, deadline)
+        .run(servable, request.inputs, request.rows, arrived, deadline)
         .await?;
     let encoded = response::encode(metadata, id.as_deref(), &request.outputs, &outputs)?;
     if let (Some(entry), Some(inputs)) = (shadow, shadow_inputs) {

@@ -126,6 +126,19 @@ impl ModelTable {
         )
     }
 
+    /// `read` applied to the current table under its read lock: the request path's way, which
+    /// clones no `Arc` of the table (a clone and a drop per request on a count every worker
+    /// shares). Keep `read` short: changes wait for it.
+    pub(crate) fn with_snapshot<R>(&self, read: impl FnOnce(&Snapshot) -> R) -> R {
+        read(
+            &self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
     /// Applies `change` to a copy of the table and publishes the result at once, or nothing
     /// when `change` fails. Changes are serialised; requests never wait for them.
     ///
