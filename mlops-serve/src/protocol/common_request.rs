@@ -527,10 +527,12 @@ impl<'a> Cursor<'a> {
                 return None;
             }
             exact = int_len + fraction_len <= 19;
-            // At most 19 here when exact: the cast cannot truncate.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-            {
-                exponent = -(fraction_len as i32);
+            if exact {
+                // At most 19: the cast cannot truncate.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+                {
+                    exponent = -(fraction_len as i32);
+                }
             }
         }
         if let Some(b'e' | b'E') = bytes.get(at) {
