@@ -527,12 +527,10 @@ impl<'a> Cursor<'a> {
                 return None;
             }
             exact = int_len + fraction_len <= 19;
-            if exact {
-                // At most 19: the cast cannot truncate.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-                {
-                    exponent = -(fraction_len as i32);
-                }
+            // Used only when exact (at most 19 digits); bounded so the cast cannot wrap.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            {
+                exponent = -(fraction_len.min(20) as i32);
             }
         }
         if let Some(b'e' | b'E') = bytes.get(at) {
