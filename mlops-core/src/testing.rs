@@ -12,7 +12,8 @@ use crate::store_uri::{StoreRoot, StoreUri};
 pub use crate::testing_count::{CountingStore, RequestCounts};
 pub use crate::testing_disk::{DiskBudget, no_space};
 pub use crate::testing_fuzz::{
-    FUZZ_MAX_INPUT, FuzzRng, fuzz_cases, fuzz_seed, mutate, mutate_json, run_fuzz, run_fuzz_with,
+    FUZZ_MAX_INPUT, FuzzRng, fuzz_cases, fuzz_seed, mutate, mutate_json, run_fuzz,
+    run_fuzz_at_least, run_fuzz_with,
 };
 pub use crate::testing_proxy::{LossyProxy, ProxyMode};
 

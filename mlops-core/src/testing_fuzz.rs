@@ -288,13 +288,25 @@ pub fn run_fuzz(target: &str, seeds: &[Vec<u8>], dict: &[&[u8]], check: impl FnM
 /// seeded by the run's seed and the case number. A panic in `check` (a crash in the code
 /// under test, or a failed assertion on its output) fails with the input, escaped, and the
 /// case number. Prints the case count and rate to stderr, which `scripts/fuzz.sh` collects.
-#[allow(clippy::print_stderr)]
 pub fn run_fuzz_with(
     target: &str,
+    generate: impl FnMut(&mut FuzzRng) -> Vec<u8>,
+    check: impl FnMut(&[u8]),
+) {
+    run_fuzz_at_least(target, 0, generate, check);
+}
+
+/// [`run_fuzz_with`], for at least `min_cases` cases: for a cheap target whose mistakes
+/// show only after thousands of cases (a differential test of a fast path), which the
+/// default 256 would let through.
+#[allow(clippy::print_stderr)]
+pub fn run_fuzz_at_least(
+    target: &str,
+    min_cases: u64,
     mut generate: impl FnMut(&mut FuzzRng) -> Vec<u8>,
     mut check: impl FnMut(&[u8]),
 ) {
-    let cases = fuzz_cases();
+    let cases = fuzz_cases().max(min_cases);
     let seed = fuzz_seed();
     let start = Instant::now();
     for case in 0..cases {
