@@ -10,6 +10,11 @@
 //! arriving at a minimum rate; bodies still arriving may hold only seven slots in eight, so a
 //! flood of bodies that never finish cannot lock out health probes. The rule and what it
 //! guarantees are in [`slots`]. Only when no connection may be cut is a new one closed.
+//!
+//! At shutdown each connection is asked, through a oneshot of its own, to close after its
+//! current request, and the loop returns once every connection task has ended. Nothing of
+//! this is shared between connections while they serve: a per-request cost on a line every
+//! worker writes shows up in every request's time.
 
 mod slots;
 
@@ -22,10 +27,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use slots::{BodyState, Slot, Slots, Units};
 
@@ -43,10 +48,10 @@ pub(crate) struct ConnectionLimits {
     pub(crate) max_connections: usize,
 }
 
-/// Decrements a connection's busy count when its request leaves the service (answered or
-/// cancelled), stamps when it counts as idle (one grace later: its answer may not be
-/// written yet), and ends its body's state (a handler may answer without reading the body).
-struct Busy {
+/// What a connection's requests report to: its slot's counters, the body units, the clock.
+/// One `Arc` per connection, cloned per request (the slot's own `Arc`s and the server-wide
+/// units would be four clones, two of them on a count every worker shares).
+struct Connection {
     busy: Arc<AtomicUsize>,
     last_active: Arc<AtomicU64>,
     body: Arc<BodyState>,
@@ -54,14 +59,20 @@ struct Busy {
     started: Instant,
 }
 
+/// Decrements a connection's busy count when its request leaves the service (answered or
+/// cancelled), stamps when it counts as idle (one grace later: its answer may not be
+/// written yet), and ends its body's state (a handler may answer without reading the body).
+struct Busy(Arc<Connection>);
+
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.body.finish(&self.units);
-        self.last_active.store(
-            millis(self.started).saturating_add(slots::STALL_GRACE_MS),
+        let connection = &*self.0;
+        connection.body.finish(&connection.units);
+        connection.last_active.store(
+            millis(connection.started).saturating_add(slots::STALL_GRACE_MS),
             Ordering::Release,
         );
-        self.busy.fetch_sub(1, Ordering::AcqRel);
+        connection.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -69,8 +80,7 @@ impl Drop for Busy {
 /// moves its deadline; its end, an error or dropping it ends the state.
 struct WatchedBody {
     inner: hyper::body::Incoming,
-    state: Arc<BodyState>,
-    units: Arc<Units>,
+    connection: Arc<Connection>,
     /// When its head arrived, in ms since the loop started.
     since: u64,
     received: u64,
@@ -89,14 +99,19 @@ impl hyper::body::Body for WatchedBody {
             Poll::Pending => {}
             Poll::Ready(Some(Ok(frame))) => {
                 if self.inner.is_end_stream() {
-                    self.state.finish(&self.units);
+                    self.connection.body.finish(&self.connection.units);
                 } else if let Some(data) = frame.data_ref() {
                     let received = self.received.saturating_add(data.len() as u64);
                     self.received = received;
-                    self.state.progress(&self.units, self.since, received);
+                    let connection = &*self.connection;
+                    connection
+                        .body
+                        .progress(&connection.units, self.since, received);
                 }
             }
-            Poll::Ready(None | Some(Err(_))) => self.state.finish(&self.units),
+            Poll::Ready(None | Some(Err(_))) => {
+                self.connection.body.finish(&self.connection.units);
+            }
         }
         polled
     }
@@ -112,7 +127,7 @@ impl hyper::body::Body for WatchedBody {
 
 impl Drop for WatchedBody {
     fn drop(&mut self) {
-        self.state.finish(&self.units);
+        self.connection.body.finish(&self.connection.units);
     }
 }
 
@@ -132,7 +147,12 @@ where
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .units();
-    let graceful = GracefulShutdown::new();
+    // Draining: each connection gets a oneshot that asks it to close after its current
+    // request, and holds a sender of `alive` until it ends. hyper-util's `GracefulShutdown`
+    // did the same with one watch channel: every poll of every connection then locked the
+    // channel's one waiter list, a lock both workers took several times per request.
+    let mut drains: Vec<oneshot::Sender<()>> = Vec::new();
+    let (alive, mut all_closed) = mpsc::channel::<()>(1);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -182,28 +202,28 @@ where
         }
         let _ = stream.set_nodelay(true);
         let inner = TowerToHyperService::new(app.clone());
-        let (service_slots, units) = (Arc::clone(&slots), Arc::clone(&units));
+        let service_slots = Arc::clone(&slots);
+        let shared = Arc::new(Connection {
+            busy,
+            last_active,
+            body,
+            units: Arc::clone(&units),
+            started,
+        });
         let service =
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                busy.fetch_add(1, Ordering::AcqRel);
-                let guard = Busy {
-                    busy: Arc::clone(&busy),
-                    last_active: Arc::clone(&last_active),
-                    body: Arc::clone(&body),
-                    units: Arc::clone(&units),
-                    started,
-                };
+                shared.busy.fetch_add(1, Ordering::AcqRel);
+                let guard = Busy(Arc::clone(&shared));
                 let request = if hyper::body::Body::is_end_stream(request.body()) {
                     request.map(axum::body::Body::new)
                 } else {
                     let since = millis(started);
-                    slots::start_body(&service_slots, &units, &body, since);
-                    let (state, units) = (Arc::clone(&body), Arc::clone(&units));
+                    slots::start_body(&service_slots, &shared.units, &shared.body, since);
+                    let connection = Arc::clone(&shared);
                     request.map(|inner| {
                         axum::body::Body::new(WatchedBody {
                             inner,
-                            state,
-                            units,
+                            connection,
                             since,
                             received: 0,
                         })
@@ -216,21 +236,27 @@ where
                     response
                 }
             });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        let slots = Arc::clone(&slots);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let (drain, drained) = oneshot::channel::<()>();
+        // Senders of closed connections are dropped in batches: at most `2 × cap` are kept.
+        if drains.len() >= 2 * limits.max_connections.max(32) {
+            drains.retain(|drain| !drain.is_closed());
+        }
+        drains.push(drain);
+        let (slots, alive) = (Arc::clone(&slots), alive.clone());
         tokio::spawn(async move {
-            tokio::select! {
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, "connection closed: {e}");
-                    }
+            match drive(connection, drained, evicted).await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => tracing::debug!(%peer, "connection closed: {e}"),
+                None => {
+                    tracing::debug!(%peer, "idle or stalled connection closed for a new one at the cap")
                 }
-                _ = evicted => tracing::debug!(%peer, "idle or stalled connection closed for a new one at the cap"),
             }
             slots
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .remove(id);
+            drop(alive);
         });
         // Let the new connection read what it was sent before the next accept: under a flood
         // the loop would otherwise outrun the connections, and at the cap cut ones that sent
@@ -238,7 +264,38 @@ where
         tokio::task::yield_now().await;
     }
     drop(listener);
-    graceful.shutdown().await;
+    for drain in drains {
+        let _ = drain.send(());
+    }
+    drop(alive);
+    // `None` once every connection task has dropped its sender: all closed.
+    let _ = all_closed.recv().await;
+}
+
+/// Serves `connection` until it closes (`Some`, its result) or is evicted for a new one at
+/// the cap (`None`); once `drain` fires, asks it to close after its current request.
+async fn drive<C: GracefulConnection>(
+    connection: C,
+    mut drain: oneshot::Receiver<()>,
+    mut evicted: oneshot::Receiver<()>,
+) -> Option<Result<(), C::Error>> {
+    let mut connection = std::pin::pin!(connection);
+    // A oneshot must not be polled once it has answered.
+    let mut drain_seen = false;
+    std::future::poll_fn(|cx| {
+        if Pin::new(&mut evicted).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        // Sent at shutdown, or dropped with the accept loop (the server future was dropped):
+        // either way the connection closes after its current request. Pruning drops only
+        // the senders of connections already gone.
+        if !drain_seen && Pin::new(&mut drain).poll(cx).is_ready() {
+            drain_seen = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx).map(Some)
+    })
+    .await
 }
 
 /// Errors that concern one connection only (the next accept may succeed at once).
