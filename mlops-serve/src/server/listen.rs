@@ -249,7 +249,7 @@ where
                 Some(Ok(())) => {}
                 Some(Err(e)) => tracing::debug!(%peer, "connection closed: {e}"),
                 None => {
-                    tracing::debug!(%peer, "idle or stalled connection closed for a new one at the cap")
+                    tracing::debug!(%peer, "idle or stalled connection closed for a new one at the cap");
                 }
             }
             slots
