@@ -58,7 +58,35 @@ use crate::model::Servable;
 use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, f16};
 
 /// A request's answer, sent by whoever holds its [`Job`].
-type Answer = Result<Vec<Tensor>>;
+type Answer = Result<Reply>;
+
+/// The outputs of a request: its own (it ran alone), or its rows of a batch's, which the
+/// request's own task copies out. So the batch's holder only sends, and each row block is
+/// allocated, read and freed on the requester's thread: copying every request's rows on the
+/// holder's thread made it the batch's longest serial step, and the requesters then freed
+/// memory of another thread (each such free is a handoff in the allocator).
+enum Reply {
+    Own(Vec<Tensor>),
+    Rows {
+        outputs: Arc<Vec<Tensor>>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Reply {
+    /// The request's outputs.
+    fn into_outputs(self) -> Result<Vec<Tensor>> {
+        match self {
+            Reply::Own(outputs) => Ok(outputs),
+            Reply::Rows {
+                outputs,
+                start,
+                end,
+            } => rows_of(&outputs, start, end),
+        }
+    }
+}
 
 /// One request waiting for a batch.
 struct Job {
@@ -344,16 +372,17 @@ impl Batcher {
                 lead || queue.watch.is_none_or(|watch| deadline >= watch),
             )
         };
-        if lead {
-            return self.lead(answer).await;
-        }
-        if watched {
-            return answer.await.unwrap_or_else(|_| self.stopped());
-        }
-        bound::until(deadline.into(), answer)
-            .await
-            .map_err(|_| expired(&self.name, limit))?
-            .unwrap_or_else(|_| self.stopped())
+        let answer = if lead {
+            self.lead(answer).await
+        } else if watched {
+            answer.await.unwrap_or_else(|_| self.stopped())
+        } else {
+            bound::until(deadline.into(), answer)
+                .await
+                .map_err(|_| expired(&self.name, limit))?
+                .unwrap_or_else(|_| self.stopped())
+        };
+        answer?.into_outputs()
     }
 
     /// Leads the next batch (the caller's request is its oldest) and runs it on this task;
@@ -618,7 +647,7 @@ impl Batcher {
             let result = self.watch(servable.infer(inputs), &mut jobs).await;
             metrics.inference.observe(now.elapsed().as_secs_f64());
             drop(permit);
-            jobs[0].answer(result);
+            jobs[0].answer(result.map(Reply::Own));
             return;
         }
         let result = match merge_inputs(&jobs) {
@@ -629,7 +658,7 @@ impl Batcher {
         match result.and_then(|outputs| check_rows(&servable, outputs, rows)) {
             Ok(outputs) => {
                 drop(permit);
-                split_outputs(&mut jobs, &outputs);
+                split_outputs(&mut jobs, outputs);
             }
             Err(_) => {
                 // One request may be the cause: run each alone, so only its caller fails.
@@ -641,7 +670,7 @@ impl Batcher {
                     let inputs = std::mem::take(&mut jobs[index].inputs);
                     let result = self.watch(servable.infer(inputs), &mut jobs[index..]).await;
                     metrics.inference.observe(started.elapsed().as_secs_f64());
-                    jobs[index].answer(result);
+                    jobs[index].answer(result.map(Reply::Own));
                 }
                 drop(permit);
             }
@@ -823,16 +852,22 @@ fn check_rows(servable: &Servable, outputs: Vec<Tensor>, rows: usize) -> Result<
     }
 }
 
-/// Answers each job still waiting with its rows of the batch's outputs.
-fn split_outputs(jobs: &mut [Job], outputs: &[Tensor]) {
+/// Answers each job still waiting with its rows of the batch's outputs (copied out by the
+/// job's own task, see [`Reply`]).
+fn split_outputs(jobs: &mut [Job], outputs: Vec<Tensor>) {
+    let outputs = Arc::new(outputs);
     let mut offset = 0;
     for job in jobs {
         let (start, end) = (offset, offset + job.rows);
         offset = end;
         if !job.waiting() {
-            continue; // Answered (deadline) or gone: no rows to copy.
+            continue; // Answered (deadline) or gone.
         }
-        job.answer(rows_of(outputs, start, end));
+        job.answer(Ok(Reply::Rows {
+            outputs: Arc::clone(&outputs),
+            start,
+            end,
+        }));
     }
 }
 
