@@ -6,7 +6,7 @@ regression exported from scikit-learn to ONNX, with batching off and on.
 
     python3 benches/compare/serve_vs_mlserver.py [--duration 60] [--duration-c1 20]
     python3 benches/compare/serve_vs_mlserver.py --servers limit,linear,onnx,onnx-batch --duration 10
-    python3 benches/compare/serve_vs_mlserver.py --servers limit,onnx,onnx-batch --duration 8 --rounds 5
+    python3 benches/compare/serve_vs_mlserver.py --servers limit,linear,onnx,onnx-batch --duration 2 --rounds 20
 
 The servers (`--servers`, default all, in this order):
 - `mlserver`: MLServer 1.7.1 with a numpy runtime of the linear model;
@@ -21,6 +21,10 @@ Every server's req/s is then printed as a share of the limit's. With `--rounds N
 is measured N times, interleaved (all servers stay up; each round loads them one after the
 other): throughput and CPU are totals over the rounds, latencies the median, and each share
 the median of the rounds' shares, so a load that moves on a shared machine moves both sides.
+Short slots and many rounds suit a shared VM best: the development machine alternates between
+fast and slow phases of tens of seconds (the limit itself moves by a fifth, and a server
+with more code per request, ours, by more), so 2 s slots keep a round within one phase; the
+spread of the rounds' shares (quartiles) is printed with the median.
 
 For each server and concurrency it prints requests/s, p50/p99 latency (wrk's), the server's
 CPU time per request (utime+stime of the server's whole process tree from /proc, so MLServer's
@@ -444,6 +448,21 @@ def share_of(report, name, base, connections):
     return ours["rps"] / theirs["rps"]
 
 
+def spread(report, chosen, connections):
+    """With rounds: the limit's own per-round range (the machine's phases) and the quartiles of
+    each server's per-round share of it."""
+    limit = report["limit"]["runs"][connections].get("rounds_rps")
+    if not limit or len(limit) < 4:
+        return
+    print(f"  limit per round: {min(limit):.0f} to {max(limit):.0f} req/s")
+    for name in chosen:
+        rounds = report[name]["runs"][connections].get("rounds_rps")
+        if name == "limit" or not rounds:
+            continue
+        q1, q2, q3 = statistics.quantiles((a / b for a, b in zip(rounds, limit)), n=4)
+        print(f"  {LABELS[name]}: share per round, quartiles {q1:.0%} / {q2:.0%} / {q3:.0%}")
+
+
 def start_mlops(binary, model, port, extra=()):
     cmd = [str(binary), "serve", "--model", f"linear={model}", "--addr", f"127.0.0.1:{port}", *extra]
     log_file = open(model.parent / f"mlops-{model.suffix[1:]}{'-batch' if extra else ''}.log", "wb")
@@ -604,6 +623,7 @@ def main():
                 for name in chosen if name != "limit"
             )
             print(f"concurrency {connections}: share of the limit ({limit:.0f} req/s): {shares}")
+            spread(report, chosen, connections)
         if "onnx" in report:
             share = share_of(report, "onnx", "limit", 32)
             print(f"target: ONNX >= 75% of the limit at concurrency 32: {'met' if share >= 0.75 else 'MISSED'} "

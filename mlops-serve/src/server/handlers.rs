@@ -271,6 +271,21 @@ fn route(
     })
 }
 
+/// The two headers of ours an inference request may carry (`Inference-Header-Content-Length`,
+/// `X-Request-Id`), first values, found in one pass over its few headers: a lookup by a
+/// name that is not a standard header hashes the name each time.
+fn own_headers(headers: &HeaderMap) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
+    let (mut length, mut id) = (None, None);
+    for (name, value) in headers {
+        if *name == INFERENCE_HEADER {
+            length.get_or_insert(value);
+        } else if *name == REQUEST_ID {
+            id.get_or_insert(value);
+        }
+    }
+    (length, id)
+}
+
 async fn infer(
     State(inner): State<Arc<Inner>>,
     path: std::result::Result<Path<ModelPath>, PathRejection>,
@@ -285,23 +300,25 @@ async fn infer(
         Ok(routed) => routed,
         Err(e) => return e.into_response(),
     };
-    let mut response = match infer_entry(&inner, &entry, &headers, body, arrived, shadow).await {
-        Ok(response) => {
-            entry.metrics.count(Outcome::Success);
-            response
-        }
-        Err(e) => {
-            entry.metrics.count(Outcome::of(&e));
-            e.into_response()
-        }
-    };
+    let (header_len, request_id) = own_headers(&headers);
+    let mut response =
+        match infer_entry(&inner, &entry, &headers, header_len, body, arrived, shadow).await {
+            Ok(response) => {
+                entry.metrics.count(Outcome::Success);
+                response
+            }
+            Err(e) => {
+                entry.metrics.count(Outcome::of(&e));
+                e.into_response()
+            }
+        };
     let elapsed = arrived.elapsed();
     entry.metrics.total.observe(elapsed.as_secs_f64());
     entry
         .metrics
         .stats
         .record(response.status().is_server_error(), elapsed);
-    if let Some(id) = headers.get(REQUEST_ID) {
+    if let Some(id) = request_id {
         response.headers_mut().insert(REQUEST_ID, id.clone());
     }
     response
@@ -311,6 +328,7 @@ async fn infer_entry(
     inner: &Inner,
     entry: &Entry,
     headers: &HeaderMap,
+    header_len: Option<&HeaderValue>,
     body: Body,
     arrived: Instant,
     shadow: Option<Arc<Entry>>,
@@ -326,7 +344,7 @@ async fn infer_entry(
             name: entry.name().to_owned(),
         })?;
     body::check_content_type(headers)?;
-    let header_len = match headers.get(INFERENCE_HEADER) {
+    let header_len = match header_len {
         None => None,
         Some(value) => Some(
             value
