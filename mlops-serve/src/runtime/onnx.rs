@@ -6,7 +6,7 @@
 //! own state, so concurrent calls are safe. States are kept in small pools and reused
 //! (tract resets them after each run): building one allocates per graph node, which cost
 //! more than the whole inference of a small model. Each thread takes from and returns to
-//! its own pool ([`crate::shard`]): one shared pool moved its lock's cache line between the
+//! its own pool (one per thread shard): one shared pool moved its lock's cache line between the
 //! worker cores twice per call. A small batchable model also gets a
 //! second plan optimized for exactly one row, which single-row requests (the common case of
 //! online serving) run on: with every dimension known, tract settles at load time what the
