@@ -476,22 +476,11 @@ impl<'a> Cursor<'a> {
         let negative = bytes.get(at) == Some(&b'-');
         at += usize::from(negative);
         // The integer part: `0` or `[1-9][0-9]*`, at most 19 digits (so it fits a `u64`;
-        // longer ones are the general decoder's). Wrapping arithmetic: a value read past 19
-        // digits is never used.
+        // longer ones are the general decoder's).
         let int_start = at;
-        let mut significand = 0u64;
-        while let Some(&b) = bytes.get(at) {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
-            }
-            significand = significand.wrapping_mul(10).wrapping_add(u64::from(digit));
-            at += 1;
-        }
+        let (mut significand, end) = digits(bytes, at)?;
+        at = end;
         let int_len = at - int_start;
-        if int_len == 0 || int_len > 19 || (int_len > 1 && bytes[int_start] == b'0') {
-            return None;
-        }
         let next = bytes.get(at).copied();
         if !matches!(next, Some(b'.' | b'e' | b'E')) {
             self.at = at;
@@ -514,14 +503,7 @@ impl<'a> Cursor<'a> {
         if next == Some(b'.') {
             at += 1;
             let from = at;
-            while let Some(&b) = bytes.get(at) {
-                let digit = b.wrapping_sub(b'0');
-                if digit > 9 {
-                    break;
-                }
-                significand = significand.wrapping_mul(10).wrapping_add(u64::from(digit));
-                at += 1;
-            }
+            (significand, at) = digit_run(bytes, at, significand);
             let fraction_len = at - from;
             if fraction_len == 0 {
                 return None;
@@ -623,20 +605,25 @@ pub(super) fn plain_len(bytes: &[u8]) -> Option<usize> {
 /// The digits of a JSON integer without sign at `at` in `bytes` (see [`Cursor::digits`]):
 /// its value and the position after it.
 #[inline(always)]
-fn digits(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
-    let start = at;
-    let mut value = 0u64;
+fn digits(bytes: &[u8], start: usize) -> Option<(u64, usize)> {
+    let (value, at) = digit_run(bytes, start, 0);
+    let len = at - start;
+    // 19 digits always fit a `u64`, so the run's wrapping arithmetic did not wrap.
+    (len == 1 || ((2..=19).contains(&len) && bytes[start] != b'0')).then_some((value, at))
+}
+
+/// The run of ASCII digits at `at` in `bytes` appended to `value` (`value · 10 + digit` for
+/// each, wrapping: a caller uses the value only for runs short enough not to wrap), and the
+/// position after the run.
+#[inline(always)]
+fn digit_run(bytes: &[u8], mut at: usize, mut value: u64) -> (u64, usize) {
     while let Some(&b) = bytes.get(at) {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             break;
         }
-        if at - start == 19 {
-            return None;
-        }
-        value = value * 10 + u64::from(digit);
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
         at += 1;
     }
-    let len = at - start;
-    (len == 1 || (len > 1 && bytes[start] != b'0')).then_some((value, at))
+    (value, at)
 }
