@@ -150,6 +150,10 @@ async fn onnx_batched_answers_equal_unbatched_ones() {
         model.has_single_row_plan(),
         "a small batchable model gets a one-row plan"
     );
+    assert!(
+        model.has_dense_program(),
+        "a LinearRegressor runs on the dense evaluator"
+    );
     let batched = onnx::load(std::path::Path::new(path), "batched", None).unwrap();
     let single: Arc<dyn Model> = Arc::new(model);
     let (gated, gate) = GateFirst::new(batched);

@@ -6,6 +6,8 @@
 
 mod follow_services;
 #[cfg(feature = "onnx")]
+mod onnx_dense;
+#[cfg(feature = "onnx")]
 mod onnx_sklearn;
 mod promtool;
 mod triton;

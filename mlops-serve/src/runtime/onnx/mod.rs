@@ -12,6 +12,14 @@
 //! online serving) run on: with every dimension known, tract settles at load time what the
 //! symbolic plan works out on each call.
 //!
+//! Small dense FP32 graphs (linear models, perceptrons: `MatMul`, `Gemm`, element-wise ops,
+//! `Softmax`, `ai.onnx.ml.LinearRegressor`; the list is in the `dense_graph` module) also get
+//! a straight-line program of plain loops, which answers requests of up to 65,536
+//! multiply-adds without tract: on a one-row request tract's fixed cost per call was ten times
+//! the arithmetic. The program is used only after it answered a probe input as the tract plan
+//! did; any other graph, datatype or larger request runs on tract. [`OnnxModel::has_dense_program`]
+//! tells which.
+//!
 //! # Metadata
 //!
 //! - Inputs are the graph inputs that are not initializers, outputs the graph outputs, both
@@ -50,13 +58,20 @@ use tract_onnx::pb::type_proto::Value as TypeValue;
 use tract_onnx::prelude::{
     Datum, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue,
     IntoTensor, TDim, TValue, TVec, Tensor as TractTensor, ToDim, TypedRunnableModel,
-    TypedSimpleState,
+    TypedSimpleState, tvec,
 };
 
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelMetadata};
+
+mod dense;
+mod dense_graph;
+#[cfg(test)]
+mod dense_tests;
+
 use crate::shard::{self, Padded};
 use crate::tensor::{Bytes, Datatype, Element, Tensor, TensorData, TensorSpec, f16};
+use dense::Program;
 
 /// The platform reported in the model metadata.
 pub const PLATFORM: &str = "onnx_onnxv1";
@@ -102,6 +117,9 @@ pub struct OnnxModel {
     plan: Plan,
     /// The plan for single-row requests (small batchable models only).
     single_row: Option<Plan>,
+    /// The dense evaluator's program, for small dense FP32 graphs it translates and that
+    /// answered the probe as tract did.
+    dense: Option<Program>,
     small: bool,
 }
 
@@ -170,10 +188,20 @@ impl OnnxModel {
         name: &str,
         version: Option<&str>,
     ) -> Result<Self, String> {
-        let onnx = tract_onnx::onnx();
-        let proto = onnx
+        let proto = tract_onnx::onnx()
             .proto_model_for_read(&mut &*bytes)
             .map_err(|e| format!("not an ONNX model: {e:#}"))?;
+        Self::from_proto(&proto, model_dir, name, version)
+    }
+
+    /// Builds the model from a decoded ONNX file.
+    fn from_proto(
+        proto: &pb::ModelProto,
+        model_dir: Option<&str>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Self, String> {
+        let onnx = tract_onnx::onnx();
         let graph = proto.graph.as_ref().ok_or("the ONNX model has no graph")?;
         let initializers: HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
@@ -195,7 +223,7 @@ impl OnnxModel {
         let nodes = graph.node.len();
 
         let parsed = onnx
-            .parse(&proto, model_dir)
+            .parse(proto, model_dir)
             .map_err(|e| format!("cannot translate the ONNX graph: {e:#}"))?;
         if !parsed.unresolved_inputs.is_empty() {
             return Err(format!(
@@ -325,12 +353,61 @@ impl OnnxModel {
                     .ok()
             })
             .map(Plan::new);
+        let plan = Plan::new(plan);
+        let dense = if small {
+            dense_program(graph, &metadata, &plan)
+                .map_err(|reason| {
+                    tracing::debug!(model = name, "ONNX graph runs on tract alone: {reason}");
+                })
+                .ok()
+        } else {
+            None
+        };
         Ok(Self {
             metadata,
-            plan: Plan::new(plan),
+            plan,
             single_row,
+            dense,
             small,
         })
+    }
+
+    /// Whether this model runs small requests on the dense evaluator rather than tract.
+    pub fn has_dense_program(&self) -> bool {
+        self.dense.is_some()
+    }
+
+    /// The dense evaluator's outputs for `inputs`, or `None` when they are not for it (not one
+    /// FP32 `[rows, k]` tensor the model accepts, or too much work, where tract's kernels win).
+    fn run_dense(&self, inputs: &[Tensor]) -> Option<Vec<Tensor>> {
+        let program = self.dense.as_ref()?;
+        let [input] = inputs else { return None };
+        let TensorData::Fp32(x) = &input.data else {
+            return None;
+        };
+        let &[rows, width] = x.shape() else {
+            return None;
+        };
+        if width != program.input_width()
+            || rows.saturating_mul(program.cost_per_row()) > DENSE_MAX_WORK
+            || !self.metadata.inputs[0].accepts_shape(x.shape())
+        {
+            return None;
+        }
+        let values = x.as_slice()?;
+        let outputs = program.run(values, rows);
+        let mut tensors = Vec::with_capacity(outputs.len());
+        for ((values, spec), width) in outputs
+            .into_iter()
+            .zip(&self.metadata.outputs)
+            .zip(program.output_widths())
+        {
+            // The shape always fits (rows · width values); a failure would be a bug, so the
+            // call falls back to tract rather than answer an error.
+            let data = TensorData::from_vec(&[rows, width], values).ok()?;
+            tensors.push(Tensor::new(spec.name.clone(), data));
+        }
+        Some(tensors)
     }
 
     /// Whether this model has a plan for single-row requests.
@@ -356,6 +433,9 @@ impl Model for OnnxModel {
                 self.metadata.inputs.len(),
                 inputs.len()
             )));
+        }
+        if let Some(outputs) = self.run_dense(&inputs) {
+            return Ok(outputs);
         }
         let one_row = inputs.iter().all(|t| t.data.shape().first() == Some(&1));
         let plan = match &self.single_row {
@@ -396,6 +476,70 @@ impl Model for OnnxModel {
     fn is_cheap(&self, inputs: &[Tensor]) -> bool {
         self.small && inputs.iter().map(|t| t.data.len()).sum::<usize>() <= CHEAP_ELEMENTS
     }
+}
+
+/// Requests up to this many multiply-adds (rows × the program's work per row, ~10 µs) run on
+/// the dense evaluator; above it tract's packed kernels win and its fixed cost is amortized.
+const DENSE_MAX_WORK: usize = 1 << 16;
+
+/// Rows of the probe input that a dense program must answer as tract does before it serves.
+const PROBE_ROWS: usize = 3;
+
+/// The dense program of `graph`, if it translates and answers a probe input as `plan` does.
+fn dense_program(
+    graph: &pb::GraphProto,
+    metadata: &ModelMetadata,
+    plan: &Plan,
+) -> Result<Program, String> {
+    let ([input], [_, ..]) = (metadata.inputs.as_slice(), metadata.outputs.as_slice()) else {
+        return Err("not one input".into());
+    };
+    let width = match input.shape.as_slice() {
+        [_, w] if *w > 0 && input.datatype == Datatype::Fp32 => {
+            usize::try_from(*w).map_err(|_| format!("width {w}"))?
+        }
+        shape => {
+            return Err(format!(
+                "input {} {shape:?} is not FP32 [rows, k]",
+                input.datatype.as_str()
+            ));
+        }
+    };
+    if !input.accepts_shape(&[PROBE_ROWS, width]) {
+        return Err(format!("input shape {:?} takes no probe", input.shape));
+    }
+    let program = dense_graph::translate(graph, &input.name, width)?;
+    // Values in [-2, 2) that are exact in FP32 and differ from row to row and column to column.
+    let probe: Vec<f32> = (0..PROBE_ROWS * width)
+        .map(|i| ((i * 37 + 11) % 64) as f32 / 16.0 - 2.0)
+        .collect();
+    let tensor = ArrayD::from_shape_vec(vec![PROBE_ROWS, width], probe.clone())
+        .map_err(|e| e.to_string())?;
+    let expected = plan
+        .run(tvec![tensor.into_tvalue()])
+        .map_err(|e| format!("tract failed on the probe: {e}"))?
+        .into_iter()
+        .map(|value| {
+            let tensor = value.into_tensor();
+            let shape = tensor.shape().to_vec();
+            let values = tensor
+                .try_as_plain_ram()
+                .and_then(|plain| plain.as_slice::<f32>().map(<[f32]>::to_vec))
+                .map_err(|e| format!("a tract output is not FP32: {e:#}"))?;
+            match shape.as_slice() {
+                [PROBE_ROWS, _] => Ok(values),
+                other => Err(format!("a tract output of shape {other:?}")),
+            }
+        })
+        .collect::<Result<Vec<Vec<f32>>, String>>()?;
+    let widths_agree = expected
+        .iter()
+        .zip(program.output_widths())
+        .all(|(values, w)| values.len() == PROBE_ROWS * w);
+    if !widths_agree || !program.agrees_with(&probe, PROBE_ROWS, &expected) {
+        return Err("the dense program does not answer the probe as tract does".into());
+    }
+    Ok(program)
 }
 
 /// The element type and dims of a graph input, which must be a tensor with a known rank.
