@@ -5,6 +5,7 @@
 
 mod batching;
 mod connections;
+mod direct_route;
 mod follow;
 mod fuzz_oip;
 mod http_errors;

@@ -241,30 +241,27 @@ const ROUTE_KEY: HeaderName = HeaderName::from_static("mlops-route-key");
 /// the shadow version that gets a copy, if any.
 fn route(
     inner: &Inner,
-    path: std::result::Result<Path<ModelPath>, PathRejection>,
+    name: &str,
+    version: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(Arc<Entry>, Option<Arc<Entry>>)> {
-    let path = model_path(path)?;
     inner.table.with_snapshot(|snapshot| {
-        let mut entry = snapshot.entry(&path.name, path.version.as_deref())?;
+        let mut entry = snapshot.entry(name, version)?;
         let mut shadow = None;
-        if path.version.is_none()
-            && let Some(routes) = snapshot.routes.get(&path.name)
+        if version.is_none()
+            && let Some(routes) = snapshot.routes.get(name)
         {
             let key = headers.get(ROUTE_KEY).map(HeaderValue::as_bytes);
             if let Some(canary) = &routes.canary
                 && route::falls_in(canary.share, key, 0)
             {
-                entry = snapshot.entry(&path.name, Some(&canary.version))?;
+                entry = snapshot.entry(name, Some(&canary.version))?;
             }
             if let Some(split) = &routes.shadow
                 && split.version.as_str() != entry.version().unwrap_or("")
                 && route::falls_in(split.share, key, 1)
             {
-                shadow = snapshot
-                    .entry(&path.name, Some(&split.version))
-                    .ok()
-                    .cloned();
+                shadow = snapshot.entry(name, Some(&split.version)).ok().cloned();
             }
         }
         Ok((Arc::clone(entry), shadow))
@@ -292,17 +289,71 @@ async fn infer(
     request: Request,
 ) -> Response {
     let arrived = Instant::now();
+    let path = match model_path(path) {
+        Ok(path) => path,
+        Err(e) => return e.into_response(),
+    };
     // The request's own head: the `HeaderMap` extractor would clone every header.
     let (parts, body) = request.into_parts();
-    let headers = parts.headers;
+    let version = path.version.as_deref();
+    infer_model(&inner, &path.name, version, parts.headers, body, arrived).await
+}
+
+/// `POST /v2/models/{name}/infer` without the router, for [`super::listen`]: a server without
+/// a guard answers its one hot route straight from the connection. Matching the path, taking
+/// the parameters apart and inserting them into the request's extensions cost the router
+/// more than a whole small model's inference; the answer is the same.
+#[derive(Debug)]
+pub(crate) struct DirectInfer(Arc<Inner>);
+
+impl DirectInfer {
+    /// The direct route of `inner`'s server, unless a guard (token, allowed hosts) has to see
+    /// every request first.
+    pub(crate) fn of(inner: &Arc<Inner>) -> Option<Self> {
+        (inner.token_digest.is_none() && inner.allowed_hosts.is_none())
+            .then(|| Self(Arc::clone(inner)))
+    }
+
+    /// Whether `request` is a `POST /v2/models/{name}/infer` this route answers.
+    pub(crate) fn accepts<B>(&self, request: &axum::http::Request<B>) -> bool {
+        request.method() == Method::POST && direct_model_name(request.uri().path()).is_some()
+    }
+
+    /// Answers a request [`Self::accepts`] (another gets the router's 404 answer).
+    pub(crate) async fn call(&self, request: Request) -> Response {
+        let arrived = Instant::now();
+        let (parts, body) = request.into_parts();
+        let Some(name) = direct_model_name(parts.uri.path()) else {
+            return not_found(parts.method, parts.uri).await.into_response();
+        };
+        infer_model(&self.0, name, None, parts.headers, body, arrived).await
+    }
+}
+
+/// The model name of an inference path `/v2/models/{name}/infer` whose name the router would
+/// pass on unchanged: one segment, nothing percent-encoded (anything else goes to the router).
+fn direct_model_name(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("/v2/models/")?.strip_suffix("/infer")?;
+    (!name.is_empty() && !name.contains(['/', '%'])).then_some(name)
+}
+
+/// Serves an inference request for model `name` (and `version`).
+async fn infer_model(
+    inner: &Inner,
+    name: &str,
+    version: Option<&str>,
+    headers: HeaderMap,
+    body: Body,
+    arrived: Instant,
+) -> Response {
     // The entry is held until the answer: a model replaced meanwhile finishes this request.
-    let (entry, shadow) = match route(&inner, path, &headers) {
+    let (entry, shadow) = match route(inner, name, version, &headers) {
         Ok(routed) => routed,
         Err(e) => return e.into_response(),
     };
     let (header_len, request_id) = own_headers(&headers);
     let mut response =
-        match infer_entry(&inner, &entry, &headers, header_len, body, arrived, shadow).await {
+        match infer_entry(inner, &entry, &headers, header_len, body, arrived, shadow).await {
             Ok(response) => {
                 entry.metrics.count(Outcome::Success);
                 response
@@ -545,4 +596,29 @@ async fn repository_unload(
     let name = repository_target(&inner, path, &headers, body).await?;
     inner.table.unload(&name)?;
     Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_model_name;
+
+    #[test]
+    fn only_plain_inference_paths_skip_the_router() {
+        assert_eq!(direct_model_name("/v2/models/iris/infer"), Some("iris"));
+        assert_eq!(
+            direct_model_name("/v2/models/a.b-c_d/infer"),
+            Some("a.b-c_d")
+        );
+        for path in [
+            "/v2/models//infer",
+            "/v2/models/iris/infer/",
+            "/v2/models/iris/versions/2/infer",
+            "/v2/models/ir%69s/infer",
+            "/v2/models/iris",
+            "/v2/models/infer",
+            "/v2/iris/infer",
+        ] {
+            assert_eq!(direct_model_name(path), None, "{path}");
+        }
+    }
 }

@@ -34,6 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use slots::{BodyState, Slot, Slots, Units};
 
+use super::handlers::DirectInfer;
+
 /// How long a client may take to send a request head, idle time before it included
 /// (default 10 s, as nginx's `client_header_timeout` order of magnitude).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,11 +139,17 @@ fn millis(since: Instant) -> u64 {
 
 /// Accepts connections on `listener` until `stop` completes, then stops accepting, asks each
 /// connection to close after its current request, and returns when all have closed.
-pub(crate) async fn run<F>(listener: TcpListener, app: Router, limits: ConnectionLimits, stop: F)
-where
+pub(crate) async fn run<F>(
+    listener: TcpListener,
+    app: Router,
+    direct: Option<DirectInfer>,
+    limits: ConnectionLimits,
+    stop: F,
+) where
     F: Future<Output = ()>,
 {
     let started = Instant::now();
+    let direct = direct.map(Arc::new);
     let slots = Arc::new(Mutex::new(Slots::new(limits.max_connections)));
     let units = slots
         .lock()
@@ -203,6 +211,7 @@ where
         let _ = stream.set_nodelay(true);
         let inner = TowerToHyperService::new(app.clone());
         let service_slots = Arc::clone(&slots);
+        let direct = direct.clone();
         let shared = Arc::new(Connection {
             busy,
             last_active,
@@ -229,9 +238,15 @@ where
                         })
                     })
                 };
-                let call = hyper::service::Service::call(&inner, request);
+                let call = match direct.as_ref().filter(|d| d.accepts(&request)) {
+                    Some(direct) => Call::Direct(Arc::clone(direct), request),
+                    None => Call::Router(hyper::service::Service::call(&inner, request)),
+                };
                 async move {
-                    let response = call.await;
+                    let response = match call {
+                        Call::Direct(direct, request) => Ok(direct.call(request).await),
+                        Call::Router(call) => call.await,
+                    };
                     drop(guard);
                     response
                 }
@@ -270,6 +285,14 @@ where
     drop(alive);
     // `None` once every connection task has dropped its sender: all closed.
     let _ = all_closed.recv().await;
+}
+
+/// Where a request goes: the direct inference route, or the router's call already made.
+// Moved into the request's future either way; boxing the request would allocate per request.
+#[allow(clippy::large_enum_variant)]
+enum Call<F> {
+    Direct(Arc<DirectInfer>, axum::extract::Request),
+    Router(F),
 }
 
 /// Serves `connection` until it closes (`Some`, its result) or is evicted for a new one at

@@ -37,7 +37,8 @@ where
     };
     let app = server.router();
     let timeout = server.inner.shutdown_timeout;
-    let running = super::listen::run(listener, app, server.inner.connections, drain);
+    let direct = super::handlers::DirectInfer::of(&server.inner);
+    let running = super::listen::run(listener, app, direct, server.inner.connections, drain);
     tokio::select! {
         () = running => Ok(()),
         () = async {
