@@ -40,11 +40,14 @@ enum Value {
 }
 
 /// Translates `graph`, whose one non-initializer input is `input` with fixed width
-/// `input_width`, into a program.
+/// `input_width`, into a program of at most `max_work` multiply-adds per row (a graph over it
+/// is refused as soon as it passes it: weights held in attributes are not bounded by the
+/// initializer count the caller checked).
 pub(super) fn translate(
     graph: &pb::GraphProto,
     input: &str,
     input_width: usize,
+    max_work: usize,
 ) -> Result<Program, String> {
     let mut program = Program::new(input_width);
     let mut values: HashMap<&str, Value> = HashMap::new();
@@ -76,6 +79,12 @@ pub(super) fn translate(
             ));
         };
         values.insert(output.as_str(), made);
+        if program.cost_per_row() > max_work {
+            return Err(format!(
+                "more than {max_work} multiply-adds per row at node {:?}",
+                node.name
+            ));
+        }
     }
     let mut outputs = Vec::with_capacity(graph.output.len());
     for output in &graph.output {

@@ -291,7 +291,7 @@ fn graphs_outside_the_dense_subset_stay_on_tract() {
         vec![w()],
         &["y"],
     );
-    assert!(dense_graph::translate(trans_a.graph.as_ref().unwrap(), "x", 4).is_err());
+    assert!(translate(&trans_a, 4).is_err());
     // Weights that are an input of the graph, not a constant.
     let runtime_weights = model(
         4,
@@ -299,7 +299,7 @@ fn graphs_outside_the_dense_subset_stay_on_tract() {
         vec![],
         &["y"],
     );
-    assert!(dense_graph::translate(runtime_weights.graph.as_ref().unwrap(), "x", 4).is_err());
+    assert!(translate(&runtime_weights, 4).is_err());
     // An attribute the evaluator does not know.
     let odd = model(
         4,
@@ -312,7 +312,7 @@ fn graphs_outside_the_dense_subset_stay_on_tract() {
         vec![],
         &["y"],
     );
-    assert!(dense_graph::translate(odd.graph.as_ref().unwrap(), "x", 4).is_err());
+    assert!(translate(&odd, 4).is_err());
     // A link function on the regressor.
     let probit = model(
         4,
@@ -328,7 +328,7 @@ fn graphs_outside_the_dense_subset_stay_on_tract() {
         vec![],
         &["y"],
     );
-    assert!(dense_graph::translate(probit.graph.as_ref().unwrap(), "x", 4).is_err());
+    assert!(translate(&probit, 4).is_err());
     // Weights of the wrong width.
     let wrong = model(
         4,
@@ -336,7 +336,42 @@ fn graphs_outside_the_dense_subset_stay_on_tract() {
         vec![weights("w", &[3, 2], vec![0.0; 6], true)],
         &["y"],
     );
-    assert!(dense_graph::translate(wrong.graph.as_ref().unwrap(), "x", 4).is_err());
+    assert!(translate(&wrong, 4).is_err());
+}
+
+fn translate(proto: &pb::ModelProto, width: usize) -> Result<dense::Program, String> {
+    dense_graph::translate(proto.graph.as_ref().unwrap(), "x", width, DENSE_MAX_WORK)
+}
+
+#[test]
+fn oversized_graphs_are_refused_before_any_work() {
+    let mut rng = Rng(5);
+    // A declared input width no probe could afford (the file costs nothing to write).
+    let wide = model(
+        1 << 40,
+        vec![node("Relu", &["x"], "y", vec![])],
+        vec![],
+        &["y"],
+    );
+    check(&wide, 1 << 40, false, &mut rng);
+    // Weights in an attribute, which the initializer count does not see.
+    let heavy = model(
+        256,
+        vec![node(
+            "LinearRegressor",
+            &["x"],
+            "y",
+            vec![
+                ("coefficients", Attr::Floats(vec![0.5; 256 * 257])),
+                ("targets", Attr::Int(257)),
+            ],
+        )],
+        vec![],
+        &["y"],
+    );
+    let err = translate(&heavy, 256).expect_err("over the budget");
+    assert!(err.contains("multiply-adds per row"), "{err}");
+    check(&heavy, 256, false, &mut rng);
 }
 
 #[test]

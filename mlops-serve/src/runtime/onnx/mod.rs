@@ -505,10 +505,15 @@ fn dense_program(
             ));
         }
     };
+    // A program that could not run even one row within the budget is never used; refusing
+    // it before translating also bounds the probe below (a file may declare any width).
+    if width > DENSE_MAX_WORK {
+        return Err(format!("input width {width} is over the dense budget"));
+    }
     if !input.accepts_shape(&[PROBE_ROWS, width]) {
         return Err(format!("input shape {:?} takes no probe", input.shape));
     }
-    let program = dense_graph::translate(graph, &input.name, width)?;
+    let program = dense_graph::translate(graph, &input.name, width, DENSE_MAX_WORK)?;
     // Values in [-2, 2) that are exact in FP32 and differ from row to row and column to column.
     let probe: Vec<f32> = (0..PROBE_ROWS * width)
         .map(|i| ((i * 37 + 11) % 64) as f32 / 16.0 - 2.0)
