@@ -149,13 +149,12 @@ fn check(proto: &pb::ModelProto, width: usize, dense: bool, rng: &mut Rng) {
         let theirs = model.plan.run(tvec![tensor.into_tvalue()]).unwrap();
         assert_eq!(ours.len(), theirs.len());
         for (a, b) in ours.iter().zip(theirs) {
-            let b = b.into_tensor();
-            let a = a.data.as_array::<f32>().unwrap();
+            let b = from_tract(b).unwrap();
+            let (a, b) = (
+                a.data.as_array::<f32>().unwrap(),
+                b.as_array::<f32>().unwrap(),
+            );
             assert_eq!(a.shape(), b.shape());
-            let b = b
-                .try_as_plain_ram()
-                .and_then(|plain| plain.as_slice::<f32>().map(<[f32]>::to_vec))
-                .unwrap();
             for (x, y) in a.iter().zip(b) {
                 assert!(
                     (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
